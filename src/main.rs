@@ -1,1 +1,102 @@
-fn main() {}
+//! The `sluice` command line: `serve`, `token`, `config check`, `wal inspect`.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Multi-tenant time-series gateway speaking the InfluxDB HTTP API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. Without --config: the embedded default (data under ./data,
+    /// 127.0.0.1:8086, one tenant `default` whose token is printed at first start).
+    Serve {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Tenant tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// The write-ahead log.
+    Wal {
+        #[command(subcommand)]
+        command: WalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new random token and its SHA-256 (put the hash in `token_sha256`).
+    Generate,
+    /// Print the SHA-256 of TOKEN.
+    Hash { token: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE and print the effective configuration, secrets redacted.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum WalCommand {
+    /// Segments, record counts, sequence range, consumer cursors and size of a WAL directory.
+    Inspect {
+        dir: PathBuf,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            sluice::telemetry::init_logging();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            runtime.block_on(sluice::app::serve(config))?;
+        }
+        Command::Token { command: TokenCommand::Generate } => {
+            let token = sluice::tenant::token::generate();
+            println!("token:        {token}");
+            println!("token_sha256: {}", sluice::tenant::token::hash(&token));
+        }
+        Command::Token { command: TokenCommand::Hash { token } } => {
+            println!("{}", sluice::tenant::token::hash(&token));
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let config = sluice::config::Config::load(&file)
+                .with_context(|| format!("{} is not a valid sluice config", file.display()))?;
+            print!("{}", config.redacted_toml());
+        }
+        Command::Wal { command: WalCommand::Inspect { dir, json } } => {
+            let report = sluice::wal::inspect(&dir)
+                .with_context(|| format!("inspecting the WAL in {}", dir.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+    }
+    Ok(())
+}

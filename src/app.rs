@@ -1,0 +1,262 @@
+//! Builds every component from a `Config` and owns the tasks and the shutdown order.
+//!
+//! Start-up: bind the listener (so probes answer at once), replay the WAL in the background,
+//! then attach the forwarder and mark the server ready. Shutdown (SIGTERM/SIGINT): stop
+//! accepting, let in-flight writes finish (each gets its fsync and its answer), stop the
+//! forwarder at a clean cursor, persist that cursor, close the WAL (final fsync), exit 0.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::SystemClock;
+use crate::config::{Config, UpstreamApi};
+use crate::forward::{self, ForwardConfig, Forwarder};
+use crate::http::{self, AppState, Core, HttpSettings};
+use crate::model::WalSeq;
+use crate::tenant::{self, RegistryHandle};
+use crate::wal::{Wal, WalConfig};
+
+/// The WAL consumer name of the forwarder.
+const FORWARD_CONSUMER: &str = "forward";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tenant(#[from] tenant::TenantError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
+    #[error(transparent)]
+    Forward(#[from] forward::ForwardError),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("a background task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// `sluice serve [--config FILE]`: runs until SIGTERM/SIGINT.
+pub async fn serve(config_path: Option<PathBuf>) -> Result<(), AppError> {
+    let config = match config_path {
+        Some(path) => Config::load(&path)?,
+        None => embedded_default()?,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    run(config, stop_rx).await
+}
+
+/// The embedded default: `./data`, one tenant `default` whose token is printed once.
+fn embedded_default() -> Result<Config, AppError> {
+    let data_dir = PathBuf::from("./data");
+    let mut config = Config::embedded_default(&data_dir);
+    let (tenant, new_token) = tenant::ensure_default_tenant(&data_dir)?;
+    config.tenants.push(tenant);
+    if let Some(token) = new_token {
+        // The only time the plaintext token exists outside the client: tell the operator.
+        eprintln!("\n  sluice: tenant `default` token (shown once): {token}\n");
+    }
+    Ok(config)
+}
+
+/// Runs sluice with `config` until `stop` turns true.
+pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), AppError> {
+    if config.wal.sync_none() {
+        tracing::warn!("wal.sync = \"none\": acknowledged writes can be lost on a crash; benchmarks only");
+    }
+    let listen = config.server.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| AppError::Listen { addr: listen, source })?;
+    let local = listener.local_addr().map_err(|source| AppError::Listen { addr: listen, source })?;
+    tracing::info!(%local, "listening");
+
+    let state = Arc::new(AppState {
+        tenants: RegistryHandle::new(&config)?,
+        settings: HttpSettings {
+            max_body_bytes: config.server.max_body_bytes,
+            allow_unsigned: !matches!(config.upstream.as_ref().map(|u| u.api), Some(UpstreamApi::V1)),
+        },
+        clock: Arc::new(SystemClock),
+        started: SystemTime::now(),
+        core: OnceLock::new(),
+    });
+    let server = {
+        let app = http::router(state.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
+
+    let wal_cfg = wal_config(&config);
+    let (wal, report) = tokio::task::spawn_blocking(move || Wal::open(wal_cfg)).await??;
+    tracing::info!(
+        segments = report.segments,
+        records = report.records,
+        last_seq = report.last_seq.0,
+        "write-ahead log replayed"
+    );
+
+    let forwarding = match &config.upstream {
+        Some(_) => Some(start_forwarding(&config, &state.tenants, &wal, stop.clone())?),
+        None => None,
+    };
+    let core = Core {
+        wal: wal.clone(),
+        forward: forwarding.as_ref().map(|f| f.status.clone()),
+    };
+    let _ = state.core.set(core);
+    tracing::info!("ready");
+
+    let _ = stop.wait_for(|s| *s).await;
+    // 1. No new requests; in-flight ones finish (their WAL appends complete first).
+    let timeout = config.server.shutdown_timeout;
+    match tokio::time::timeout(timeout, server).await {
+        Ok(joined) => joined?.map_err(AppError::Serve)?,
+        Err(_) => tracing::warn!(?timeout, "in-flight requests did not finish in time"),
+    }
+    // 2. The forwarder stops at a clean watermark, which is persisted.
+    if let Some(f) = forwarding {
+        f.stop().await?;
+    }
+    // 3. Final fsync.
+    wal.close().await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+fn wal_config(config: &Config) -> WalConfig {
+    config.wal.to_wal_config()
+}
+
+/// The forwarder and the two tasks that connect it to the WAL.
+struct Forwarding {
+    status: forward::ForwardStatus,
+    pump: JoinHandle<()>,
+    forwarder: JoinHandle<Result<(), forward::ForwardError>>,
+    committer: JoinHandle<()>,
+}
+
+impl Forwarding {
+    async fn stop(self) -> Result<(), AppError> {
+        // `run` returns on shutdown; the committer persists the last watermark when the
+        // forwarder drops its sender.
+        self.pump.abort();
+        let result = self.forwarder.await?;
+        self.committer.await?;
+        result.map_err(AppError::from)
+    }
+}
+
+fn start_forwarding(
+    config: &Config,
+    tenants: &RegistryHandle,
+    wal: &Wal,
+    stop: watch::Receiver<bool>,
+) -> Result<Forwarding, AppError> {
+    let upstream = config
+        .upstream
+        .as_ref()
+        .expect("start_forwarding is called only with an upstream");
+    let cfg = ForwardConfig {
+        url: upstream.url.clone(),
+        api: match upstream.api {
+            UpstreamApi::V1 => forward::UpstreamApi::V1,
+            UpstreamApi::V2 => forward::UpstreamApi::V2,
+        },
+        timeout: upstream.timeout,
+        batch_lines: upstream.batch_lines,
+        batch_bytes: upstream.batch_bytes,
+        gzip: upstream.gzip,
+        max_in_flight: upstream.max_in_flight,
+        min_backoff: Duration::from_millis(100),
+        max_backoff: upstream.max_backoff,
+        dead_letter_dir: config.data_dir.join("deadletter"),
+    };
+    let forwarder = Forwarder::new(cfg, Arc::new(tenants.clone()))?;
+    let status = forwarder.status();
+    let cursor = wal.register_consumer(FORWARD_CONSUMER)?;
+    let (tx, rx) = mpsc::channel(64);
+    let mut reader = wal.reader(cursor);
+    let pump = tokio::spawn(async move {
+        loop {
+            match reader.next().await {
+                Ok(record) => {
+                    if tx.send(record).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the WAL for forwarding failed; forwarding stops");
+                    return;
+                }
+            }
+        }
+    });
+    let (ack_tx, ack_rx) = watch::channel(cursor);
+    let forwarder = tokio::spawn(forwarder.run(rx, ack_tx, stop));
+    let committer = tokio::spawn(commit_cursor(wal.clone(), ack_rx, cursor));
+    Ok(Forwarding {
+        status,
+        pump,
+        forwarder,
+        committer,
+    })
+}
+
+/// Persists the forwarder's watermark as the durable cursor, at most every 100 ms, and a
+/// last time when the forwarder stops.
+async fn commit_cursor(wal: Wal, mut acked: watch::Receiver<WalSeq>, mut committed: WalSeq) {
+    loop {
+        let open = acked.changed().await.is_ok();
+        let seq = *acked.borrow_and_update();
+        if seq > committed {
+            match wal.commit_cursor(FORWARD_CONSUMER, seq).await {
+                Ok(()) => committed = seq,
+                Err(e) => tracing::error!(error = %e, "persisting the forward cursor failed"),
+            }
+        }
+        if !open {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,78 @@
+//! The HTTP server: InfluxDB's API on sluice's components.
+//!
+//! Owns: the router, the shared request state, common response headers
+//! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
+//! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
+//! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
+//! `/health`, `/ready`, `/query`). Does not own: line semantics (`ingest`), durability (`wal`).
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod meta;
+pub mod write;
+
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::clock::Clock;
+use crate::forward::ForwardStatus;
+use crate::tenant::RegistryHandle;
+use crate::wal::Wal;
+
+/// What `X-Influxdb-Version` says: sluice's own version (clients only log it).
+pub const VERSION_HEADER: &str = concat!("sluice-", env!("CARGO_PKG_VERSION"));
+
+/// Settings of the HTTP layer, taken from the config.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    /// `123u` is accepted on `/api/v2/write` (false when the upstream is InfluxDB 1.x, which
+    /// would refuse it).
+    pub allow_unsigned: bool,
+}
+
+/// The components a request needs once start-up (WAL replay) is done.
+#[derive(Clone)]
+pub struct Core {
+    pub wal: Wal,
+    pub forward: Option<ForwardStatus>,
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub tenants: RegistryHandle,
+    pub settings: HttpSettings,
+    pub clock: Arc<dyn Clock>,
+    pub started: SystemTime,
+    /// Set once the WAL is replayed; until then writes get 503 and `/ready` is not ready.
+    pub core: OnceLock<Core>,
+}
+
+/// The whole API.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v2/write", post(write::write_v2))
+        .route("/write", post(write::write_v1))
+        .route("/query", get(meta::query_v1).post(meta::query_v1))
+        .route("/ping", get(meta::ping).head(meta::ping))
+        .route("/health", get(meta::health))
+        .route("/ready", get(meta::ready))
+        .layer(axum::middleware::map_response(server_headers))
+        .with_state(state)
+}
+
+async fn server_headers(mut resp: Response) -> Response {
+    let headers = resp.headers_mut();
+    headers.insert(
+        "x-influxdb-version",
+        HeaderValue::from_static(VERSION_HEADER),
+    );
+    headers.insert("x-influxdb-build", HeaderValue::from_static("OSS"));
+    resp
+}

@@ -1,0 +1,396 @@
+//! One write request body → the lines sluice accepts, and InfluxDB's verdict on the rest.
+//!
+//! Owns: the batch-level semantics of a write, per API dialect:
+//! - v2 (`/api/v2/write`, InfluxDB 2.x): one unparsable line rejects the whole batch (400, nothing
+//!   written); points refused after parsing (a field named `time`, a field type conflict inside the
+//!   batch) are a partial write (422), the other points are written.
+//! - v1 (`/write`, InfluxDB 1.x): the valid lines are written and every refused line (unparsable
+//!   or refused after parsing) makes the answer a 400 `partial write`; when no line parsed at all
+//!   the answer is the raw parse error.
+//!
+//! Lines without a timestamp get the time the request was received, in the request's precision.
+//! When every line is valid and stamped, the accepted bytes are the request body itself
+//! (zero-copy); otherwise the accepted lines are copied into a new buffer.
+//!
+//! Does not own: line syntax (`lineproto`), authentication, durability (`wal`), HTTP (`http`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{ErrorCode, HasErrorCode};
+use crate::lineproto::{self, FieldType, Line, ParseOptions};
+use crate::model::Precision;
+
+/// Which InfluxDB API (and so which verdict rules) a write came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    V1,
+    V2,
+}
+
+/// How to judge one request.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    pub api: Api,
+    pub precision: Precision,
+    /// `123u` is accepted (InfluxDB 2.x) rather than refused as "invalid number" (1.x).
+    pub allow_unsigned: bool,
+    /// Reception time in nanoseconds since the epoch, for lines without a timestamp.
+    pub now_ns: i64,
+}
+
+/// What a request contributes to the WAL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// Valid, `\n`-terminated, timestamped lines (may contain comment and blank lines).
+    pub lines: Bytes,
+    /// Number of points accepted.
+    pub points: usize,
+}
+
+/// The verdict on a request: what to store, and what to tell the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub accepted: Accepted,
+    /// `None`: every line was accepted (204). `Some`: the error the client gets after the
+    /// accepted lines (if any) are durable.
+    pub error: Option<IngestError>,
+}
+
+/// A refusal of some or all lines of a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// v2: at least one line did not parse; nothing is written.
+    #[error("{message}")]
+    Unparsable { message: String },
+    /// v1: nothing parsed at all; nothing is written.
+    #[error("{message}")]
+    NothingParsed { message: String },
+    /// Some lines were refused, the others are written (v1: 400, v2: 422).
+    #[error("{message}")]
+    Partial { api: Api, message: String, dropped: usize },
+}
+
+impl HasErrorCode for IngestError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Unparsable { .. } | Self::NothingParsed { .. } => ErrorCode::Invalid,
+            Self::Partial { api: Api::V1, .. } => ErrorCode::Invalid,
+            Self::Partial { api: Api::V2, .. } => ErrorCode::UnprocessableEntity,
+        }
+    }
+}
+
+/// Most refused lines quoted in one error message; the count of the rest is still given.
+const MAX_QUOTED_ERRORS: usize = 100;
+
+/// Judges one decoded request body.
+pub fn ingest(body: Bytes, opts: &IngestOptions) -> Verdict {
+    let popts = ParseOptions {
+        precision: opts.precision,
+        allow_unsigned: opts.allow_unsigned,
+    };
+    let mut judge = Judge::new(opts, &body);
+    for line in lineproto::split_lines(&body) {
+        match lineproto::parse_line(line, &popts) {
+            Ok(parsed) => judge.parsed(line, &parsed),
+            Err(e) => judge.unparsable(line, &e),
+        }
+    }
+    let outcome = judge.finish();
+    let lines = match outcome.lines {
+        Lines::None => Bytes::new(),
+        Lines::Body if body.ends_with(b"\n") => body,
+        Lines::Body => rebuild(&body, body.len(), &[], opts),
+        Lines::Rebuilt { prefix_end, kept } => rebuild(&body, prefix_end, &kept, opts),
+    };
+    Verdict {
+        accepted: Accepted {
+            lines,
+            points: outcome.points,
+        },
+        error: outcome.error,
+    }
+}
+
+/// The per-request state of [`ingest`].
+struct Judge<'b> {
+    opts: IngestOptions,
+    /// Lines to keep, with whether each needs a timestamp appended. Filled only once a line
+    /// needs rewriting or is refused; until then the body itself is the answer.
+    kept: Vec<(&'b [u8], bool)>,
+    body: &'b [u8],
+    /// Where the first line that was refused or needed a timestamp starts. Everything before
+    /// it is kept as it is; from it on, kept lines are collected in `kept`.
+    prefix_end: Option<usize>,
+    points: usize,
+    parse_errors: Vec<String>,
+    parse_error_count: usize,
+    dropped: Vec<String>,
+    dropped_count: usize,
+    /// (measurement, field key) → first type seen in this batch.
+    field_types: HashMap<(&'b [u8], &'b [u8]), FieldType>,
+}
+
+impl<'b> Judge<'b> {
+    fn new(opts: &IngestOptions, body: &'b [u8]) -> Self {
+        Self {
+            opts: *opts,
+            kept: Vec::new(),
+            body,
+            prefix_end: None,
+            points: 0,
+            parse_errors: Vec::new(),
+            parse_error_count: 0,
+            dropped: Vec::new(),
+            dropped_count: 0,
+            field_types: HashMap::new(),
+        }
+    }
+
+    fn parsed(&mut self, raw: &'b [u8], line: &Line<'b>) {
+        if let Some(reason) = self.refusal(line) {
+            match self.opts.api {
+                // InfluxDB 2 refuses reserved tag keys while parsing: the whole batch fails.
+                Api::V2 if reason.is_parse_error => self.unparsable_reason(raw, &reason.text),
+                _ => self.drop_point(raw, reason.text),
+            }
+            return;
+        }
+        let needs_time = line.timestamp().is_none();
+        if needs_time {
+            self.mark_divergence(raw);
+        }
+        if self.prefix_end.is_some() {
+            self.kept.push((raw, needs_time));
+        }
+        self.points += 1;
+    }
+
+    /// Why a parsed point is refused, if it is.
+    fn refusal(&mut self, line: &Line<'b>) -> Option<Refusal> {
+        let measurement = line.measurement();
+        for (key, _) in line.tags() {
+            let key = lineproto::unescape(key);
+            let reserved = match self.opts.api {
+                Api::V2 => matches!(&*key, b"time" | b"_measurement" | b"_field"),
+                Api::V1 => &*key == b"time",
+            };
+            if reserved {
+                let text = match self.opts.api {
+                    Api::V2 => format!(
+                        "cannot use reserved tag key {:?}",
+                        String::from_utf8_lossy(&key)
+                    ),
+                    Api::V1 => format!(
+                        "invalid tag key: input tag \"time\" on measurement {:?} is invalid",
+                        lossy_unescaped(measurement)
+                    ),
+                };
+                return Some(Refusal {
+                    text,
+                    is_parse_error: self.opts.api == Api::V2,
+                });
+            }
+        }
+        // Check every field before recording any type, so a refused point leaves no trace.
+        let mut new_types: Vec<((&'b [u8], &'b [u8]), FieldType)> = Vec::new();
+        for (key, value) in line.fields() {
+            if key == b"time" {
+                return Some(Refusal {
+                    text: format!(
+                        "invalid field name: input field \"time\" on measurement {:?} is invalid",
+                        lossy_unescaped(measurement)
+                    ),
+                    is_parse_error: false,
+                });
+            }
+            let ty = value.field_type();
+            match self.field_types.get(&(measurement, key)) {
+                Some(&known) if known != ty => {
+                    return Some(Refusal {
+                        text: format!(
+                            "field type conflict: input field {:?} on measurement {:?} is type {}, already exists as type {}",
+                            lossy_unescaped(key),
+                            lossy_unescaped(measurement),
+                            ty,
+                            known
+                        ),
+                        is_parse_error: false,
+                    });
+                }
+                Some(_) => {}
+                None => new_types.push(((measurement, key), ty)),
+            }
+        }
+        self.field_types.extend(new_types);
+        None
+    }
+
+    fn unparsable(&mut self, raw: &'b [u8], err: &lineproto::LineError) {
+        self.unparsable_reason(raw, &err.to_string());
+    }
+
+    fn unparsable_reason(&mut self, raw: &'b [u8], reason: &str) {
+        self.mark_divergence(raw);
+        self.parse_error_count += 1;
+        if self.parse_errors.len() < MAX_QUOTED_ERRORS {
+            self.parse_errors.push(format!(
+                "unable to parse '{}': {}",
+                String::from_utf8_lossy(raw),
+                reason
+            ));
+        }
+    }
+
+    fn drop_point(&mut self, raw: &'b [u8], text: String) {
+        self.mark_divergence(raw);
+        self.dropped_count += 1;
+        if self.dropped.len() < MAX_QUOTED_ERRORS {
+            self.dropped.push(text);
+        }
+    }
+
+    /// Records that `raw` (a line of the body) is the first one not kept as it is, if no
+    /// earlier one was.
+    fn mark_divergence(&mut self, raw: &[u8]) {
+        if self.prefix_end.is_none() {
+            // `raw` borrows from `body`, so the subtraction cannot underflow.
+            self.prefix_end = Some(raw.as_ptr() as usize - self.body.as_ptr() as usize);
+        }
+    }
+
+    fn finish(self) -> Outcome<'b> {
+        let all_parsed = self.parse_error_count == 0;
+        let nothing = |error| Outcome {
+            lines: Lines::None,
+            points: 0,
+            error: Some(error),
+        };
+        if self.opts.api == Api::V2 && !all_parsed {
+            return nothing(IngestError::Unparsable {
+                message: self.parse_message(),
+            });
+        }
+        if self.opts.api == Api::V1 && !all_parsed && self.points == 0 && self.dropped_count == 0 {
+            return nothing(IngestError::NothingParsed {
+                message: self.parse_message(),
+            });
+        }
+        let error = self.partial_error();
+        let lines = match self.prefix_end {
+            _ if self.points == 0 => Lines::None,
+            None => Lines::Body,
+            Some(prefix_end) => Lines::Rebuilt {
+                prefix_end,
+                kept: self.kept,
+            },
+        };
+        Outcome {
+            lines,
+            points: self.points,
+            error,
+        }
+    }
+
+    fn parse_message(&self) -> String {
+        let mut msg = self.parse_errors.join("\n");
+        let more = self.parse_error_count - self.parse_errors.len();
+        if more > 0 {
+            let _ = write!(msg, "\n... and {more} more unparsable lines");
+        }
+        msg
+    }
+
+    fn partial_error(&self) -> Option<IngestError> {
+        if self.parse_error_count == 0 && self.dropped_count == 0 {
+            return None;
+        }
+        let api = self.opts.api;
+        let reason = if self.parse_error_count > 0 {
+            self.parse_message()
+        } else {
+            self.dropped.join("\n")
+        };
+        let message = match api {
+            Api::V1 => format!("partial write: {reason} dropped={}", self.dropped_count),
+            Api::V2 => format!(
+                "failure writing points to database: partial write: {reason} dropped={}",
+                self.dropped_count
+            ),
+        };
+        Some(IngestError::Partial {
+            api,
+            message,
+            dropped: self.dropped_count + self.parse_error_count,
+        })
+    }
+}
+
+struct Refusal {
+    text: String,
+    is_parse_error: bool,
+}
+
+impl Accepted {
+    fn empty() -> Self {
+        Self {
+            lines: Bytes::new(),
+            points: 0,
+        }
+    }
+}
+
+fn lossy_unescaped(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&lineproto::unescape(raw)).into_owned()
+}
+
+/// Copies the accepted lines into a new buffer: `body[..prefix_end]` as it is (complete lines
+/// that were all kept unchanged), then each kept line, stamped if it has no timestamp.
+fn rebuild(body: &[u8], prefix_end: usize, kept: &[(&[u8], bool)], opts: IngestOptions) -> Bytes {
+    let stamp = opts.now_ns / opts.precision.nanos();
+    let mut out = BytesMut::with_capacity(body.len() + 1 + kept.len() * 21);
+    out.put_slice(&body[..prefix_end]);
+    if prefix_end > 0 && !out.ends_with(b"\n") && kept.is_empty() {
+        out.put_u8(b'\n');
+    }
+    for (line, needs_time) in kept {
+        out.put_slice(line);
+        if *needs_time {
+            let _ = write!(ByteWriter(&mut out), " {stamp}");
+        }
+        out.put_u8(b'\n');
+    }
+    out.freeze()
+}
+
+/// The judge's conclusion, before any bytes are copied.
+struct Outcome<'b> {
+    lines: Lines<'b>,
+    points: usize,
+    error: Option<IngestError>,
+}
+
+enum Lines<'b> {
+    None,
+    /// Every line is kept as it is.
+    Body,
+    Rebuilt {
+        prefix_end: usize,
+        kept: Vec<(&'b [u8], bool)>,
+    },
+}
+
+struct ByteWriter<'a>(&'a mut BytesMut);
+
+impl std::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.put_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
