@@ -1,7 +1,8 @@
 //! The effective config as TOML with secrets replaced, for `sluice config check`.
 //!
 //! Owns: the dump's shape, which uses the file's key names so it reads like a config file.
-//! `token` and `password` values become `"<redacted>"`; `token_sha256` is not secret.
+//! `token` and `password` values become `"<redacted>"`, a password in the upstream url
+//! becomes `redacted`; `token_sha256` is not secret.
 
 use serde::Serialize;
 
@@ -77,6 +78,15 @@ fn redact(s: &Option<Secret>) -> String {
     }
 }
 
+/// A password in the url's userinfo is a secret too.
+fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() && u.set_password(Some("redacted")).is_err() {
+        return REDACTED.to_string();
+    }
+    u.to_string()
+}
+
 pub(super) fn to_toml(c: &Config) -> String {
     let out = Out {
         data_dir: c.data_dir.display().to_string(),
@@ -93,7 +103,7 @@ pub(super) fn to_toml(c: &Config) -> String {
             compression: c.wal.compression,
         },
         upstream: c.upstream.as_ref().map(|u| OutUpstream {
-            url: u.url.to_string(),
+            url: redact_url(&u.url),
             api: u.api,
             timeout: format_duration(u.timeout),
             batch_lines: u.batch_lines as u64,

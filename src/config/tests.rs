@@ -167,6 +167,18 @@ fn unknown_key_names_key_and_line() {
     let e = err(&text);
     assert_eq!(e.line(), Some(6), "{e}");
     assert_eq!(e.key(), Some("tenant[0].upstream.orgg"), "{e}");
+
+    let text = format!(
+        "{}{}extra = true\n",
+        tenant("a", &[hash(1)], "[\"x\"]"),
+        tenant("b", &[hash(2)], "[\"x\"]")
+    );
+    let e = err(&text);
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("tenant[1].extra"), Some(9)),
+        "{e}"
+    );
 }
 
 #[test]
@@ -283,6 +295,12 @@ fn redacted_toml_hides_secrets_and_reloads() {
         assert!(!out.contains(secret), "{secret} leaked:\n{out}");
     }
     assert!(out.contains("<redacted>"));
+    let with_userinfo = parse("[upstream]\nurl = \"http://u:urlsecret@h:8086\"\n").unwrap();
+    let dump = with_userinfo.redacted_toml();
+    assert!(
+        !dump.contains("urlsecret") && dump.contains("http://u:redacted@h:8086/"),
+        "{dump}"
+    );
     assert!(out.contains("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
     // The dump is a valid config with the same effective values (secrets aside).
     let back = parse(&out).unwrap();
