@@ -1,0 +1,117 @@
+//! The config file as serde reads it: every table denies unknown keys, and every value
+//! with rules is parsed by a type whose `Deserialize` fails, so toml reports the line.
+//!
+//! Owns: the file's shape. Does not own: defaults and cross-field rules (`validate`).
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{ByteSize, HumanDuration};
+use super::{UpstreamApi, WalCompression, WalSync};
+use crate::model::TenantId;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub data_dir: Option<String>,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub wal: RawWal,
+    pub upstream: Option<RawUpstream>,
+    #[serde(default)]
+    pub tenant: Vec<Spanned<RawTenant>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub listen: Option<SocketAddr>,
+    pub max_body_bytes: Option<Spanned<ByteSize>>,
+    pub shutdown_timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWal {
+    pub dir: Option<String>,
+    pub max_disk: Option<Spanned<ByteSize>>,
+    pub sync: Option<WalSync>,
+    pub segment_size: Option<Spanned<ByteSize>>,
+    pub compression: Option<WalCompression>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpstream {
+    pub url: UrlValue,
+    pub api: Option<UpstreamApi>,
+    pub timeout: Option<HumanDuration>,
+    pub batch_lines: Option<Spanned<u64>>,
+    pub batch_bytes: Option<Spanned<ByteSize>>,
+    pub gzip: Option<bool>,
+    pub max_in_flight: Option<Spanned<u64>>,
+    pub max_backoff: Option<HumanDuration>,
+    /// Defaults for tenants that set none; empty means "not set".
+    pub org: Option<String>,
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenant {
+    pub id: Spanned<TenantIdValue>,
+    /// Checked in `validate` (with each entry's own line).
+    pub token_sha256: Spanned<Vec<Spanned<String>>>,
+    /// Checked in `validate`: bucket names, or `"*"`.
+    pub buckets: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub upstream: RawTenantUpstream,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenantUpstream {
+    pub org: Option<String>,
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub bucket_prefix: Option<String>,
+}
+
+macro_rules! parsed_string {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $parse:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub(super) struct $name(pub $inner);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let parse: fn(&str) -> Result<$inner, String> = $parse;
+                parse(&s).map($name).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+parsed_string!(
+    /// `[upstream] url`: must parse and be http(s).
+    UrlValue(url::Url),
+    |s| {
+        let u = url::Url::parse(s).map_err(|e| format!("invalid url {s:?}: {e}"))?;
+        match u.scheme() {
+            "http" | "https" => Ok(u),
+            other => Err(format!("invalid url {s:?}: scheme {other:?} is not http or https")),
+        }
+    }
+);
+parsed_string!(
+    /// `[[tenant]] id`.
+    TenantIdValue(TenantId),
+    |s| TenantId::new(s).map_err(|e| e.to_string())
+);

@@ -1,0 +1,144 @@
+//! The effective config as TOML with secrets replaced, for `sluice config check`.
+//!
+//! Owns: the dump's shape, which uses the file's key names so it reads like a config file.
+//! `token` and `password` values become `"<redacted>"`, a password in the upstream url
+//! becomes `redacted`; `token_sha256` is not secret.
+
+use serde::Serialize;
+
+use super::units::{format_duration, format_size};
+use super::{Config, Secret, UpstreamApi, WalCompression, WalSync};
+use crate::tenant::BucketPattern;
+
+const REDACTED: &str = "<redacted>";
+
+#[derive(Serialize)]
+struct Out {
+    data_dir: String,
+    server: OutServer,
+    wal: OutWal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<OutUpstream>,
+    tenant: Vec<OutTenant>,
+}
+
+#[derive(Serialize)]
+struct OutServer {
+    listen: String,
+    max_body_bytes: String,
+    shutdown_timeout: String,
+}
+
+#[derive(Serialize)]
+struct OutWal {
+    dir: String,
+    max_disk: String,
+    sync: WalSync,
+    segment_size: String,
+    compression: WalCompression,
+}
+
+#[derive(Serialize)]
+struct OutUpstream {
+    url: String,
+    api: UpstreamApi,
+    timeout: String,
+    batch_lines: u64,
+    batch_bytes: String,
+    gzip: bool,
+    max_in_flight: u64,
+    max_backoff: String,
+    org: String,
+    token: String,
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct OutTenant {
+    id: String,
+    token_sha256: Vec<String>,
+    buckets: Vec<String>,
+    upstream: OutTenantUpstream,
+}
+
+#[derive(Serialize)]
+struct OutTenantUpstream {
+    org: String,
+    token: String,
+    username: String,
+    password: String,
+    bucket_prefix: String,
+}
+
+fn redact(s: &Option<Secret>) -> String {
+    match s {
+        Some(_) => REDACTED.to_string(),
+        None => String::new(),
+    }
+}
+
+/// A password in the url's userinfo is a secret too.
+fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    if u.password().is_some() && u.set_password(Some("redacted")).is_err() {
+        return REDACTED.to_string();
+    }
+    u.to_string()
+}
+
+pub(super) fn to_toml(c: &Config) -> String {
+    let out = Out {
+        data_dir: c.data_dir.display().to_string(),
+        server: OutServer {
+            listen: c.server.listen.to_string(),
+            max_body_bytes: format_size(c.server.max_body_bytes),
+            shutdown_timeout: format_duration(c.server.shutdown_timeout),
+        },
+        wal: OutWal {
+            dir: c.wal.dir.display().to_string(),
+            max_disk: format_size(c.wal.max_disk),
+            sync: c.wal.sync,
+            segment_size: format_size(c.wal.segment_size),
+            compression: c.wal.compression,
+        },
+        upstream: c.upstream.as_ref().map(|u| OutUpstream {
+            url: redact_url(&u.url),
+            api: u.api,
+            timeout: format_duration(u.timeout),
+            batch_lines: u.batch_lines as u64,
+            batch_bytes: format_size(u.batch_bytes),
+            gzip: u.gzip,
+            max_in_flight: u.max_in_flight as u64,
+            max_backoff: format_duration(u.max_backoff),
+            org: u.org.clone().unwrap_or_default(),
+            token: redact(&u.token),
+            username: u.username.clone().unwrap_or_default(),
+            password: redact(&u.password),
+        }),
+        tenant: c
+            .tenants
+            .iter()
+            .map(|t| OutTenant {
+                id: t.id.to_string(),
+                token_sha256: t.token_sha256.iter().map(ToString::to_string).collect(),
+                buckets: t
+                    .buckets
+                    .iter()
+                    .map(|b| match b {
+                        BucketPattern::Any => "*".to_string(),
+                        BucketPattern::Exact(name) => name.to_string(),
+                    })
+                    .collect(),
+                upstream: OutTenantUpstream {
+                    org: t.upstream.org.clone().unwrap_or_default(),
+                    token: redact(&t.upstream.token),
+                    username: t.upstream.username.clone().unwrap_or_default(),
+                    password: redact(&t.upstream.password),
+                    bucket_prefix: t.upstream.bucket_prefix.clone(),
+                },
+            })
+            .collect(),
+    };
+    toml::to_string(&out).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+}
