@@ -33,6 +33,8 @@ mod request;
 mod response;
 mod run;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
