@@ -40,7 +40,7 @@ pub async fn deliver(ctx: &Ctx, lane: &LaneKey, lines: Vec<Bytes>) {
         backoff: Backoff::new(ctx.cfg.min_backoff, ctx.cfg.max_backoff),
     };
     let lines = if rewrite {
-        d.to_nanoseconds(lines).await
+        d.rewrite_to_nanoseconds(lines).await
     } else {
         lines
     };
@@ -279,7 +279,7 @@ impl Delivery<'_> {
 
     /// Rewrites minute/hour timestamps to nanoseconds (v2 has no names for those units);
     /// a line whose timestamp does not fit is dead-lettered.
-    async fn to_nanoseconds(&mut self, lines: Vec<Bytes>) -> Vec<Bytes> {
+    async fn rewrite_to_nanoseconds(&mut self, lines: Vec<Bytes>) -> Vec<Bytes> {
         let unit = self.lane.precision.nanos();
         let mut out = Vec::with_capacity(lines.len());
         let mut bad = Vec::new();
