@@ -2,7 +2,8 @@
 //!
 //! It answers scripted faults first (status + Retry-After + body, or a dropped connection),
 //! then applies rules: a required token (401), a line budget (413), lines containing `bad=`
-//! (400 in the 2.x or 1.x dialect), lines containing `huge` (always 413). It records every
+//! (400 in the 2.x or 1.x dialect), lines containing `huge` (always 413), lines containing
+//! `conflict=` (2.x: 422 field type conflict, the rest written). It records every
 //! request (gzip decoded) and every line it wrote.
 
 use std::collections::VecDeque;
@@ -167,8 +168,18 @@ async fn handle(
                 r#"{"code":"request too large","message":"points batch is too large"}"#.into(),
             );
         }
-        let (bad, good): (Vec<&String>, Vec<&String>) =
-            lines.iter().partition(|l| l.contains("bad="));
+        let (conflict, ok): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| l.contains("conflict="));
+        if !conflict.is_empty() && dialect == Dialect::V2 {
+            inner.written.extend(ok.into_iter().map(|l| (query.clone(), l.clone())));
+            let msg = format!(
+                "failure writing points to database: partial write: field type conflict: input field \"conflict\" \
+                 on measurement \"m\" is type string, already exists as type float dropped={}",
+                conflict.len()
+            );
+            let body = serde_json::json!({"code": "unprocessable entity", "message": msg});
+            return respond(422, None, body.to_string());
+        }
+        let (bad, good): (Vec<&String>, Vec<&String>) = lines.iter().partition(|l| l.contains("bad="));
         if bad.is_empty() {
             inner
                 .written

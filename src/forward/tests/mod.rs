@@ -78,10 +78,19 @@ pub struct Running {
 }
 
 pub fn start(cfg: ForwardConfig, token: &str) -> Running {
+    let sink = Arc::new(super::FileSink::new(cfg.dead_letter_dir.clone()));
+    start_with_sink(cfg, token, sink)
+}
+
+pub fn start_with_sink(
+    cfg: ForwardConfig,
+    token: &str,
+    sink: Arc<dyn super::DeadLetterSink>,
+) -> Running {
     let resolve = Arc::new(Map {
         token: Mutex::new(token.to_owned()),
     });
-    let fwd = Forwarder::new(cfg, resolve.clone()).unwrap();
+    let fwd = Forwarder::with_dead_letter_sink(cfg, resolve.clone(), sink).unwrap();
     let status = fwd.status();
     let (tx, rx) = mpsc::channel(64);
     let (acked_tx, acked) = watch::channel(WalSeq(0));

@@ -362,3 +362,87 @@ async fn shutdown_stops_at_a_clean_watermark() {
         .unwrap();
     assert_eq!(*run.acked.borrow(), WalSeq(1));
 }
+
+#[tokio::test]
+async fn field_type_conflict_dead_letters_identified_lines_and_counts_the_rest() {
+    let (fake, url) = Fake::start(Dialect::V2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = start(config(url, UpstreamApi::V2, dir.path()), "tok");
+    let mut lines = lines_for("c", 1, 3);
+    lines.insert(1, "m,lane=c conflict=\"s p\" 5".to_owned());
+    run.send(record(1, "t1", "x", Precision::Nanoseconds, &lines))
+        .await;
+    let (acked, status) = run.finish().await;
+    assert_eq!(acked, WalSeq(1));
+    assert_eq!(
+        fake.with(|i| i.requests.len()),
+        1,
+        "the rest was written: no re-send"
+    );
+    let dl = dead_letters(dir.path(), "t1");
+    assert_eq!(dl.len(), 1);
+    assert_eq!(dl[0]["status"], 422);
+    assert_eq!(dl[0]["dropped"], 1);
+    assert_eq!(
+        dl[0]["lines"],
+        serde_json::json!(["m,lane=c conflict=\"s p\" 5"])
+    );
+    assert!(dl[0].get("note").is_none(), "identified: no caveat");
+    let b =
+        &status.snapshot().buckets[&(TenantId::new("t1").unwrap(), BucketName::new("x").unwrap())];
+    assert_eq!((b.delivered_lines, b.dead_lettered_lines), (3, 1));
+}
+
+/// A dead-letter sink that fails (like a full disk) until told otherwise.
+struct FlakySink {
+    failing: std::sync::atomic::AtomicBool,
+    inner: crate::forward::FileSink,
+}
+
+impl crate::forward::DeadLetterSink for FlakySink {
+    fn append(&self, tenant: &TenantId, record: &[u8]) -> std::io::Result<()> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.inner.append(tenant, record)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_dead_letter_write_holds_the_watermark() {
+    let (_fake, url) = Fake::start(Dialect::V2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(FlakySink {
+        failing: true.into(),
+        inner: crate::forward::FileSink::new(dir.path().to_path_buf()),
+    });
+    let run = start_with_sink(
+        config(url, UpstreamApi::V2, dir.path()),
+        "tok",
+        sink.clone(),
+    );
+    run.send(record(
+        1,
+        "t1",
+        "x",
+        Precision::Nanoseconds,
+        &["m bad=1 1".to_owned()],
+    ))
+    .await;
+    run.wait_for("dead-letter failures", |s| {
+        s.buckets.values().any(|b| {
+            b.retries >= 2
+                && b.last_error
+                    .as_ref()
+                    .is_some_and(|e| e.message.contains("no space left"))
+        })
+    })
+    .await;
+    assert_eq!(*run.acked.borrow(), WalSeq(0));
+    assert!(dead_letters(dir.path(), "t1").is_empty());
+    sink.failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let (acked, _) = run.finish().await;
+    assert_eq!(acked, WalSeq(1));
+    assert_eq!(dead_letters(dir.path(), "t1").len(), 1);
+}
