@@ -1,13 +1,32 @@
 //! sluice: a multi-tenant time-series gateway speaking the InfluxDB HTTP API.
 //!
+//! Write path: `http` → `tenant` (auth) → `ingest` (verdicts, via `lineproto`) → `wal`
+//! (fsync before the 204) → WAL consumers (`forward`). `app` wires them and owns shutdown.
+//!
 //! # Layout
 //!
-//! - `model`: identifiers and value types that cross modules (`TenantId`, `BucketName`, `Precision`).
+//! - `model`: identifiers and value types that cross modules (`TenantId`, `BucketName`, `Precision`, `Record`).
 //! - `error`: the closed `ErrorCode` set every module error maps to.
+//! - `clock`: injected wall-clock time.
 //! - `config`: the TOML file → validated `Config` (defaults, `${ENV}`, errors with key and line).
 //! - `tenant`: tenant registry (token hash → tenant), credentials, permissions, v1 db/rp mapping.
+//! - `lineproto`: zero-copy line-protocol scanner with InfluxDB's verdicts.
+//! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
+//! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
+//! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
+//! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
+//! - `telemetry`: logging set-up.
+//! - `app`: builds everything from a `Config`; start-up and shutdown order.
 
+pub mod app;
+pub mod clock;
 pub mod config;
 pub mod error;
+pub mod forward;
+pub mod http;
+pub mod ingest;
+pub mod lineproto;
 pub mod model;
+pub mod telemetry;
 pub mod tenant;
+pub mod wal;
