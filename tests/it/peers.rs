@@ -109,7 +109,9 @@ fn influxdb_stop_kill_and_restart_keep_data_and_port() {
     let n = lines.series();
     assert_eq!(db.write("telegraf", &lines.batch(0..n)).status, 204);
     let url = db.url();
+    let t = std::time::Instant::now();
     db.stop();
+    eprintln!("influxd graceful stop: {:?}", t.elapsed());
     assert!(
         crate::support::http::get(&format!("{url}/ping")).is_err(),
         "stopped influxd still answers"
@@ -174,10 +176,15 @@ fn victoria_metrics_takes_telegraf_v2_replay_and_exports_it() {
     let r = telegraf::v2_write(&vm.url(), "bucket-a", "org-a", "tok", &lines.batch(0..n));
     assert_eq!(r.status, 204, "{}", r.text());
     let samples = (n as usize) * telegraf::INTERFACE_FIELDS.len();
+    let t = std::time::Instant::now();
     let got = vm.export_until(
         r#"{__name__=~"interface_.*"}"#,
         samples,
         Duration::from_secs(15),
+    );
+    eprintln!(
+        "victoria-metrics write->searchable (flush+poll): {:?}",
+        t.elapsed()
     );
     // /api/v2/write: no label for bucket or org.
     assert_eq!(got, vm_expected(&lines.points(0..n), &[]));
@@ -208,7 +215,9 @@ fn victoria_metrics_restart_keeps_data_and_port() {
     let r = telegraf::v2_write(&vm.url(), "b", "o", "t", &lines.batch(0..2));
     assert_eq!(r.status, 204, "{}", r.text());
     let url = vm.url();
+    let t = std::time::Instant::now();
     vm.stop();
+    eprintln!("victoria-metrics graceful stop: {:?}", t.elapsed());
     vm.restart();
     eprintln!("victoria-metrics restart: {:?}", vm.startup);
     assert_eq!(vm.url(), url);

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -169,11 +170,10 @@ impl Drop for Proc {
     }
 }
 
-/// Finds `name` on PATH (then `/usr/bin`, `/usr/local/bin`).
+/// Finds `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
@@ -193,7 +193,11 @@ pub fn peer_binary(name: &str, debian_package: &str) -> Option<PathBuf> {
         "`{name}` not found: install the Debian package `{debian_package}` (scripts/test.sh does)"
     );
     assert!(!under_ci(), "{msg}; CI is set, so this is a failure");
-    eprintln!("\n!!!!!!!! SKIPPING TEST: {msg} !!!!!!!!\n");
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n!!!!!!!! SKIPPING TEST: {msg} !!!!!!!!\n"
+    );
     None
 }
 
