@@ -2,4 +2,5 @@
 //! group of tests. Peer tests skip (loudly) only when a peer binary is missing and `CI` is unset.
 
 mod peers;
+mod sluice_process;
 mod support;

@@ -105,3 +105,30 @@ fn free_port_is_bindable() {
     assert_ne!(p, 0);
     TcpListener::bind(("127.0.0.1", p)).expect("picked port should be free");
 }
+
+#[test]
+#[should_panic(expected = "exited")]
+fn wait_http_reports_an_early_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sh = super::process::which("sh").expect("sh on PATH");
+    let args = vec!["-c".into(), "echo boom-on-stderr >&2; exit 3".into()];
+    let mut p = Proc::spawn("early-exit", &sh, args, dir.path());
+    let url = format!("http://127.0.0.1:{}/ready", free_port());
+    wait_http(&url, 200, Duration::from_secs(5), &mut p);
+}
+
+#[test]
+fn wait_http_timeout_message_carries_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sh = super::process::which("sh").expect("sh on PATH");
+    let args = vec!["-c".into(), "echo still-starting >&2; sleep 30".into()];
+    let mut p = Proc::spawn("slow", &sh, args, dir.path());
+    let url = format!("http://127.0.0.1:{}/ready", free_port());
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_http(&url, 200, Duration::from_millis(300), &mut p);
+    }))
+    .expect_err("must time out");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("not ready within"), "{msg}");
+    assert!(msg.contains("still-starting"), "{msg}");
+}

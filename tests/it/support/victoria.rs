@@ -13,7 +13,9 @@
 //!   for the bucket or the org (this version ignores both); `/api/v2/write?...&db=D` adds `db="D"`.
 //! - Timestamps are truncated to milliseconds (`-influxTrimTimestamp=1ms`); export gives ms.
 //!   Samples older than `now - retentionPeriod` or newer than `now + 2d` are dropped silently
-//!   (`vm_rows_ignored_total{reason="small_timestamp"|"big_timestamp"}`): use timestamps near now.
+//!   (`vm_rows_ignored_total{reason="small_timestamp"|"big_timestamp"}`; no flag changes the
+//!   future limit in 1.79.5). With `-retentionPeriod=100y`, 2001 and 2024 timestamps are kept,
+//!   now+1d is kept, now+3d is dropped. Use timestamps near now (in the past) in tests.
 //! - Ingestion→search delay: without help a new sample shows up in `/api/v1/export` after
 //!   ~5 s. `GET /internal/force_flush` makes pending rows searchable, but rows still in the
 //!   insert buffers (flushed each ~1 s) are not, so one flush is not enough: [`export_until`]
@@ -163,12 +165,14 @@ impl VictoriaMetrics {
         assert_eq!(r.status, 200, "force_flush: {}", r.text());
     }
 
-    /// `GET /api/v1/export?match[]=<selector>`, parsed, sorted by labels.
+    /// `GET /api/v1/export?match[]=<selector>&start=0&end=<now+3d>`, parsed, sorted by
+    /// labels. (Export's default `end` is now, which would hide near-future samples.)
     pub fn export(&self, selector: &str) -> Vec<ExportedSeries> {
+        let end = (super::telegraf::now_ns() / 1_000_000_000 + 3 * 86_400).to_string();
         let url = format!(
             "{}/api/v1/export?{}",
             self.url(),
-            form_encode(&[("match[]", selector)])
+            form_encode(&[("match[]", selector), ("start", "0"), ("end", &end)])
         );
         let r = http::get(&url).expect("GET /api/v1/export");
         assert_eq!(r.status, 200, "export {selector}: {}", r.text());
@@ -206,6 +210,14 @@ impl VictoriaMetrics {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The `/metrics` page (e.g. `vm_rows_ignored_total{reason="big_timestamp"}` tells why
+    /// samples are missing).
+    pub fn metrics_text(&self) -> String {
+        http::get(&format!("{}/metrics", self.url()))
+            .expect("GET /metrics")
+            .text()
     }
 
     /// The temp dir holding data and logs.
