@@ -14,11 +14,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::SystemClock;
-use crate::config::{Config, UpstreamApi};
+use crate::config::{Config, UpstreamApi, WalCompression, WalSync};
 use crate::forward::{self, ForwardConfig, Forwarder};
 use crate::http::{self, AppState, Core, HttpSettings};
-use crate::model::WalSeq;
-use crate::tenant::{self, RegistryHandle};
+use crate::model::{BucketName, TenantId, WalSeq};
+use crate::tenant::{self, Registry, SharedRegistry};
 use crate::wal::{Wal, WalConfig};
 
 /// The WAL consumer name of the forwarder.
@@ -72,7 +72,7 @@ fn embedded_default() -> Result<Config, AppError> {
 
 /// Runs sluice with `config` until `stop` turns true.
 pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), AppError> {
-    if config.wal.sync_none() {
+    if config.wal.sync == WalSync::None {
         tracing::warn!("wal.sync = \"none\": acknowledged writes can be lost on a crash; benchmarks only");
     }
     let listen = config.server.listen;
@@ -83,9 +83,9 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
     tracing::info!(%local, "listening");
 
     let state = Arc::new(AppState {
-        tenants: RegistryHandle::new(&config)?,
+        tenants: Arc::new(SharedRegistry::new(Registry::from_config(&config)?)),
         settings: HttpSettings {
-            max_body_bytes: config.server.max_body_bytes,
+            max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
             allow_unsigned: !matches!(config.upstream.as_ref().map(|u| u.api), Some(UpstreamApi::V1)),
         },
         clock: Arc::new(SystemClock),
@@ -166,7 +166,7 @@ impl Forwarding {
 
 fn start_forwarding(
     config: &Config,
-    tenants: &RegistryHandle,
+    tenants: &Arc<SharedRegistry>,
     wal: &Wal,
     stop: watch::Receiver<bool>,
 ) -> Result<Forwarding, AppError> {
@@ -174,22 +174,19 @@ fn start_forwarding(
         .upstream
         .as_ref()
         .expect("start_forwarding is called only with an upstream");
-    let cfg = ForwardConfig {
-        url: upstream.url.clone(),
-        api: match upstream.api {
-            UpstreamApi::V1 => forward::UpstreamApi::V1,
-            UpstreamApi::V2 => forward::UpstreamApi::V2,
-        },
-        timeout: upstream.timeout,
-        batch_lines: upstream.batch_lines,
-        batch_bytes: upstream.batch_bytes,
-        gzip: upstream.gzip,
-        max_in_flight: upstream.max_in_flight,
-        min_backoff: Duration::from_millis(100),
-        max_backoff: upstream.max_backoff,
-        dead_letter_dir: config.data_dir.join("deadletter"),
+    let api = match upstream.api {
+        UpstreamApi::V1 => forward::UpstreamApi::V1,
+        UpstreamApi::V2 => forward::UpstreamApi::V2,
     };
-    let forwarder = Forwarder::new(cfg, Arc::new(tenants.clone()))?;
+    let mut cfg = ForwardConfig::new(upstream.url.clone(), api, config.data_dir.join("deadletter"));
+    cfg.timeout = upstream.timeout;
+    cfg.batch_lines = upstream.batch_lines;
+    cfg.batch_bytes = usize::try_from(upstream.batch_bytes).unwrap_or(usize::MAX);
+    cfg.gzip = upstream.gzip;
+    cfg.max_in_flight = upstream.max_in_flight;
+    cfg.max_backoff = upstream.max_backoff;
+    let resolver = Arc::new(TenantResolver(tenants.clone()));
+    let forwarder = Forwarder::new(cfg, resolver)?;
     let status = forwarder.status();
     let cursor = wal.register_consumer(FORWARD_CONSUMER)?;
     let (tx, rx) = mpsc::channel(64);
@@ -236,6 +233,23 @@ async fn commit_cursor(wal: Wal, mut acked: watch::Receiver<WalSeq>, mut committ
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Upstream destinations from the tenant registry (read afresh for every attempt, so a
+/// reloaded token applies to the next retry).
+struct TenantResolver(Arc<SharedRegistry>);
+
+impl forward::Resolve for TenantResolver {
+    fn destination(&self, tenant: &TenantId, bucket: &BucketName) -> Option<forward::Destination> {
+        let t = self.0.load().tenant(tenant)?;
+        Some(forward::Destination {
+            org: t.upstream_org().unwrap_or_default().to_owned(),
+            bucket: t.upstream_bucket(bucket),
+            token: t.upstream_token().map(|s| s.expose().to_owned()),
+            username: t.upstream_username().map(str::to_owned),
+            password: t.upstream_password().map(|s| s.expose().to_owned()),
+        })
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
         Some(core) => {
             checks.push(json!({"name": "wal", "status": "pass"}));
             if let Some(fwd) = &core.forward {
-                checks.push(fwd.health_check());
+                checks.push(upstream_check(fwd));
             }
         }
     }
@@ -121,7 +121,7 @@ pub async fn query_v1(
             &json!({"results": [{"statement_id": 0, "error": msg}]}),
         );
     };
-    let allowed = crate::tenant::bucket_for_v1(&db, "").is_ok_and(|b| tenant.can_write(&b));
+    let allowed = crate::tenant::bucket_for_v1(&db, None).is_ok_and(|b| tenant.can_write(&b));
     if !allowed {
         let user = auth::username(&headers, &params).unwrap_or_else(|| tenant.id().to_string());
         let msg = format!(
@@ -181,6 +181,31 @@ pub fn parse_create_database(q: &str) -> Option<String> {
             .get(..4)
             .is_some_and(|w| w.eq_ignore_ascii_case("WITH"));
     (tail_ok && !name.is_empty()).then_some(name)
+}
+
+/// The forwarder's state as a `/health` check: `fail` while any bucket's deliveries fail,
+/// naming the buckets and the upstream's last answer.
+fn upstream_check(fwd: &crate::forward::ForwardStatus) -> serde_json::Value {
+    let snap = fwd.snapshot();
+    let failing: Vec<String> = snap
+        .buckets
+        .iter()
+        .filter(|(_, b)| b.failing)
+        .map(|((tenant, bucket), b)| {
+            let last = b.last_error.as_ref().map_or_else(String::new, |e| {
+                format!(": {} {}", e.status.map_or_else(|| "-".to_owned(), |s| s.to_string()), e.message)
+            });
+            format!("{tenant}/{bucket}{last}")
+        })
+        .collect();
+    let status = if failing.is_empty() { "pass" } else { "fail" };
+    json!({
+        "name": "upstream",
+        "status": status,
+        "message": failing.join("; "),
+        "lag_records": snap.lag_records,
+        "watermark": snap.watermark.0,
+    })
 }
 
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {

@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 
 use crate::clock::Clock;
 use crate::forward::ForwardStatus;
-use crate::tenant::RegistryHandle;
+use crate::tenant::SharedRegistry;
 use crate::wal::Wal;
 
 /// What `X-Influxdb-Version` says: sluice's own version (clients only log it).
@@ -46,7 +46,7 @@ pub struct Core {
 
 /// Shared by every request.
 pub struct AppState {
-    pub tenants: RegistryHandle,
+    pub tenants: Arc<SharedRegistry>,
     pub settings: HttpSettings,
     pub clock: Arc<dyn Clock>,
     pub started: SystemTime,

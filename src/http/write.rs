@@ -88,7 +88,7 @@ pub async fn write_v1(
         let msg = format!("invalid precision {precision_param:?} (use n, u, ms, s, m or h)");
         return ApiError::new(d, ErrorCode::Invalid, msg).into_response();
     };
-    let rp = params.get("rp").unwrap_or("");
+    let rp = params.get("rp");
     let bucket = match crate::tenant::bucket_for_v1(db, rp) {
         Ok(b) if tenant.can_write(&b) => b,
         _ => {
