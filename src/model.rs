@@ -14,7 +14,11 @@ pub enum IdError {
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
     #[error("{what} is {len} bytes, more than the {max} allowed")]
-    TooLong { what: &'static str, len: usize, max: usize },
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("{what} contains a control character")]
     Control { what: &'static str },
 }
@@ -24,7 +28,11 @@ fn check(what: &'static str, s: &str, max: usize) -> Result<(), IdError> {
         return Err(IdError::Empty { what });
     }
     if s.len() > max {
-        return Err(IdError::TooLong { what, len: s.len(), max });
+        return Err(IdError::TooLong {
+            what,
+            len: s.len(),
+            max,
+        });
     }
     if s.chars().any(char::is_control) {
         return Err(IdError::Control { what });
