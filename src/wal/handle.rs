@@ -1,0 +1,293 @@
+//! `Wal`: the handle the rest of sluice holds.
+//!
+//! Owns: open (replay, then starting the writer thread), quota admission of appends,
+//! consumer registration and cursor commits, stats and close. Does not own the record
+//! format (`format`), group commit (`writer`) or reading (`reader`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+
+use super::cursor::{collect_garbage, load_cursors, store_cursor, validate_name};
+use super::format;
+use super::io::{StdFs, WalFs};
+use super::reader::WalReader;
+use super::replay::{ReplayReport, replay};
+use super::state::{SegMeta, Shared, State};
+use super::writer::{Cmd, Writer};
+use super::{Compression, WalConfig, WalError};
+use crate::model::{Entry, WalSeq};
+
+/// The write-ahead log. Cheap to clone; the writer thread stops when the last clone
+/// is dropped or `close` is called.
+#[derive(Clone, Debug)]
+pub struct Wal {
+    inner: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    tx: Mutex<Option<Sender<Cmd>>>,
+}
+
+/// A snapshot of the WAL's numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalStats {
+    /// Bytes of segment files.
+    pub disk_bytes: u64,
+    /// `disk_bytes` plus bytes of appends not yet written (what the quota counts).
+    pub used_bytes: u64,
+    pub max_disk: u64,
+    pub segments: usize,
+    /// Oldest record still on disk, if any.
+    pub first_seq: Option<WalSeq>,
+    /// Newest durable record, if any.
+    pub last_seq: Option<WalSeq>,
+    pub cursors: Vec<(String, WalSeq)>,
+    /// fdatasyncs of segment data so far (one per group commit).
+    pub fsyncs: u64,
+}
+
+impl Wal {
+    /// Opens (creating the dir), replays, truncates a torn tail. Blocking.
+    pub fn open(cfg: WalConfig) -> Result<(Wal, ReplayReport), WalError> {
+        Self::open_with_fs(cfg, Arc::new(StdFs))
+    }
+
+    /// `open` on a given file system (tests inject faults through it).
+    pub fn open_with_fs(
+        cfg: WalConfig,
+        fs: Arc<dyn WalFs>,
+    ) -> Result<(Wal, ReplayReport), WalError> {
+        let dir = cfg.dir.clone();
+        fs.create_dir_all(&dir)
+            .map_err(|e| WalError::io("create dir", &dir, e))?;
+        let replayed = replay(&*fs, &dir, true)?;
+        let report = replayed.report();
+        let cursors = load_cursors(&*fs, &dir)?;
+        let mut segments = replayed.metas();
+        let next_seq = match replayed.next_seq() {
+            Some(n) => n,
+            // No segment at all: continue after every cursor, so none points past the data.
+            None => cursors.values().max().copied().unwrap_or(0) + 1,
+        };
+        for (name, seq) in &cursors {
+            if *seq >= next_seq {
+                tracing::warn!(consumer = %name, cursor = seq, next_seq, "wal cursor is past the end of the log");
+            }
+        }
+        let seg_first = segments.keys().next_back().copied().unwrap_or(next_seq);
+        let path = dir.join(super::segment::segment_name(seg_first));
+        let file = fs
+            .open_append(&path)
+            .map_err(|e| WalError::io("open", &path, e))?;
+        if !segments.contains_key(&seg_first) {
+            fs.sync_dir(&dir)
+                .map_err(|e| WalError::io("sync dir", &dir, e))?;
+            segments.insert(
+                seg_first,
+                SegMeta {
+                    size: 0,
+                    last_seq: None,
+                },
+            );
+        }
+        let seg_size = segments.get(&seg_first).map_or(0, |m| m.size);
+        let used = segments.values().map(|m| m.size).sum();
+        let state = State {
+            segments,
+            used,
+            cursors,
+            drained: VecDeque::new(),
+            closed: false,
+            poisoned: false,
+        };
+        let (durable, _) = watch::channel(report.last_seq.0);
+        let shared = Arc::new(Shared {
+            cfg,
+            fs,
+            state: Mutex::new(state),
+            durable,
+            fsyncs: AtomicU64::new(0),
+            gc_lock: Mutex::new(()),
+        });
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            rx,
+            file,
+            seg_first,
+            seg_size,
+            next_seq,
+        };
+        std::thread::Builder::new()
+            .name("sluice-wal-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| WalError::io("spawn writer", &dir, e))?;
+        let wal = Wal {
+            inner: Arc::new(Handle {
+                shared,
+                tx: Mutex::new(Some(tx)),
+            }),
+        };
+        Ok((wal, report))
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Appends `entry`; resolves once it is durable (after the fdatasync covering it).
+    /// Fails fast with `Full` when the quota would be exceeded.
+    pub async fn append(&self, entry: Entry) -> Result<WalSeq, WalError> {
+        let shared = self.shared();
+        let lz4 = shared.cfg.compression == Compression::Lz4;
+        let enc = format::encode(&entry, lz4).ok_or(WalError::TooLarge {
+            len: entry.lines.len(),
+        })?;
+        let len = enc.encoded_len() as u64;
+        let (reply, rx) = oneshot::channel();
+        {
+            let mut st = shared.lock();
+            if st.closed {
+                return Err(WalError::Closed);
+            }
+            if st.poisoned {
+                return Err(WalError::Poisoned);
+            }
+            let limit = shared.cfg.max_disk;
+            if st.used + len > limit {
+                let used = st.used;
+                let retry_after_secs = st.retry_after_secs(used + len - limit, Instant::now());
+                return Err(WalError::Full {
+                    used,
+                    limit,
+                    retry_after_secs,
+                });
+            }
+            let tx = self
+                .inner
+                .tx
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let sent = tx.as_ref().map(|tx| tx.send(Cmd::Append(enc, reply)));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(WalError::Closed);
+            }
+            st.used += len;
+        }
+        rx.await.map_err(|_| WalError::Closed)?
+    }
+
+    /// Registers consumer `name` (durably) and returns its cursor. A new consumer starts
+    /// before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
+    pub fn register_consumer(&self, name: &str) -> Result<WalSeq, WalError> {
+        validate_name(name)?;
+        let shared = self.shared();
+        let _gc = shared
+            .gc_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let start = {
+            let st = shared.lock();
+            if let Some(seq) = st.cursors.get(name) {
+                return Ok(WalSeq(*seq));
+            }
+            st.segments.keys().next().map_or(0, |first| first - 1)
+        };
+        store_cursor(shared, name, start)?;
+        shared.lock().cursors.insert(name.to_owned(), start);
+        Ok(WalSeq(start))
+    }
+
+    /// A reader of the durable records with seq > `after`.
+    pub fn reader(&self, after: WalSeq) -> WalReader {
+        WalReader::new(Arc::clone(self.shared()), after.0)
+    }
+
+    /// Makes `upto` the durable cursor of consumer `name`, then deletes the segments
+    /// every consumer has passed.
+    pub async fn commit_cursor(&self, name: &str, upto: WalSeq) -> Result<(), WalError> {
+        let shared = Arc::clone(self.shared());
+        let name = name.to_owned();
+        let now = Instant::now();
+        let task = tokio::task::spawn_blocking(move || {
+            let _gc = shared
+                .gc_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            {
+                let st = shared.lock();
+                let current = *st
+                    .cursors
+                    .get(&name)
+                    .ok_or_else(|| WalError::UnknownConsumer { name: name.clone() })?;
+                let last = *shared.durable.borrow();
+                if upto.0 > last {
+                    return Err(WalError::CursorAhead {
+                        name,
+                        upto: upto.0,
+                        last,
+                    });
+                }
+                if upto.0 < current {
+                    return Err(WalError::CursorBehind {
+                        name,
+                        upto: upto.0,
+                        current,
+                    });
+                }
+                if upto.0 == current {
+                    return Ok(());
+                }
+            }
+            store_cursor(&shared, &name, upto.0)?;
+            shared.lock().cursors.insert(name, upto.0);
+            collect_garbage(&shared, now).map(|_| ())
+        });
+        task.await.map_err(|_| WalError::Closed)?
+    }
+
+    pub fn stats(&self) -> WalStats {
+        let shared = self.shared();
+        let st = shared.lock();
+        let durable = *shared.durable.borrow();
+        WalStats {
+            disk_bytes: st.disk_bytes(),
+            used_bytes: st.used,
+            max_disk: shared.cfg.max_disk,
+            segments: st.segments.len(),
+            first_seq: st.first_seq().map(WalSeq),
+            last_seq: (durable > 0).then_some(WalSeq(durable)),
+            cursors: st
+                .cursors
+                .iter()
+                .map(|(n, s)| (n.clone(), WalSeq(*s)))
+                .collect(),
+            fsyncs: shared.fsyncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes and fsyncs everything accepted, stops the writer thread. Later appends
+    /// fail with `Closed`; readers still get every durable record, then `Closed`.
+    pub async fn close(&self) -> Result<(), WalError> {
+        let tx = self
+            .inner
+            .tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(tx) = tx else { return Ok(()) };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(Cmd::Close(reply)).is_err() {
+            return Ok(());
+        }
+        drop(tx);
+        rx.await.unwrap_or(Ok(()))
+    }
+}
