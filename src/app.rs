@@ -19,7 +19,7 @@ use crate::forward::{self, ForwardConfig, Forwarder};
 use crate::http::{self, AppState, Core, HttpSettings};
 use crate::model::{BucketName, TenantId, WalSeq};
 use crate::tenant::{self, Registry, SharedRegistry};
-use crate::wal::{Wal, WalConfig};
+use crate::wal::{Compression, SyncMode, Wal, WalConfig};
 
 /// The WAL consumer name of the forwarder.
 const FORWARD_CONSUMER: &str = "forward";
@@ -31,7 +31,10 @@ pub enum AppError {
     #[error(transparent)]
     Tenant(#[from] tenant::TenantError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Wal(#[from] crate::wal::WalError),
     #[error(transparent)]
@@ -73,20 +76,31 @@ fn embedded_default() -> Result<Config, AppError> {
 /// Runs sluice with `config` until `stop` turns true.
 pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), AppError> {
     if config.wal.sync == WalSync::None {
-        tracing::warn!("wal.sync = \"none\": acknowledged writes can be lost on a crash; benchmarks only");
+        tracing::warn!(
+            "wal.sync = \"none\": acknowledged writes can be lost on a crash; benchmarks only"
+        );
     }
     let listen = config.server.listen;
     let listener = TcpListener::bind(listen)
         .await
-        .map_err(|source| AppError::Listen { addr: listen, source })?;
-    let local = listener.local_addr().map_err(|source| AppError::Listen { addr: listen, source })?;
+        .map_err(|source| AppError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| AppError::Listen {
+        addr: listen,
+        source,
+    })?;
     tracing::info!(%local, "listening");
 
     let state = Arc::new(AppState {
         tenants: Arc::new(SharedRegistry::new(Registry::from_config(&config)?)),
         settings: HttpSettings {
             max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
-            allow_unsigned: !matches!(config.upstream.as_ref().map(|u| u.api), Some(UpstreamApi::V1)),
+            allow_unsigned: !matches!(
+                config.upstream.as_ref().map(|u| u.api),
+                Some(UpstreamApi::V1)
+            ),
         },
         clock: Arc::new(SystemClock),
         started: SystemTime::now(),
@@ -114,7 +128,12 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
     );
 
     let forwarding = match &config.upstream {
-        Some(_) => Some(start_forwarding(&config, &state.tenants, &wal, stop.clone())?),
+        Some(_) => Some(start_forwarding(
+            &config,
+            &state.tenants,
+            &wal,
+            stop.clone(),
+        )?),
         None => None,
     };
     let core = Core {
@@ -142,7 +161,20 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
 }
 
 fn wal_config(config: &Config) -> WalConfig {
-    config.wal.to_wal_config()
+    let w = &config.wal;
+    WalConfig {
+        dir: w.dir.clone(),
+        max_disk: w.max_disk,
+        segment_bytes: w.segment_size,
+        sync: match w.sync {
+            WalSync::Always => SyncMode::Always,
+            WalSync::None => SyncMode::None,
+        },
+        compression: match w.compression {
+            WalCompression::Lz4 => Compression::Lz4,
+            WalCompression::None => Compression::None,
+        },
+    }
 }
 
 /// The forwarder and the two tasks that connect it to the WAL.
@@ -178,7 +210,11 @@ fn start_forwarding(
         UpstreamApi::V1 => forward::UpstreamApi::V1,
         UpstreamApi::V2 => forward::UpstreamApi::V2,
     };
-    let mut cfg = ForwardConfig::new(upstream.url.clone(), api, config.data_dir.join("deadletter"));
+    let mut cfg = ForwardConfig::new(
+        upstream.url.clone(),
+        api,
+        config.data_dir.join("deadletter"),
+    );
     cfg.timeout = upstream.timeout;
     cfg.batch_lines = upstream.batch_lines;
     cfg.batch_bytes = usize::try_from(upstream.batch_bytes).unwrap_or(usize::MAX);
@@ -257,7 +293,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 tokio::select! {
                     _ = term.recv() => {}

@@ -8,7 +8,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Multi-tenant time-series gateway speaking the InfluxDB HTTP API")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Multi-tenant time-series gateway speaking the InfluxDB HTTP API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,20 +79,28 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the tokio runtime")?;
             runtime.block_on(sluice::app::serve(config))?;
         }
-        Command::Token { command: TokenCommand::Generate } => {
+        Command::Token {
+            command: TokenCommand::Generate,
+        } => {
             let token = sluice::tenant::token::generate();
             println!("token:        {token}");
             println!("token_sha256: {}", sluice::tenant::token::hash(&token));
         }
-        Command::Token { command: TokenCommand::Hash { token } } => {
+        Command::Token {
+            command: TokenCommand::Hash { token },
+        } => {
             println!("{}", sluice::tenant::token::hash(&token));
         }
-        Command::Config { command: ConfigCommand::Check { file } } => {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
             let config = sluice::config::Config::load(&file)
                 .with_context(|| format!("{} is not a valid sluice config", file.display()))?;
             print!("{}", config.redacted_toml());
         }
-        Command::Wal { command: WalCommand::Inspect { dir, json } } => {
+        Command::Wal {
+            command: WalCommand::Inspect { dir, json },
+        } => {
             let report = sluice::wal::inspect(&dir)
                 .with_context(|| format!("inspecting the WAL in {}", dir.display()))?;
             if json {

@@ -26,7 +26,11 @@ impl Params {
     pub fn parse(query: Option<&str>) -> Self {
         Self {
             pairs: query
-                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .map(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect()
+                })
                 .unwrap_or_default(),
             raw: query.map(str::to_owned),
         }

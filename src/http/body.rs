@@ -118,7 +118,9 @@ mod tests {
 
     #[tokio::test]
     async fn content_length_over_limit_is_refused_before_reading() {
-        let err = read_capped(Body::from("x".repeat(10)), Some(10), 5).await.unwrap_err();
+        let err = read_capped(Body::from("x".repeat(10)), Some(10), 5)
+            .await
+            .unwrap_err();
         assert!(matches!(err, BodyError::TooLarge { limit: 5 }));
     }
 
@@ -145,6 +147,9 @@ mod tests {
             gunzip_capped(&bomb, 1000),
             Err(BodyError::InflatedTooLarge { limit: 1000 })
         ));
-        assert!(matches!(gunzip_capped(b"not gzip", 100), Err(BodyError::Gzip { .. })));
+        assert!(matches!(
+            gunzip_capped(b"not gzip", 100),
+            Err(BodyError::Gzip { .. })
+        ));
     }
 }

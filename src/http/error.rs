@@ -103,7 +103,10 @@ impl IntoResponse for ApiError {
                 if let Some(limit) = self.max_length {
                     obj["maxLength"] = limit.into();
                 }
-                (obj.to_string(), ("x-platform-error-code", self.code.as_str().to_owned()))
+                (
+                    obj.to_string(),
+                    ("x-platform-error-code", self.code.as_str().to_owned()),
+                )
             }
             Dialect::V1 => {
                 let body = format!("{}\n", serde_json::json!({ "error": message }));
@@ -139,7 +142,9 @@ mod tests {
     use super::*;
 
     async fn body_of(resp: Response) -> String {
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
@@ -170,7 +175,8 @@ mod tests {
 
     #[tokio::test]
     async fn internal_details_are_not_sent() {
-        let resp = ApiError::new(Dialect::V2, ErrorCode::Internal, "disk /x failed").into_response();
+        let resp =
+            ApiError::new(Dialect::V2, ErrorCode::Internal, "disk /x failed").into_response();
         assert_eq!(resp.status(), 500);
         assert!(!body_of(resp).await.contains("/x"));
     }
@@ -179,6 +185,9 @@ mod tests {
     async fn v1_unauthorized_asks_for_basic() {
         let resp = ApiError::new(Dialect::V1, ErrorCode::Unauthorized, "authorization failed")
             .into_response();
-        assert_eq!(resp.headers()["www-authenticate"], "Basic realm=\"InfluxDB\"");
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Basic realm=\"InfluxDB\""
+        );
     }
 }

@@ -193,7 +193,11 @@ fn upstream_check(fwd: &crate::forward::ForwardStatus) -> serde_json::Value {
         .filter(|(_, b)| b.failing)
         .map(|((tenant, bucket), b)| {
             let last = b.last_error.as_ref().map_or_else(String::new, |e| {
-                format!(": {} {}", e.status.map_or_else(|| "-".to_owned(), |s| s.to_string()), e.message)
+                format!(
+                    ": {} {}",
+                    e.status.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                    e.message
+                )
             });
             format!("{tenant}/{bucket}{last}")
         })
@@ -223,7 +227,10 @@ mod tests {
 
     #[test]
     fn create_database_statements() {
-        assert_eq!(p("CREATE DATABASE \"telegraf\"").as_deref(), Some("telegraf"));
+        assert_eq!(
+            p("CREATE DATABASE \"telegraf\"").as_deref(),
+            Some("telegraf")
+        );
         assert_eq!(p("create database telegraf;").as_deref(), Some("telegraf"));
         assert_eq!(p("CREATE DATABASE \"a\\\"b\"").as_deref(), Some("a\"b"));
         assert_eq!(

@@ -52,8 +52,12 @@ pub async fn write_v2(
     let bucket = match BucketName::new(bucket) {
         Ok(b) if tenant.can_write(&b) => b,
         _ => {
-            return ApiError::new(d, ErrorCode::Forbidden, "insufficient permissions for write")
-                .into_response();
+            return ApiError::new(
+                d,
+                ErrorCode::Forbidden,
+                "insufficient permissions for write",
+            )
+            .into_response();
         }
     };
     let gzip = content_encoding_is(&headers, &["gzip", "x-gzip"]);
@@ -125,9 +129,13 @@ async fn accept(
     body: Body,
 ) -> Response {
     let Some(core) = state.core.get() else {
-        return ApiError::new(d, ErrorCode::Unavailable, "sluice is starting: replaying its WAL")
-            .retry_after(1)
-            .into_response();
+        return ApiError::new(
+            d,
+            ErrorCode::Unavailable,
+            "sluice is starting: replaying its WAL",
+        )
+        .retry_after(1)
+        .into_response();
     };
     let limit = state.settings.max_body_bytes;
     let raw = match body::read_capped(body, content_length(headers), limit).await {

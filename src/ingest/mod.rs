@@ -70,7 +70,11 @@ pub enum IngestError {
     NothingParsed { message: String },
     /// Some lines were refused, the others are written (v1: 400, v2: 422).
     #[error("{message}")]
-    Partial { api: Api, message: String, dropped: usize },
+    Partial {
+        api: Api,
+        message: String,
+        dropped: usize,
+    },
 }
 
 impl HasErrorCode for IngestError {
@@ -102,9 +106,9 @@ pub fn ingest(body: Bytes, opts: &IngestOptions) -> Verdict {
     let outcome = judge.finish();
     let lines = match outcome.lines {
         Lines::None => Bytes::new(),
-        Lines::Body if body.ends_with(b"\n") => body,
-        Lines::Body => rebuild(&body, body.len(), &[], opts),
-        Lines::Rebuilt { prefix_end, kept } => rebuild(&body, prefix_end, &kept, opts),
+        Lines::Body if body.ends_with(b"\n") => body.clone(),
+        Lines::Body => rebuild(&body, body.len(), &[], *opts),
+        Lines::Rebuilt { prefix_end, kept } => rebuild(&body, prefix_end, &kept, *opts),
     };
     Verdict {
         accepted: Accepted {
@@ -332,15 +336,6 @@ impl<'b> Judge<'b> {
 struct Refusal {
     text: String,
     is_parse_error: bool,
-}
-
-impl Accepted {
-    fn empty() -> Self {
-        Self {
-            lines: Bytes::new(),
-            points: 0,
-        }
-    }
 }
 
 fn lossy_unescaped(raw: &[u8]) -> String {

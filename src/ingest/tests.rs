@@ -129,7 +129,8 @@ fn reserved_tag_keys_per_api() {
     assert_eq!(
         v.error,
         Some(IngestError::Unparsable {
-            message: "unable to parse 'cpu,time=x v=1 1': cannot use reserved tag key \"time\"".into()
+            message: "unable to parse 'cpu,time=x v=1 1': cannot use reserved tag key \"time\""
+                .into()
         })
     );
     let v = judge(Api::V2, "cpu,_field=x v=1 1\n");
