@@ -1,7 +1,4 @@
 //! The sluice process harness end to end: start, `/ready`, SIGTERM, restart, SIGKILL.
-//!
-//! Ignored until `sluice serve` lands (run with `cargo test --test it -- --ignored`); then
-//! remove the `#[ignore]`s.
 
 use std::time::Duration;
 
@@ -9,13 +6,11 @@ use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::sluice::{Sluice, SluiceConfig, token_hash_cli, token_sha256};
 
 #[test]
-#[ignore = "needs `sluice token hash` (lead is writing the CLI)"]
 fn token_hash_cli_matches_sha256_hex() {
     assert_eq!(token_hash_cli("s3cret"), token_sha256("s3cret"));
 }
 
 #[test]
-#[ignore = "needs `sluice serve` (lead is writing it)"]
 fn sluice_starts_stops_and_restarts_on_the_same_port() {
     let Some(db) = InfluxV1::try_start(InfluxOpts::default()) else {
         return;
