@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::Ctx;
 use super::backoff::Backoff;
 use super::client;
 use super::deadletter::DeadLetter;
@@ -19,6 +18,7 @@ use super::lines::timestamp_to_ns;
 use super::request::{self, wire_precision};
 use super::response::{Verdict, classify};
 use super::status::{Key, wall_now};
+use super::{Ctx, UpstreamApi};
 
 /// One batch being delivered.
 struct Delivery<'a> {
@@ -45,6 +45,7 @@ pub async fn deliver(ctx: &Ctx, lane: &LaneKey, lines: Vec<Bytes>) {
         lines
     };
     let mut work: VecDeque<Vec<Bytes>> = VecDeque::from([lines]);
+    let mut created_db = false;
     while let Some(chunk) = work.pop_front() {
         if chunk.is_empty() {
             continue;
@@ -98,6 +99,17 @@ pub async fn deliver(ctx: &Ctx, lane: &LaneKey, lines: Vec<Bytes>) {
                 d.fail(status, &message, retry_after, false).await;
                 work.push_front(chunk);
             }
+            Verdict::Hold { message }
+                if ctx.cfg.api == UpstreamApi::V1
+                    && status == Some(404)
+                    && message.contains("database not found")
+                    && !created_db =>
+            {
+                // As Telegraf's v1 output does: create the database, then write again.
+                created_db = true;
+                d.create_database(&dest).await;
+                work.push_front(chunk);
+            }
             Verdict::Hold { message } => {
                 d.fail(status, &message, None, true).await;
                 work.push_front(chunk);
@@ -111,6 +123,19 @@ pub async fn deliver(ctx: &Ctx, lane: &LaneKey, lines: Vec<Bytes>) {
 }
 
 impl Delivery<'_> {
+    /// Sends `CREATE DATABASE` for the v1 database of `dest`; a failure is only logged (the
+    /// write that follows reports the state).
+    async fn create_database(&self, dest: &super::Destination) {
+        let req = request::create_database(&self.ctx.cfg.url, dest);
+        match client::send(&self.ctx.client, req, wall_now()).await {
+            Ok(r) if (200..300).contains(&r.status) => {
+                tracing::info!(tenant = %self.lane.tenant, bucket = %self.lane.bucket, "created the upstream database");
+            }
+            Ok(r) => tracing::warn!(status = r.status, "CREATE DATABASE upstream failed"),
+            Err(e) => tracing::warn!(error = %e, "CREATE DATABASE upstream failed"),
+        }
+    }
+
     /// The upstream answered deterministically: leave any failure state.
     fn answered(&mut self) {
         self.backoff.reset();

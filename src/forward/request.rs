@@ -86,17 +86,7 @@ pub fn build(
                 }
                 q.append_pair("precision", precision);
             }
-            if dest.username.is_some() || dest.password.is_some() {
-                let user = dest.username.as_deref().unwrap_or("");
-                let pass = dest.password.as_deref().unwrap_or("");
-                let cred =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-                headers.push(("authorization", format!("Basic {cred}")));
-            } else if let Some(token) = &dest.token {
-                // InfluxDB 2's v1 compatibility API takes `Token <token>`; 1.x ignores it when
-                // authentication is off.
-                headers.push(("authorization", format!("Token {token}")));
-            }
+            headers.extend(v1_authorization(dest));
         }
     }
     headers.push(("content-type", "text/plain; charset=utf-8".to_owned()));
@@ -107,6 +97,46 @@ pub fn build(
         join_lines(lines)
     };
     WriteRequest { url, headers, body }
+}
+
+/// The `Authorization` header of a v1 request: Basic when a user name or password is set,
+/// else `Token <token>` (InfluxDB 2's v1 compatibility API; 1.x ignores it when
+/// authentication is off).
+fn v1_authorization(dest: &Destination) -> Option<(&'static str, String)> {
+    if dest.username.is_some() || dest.password.is_some() {
+        let user = dest.username.as_deref().unwrap_or("");
+        let pass = dest.password.as_deref().unwrap_or("");
+        let cred = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        Some(("authorization", format!("Basic {cred}")))
+    } else {
+        dest.token
+            .as_ref()
+            .map(|token| ("authorization", format!("Token {token}")))
+    }
+}
+
+/// `POST {base}/query` with `q=CREATE DATABASE "<db>"`, as Telegraf's v1 output sends it when
+/// a write answers "database not found" (the db of `dest.bucket`, with InfluxQL's
+/// identifier escaping).
+pub fn create_database(base: &url::Url, dest: &Destination) -> WriteRequest {
+    let (db, _) = split_db_rp(&dest.bucket);
+    let escaped = db
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", &format!("CREATE DATABASE \"{escaped}\""))
+        .finish();
+    let mut headers = vec![(
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    )];
+    headers.extend(v1_authorization(dest));
+    WriteRequest {
+        url: endpoint(base, "query"),
+        headers,
+        body: Bytes::from(body),
+    }
 }
 
 /// The lines, each followed by `\n`.
