@@ -14,11 +14,11 @@ use tokio::time::Instant;
 
 use super::cursor::{collect_garbage, load_cursors, store_cursor, validate_name};
 use super::format;
-use super::io::{StdFs, WalFs};
+use super::io::{StdFs, WalFs, zero_fill};
 use super::reader::WalReader;
 use super::replay::{ReplayReport, replay};
 use super::state::{SegMeta, Shared, State};
-use super::writer::{Cmd, Writer};
+use super::writer::{Cmd, PREALLOC_PREFIX, Writer, spawn_prepare};
 use super::{Compression, WalConfig, WalError};
 use crate::model::{Entry, WalSeq};
 
@@ -83,9 +83,15 @@ impl Wal {
         }
         let seg_first = segments.keys().next_back().copied().unwrap_or(next_seq);
         let path = dir.join(super::segment::segment_name(seg_first));
-        let file = fs
-            .open_append(&path)
+        let mut file = fs
+            .open_write(&path)
             .map_err(|e| WalError::io("open", &path, e))?;
+        remove_stale_preallocations(&*fs, &dir);
+        let file_len = file.len().map_err(|e| WalError::io("stat", &path, e))?;
+        if cfg.preallocate && file_len < cfg.segment_bytes {
+            zero_fill(&mut *file, file_len, cfg.segment_bytes)
+                .map_err(|e| WalError::io("preallocate", &path, e))?;
+        }
         if !segments.contains_key(&seg_first) {
             fs.sync_dir(&dir)
                 .map_err(|e| WalError::io("sync dir", &dir, e))?;
@@ -117,7 +123,9 @@ impl Wal {
             gc_lock: Mutex::new(()),
         });
         let (tx, rx) = mpsc::channel();
+        let prepared = spawn_prepare(&shared);
         let writer = Writer {
+            prepared,
             shared: Arc::clone(&shared),
             rx,
             file,
@@ -289,5 +297,14 @@ impl Wal {
         }
         drop(tx);
         rx.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Removes zero-filled files a previous process prepared and never used.
+fn remove_stale_preallocations(fs: &dyn WalFs, dir: &std::path::Path) {
+    for name in fs.list(dir).unwrap_or_default() {
+        if name.starts_with(PREALLOC_PREFIX) && name.ends_with(".tmp") {
+            let _ = fs.remove(&dir.join(name));
+        }
     }
 }

@@ -131,10 +131,14 @@ pub struct WalConfig {
     pub segment_bytes: u64,
     pub sync: SyncMode,
     pub compression: Compression,
+    /// Zero-fill each segment file to `segment_bytes` before use (in the background for
+    /// all but the first), which roughly halves the cost of each fdatasync.
+    pub preallocate: bool,
 }
 
 impl WalConfig {
-    /// A config with the default segment size, `SyncMode::Always` and no compression.
+    /// A config with the default segment size, `SyncMode::Always`, no compression and
+    /// preallocated segments.
     pub fn new(dir: impl Into<PathBuf>, max_disk: u64) -> Self {
         Self {
             dir: dir.into(),
@@ -142,6 +146,7 @@ impl WalConfig {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             sync: SyncMode::Always,
             compression: Compression::None,
+            preallocate: true,
         }
     }
 }

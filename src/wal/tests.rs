@@ -36,6 +36,7 @@ pub fn cfg(segment_bytes: u64) -> WalConfig {
         segment_bytes,
         sync: SyncMode::Always,
         compression: Compression::None,
+        preallocate: false,
     }
 }
 
@@ -429,4 +430,70 @@ async fn std_fs_round_trip_and_inspect_is_read_only() {
     let (wal, replay) = Wal::open(c).unwrap();
     assert_eq!(replay.truncated.map(|t| t.bytes_cut), Some(7));
     assert_eq!(read_all(&wal).len(), 5);
+}
+
+#[tokio::test]
+async fn preallocated_segments_end_at_zeros_and_keep_their_size() {
+    let fs = MemFs::new();
+    let mut c = cfg(1000);
+    c.preallocate = true;
+    let (wal, _) = open(&fs, c.clone());
+    for i in 1..=6 {
+        wal.append(entry(i, 300)).await.unwrap();
+    }
+    assert_eq!(wal.stats().segments, 3, "two records per segment");
+    wal.close().await.unwrap();
+    let names = fs.file_names();
+    assert_eq!(
+        names.len(),
+        3,
+        "no preallocated file left behind: {names:?}"
+    );
+    for name in &names {
+        assert_eq!(
+            fs.read_all(&PathBuf::from("/wal").join(name))
+                .unwrap()
+                .len(),
+            1000
+        );
+    }
+    let (wal, report) = open(&fs, c.clone());
+    assert_eq!(
+        (report.records, report.truncated),
+        (6, None),
+        "zeros are end of data"
+    );
+    let data_end = wal.stats().disk_bytes
+        - 2 * fs
+            .read_all(&seg(1))
+            .unwrap()
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |p| p as u64 + 1);
+    wal.close().await.unwrap();
+    // A torn write inside the preallocated space of the newest segment.
+    fs.edit(&seg(5), |b| {
+        b[data_end as usize + 3..data_end as usize + 9].copy_from_slice(b"SW\x01xyz")
+    });
+    let (wal, report) = open(&fs, c.clone());
+    let cut = report.truncated.expect("torn write cut");
+    assert_eq!(
+        (cut.offset, cut.bytes_cut, report.records),
+        (data_end, 9, 6)
+    );
+    assert_eq!(wal.append(entry(7, 300)).await.unwrap(), WalSeq(7));
+    wal.close().await.unwrap();
+    assert_eq!(
+        fs.read_all(&seg(5)).unwrap().len(),
+        1000,
+        "re-preallocated after the cut"
+    );
+    assert_eq!(
+        fs.read_all(&seg(7)).unwrap().len(),
+        1000,
+        "rotated into a preallocated file"
+    );
+    let (wal, report) = open(&fs, c);
+    assert_eq!((report.records, report.truncated), (7, None));
+    assert_eq!(read_all(&wal)[6].entry, entry(7, 300));
 }
