@@ -77,10 +77,16 @@ fn bench_append(c: &mut Criterion) {
     for batch in [1000usize, 5000] {
         let batches: Vec<Bytes> = (0..16).map(|_| snmp_lines(batch, &mut rng)).collect();
         let avg = batches[0].len() as f64 / batch as f64;
-        for (cname, compression) in [("none", Compression::None), ("lz4", Compression::Lz4)] {
+        let modes = [
+            ("none", Compression::None, false),
+            ("none_prealloc", Compression::None, true),
+            ("lz4", Compression::Lz4, false),
+            ("lz4_prealloc", Compression::Lz4, true),
+        ];
+        for (cname, compression, preallocate) in modes {
             // Bytes on disk for one batch, raw vs lz4.
             let dir = tempfile::tempdir_in("/tmp").unwrap();
-            let (wal, _) = Wal::open(config(dir.path(), compression)).unwrap();
+            let (wal, _) = Wal::open(config(dir.path(), compression, preallocate)).unwrap();
             rt.block_on(wal.append(entry(batches[0].clone()))).unwrap();
             eprintln!(
                 "wal bytes for one {batch}-line batch ({avg:.0} B/line, {} B raw lines), {cname}: {} B",
@@ -90,7 +96,7 @@ fn bench_append(c: &mut Criterion) {
             drop(wal);
             for writers in [1usize, 4, 16] {
                 let dir = tempfile::tempdir_in("/tmp").unwrap();
-                let (wal, _) = Wal::open(config(dir.path(), compression)).unwrap();
+                let (wal, _) = Wal::open(config(dir.path(), compression, preallocate)).unwrap();
                 wal.register_consumer("bench").unwrap();
                 group.throughput(Throughput::Elements((writers * batch) as u64));
                 let id = BenchmarkId::new(

@@ -87,21 +87,20 @@ impl Wal {
             .open_write(&path)
             .map_err(|e| WalError::io("open", &path, e))?;
         remove_stale_preallocations(&*fs, &dir);
-        let file_len = file.len().map_err(|e| WalError::io("stat", &path, e))?;
+        let file_len = file
+            .file_len()
+            .map_err(|e| WalError::io("stat", &path, e))?;
         if cfg.preallocate && file_len < cfg.segment_bytes {
             zero_fill(&mut *file, file_len, cfg.segment_bytes)
                 .map_err(|e| WalError::io("preallocate", &path, e))?;
         }
-        if !segments.contains_key(&seg_first) {
+        if let std::collections::btree_map::Entry::Vacant(v) = segments.entry(seg_first) {
             fs.sync_dir(&dir)
                 .map_err(|e| WalError::io("sync dir", &dir, e))?;
-            segments.insert(
-                seg_first,
-                SegMeta {
-                    size: 0,
-                    last_seq: None,
-                },
-            );
+            v.insert(SegMeta {
+                size: 0,
+                last_seq: None,
+            });
         }
         let seg_size = segments.get(&seg_first).map_or(0, |m| m.size);
         let used = segments.values().map(|m| m.size).sum();

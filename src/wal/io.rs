@@ -34,7 +34,7 @@ pub trait WalFile: Send + Sync + Debug {
     /// Reads at `offset`; returns how many bytes were read (0 at the end of the file).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     fn set_len(&mut self, len: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    fn file_len(&self) -> io::Result<u64>;
 }
 
 /// The production file system.
@@ -110,7 +110,7 @@ impl WalFile for StdFile {
         self.0.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn file_len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
 }

@@ -279,7 +279,7 @@ impl WalFile for MemFile {
         Ok(())
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn file_len(&self) -> io::Result<u64> {
         Ok(self
             .data
             .lock()
