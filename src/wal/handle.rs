@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::cursor::{collect_garbage, load_cursors, store_cursor, validate_name};
+use super::cursor::{collect_garbage, load_cursors, remove_cursor, store_cursor, validate_name};
 use super::format;
 use super::io::{StdFs, WalFs, zero_fill};
 use super::reader::WalReader;
@@ -38,7 +38,7 @@ struct Handle {
 /// A snapshot of the WAL's numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalStats {
-    /// Bytes of segment files.
+    /// Bytes of records in segment files (preallocated zeros not counted).
     pub disk_bytes: u64,
     /// `disk_bytes` plus bytes of appends not yet written (what the quota counts).
     pub used_bytes: u64,
@@ -255,6 +255,29 @@ impl Wal {
             }
             store_cursor(&shared, &name, upto.0)?;
             shared.lock().cursors.insert(name, upto.0);
+            collect_garbage(&shared, now).map(|_| ())
+        });
+        task.await.map_err(|_| WalError::Closed)?
+    }
+
+    /// Forgets consumer `name` (deletes its cursor file), then deletes the segments the
+    /// remaining consumers have passed. A consumer that is gone for good must be removed,
+    /// or its cursor keeps every later segment on disk.
+    pub async fn remove_consumer(&self, name: &str) -> Result<(), WalError> {
+        validate_name(name)?;
+        let shared = Arc::clone(self.shared());
+        let name = name.to_owned();
+        let now = Instant::now();
+        let task = tokio::task::spawn_blocking(move || {
+            let _gc = shared
+                .gc_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !shared.lock().cursors.contains_key(&name) {
+                return Err(WalError::UnknownConsumer { name });
+            }
+            remove_cursor(&shared, &name)?;
+            shared.lock().cursors.remove(&name);
             collect_garbage(&shared, now).map(|_| ())
         });
         task.await.map_err(|_| WalError::Closed)?

@@ -232,6 +232,26 @@ async fn segments_are_deleted_only_when_every_consumer_passed_them() {
 }
 
 #[tokio::test]
+async fn removing_a_stuck_consumer_frees_its_segments() {
+    let fs = MemFs::new();
+    let (wal, _) = open(&fs, cfg(300));
+    wal.register_consumer("forward").unwrap();
+    wal.register_consumer("gone").unwrap();
+    for i in 1..=4 {
+        wal.append(entry(i, 200)).await.unwrap();
+    }
+    wal.commit_cursor("forward", WalSeq(4)).await.unwrap();
+    assert_eq!(wal.stats().segments, 4, "gone still pins everything");
+    wal.remove_consumer("gone").await.unwrap();
+    assert_eq!(wal.stats().segments, 1);
+    assert!(!fs.file_names().contains(&"gone.cursor".to_owned()));
+    assert!(matches!(
+        wal.remove_consumer("gone").await,
+        Err(WalError::UnknownConsumer { .. })
+    ));
+}
+
+#[tokio::test]
 async fn without_consumers_nothing_is_deleted() {
     let fs = MemFs::new();
     let (wal, _) = open(&fs, cfg(300));
