@@ -191,7 +191,8 @@ impl Wal {
         rx.await.map_err(|_| WalError::Closed)?
     }
 
-    /// Registers consumer `name` (durably) and returns its cursor. A new consumer starts
+    /// Registers consumer `name` (durably; blocking: it fsyncs) and returns its cursor.
+    /// A new consumer starts
     /// before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
     pub fn register_consumer(&self, name: &str) -> Result<WalSeq, WalError> {
         validate_name(name)?;

@@ -3,6 +3,7 @@
 //! Owns: `InspectReport` (Display for people, Serialize for JSON). Applies the replay
 //! rules without changing a byte: a torn tail is reported, not cut. Does not own the CLI.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -23,7 +24,7 @@ pub struct InspectReport {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     /// Consumer name → highest seq it has processed.
-    pub cursors: Vec<(String, u64)>,
+    pub cursors: BTreeMap<String, u64>,
     /// Bytes of segment files on disk (including preallocated space).
     pub total_bytes: u64,
     /// Bytes of valid records.
@@ -49,7 +50,7 @@ pub struct SegmentReport {
 pub fn inspect(dir: &Path) -> Result<InspectReport, WalError> {
     let fs = StdFs;
     let replayed = replay(&fs, dir, false)?;
-    let cursors = load_cursors(&fs, dir)?.into_iter().collect();
+    let cursors = load_cursors(&fs, dir)?;
     let segments: Vec<SegmentReport> = replayed
         .segments
         .iter()

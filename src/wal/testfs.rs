@@ -28,6 +28,8 @@ struct Ctl {
     crashed: bool,
     /// Bytes that may still be appended before writes fail with ENOSPC.
     space: Option<u64>,
+    /// The next fdatasync fails with EIO.
+    fail_sync: bool,
 }
 
 /// The fault-injecting file system. Clones share the same files.
@@ -74,6 +76,11 @@ impl MemFs {
     /// Appends fail with ENOSPC once `bytes` more were written (`None`: unlimited).
     pub fn set_space(&self, bytes: Option<u64>) {
         self.ctl().space = bytes;
+    }
+
+    /// Makes the next fdatasync fail with EIO.
+    pub fn fail_next_sync(&self) {
+        self.ctl().fail_sync = true;
     }
 
     /// The disk as a new process finds it after a crash: same bytes, no faults.
@@ -251,6 +258,9 @@ impl WalFile for MemFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.fs.check_alive()?;
+        if std::mem::take(&mut self.fs.ctl().fail_sync) {
+            return Err(io::Error::other("simulated EIO"));
+        }
         if let Some(d) = self.fs.sync_delay {
             std::thread::sleep(d);
         }

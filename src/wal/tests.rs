@@ -429,7 +429,10 @@ async fn std_fs_round_trip_and_inspect_is_read_only() {
     let report = inspect(&c.dir).unwrap();
     assert_eq!(report.total_records, 5);
     assert_eq!((report.first_seq, report.last_seq), (Some(1), Some(5)));
-    assert_eq!(report.cursors, vec![("forward".to_owned(), 0)]);
+    assert_eq!(
+        report.cursors,
+        [("forward".to_owned(), 0)].into_iter().collect()
+    );
     assert_eq!(report.torn_tail.as_ref().map(|t| t.bytes_cut), Some(7));
     assert_eq!(
         std::fs::read(&last).unwrap().len(),
@@ -516,4 +519,47 @@ async fn preallocated_segments_end_at_zeros_and_keep_their_size() {
     let (wal, report) = open(&fs, c);
     assert_eq!((report.records, report.truncated), (7, None));
     assert_eq!(read_all(&wal)[6].entry, entry(7, 300));
+}
+
+#[tokio::test]
+async fn a_failed_fsync_poisons_the_wal_until_restart() {
+    let fs = MemFs::new();
+    let (wal, _) = open(&fs, cfg(1 << 20));
+    wal.append(entry(1, 100)).await.unwrap();
+    fs.fail_next_sync();
+    assert!(matches!(
+        wal.append(entry(2, 100)).await,
+        Err(WalError::Io { .. })
+    ));
+    assert!(matches!(
+        wal.append(entry(3, 100)).await,
+        Err(WalError::Poisoned)
+    ));
+    assert_eq!(
+        read_all(&wal).len(),
+        1,
+        "readers still get what was durable"
+    );
+    drop(wal);
+    let (wal, report) = open(&fs.restart(), cfg(1 << 20));
+    assert_eq!(report.records, 1, "the unsynced record was cut back");
+    assert_eq!(wal.append(entry(4, 100)).await.unwrap(), WalSeq(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_record_before_its_fsync() {
+    let fs = MemFs::new().with_sync_delay(Duration::from_millis(300));
+    let (wal, _) = open(&fs, cfg(1 << 20));
+    let mut reader = wal.reader(WalSeq(0));
+    let writer = wal.clone();
+    let pending = tokio::spawn(async move { writer.append(entry(1, 100)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !fs.read_all(&seg(1)).unwrap().is_empty(),
+        "written, fsync still running"
+    );
+    assert!(reader.try_next().unwrap().is_none(), "not durable yet");
+    assert!(!pending.is_finished(), "append waits for the fsync");
+    assert_eq!(pending.await.unwrap().unwrap(), WalSeq(1));
+    assert_eq!(reader.try_next().unwrap().map(|r| r.seq), Some(WalSeq(1)));
 }
