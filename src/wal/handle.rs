@@ -192,8 +192,7 @@ impl Wal {
     }
 
     /// Registers consumer `name` (durably; blocking: it fsyncs) and returns its cursor.
-    /// A new consumer starts
-    /// before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
+    /// A new consumer starts before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
     pub fn register_consumer(&self, name: &str) -> Result<WalSeq, WalError> {
         validate_name(name)?;
         let shared = self.shared();
