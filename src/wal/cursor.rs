@@ -85,6 +85,20 @@ pub fn store_cursor(shared: &Shared, name: &str, seq: u64) -> Result<(), WalErro
         .map_err(|e| WalError::io("write cursor", dir.join(&file), e))
 }
 
+/// Deletes the cursor file of `name` durably.
+pub fn remove_cursor(shared: &Shared, name: &str) -> Result<(), WalError> {
+    let dir = &shared.cfg.dir;
+    let path = dir.join(format!("{name}{CURSOR_SUFFIX}"));
+    shared
+        .fs
+        .remove(&path)
+        .map_err(|e| WalError::io("remove cursor", &path, e))?;
+    shared
+        .fs
+        .sync_dir(dir)
+        .map_err(|e| WalError::io("sync dir", dir, e))
+}
+
 /// Deletes the oldest segments whose last record every consumer has processed.
 /// Never the newest segment; nothing without consumers. Returns bytes freed.
 pub fn collect_garbage(shared: &Shared, now: Instant) -> Result<u64, WalError> {

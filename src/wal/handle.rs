@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-use super::cursor::{collect_garbage, load_cursors, store_cursor, validate_name};
+use super::cursor::{collect_garbage, load_cursors, remove_cursor, store_cursor, validate_name};
 use super::format;
-use super::io::{StdFs, WalFs};
+use super::io::{StdFs, WalFs, zero_fill};
 use super::reader::WalReader;
 use super::replay::{ReplayReport, replay};
 use super::state::{SegMeta, Shared, State};
-use super::writer::{Cmd, Writer};
+use super::writer::{Cmd, PREALLOC_PREFIX, Writer, spawn_prepare};
 use super::{Compression, WalConfig, WalError};
 use crate::model::{Entry, WalSeq};
 
@@ -38,7 +38,7 @@ struct Handle {
 /// A snapshot of the WAL's numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalStats {
-    /// Bytes of segment files.
+    /// Bytes of records in segment files (preallocated zeros not counted).
     pub disk_bytes: u64,
     /// `disk_bytes` plus bytes of appends not yet written (what the quota counts).
     pub used_bytes: u64,
@@ -83,19 +83,24 @@ impl Wal {
         }
         let seg_first = segments.keys().next_back().copied().unwrap_or(next_seq);
         let path = dir.join(super::segment::segment_name(seg_first));
-        let file = fs
-            .open_append(&path)
+        let mut file = fs
+            .open_write(&path)
             .map_err(|e| WalError::io("open", &path, e))?;
-        if !segments.contains_key(&seg_first) {
+        remove_stale_preallocations(&*fs, &dir);
+        let file_len = file
+            .file_len()
+            .map_err(|e| WalError::io("stat", &path, e))?;
+        if cfg.preallocate && file_len < cfg.segment_bytes {
+            zero_fill(&mut *file, file_len, cfg.segment_bytes)
+                .map_err(|e| WalError::io("preallocate", &path, e))?;
+        }
+        if let std::collections::btree_map::Entry::Vacant(v) = segments.entry(seg_first) {
             fs.sync_dir(&dir)
                 .map_err(|e| WalError::io("sync dir", &dir, e))?;
-            segments.insert(
-                seg_first,
-                SegMeta {
-                    size: 0,
-                    last_seq: None,
-                },
-            );
+            v.insert(SegMeta {
+                size: 0,
+                last_seq: None,
+            });
         }
         let seg_size = segments.get(&seg_first).map_or(0, |m| m.size);
         let used = segments.values().map(|m| m.size).sum();
@@ -117,7 +122,9 @@ impl Wal {
             gc_lock: Mutex::new(()),
         });
         let (tx, rx) = mpsc::channel();
+        let prepared = spawn_prepare(&shared);
         let writer = Writer {
+            prepared,
             shared: Arc::clone(&shared),
             rx,
             file,
@@ -184,8 +191,8 @@ impl Wal {
         rx.await.map_err(|_| WalError::Closed)?
     }
 
-    /// Registers consumer `name` (durably) and returns its cursor. A new consumer starts
-    /// before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
+    /// Registers consumer `name` (durably; blocking: it fsyncs) and returns its cursor.
+    /// A new consumer starts before the oldest record on disk (`WalSeq(0)` on a fresh WAL).
     pub fn register_consumer(&self, name: &str) -> Result<WalSeq, WalError> {
         validate_name(name)?;
         let shared = self.shared();
@@ -253,6 +260,29 @@ impl Wal {
         task.await.map_err(|_| WalError::Closed)?
     }
 
+    /// Forgets consumer `name` (deletes its cursor file), then deletes the segments the
+    /// remaining consumers have passed. A consumer that is gone for good must be removed,
+    /// or its cursor keeps every later segment on disk.
+    pub async fn remove_consumer(&self, name: &str) -> Result<(), WalError> {
+        validate_name(name)?;
+        let shared = Arc::clone(self.shared());
+        let name = name.to_owned();
+        let now = Instant::now();
+        let task = tokio::task::spawn_blocking(move || {
+            let _gc = shared
+                .gc_lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !shared.lock().cursors.contains_key(&name) {
+                return Err(WalError::UnknownConsumer { name });
+            }
+            remove_cursor(&shared, &name)?;
+            shared.lock().cursors.remove(&name);
+            collect_garbage(&shared, now).map(|_| ())
+        });
+        task.await.map_err(|_| WalError::Closed)?
+    }
+
     pub fn stats(&self) -> WalStats {
         let shared = self.shared();
         let st = shared.lock();
@@ -289,5 +319,14 @@ impl Wal {
         }
         drop(tx);
         rx.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Removes zero-filled files a previous process prepared and never used.
+fn remove_stale_preallocations(fs: &dyn WalFs, dir: &std::path::Path) {
+    for name in fs.list(dir).unwrap_or_default() {
+        if name.starts_with(PREALLOC_PREFIX) && name.ends_with(".tmp") {
+            let _ = fs.remove(&dir.join(name));
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Owns: `InspectReport` (Display for people, Serialize for JSON). Applies the replay
 //! rules without changing a byte: a torn tail is reported, not cut. Does not own the CLI.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -23,9 +24,11 @@ pub struct InspectReport {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     /// Consumer name → highest seq it has processed.
-    pub cursors: Vec<(String, u64)>,
-    /// Bytes of segment files.
+    pub cursors: BTreeMap<String, u64>,
+    /// Bytes of segment files on disk (including preallocated space).
     pub total_bytes: u64,
+    /// Bytes of valid records.
+    pub data_bytes: u64,
     /// A torn tail that the next open will cut.
     pub torn_tail: Option<Truncation>,
 }
@@ -34,8 +37,10 @@ pub struct InspectReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SegmentReport {
     pub name: String,
-    /// Size of the valid data (a torn tail is not counted).
+    /// Bytes of valid records (a torn tail is not counted).
     pub size: u64,
+    /// Size of the file (larger than `size` when preallocated).
+    pub file_size: u64,
     pub records: u64,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
@@ -45,7 +50,7 @@ pub struct SegmentReport {
 pub fn inspect(dir: &Path) -> Result<InspectReport, WalError> {
     let fs = StdFs;
     let replayed = replay(&fs, dir, false)?;
-    let cursors = load_cursors(&fs, dir)?.into_iter().collect();
+    let cursors = load_cursors(&fs, dir)?;
     let segments: Vec<SegmentReport> = replayed
         .segments
         .iter()
@@ -54,6 +59,7 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, WalError> {
             SegmentReport {
                 name: segment_name(s.first_seq),
                 size: s.size,
+                file_size: s.file_size,
                 records: s.records,
                 first_seq: range.map(|r| r.0),
                 last_seq: range.map(|r| r.1),
@@ -65,8 +71,8 @@ pub fn inspect(dir: &Path) -> Result<InspectReport, WalError> {
         total_records: segments.iter().map(|s| s.records).sum(),
         first_seq: segments.iter().find_map(|s| s.first_seq),
         last_seq: segments.iter().rev().find_map(|s| s.last_seq),
-        total_bytes: segments.iter().map(|s| s.size).sum::<u64>()
-            + replayed.truncated.as_ref().map_or(0, |t| t.bytes_cut),
+        data_bytes: segments.iter().map(|s| s.size).sum(),
+        total_bytes: segments.iter().map(|s| s.file_size).sum(),
         segments,
         cursors,
         torn_tail: replayed.truncated,
@@ -82,19 +88,21 @@ impl fmt::Display for InspectReport {
         writeln!(f, "wal {}", self.dir)?;
         writeln!(
             f,
-            "records {}  seq {}..{}  segments {}  bytes {}",
+            "records {}  seq {}..{}  segments {}  bytes {} ({} of records)",
             self.total_records,
             opt(self.first_seq),
             opt(self.last_seq),
             self.segments.len(),
-            self.total_bytes
+            self.total_bytes,
+            self.data_bytes
         )?;
         for s in &self.segments {
             writeln!(
                 f,
-                "  {}  {:>12} B  {:>8} records  seq {}..{}",
+                "  {}  {:>12} B ({:>12} B file)  {:>8} records  seq {}..{}",
                 s.name,
                 s.size,
+                s.file_size,
                 s.records,
                 opt(s.first_seq),
                 opt(s.last_seq)

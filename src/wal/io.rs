@@ -5,7 +5,7 @@
 
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -14,8 +14,8 @@ pub trait WalFs: Send + Sync + Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Names (not paths) of the regular files in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Opens `path` for appending, creating it if missing.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
+    /// Opens `path` for reading and writing, creating it if missing (never truncating).
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
     /// Opens an existing `path` for reading.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>>;
@@ -27,14 +27,14 @@ pub trait WalFs: Send + Sync + Debug {
 
 /// One open file.
 pub trait WalFile: Send + Sync + Debug {
-    /// Appends all of `buf` at the end of the file.
-    fn append(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Writes all of `buf` at `offset` (extending the file if needed).
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()>;
     /// fdatasync.
     fn sync_data(&mut self) -> io::Result<()>;
     /// Reads at `offset`; returns how many bytes were read (0 at the end of the file).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     fn set_len(&mut self, len: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    fn file_len(&self) -> io::Result<u64>;
 }
 
 /// The production file system.
@@ -62,10 +62,11 @@ impl WalFs for StdFs {
         Ok(names)
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         let f = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .write(true)
             .read(true)
             .open(path)?;
         Ok(Box::new(StdFile(f)))
@@ -93,8 +94,8 @@ impl WalFs for StdFs {
 }
 
 impl WalFile for StdFile {
-    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.write_all(buf)
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
@@ -109,7 +110,7 @@ impl WalFile for StdFile {
         self.0.set_len(len)
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn file_len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
 }
@@ -135,10 +136,24 @@ pub fn read_full(f: &dyn WalFile, mut offset: u64, buf: &mut [u8]) -> io::Result
 pub fn write_atomic(fs: &dyn WalFs, dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let _ = fs.remove(&tmp);
-    let mut f = fs.open_append(&tmp)?;
-    f.append(data)?;
+    let mut f = fs.open_write(&tmp)?;
+    f.write_at(0, data)?;
     f.sync_data()?;
     drop(f);
     fs.rename(&tmp, &dir.join(name))?;
     fs.sync_dir(dir)
+}
+
+/// Writes zeros over `[from, to)` of `file` and fdatasyncs: preallocation that makes
+/// later fdatasyncs cheap (no block allocation, no size change to journal).
+pub fn zero_fill(file: &mut dyn WalFile, from: u64, to: u64) -> io::Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0; CHUNK.min(to.saturating_sub(from)) as usize];
+    let mut at = from;
+    while at < to {
+        let n = CHUNK.min(to - at);
+        file.write_at(at, &zeros[..n as usize])?;
+        at += n;
+    }
+    file.sync_data()
 }

@@ -29,7 +29,8 @@ pub struct ReplayReport {
 pub struct Truncation {
     pub segment: String,
     pub offset: u64,
-    /// Bytes removed: the rest of that segment plus any later segment files.
+    /// Torn bytes removed: the non-zero rest of that segment plus any later segment files
+    /// (zero bytes of preallocation are not counted).
     pub bytes_cut: u64,
     /// Later segment files (without a valid record) removed with it.
     pub segments_removed: usize,
@@ -40,8 +41,10 @@ pub struct Truncation {
 pub struct ReplayedSegment {
     pub first_seq: u64,
     pub records: u64,
-    /// Size after any truncation.
+    /// Bytes of valid records (where appending resumes).
     pub size: u64,
+    /// Size of the file (larger than `size` when preallocated).
+    pub file_size: u64,
 }
 
 #[derive(Debug)]
@@ -122,10 +125,8 @@ pub fn replay(fs: &dyn WalFs, dir: &Path, repair: bool) -> Result<Replayed, WalE
         }
         let bytes = read(fs, dir, first)?;
         let s = scan(&bytes, first).map_err(|gap| corrupt(gap.offset))?;
-        let is_last = i + 1 == seqs.len();
         let torn = match s.tail {
-            Tail::Clean => false,
-            Tail::Zeros => is_last,
+            Tail::Clean | Tail::Zeros => false,
             Tail::Bad => {
                 if find_valid_record(&bytes[s.valid_end + 1..]).is_some() {
                     return Err(corrupt(s.valid_end));
@@ -137,7 +138,8 @@ pub fn replay(fs: &dyn WalFs, dir: &Path, repair: bool) -> Result<Replayed, WalE
             segments.push(ReplayedSegment {
                 first_seq: first,
                 records: s.records,
-                size: bytes.len() as u64,
+                size: s.valid_end as u64,
+                file_size: bytes.len() as u64,
             });
             expected = Some(s.next_seq);
             continue;
@@ -151,10 +153,14 @@ pub fn replay(fs: &dyn WalFs, dir: &Path, repair: bool) -> Result<Replayed, WalE
             }
             later_bytes += lb.len() as u64;
         }
+        let garbage_end = bytes
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(s.valid_end, |p| p + 1);
         let cut = Truncation {
             segment: name.clone(),
             offset: s.valid_end as u64,
-            bytes_cut: (bytes.len() - s.valid_end) as u64 + later_bytes,
+            bytes_cut: (garbage_end - s.valid_end) as u64 + later_bytes,
             segments_removed: seqs.len() - i - 1,
         };
         if repair {
@@ -171,6 +177,7 @@ pub fn replay(fs: &dyn WalFs, dir: &Path, repair: bool) -> Result<Replayed, WalE
             first_seq: first,
             records: s.records,
             size: s.valid_end as u64,
+            file_size: if repair { s.valid_end } else { bytes.len() } as u64,
         });
         return Ok(Replayed {
             segments,
@@ -192,7 +199,7 @@ fn cut_tail(
 ) -> Result<(), WalError> {
     let path = dir.join(segment_name(first));
     let mut f = fs
-        .open_append(&path)
+        .open_write(&path)
         .map_err(|e| WalError::io("open", &path, e))?;
     f.set_len(len)
         .map_err(|e| WalError::io("truncate", &path, e))?;

@@ -28,6 +28,8 @@ struct Ctl {
     crashed: bool,
     /// Bytes that may still be appended before writes fail with ENOSPC.
     space: Option<u64>,
+    /// The next fdatasync fails with EIO.
+    fail_sync: bool,
 }
 
 /// The fault-injecting file system. Clones share the same files.
@@ -74,6 +76,11 @@ impl MemFs {
     /// Appends fail with ENOSPC once `bytes` more were written (`None`: unlimited).
     pub fn set_space(&self, bytes: Option<u64>) {
         self.ctl().space = bytes;
+    }
+
+    /// Makes the next fdatasync fail with EIO.
+    pub fn fail_next_sync(&self) {
+        self.ctl().fail_sync = true;
     }
 
     /// The disk as a new process finds it after a crash: same bytes, no faults.
@@ -149,7 +156,7 @@ impl WalFs for MemFs {
             .collect())
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn open_write(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         self.check_alive()?;
         let data = Arc::clone(self.ctl().files.entry(path.to_owned()).or_default());
         Ok(Box::new(MemFile {
@@ -209,7 +216,7 @@ impl WalFs for MemFs {
 }
 
 impl WalFile for MemFile {
-    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> io::Result<()> {
         let mut c = self.fs.ctl();
         if c.crashed {
             return Err(crashed());
@@ -218,10 +225,20 @@ impl WalFile for MemFile {
             .data
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(budget) = c.crash_budget {
+        let put = |d: &mut FileData, bytes: &[u8]| {
+            let at = offset as usize;
+            if d.bytes.len() < at + bytes.len() {
+                d.bytes.resize(at + bytes.len(), 0);
+            }
+            d.bytes[at..at + bytes.len()].copy_from_slice(bytes);
+        };
+        // Zero-filling (preallocation) is not counted: it keeps crash points deterministic.
+        let counted = buf.iter().any(|b| *b != 0);
+        if let Some(budget) = c.crash_budget.filter(|_| counted) {
             if (buf.len() as u64) > budget {
-                d.bytes.extend_from_slice(&buf[..budget as usize]);
-                d.bytes.extend_from_slice(&c.garbage);
+                let mut torn = buf[..budget as usize].to_vec();
+                torn.extend_from_slice(&c.garbage);
+                put(&mut d, &torn);
                 c.crashed = true;
                 return Err(crashed());
             }
@@ -229,18 +246,21 @@ impl WalFile for MemFile {
         }
         if let Some(space) = c.space {
             if (buf.len() as u64) > space {
-                d.bytes.extend_from_slice(&buf[..space as usize]);
+                put(&mut d, &buf[..space as usize]);
                 c.space = Some(0);
                 return Err(io::ErrorKind::StorageFull.into());
             }
             c.space = Some(space - buf.len() as u64);
         }
-        d.bytes.extend_from_slice(buf);
+        put(&mut d, buf);
         Ok(())
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.fs.check_alive()?;
+        if std::mem::take(&mut self.fs.ctl().fail_sync) {
+            return Err(io::Error::other("simulated EIO"));
+        }
         if let Some(d) = self.fs.sync_delay {
             std::thread::sleep(d);
         }
@@ -269,7 +289,7 @@ impl WalFile for MemFile {
         Ok(())
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn file_len(&self) -> io::Result<u64> {
         Ok(self
             .data
             .lock()

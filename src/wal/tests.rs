@@ -36,6 +36,7 @@ pub fn cfg(segment_bytes: u64) -> WalConfig {
         segment_bytes,
         sync: SyncMode::Always,
         compression: Compression::None,
+        preallocate: false,
     }
 }
 
@@ -231,6 +232,26 @@ async fn segments_are_deleted_only_when_every_consumer_passed_them() {
 }
 
 #[tokio::test]
+async fn removing_a_stuck_consumer_frees_its_segments() {
+    let fs = MemFs::new();
+    let (wal, _) = open(&fs, cfg(300));
+    wal.register_consumer("forward").unwrap();
+    wal.register_consumer("gone").unwrap();
+    for i in 1..=4 {
+        wal.append(entry(i, 200)).await.unwrap();
+    }
+    wal.commit_cursor("forward", WalSeq(4)).await.unwrap();
+    assert_eq!(wal.stats().segments, 4, "gone still pins everything");
+    wal.remove_consumer("gone").await.unwrap();
+    assert_eq!(wal.stats().segments, 1);
+    assert!(!fs.file_names().contains(&"gone.cursor".to_owned()));
+    assert!(matches!(
+        wal.remove_consumer("gone").await,
+        Err(WalError::UnknownConsumer { .. })
+    ));
+}
+
+#[tokio::test]
 async fn without_consumers_nothing_is_deleted() {
     let fs = MemFs::new();
     let (wal, _) = open(&fs, cfg(300));
@@ -408,7 +429,10 @@ async fn std_fs_round_trip_and_inspect_is_read_only() {
     let report = inspect(&c.dir).unwrap();
     assert_eq!(report.total_records, 5);
     assert_eq!((report.first_seq, report.last_seq), (Some(1), Some(5)));
-    assert_eq!(report.cursors, vec![("forward".to_owned(), 0)]);
+    assert_eq!(
+        report.cursors,
+        [("forward".to_owned(), 0)].into_iter().collect()
+    );
     assert_eq!(report.torn_tail.as_ref().map(|t| t.bytes_cut), Some(7));
     assert_eq!(
         std::fs::read(&last).unwrap().len(),
@@ -429,4 +453,113 @@ async fn std_fs_round_trip_and_inspect_is_read_only() {
     let (wal, replay) = Wal::open(c).unwrap();
     assert_eq!(replay.truncated.map(|t| t.bytes_cut), Some(7));
     assert_eq!(read_all(&wal).len(), 5);
+}
+
+#[tokio::test]
+async fn preallocated_segments_end_at_zeros_and_keep_their_size() {
+    let fs = MemFs::new();
+    let mut c = cfg(1000);
+    c.preallocate = true;
+    let (wal, _) = open(&fs, c.clone());
+    for i in 1..=6 {
+        wal.append(entry(i, 300)).await.unwrap();
+    }
+    assert_eq!(wal.stats().segments, 3, "two records per segment");
+    wal.close().await.unwrap();
+    let names = fs.file_names();
+    assert_eq!(
+        names.len(),
+        3,
+        "no preallocated file left behind: {names:?}"
+    );
+    for name in &names {
+        assert_eq!(
+            fs.read_all(&PathBuf::from("/wal").join(name))
+                .unwrap()
+                .len(),
+            1000
+        );
+    }
+    let (wal, report) = open(&fs, c.clone());
+    assert_eq!(
+        (report.records, report.truncated),
+        (6, None),
+        "zeros are end of data"
+    );
+    let data_end = wal.stats().disk_bytes
+        - 2 * fs
+            .read_all(&seg(1))
+            .unwrap()
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |p| p as u64 + 1);
+    wal.close().await.unwrap();
+    // A torn write inside the preallocated space of the newest segment.
+    fs.edit(&seg(5), |b| {
+        b[data_end as usize + 3..data_end as usize + 9].copy_from_slice(b"SW\x01xyz")
+    });
+    let (wal, report) = open(&fs, c.clone());
+    let cut = report.truncated.expect("torn write cut");
+    assert_eq!(
+        (cut.offset, cut.bytes_cut, report.records),
+        (data_end, 9, 6)
+    );
+    assert_eq!(wal.append(entry(7, 300)).await.unwrap(), WalSeq(7));
+    wal.close().await.unwrap();
+    assert_eq!(
+        fs.read_all(&seg(5)).unwrap().len(),
+        1000,
+        "re-preallocated after the cut"
+    );
+    assert_eq!(
+        fs.read_all(&seg(7)).unwrap().len(),
+        1000,
+        "rotated into a preallocated file"
+    );
+    let (wal, report) = open(&fs, c);
+    assert_eq!((report.records, report.truncated), (7, None));
+    assert_eq!(read_all(&wal)[6].entry, entry(7, 300));
+}
+
+#[tokio::test]
+async fn a_failed_fsync_poisons_the_wal_until_restart() {
+    let fs = MemFs::new();
+    let (wal, _) = open(&fs, cfg(1 << 20));
+    wal.append(entry(1, 100)).await.unwrap();
+    fs.fail_next_sync();
+    assert!(matches!(
+        wal.append(entry(2, 100)).await,
+        Err(WalError::Io { .. })
+    ));
+    assert!(matches!(
+        wal.append(entry(3, 100)).await,
+        Err(WalError::Poisoned)
+    ));
+    assert_eq!(
+        read_all(&wal).len(),
+        1,
+        "readers still get what was durable"
+    );
+    drop(wal);
+    let (wal, report) = open(&fs.restart(), cfg(1 << 20));
+    assert_eq!(report.records, 1, "the unsynced record was cut back");
+    assert_eq!(wal.append(entry(4, 100)).await.unwrap(), WalSeq(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_record_before_its_fsync() {
+    let fs = MemFs::new().with_sync_delay(Duration::from_millis(300));
+    let (wal, _) = open(&fs, cfg(1 << 20));
+    let mut reader = wal.reader(WalSeq(0));
+    let writer = wal.clone();
+    let pending = tokio::spawn(async move { writer.append(entry(1, 100)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !fs.read_all(&seg(1)).unwrap().is_empty(),
+        "written, fsync still running"
+    );
+    assert!(reader.try_next().unwrap().is_none(), "not durable yet");
+    assert!(!pending.is_finished(), "append waits for the fsync");
+    assert_eq!(pending.await.unwrap().unwrap(), WalSeq(1));
+    assert_eq!(reader.try_next().unwrap().map(|r| r.seq), Some(WalSeq(1)));
 }

@@ -22,8 +22,8 @@ enum Op {
     Append(Vec<usize>),
     /// Crash after this many more bytes, leaving this garbage after the torn write.
     Crash { after: u64, garbage: Vec<u8> },
-    /// Close cleanly and reopen, with or without compression.
-    Restart { lz4: bool },
+    /// Close cleanly and reopen, with or without compression and preallocation.
+    Restart { lz4: bool, prealloc: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,7 +31,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => prop::collection::vec(0usize..1500, 1..5).prop_map(Op::Append),
         2 => (0u64..4000, prop::collection::vec(any::<u8>(), 0..48))
             .prop_map(|(after, garbage)| Op::Crash { after, garbage }),
-        1 => any::<bool>().prop_map(|lz4| Op::Restart { lz4 }),
+        1 => (any::<bool>(), any::<bool>()).prop_map(|(lz4, prealloc)| Op::Restart { lz4, prealloc }),
     ]
 }
 
@@ -43,9 +43,16 @@ struct Model {
     next_id: u64,
 }
 
-fn config(lz4: bool) -> WalConfig {
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    lz4: bool,
+    prealloc: bool,
+}
+
+fn config(mode: Mode) -> WalConfig {
     let mut c = cfg(2000);
-    c.compression = if lz4 {
+    c.preallocate = mode.prealloc;
+    c.compression = if mode.lz4 {
         Compression::Lz4
     } else {
         Compression::None
@@ -53,8 +60,8 @@ fn config(lz4: bool) -> WalConfig {
     c
 }
 
-fn reopen(fs: &MemFs, lz4: bool, model: &mut Model) -> Wal {
-    let (wal, report) = Wal::open_with_fs(config(lz4), Arc::new(fs.clone())).unwrap();
+fn reopen(fs: &MemFs, mode: Mode, model: &mut Model) -> Wal {
+    let (wal, report) = Wal::open_with_fs(config(mode), Arc::new(fs.clone())).unwrap();
     let mut reader = wal.reader(WalSeq(0));
     let mut got = BTreeMap::new();
     while let Some(rec) = reader.try_next().unwrap() {
@@ -106,7 +113,7 @@ async fn append_group(wal: &Wal, sizes: &[usize], model: &mut Model) {
     }
 }
 
-fn run(ops: Vec<Op>) {
+fn run(ops: Vec<Op>, prealloc: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -118,8 +125,11 @@ fn run(ops: Vec<Op>) {
             attempted: Vec::new(),
             next_id: 0,
         };
-        let mut lz4 = false;
-        let mut wal = reopen(&fs, lz4, &mut model);
+        let mut mode = Mode {
+            lz4: false,
+            prealloc,
+        };
+        let mut wal = reopen(&fs, mode, &mut model);
         for op in ops {
             match op {
                 Op::Append(sizes) => append_group(&wal, &sizes, &mut model).await,
@@ -134,21 +144,19 @@ fn run(ops: Vec<Op>) {
                     }
                     drop(wal);
                     fs = fs.restart();
-                    wal = reopen(&fs, lz4, &mut model);
+                    wal = reopen(&fs, mode, &mut model);
                     // The torn tail was cut: a second open finds nothing to cut.
                     wal.close().await.unwrap();
                     let (_, again) =
-                        Wal::open_with_fs(config(lz4), Arc::new(fs.restart())).unwrap();
+                        Wal::open_with_fs(config(mode), Arc::new(fs.restart())).unwrap();
                     assert_eq!(again.truncated, None);
-                    wal = reopen(&fs, lz4, &mut model);
+                    wal = reopen(&fs, mode, &mut model);
                 }
-                Op::Restart { lz4: next } => {
+                Op::Restart { lz4, prealloc } => {
                     wal.close().await.unwrap();
-                    lz4 = next;
-                    wal = reopen(&fs.restart(), lz4, &mut model);
+                    mode = Mode { lz4, prealloc };
                     fs = fs.restart();
-                    wal.close().await.unwrap();
-                    wal = reopen(&fs, lz4, &mut model);
+                    wal = reopen(&fs, mode, &mut model);
                 }
             }
         }
@@ -160,10 +168,13 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn acknowledged_appends_survive_crashes(ops in prop::collection::vec(op(), 1..24)) {
-        run(ops);
+    fn acknowledged_appends_survive_crashes(
+        ops in prop::collection::vec(op(), 1..24),
+        prealloc in any::<bool>(),
+    ) {
+        run(ops, prealloc);
     }
 }

@@ -5,14 +5,16 @@
 //! pending when the thread wakes goes out in one write and one fdatasync.
 //! Does not own: quota admission (see `handle`), replay (see `replay`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
 use super::format::Encoded;
-use super::io::WalFile;
+use super::io::{WalFile, zero_fill};
 use super::state::{SegMeta, Shared};
 use super::{SyncMode, WalError};
 use crate::model::WalSeq;
@@ -35,6 +37,8 @@ pub struct Writer {
     pub seg_first: u64,
     pub seg_size: u64,
     pub next_seq: u64,
+    /// The next segment file, being zero-filled in the background.
+    pub prepared: Option<JoinHandle<std::io::Result<Prepared>>>,
 }
 
 struct Pending {
@@ -46,6 +50,7 @@ struct Pending {
 impl Writer {
     pub fn run(mut self) {
         let mut carry: Option<Cmd> = None;
+        let mut close_reply = None;
         loop {
             let first = match carry.take() {
                 Some(c) => c,
@@ -75,17 +80,27 @@ impl Writer {
                 next = self.rx.try_recv().ok();
             }
             self.commit(group);
-            if let Some(reply) = close {
-                let _ = reply.send(self.final_sync());
+            if close.is_some() {
+                close_reply = close;
                 break;
             }
             if bytes >= MAX_GROUP_BYTES {
                 carry = self.rx.try_recv().ok();
             }
         }
-        let _ = self.final_sync();
+        let synced = self.final_sync();
+        // The background preallocation must be done before `close` returns: a WAL
+        // reopened on the same directory must not race with it.
+        if let Some(h) = self.prepared.take() {
+            if let Ok(Ok((path, _))) = h.join() {
+                let _ = self.shared.fs.remove(&path);
+            }
+        }
         self.shared.lock().closed = true;
         self.shared.notify(None);
+        if let Some(reply) = close_reply {
+            let _ = reply.send(synced);
+        }
     }
 
     fn final_sync(&mut self) -> Result<(), WalError> {
@@ -144,7 +159,7 @@ impl Writer {
         let path = self.shared.segment_path(self.seg_first);
         let written = self
             .file
-            .append(buf)
+            .write_at(self.seg_size, buf)
             .map_err(|e| WalError::io("write", &path, e));
         let result = written.and_then(|()| match self.shared.cfg.sync {
             SyncMode::Always => {
@@ -198,28 +213,73 @@ impl Writer {
         }
     }
 
-    /// Closes the current segment and starts `<next_seq>.seg`.
+    /// Closes the current segment and starts `<next_seq>.seg`, from the preallocated
+    /// file when one is ready.
     fn rotate(&mut self) -> Result<(), WalError> {
-        let path = self.shared.segment_path(self.next_seq);
-        let file = self
-            .shared
+        let shared = &self.shared;
+        let path = shared.segment_path(self.next_seq);
+        let prepared = match self.prepared.take().map(JoinHandle::join) {
+            Some(Ok(Ok(prepared))) => Some(prepared),
+            Some(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "wal segment preallocation failed; appending instead");
+                None
+            }
+            Some(Err(_)) | None => None,
+        };
+        let file = match prepared {
+            Some((tmp, file)) => {
+                shared
+                    .fs
+                    .rename(&tmp, &path)
+                    .map_err(|e| WalError::io("rename", &tmp, e))?;
+                file
+            }
+            None => shared
+                .fs
+                .open_write(&path)
+                .map_err(|e| WalError::io("create", &path, e))?,
+        };
+        let dir = &shared.cfg.dir;
+        shared
             .fs
-            .open_append(&path)
-            .map_err(|e| WalError::io("create", &path, e))?;
-        self.shared
-            .fs
-            .sync_dir(&self.shared.cfg.dir)
-            .map_err(|e| WalError::io("sync dir", &self.shared.cfg.dir, e))?;
+            .sync_dir(dir)
+            .map_err(|e| WalError::io("sync dir", dir, e))?;
         self.file = file;
         self.seg_first = self.next_seq;
         self.seg_size = 0;
-        self.shared.lock().segments.insert(
+        shared.lock().segments.insert(
             self.seg_first,
             SegMeta {
                 size: 0,
                 last_seq: None,
             },
         );
+        self.prepared = spawn_prepare(shared);
         Ok(())
     }
+}
+
+/// Zero-filled files waiting to become the next segment are named
+/// `prealloc-<random>.tmp` (unique, so two writers on one directory never share one).
+pub const PREALLOC_PREFIX: &str = "prealloc-";
+
+/// A zero-filled file and its path.
+pub type Prepared = (PathBuf, Box<dyn WalFile>);
+
+/// Starts zero-filling the next segment file in the background (if configured).
+pub fn spawn_prepare(shared: &Arc<Shared>) -> Option<JoinHandle<std::io::Result<Prepared>>> {
+    if !shared.cfg.preallocate {
+        return None;
+    }
+    let shared = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("sluice-wal-prealloc".into())
+        .spawn(move || {
+            let name = format!("{PREALLOC_PREFIX}{:016x}.tmp", rand::random::<u64>());
+            let path = shared.cfg.dir.join(name);
+            let mut file = shared.fs.open_write(&path)?;
+            zero_fill(&mut *file, 0, shared.cfg.segment_bytes)?;
+            Ok((path, file))
+        });
+    spawned.ok()
 }
