@@ -174,6 +174,7 @@ fn wal_config(config: &Config) -> WalConfig {
             WalCompression::Lz4 => Compression::Lz4,
             WalCompression::None => Compression::None,
         },
+        preallocate: true,
     }
 }
 
