@@ -16,7 +16,7 @@ use super::auth::{self, Params};
 use super::body::{self, BodyError};
 use super::error::{ApiError, Dialect};
 use super::{AppState, Core};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
 use crate::wal::WalError;
@@ -190,6 +190,10 @@ fn wal_error(d: Dialect, e: &WalError) -> Response {
         )
         .retry_after(*retry_after_secs)
         .into_response(),
+        // The disk itself is full (ENOSPC): transient from the client's point of view.
+        other if other.error_code() == ErrorCode::Unavailable => {
+            ApiError::from_err(d, other).retry_after(10).into_response()
+        }
         other => ApiError::from_err(d, other).into_response(),
     }
 }
