@@ -257,6 +257,9 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// One step of the walk: `(key, raw value)`, or `Err(key)` where Go reports "invalid value".
+pub(crate) type RawField<'a> = Result<(&'a [u8], &'a [u8]), &'a [u8]>;
+
 /// Go's 2.x `walkFields` over a fields section.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldIter<'a> {
@@ -271,7 +274,7 @@ impl<'a> FieldIter<'a> {
 
     /// Next `(key, raw value)`, or `Err(key)` where Go's walk reports "invalid value".
     #[inline]
-    pub(crate) fn next_raw(&mut self) -> Option<Result<(&'a [u8], &'a [u8]), &'a [u8]>> {
+    pub(crate) fn next_raw(&mut self) -> Option<RawField<'a>> {
         let rest = self.buf.get(self.pos..)?;
         if rest.is_empty() {
             return None;
