@@ -240,6 +240,11 @@ fn scan_fields(
                 field_key_start = i;
             }
             b' ' => break,
+            b'"' => {
+                // A literal quote (key position): Go's walk toggles on it anyway.
+                needs_walk = true;
+                i += 1;
+            }
             _ => i = FIELDS_SPECIAL.find(buf, i + 1).unwrap_or(len),
         }
     }
