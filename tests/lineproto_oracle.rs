@@ -123,7 +123,7 @@ fn apply(line: &str, m: &Mutation) -> String {
 fn outside_common_subset(s: &str) -> bool {
     let b = s.as_bytes();
     s.contains(['\\', '\t', '\0', '\r', '\n', '#', '"'])
-        || s.ends_with(' ')
+        || s.ends_with([' ', '.'])
         || b.windows(2).any(|w| {
             (w[0] == b'.' && !w[1].is_ascii_digit()) || (w[1] == b'.' && !w[0].is_ascii_digit())
         })

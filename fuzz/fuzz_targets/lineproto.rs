@@ -12,7 +12,7 @@ const OPTS: ParseOptions = ParseOptions { precision: Precision::Nanoseconds, all
 fn comparable(s: &str) -> bool {
     let b = s.as_bytes();
     !s.contains(['\\', '\t', '\0', '\r', '\n', '#', '"'])
-        && !s.ends_with(' ')
+        && !s.ends_with([' ', '.'])
         && !b.windows(2).any(|w| {
             (w[0] == b'.' && !w[1].is_ascii_digit()) || (w[1] == b'.' && !w[0].is_ascii_digit())
         })
