@@ -141,7 +141,7 @@ impl<'a> TagIter<'a> {
 #[inline(always)]
 fn find_unescaped(buf: &[u8], mut from: usize, c: u8) -> usize {
     while from < buf.len() {
-        match memchr::memchr(c, &buf[from..]) {
+        match buf[from..].iter().position(|&b| b == c) {
             Some(o) if buf[from + o - 1] != b'\\' => return from + o,
             Some(o) => from += o + 1,
             None => break,
@@ -257,6 +257,9 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// One step of the walk: `(key, raw value)`, or `Err(key)` where Go reports "invalid value".
+pub(crate) type RawField<'a> = Result<(&'a [u8], &'a [u8]), &'a [u8]>;
+
 /// Go's 2.x `walkFields` over a fields section.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldIter<'a> {
@@ -271,7 +274,7 @@ impl<'a> FieldIter<'a> {
 
     /// Next `(key, raw value)`, or `Err(key)` where Go's walk reports "invalid value".
     #[inline]
-    pub(crate) fn next_raw(&mut self) -> Option<Result<(&'a [u8], &'a [u8]), &'a [u8]>> {
+    pub(crate) fn next_raw(&mut self) -> Option<RawField<'a>> {
         let rest = self.buf.get(self.pos..)?;
         if rest.is_empty() {
             return None;
@@ -296,16 +299,18 @@ impl<'a> FieldIter<'a> {
     }
 }
 
+static FIELD_VALUE_SPECIAL: parse::ByteSet = parse::ByteSet::new(b",\"\\");
+
 /// Go's `scanFieldValue`: up to the first `,` outside quotes (`\"` and `\\` skipped).
 #[inline(always)]
 fn scan_field_value(buf: &[u8]) -> usize {
     let mut i = 0;
     let mut quoted = false;
     while i < buf.len() {
-        let Some(o) = memchr::memchr3(b',', b'"', b'\\', &buf[i..]) else {
+        let Some(p) = FIELD_VALUE_SPECIAL.find(buf, i) else {
             return buf.len();
         };
-        i += o;
+        i = p;
         match buf[i] {
             b'\\' if i + 1 < buf.len() && matches!(buf[i + 1], b'"' | b'\\') => i += 2,
             b'"' => {

@@ -16,29 +16,45 @@ fn fail<T>(kind: LineErrorKind, at: usize) -> Res<T> {
     Err(LineError::new(kind, at))
 }
 
-/// First position `p >= from` holding `a` or `b` with `buf[p - 1] != '\\'` (`from >= 1`).
-#[inline(always)]
-fn find2_unescaped(buf: &[u8], mut from: usize, a: u8, b: u8) -> Option<usize> {
-    loop {
-        let p = from + memchr::memchr2(a, b, buf.get(from..)?)?;
-        if buf[p - 1] != b'\\' {
-            return Some(p);
+/// A set of bytes as a lookup table (short segments scan faster with this than with memchr).
+pub(crate) struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    pub(crate) const fn new(bytes: &[u8]) -> Self {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < bytes.len() {
+            t[bytes[i] as usize] = true;
+            i += 1;
         }
-        from = p + 1;
+        Self(t)
+    }
+
+    /// First position `>= from` holding a byte of the set.
+    #[inline(always)]
+    pub(crate) fn find(&self, buf: &[u8], from: usize) -> Option<usize> {
+        let rest = buf.get(from..)?;
+        rest.iter()
+            .position(|&b| self.0[b as usize])
+            .map(|o| from + o)
+    }
+
+    /// First position `>= from` (`from >= 1`) holding a byte of the set, not after a backslash.
+    #[inline(always)]
+    pub(crate) fn find_unescaped(&self, buf: &[u8], mut from: usize) -> Option<usize> {
+        loop {
+            let p = self.find(buf, from)?;
+            if buf[p - 1] != b'\\' {
+                return Some(p);
+            }
+            from = p + 1;
+        }
     }
 }
 
-/// As [`find2_unescaped`] for three bytes.
-#[inline(always)]
-fn find3_unescaped(buf: &[u8], mut from: usize, a: u8, b: u8, c: u8) -> Option<usize> {
-    loop {
-        let p = from + memchr::memchr3(a, b, c, buf.get(from..)?)?;
-        if buf[p - 1] != b'\\' {
-            return Some(p);
-        }
-        from = p + 1;
-    }
-}
+static MEAS_END: ByteSet = ByteSet::new(b", ");
+static TAG_KEY_END: ByteSet = ByteSet::new(b"= ,");
+static FIELDS_SPECIAL: ByteSet = ByteSet::new(b"\\\"=, ");
 
 /// Parses and validates one line; see [`super::parse_line`].
 pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>> {
@@ -74,7 +90,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
     if start >= len || buf[start] == b',' {
         return fail(LineErrorKind::MissingMeasurement, start);
     }
-    let Some(meas_end) = find2_unescaped(buf, start + 1, b',', b' ') else {
+    let Some(meas_end) = MEAS_END.find_unescaped(buf, start + 1) else {
         return fail(LineErrorKind::MissingFields, len);
     };
     if buf[meas_end] == b' ' {
@@ -91,7 +107,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
         if i >= len || matches!(buf[i], b' ' | b',' | b'=') {
             return fail(LineErrorKind::MissingTagKey, i);
         }
-        let eq = match find3_unescaped(buf, i + 1, b'=', b' ', b',') {
+        let eq = match TAG_KEY_END.find_unescaped(buf, i + 1) {
             Some(p) if buf[p] == b'=' => p,
             Some(p) => return fail(LineErrorKind::MissingTagValue, p),
             None => return fail(LineErrorKind::MissingTagValue, len),
@@ -111,7 +127,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
         if v >= len || buf[v] == b',' || buf[v] == b' ' {
             return fail(LineErrorKind::MissingTagValue, v);
         }
-        match find3_unescaped(buf, v + 1, b'=', b',', b' ') {
+        match TAG_KEY_END.find_unescaped(buf, v + 1) {
             None => return fail(LineErrorKind::MissingFields, len),
             Some(p) if buf[p] == b'=' => return fail(LineErrorKind::InvalidTagFormat, p),
             Some(p) if buf[p] == b',' => i = p + 1,
@@ -224,7 +240,12 @@ fn scan_fields(
                 field_key_start = i;
             }
             b' ' => break,
-            _ => i += 1,
+            b'"' => {
+                // A literal quote (key position): Go's walk toggles on it anyway.
+                needs_walk = true;
+                i += 1;
+            }
+            _ => i = FIELDS_SPECIAL.find(buf, i + 1).unwrap_or(len),
         }
     }
     if quoted {

@@ -34,12 +34,12 @@ impl<'a> Lines<'a> {
 #[inline]
 fn scan_line(buf: &[u8], start: usize) -> usize {
     let rest = &buf[start..];
-    let nl = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
     // Quotes and backslashes are the only bytes that can move the split point.
-    if memchr::memchr2(b'"', b'\\', &rest[..nl]).is_none() {
-        return start + nl;
+    match memchr::memchr3(b'\n', b'"', b'\\', rest) {
+        None => buf.len(),
+        Some(o) if rest[o] == b'\n' => start + o,
+        Some(_) => scan_line_slow(buf, start),
     }
-    scan_line_slow(buf, start)
 }
 
 /// Go's `scanLine`, byte for byte.

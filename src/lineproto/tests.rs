@@ -414,3 +414,15 @@ fn field_type_words() {
     .collect();
     assert_eq!(words, ["float", "integer", "unsigned", "string", "boolean"]);
 }
+
+#[test]
+fn fuzz_crash_literal_quote_in_key_is_walked() {
+    // Found by cargo-fuzz: Go's scan sees a literal quote in a key, its walk a string, so the
+    // walked fields differ from the scanned ones and one of them cannot be decoded.
+    let body = b"\x00\x00\x00\x00\x3d\x00\x8a\x2c\x30\x3d\x6d\x6d\x6d\x3f\x20\x3f\x2c\xaf\xaf\xaf\xaf\xaf\xaf\xaf\x54\x50\x50\xc0\x3d\x22\x2e\x3d\x22\xaf\x2c\xff\xff\xff\xff\xff\x7a\xff\xff\x3d\xff\x22";
+    for line in split_lines(body) {
+        if let Ok(l) = parse_line(line, &V2) {
+            panic!("accepted {:?}", render(&l));
+        }
+    }
+}
