@@ -4,3 +4,4 @@
 mod peers;
 mod sluice_process;
 mod support;
+mod write_api;
