@@ -655,3 +655,85 @@ fn unsigned_lines_reach_a_v2_upstream() {
         );
     }
 }
+
+/// Batches whose line splitting or stamping is subtle, each sent to sluice's `/write` and to
+/// InfluxDB 1.6.7 itself: the same answer, and the same points stored (sluice's forwarded
+/// copy read back from one database, InfluxDB's own from another).
+#[test]
+fn tricky_batches_match_influxdb_1x() {
+    let Some(st) = Stack::start(&[]) else { return };
+    let long_tag = format!("cpu,k={} v=1 1\n", "x".repeat(65_530));
+    let bodies: Vec<(&str, String)> = vec![
+        (
+            "escaped newline after a trailing backslash",
+            "a v=1 0\\\nb v=1 1\n".into(),
+        ),
+        (
+            "unbalanced quote swallows the next line",
+            "c v=\"x\nd v=1 5\n".into(),
+        ),
+        (
+            "comments, blank and blank-only lines",
+            "  # c\n\t\n   \ncpu v=1 1\n\n".into(),
+        ),
+        ("CRLF", "cpu v=1 1\r\ncpu v=2 2\r\n".into()),
+        ("NUL before a line", "\0cpu v=1 1\n".into()),
+        (
+            "duplicate points, the last wins",
+            "cpu,h=a v=1 1\ncpu,h=a v=2 1\n".into(),
+        ),
+        ("duplicate field key", "cpu v=1,v=2 1\n".into()),
+        (
+            "escaped space at the end of the measurement",
+            "cpu\\ v=1 1\n".into(),
+        ),
+        (
+            "escaped space in a tag value",
+            "cpu,a=b\\ v=1,c=d x=1 1\n".into(),
+        ),
+        (
+            "string with escaped backslash then quote",
+            "cpu s=\"a\\\\\",t=\"b\" 1\n".into(),
+        ),
+        ("key longer than 65535 bytes", long_tag),
+        (
+            "no trailing newline after a good line",
+            "cpu v=1 1\ncpu v=2 2".into(),
+        ),
+    ];
+    for (i, (what, body)) in bodies.iter().enumerate() {
+        let (ours, theirs) = (format!("t{i:02}"), format!("u{i:02}"));
+        st.influx.create_db(&ours);
+        st.influx.create_db(&theirs);
+        let r = plain(
+            &v1_url(&st.sluice, &ours, &[]),
+            Some(super::TOKEN_AUTH),
+            body.as_bytes(),
+        );
+        let reference = st.influx.write(&theirs, body);
+        assert_eq!(
+            (r.status, json_or_null(&r)),
+            (reference.status, json_or_null(&reference)),
+            "{what}: sluice and InfluxDB 1.6.7 answer differently"
+        );
+        let want = unstamped(read_db(&st.influx, &theirs, None));
+        let got = unstamped(if want.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+            read_db(&st.influx, &ours, None)
+        } else {
+            wait_points(&st.influx, &ours, None, want.len())
+        });
+        assert_eq!(got, want, "{what}: stored points differ");
+    }
+}
+
+/// Points with the times of stamped lines (after 2001-09-09, none of the bodies has such a
+/// timestamp) set to 0: each server stamps its own reception time.
+fn unstamped(mut points: Vec<crate::support::point::Point>) -> Vec<crate::support::point::Point> {
+    for p in &mut points {
+        if p.time_ns > 1_000_000_000_000_000_000 {
+            p.time_ns = 0;
+        }
+    }
+    points
+}
