@@ -5,3 +5,4 @@ mod forward_v1;
 mod peers;
 mod sluice_process;
 mod support;
+mod write_api;
