@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sluice::ingest::{Api, IngestOptions, ingest};
 use sluice::lineproto::{ParseOptions, parse_line, split_lines};
 use sluice::model::Precision;
 use std::hint::black_box;
@@ -106,6 +107,22 @@ fn bench_body(c: &mut Criterion, name: &str, f: fn(usize) -> String) {
     });
     g.bench_function("sluice_validate_decode", |b| {
         b.iter(|| validate_and_decode(black_box(&bytes)))
+    });
+    // The whole write-path verdict: split, parse, reserved keys, in-batch type conflicts.
+    let shared = bytes::Bytes::from(bytes.clone());
+    let ingest_opts = IngestOptions {
+        api: Api::V2,
+        precision: Precision::Nanoseconds,
+        allow_unsigned: true,
+        now_ns: 0,
+    };
+    assert_eq!(ingest(shared.clone(), &ingest_opts).accepted.points, LINES);
+    g.bench_function("sluice_ingest_verdict", |b| {
+        b.iter(|| {
+            ingest(black_box(shared.clone()), &ingest_opts)
+                .accepted
+                .points
+        })
     });
     g.bench_function("influxdb_line_protocol", |b| {
         b.iter(|| crate_parse(black_box(&text)))

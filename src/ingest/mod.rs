@@ -87,6 +87,12 @@ impl HasErrorCode for IngestError {
     }
 }
 
+/// A line's fields as (escaped key, type), in written order.
+type FieldSignature<'b> = Vec<(&'b [u8], FieldType)>;
+
+/// Measurements whose last field signature a batch remembers.
+const MAX_SCHEMAS: usize = 64;
+
 /// Most refused lines quoted in one error message; the count of the rest is still given.
 const MAX_QUOTED_ERRORS: usize = 100;
 
@@ -136,6 +142,10 @@ struct Judge<'b> {
     dropped_count: usize,
     /// (measurement, field key) → first type seen in this batch.
     field_types: HashMap<(&'b [u8], &'b [u8]), FieldType>,
+    /// Field signature of the last accepted line of each measurement (at most `MAX_SCHEMAS`).
+    schemas: Vec<(&'b [u8], FieldSignature<'b>)>,
+    /// Reused buffer for the signature of the line being judged.
+    scratch: FieldSignature<'b>,
 }
 
 impl<'b> Judge<'b> {
@@ -151,6 +161,8 @@ impl<'b> Judge<'b> {
             dropped: Vec::new(),
             dropped_count: 0,
             field_types: HashMap::new(),
+            schemas: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -175,61 +187,91 @@ impl<'b> Judge<'b> {
 
     /// Why a parsed point is refused, if it is.
     fn refusal(&mut self, line: &Line<'b>) -> Option<Refusal> {
+        self.reserved_tag(line).or_else(|| self.field_refusal(line))
+    }
+
+    /// A tag key the API reserves. Escapes never produce these names, so the raw key is
+    /// compared as written.
+    fn reserved_tag(&self, line: &Line<'b>) -> Option<Refusal> {
+        let api = self.opts.api;
+        let (key, _) = line.tags().find(|(key, _)| match api {
+            Api::V2 => matches!(*key, b"time" | b"_measurement" | b"_field"),
+            Api::V1 => *key == b"time",
+        })?;
+        let text = match api {
+            Api::V2 => format!(
+                "cannot use reserved tag key {:?}",
+                String::from_utf8_lossy(key)
+            ),
+            Api::V1 => format!(
+                "invalid tag key: input tag \"time\" on measurement {:?} is invalid",
+                lossy_measurement(line.measurement())
+            ),
+        };
+        Some(Refusal {
+            text,
+            is_parse_error: api == Api::V2,
+        })
+    }
+
+    /// A field named `time`, or a field whose type differs from an earlier point of the same
+    /// measurement in this batch. A line with the same field signature as the last accepted
+    /// line of its measurement cannot conflict and skips the per-field lookups.
+    fn field_refusal(&mut self, line: &Line<'b>) -> Option<Refusal> {
         let measurement = line.measurement();
-        for (key, _) in line.tags() {
-            let key = lineproto::unescape(key);
-            let reserved = match self.opts.api {
-                Api::V2 => matches!(&*key, b"time" | b"_measurement" | b"_field"),
-                Api::V1 => &*key == b"time",
-            };
-            if reserved {
-                let text = match self.opts.api {
-                    Api::V2 => format!(
-                        "cannot use reserved tag key {:?}",
-                        String::from_utf8_lossy(&key)
-                    ),
-                    Api::V1 => format!(
-                        "invalid tag key: input tag \"time\" on measurement {:?} is invalid",
-                        lossy_unescaped(measurement)
-                    ),
-                };
-                return Some(Refusal {
-                    text,
-                    is_parse_error: self.opts.api == Api::V2,
-                });
-            }
-        }
-        // Check every field before recording any type, so a refused point leaves no trace.
-        let mut new_types: Vec<((&'b [u8], &'b [u8]), FieldType)> = Vec::new();
-        for (key, value) in line.fields() {
+        let mut sig = std::mem::take(&mut self.scratch);
+        sig.clear();
+        for (key, ty) in line.field_types() {
             if key == b"time" {
+                self.scratch = sig;
                 return Some(Refusal {
                     text: format!(
                         "invalid field name: input field \"time\" on measurement {:?} is invalid",
-                        lossy_unescaped(measurement)
+                        lossy_measurement(measurement)
                     ),
                     is_parse_error: false,
                 });
             }
-            let ty = value.field_type();
-            match self.field_types.get(&(measurement, key)) {
-                Some(&known) if known != ty => {
-                    return Some(Refusal {
-                        text: format!(
-                            "field type conflict: input field {:?} on measurement {:?} is type {}, already exists as type {}",
-                            lossy_unescaped(key),
-                            lossy_unescaped(measurement),
-                            ty,
-                            known
-                        ),
-                        is_parse_error: false,
-                    });
-                }
-                Some(_) => {}
-                None => new_types.push(((measurement, key), ty)),
-            }
+            sig.push((key, ty));
         }
-        self.field_types.extend(new_types);
+        let known_sig = self.schemas.iter().position(|(m, _)| *m == measurement);
+        if known_sig.is_some_and(|i| self.schemas[i].1 == sig) {
+            self.scratch = sig;
+            return None;
+        }
+        // Check every field before recording any type, so a refused point leaves no trace.
+        let conflict = sig.iter().find_map(|&(key, ty)| {
+            self.field_types
+                .get(&(measurement, key))
+                .filter(|&&known| known != ty)
+                .map(|&known| (key, ty, known))
+        });
+        if let Some((key, ty, known)) = conflict {
+            self.scratch = sig;
+            return Some(Refusal {
+                text: format!(
+                    "field type conflict: input field {:?} on measurement {:?} is type {ty}, already exists as type {known}",
+                    String::from_utf8_lossy(&lineproto::unescape_field_key(key)),
+                    lossy_measurement(measurement),
+                ),
+                is_parse_error: false,
+            });
+        }
+        for &(key, ty) in &sig {
+            self.field_types.entry((measurement, key)).or_insert(ty);
+        }
+        match known_sig {
+            Some(i) => {
+                let slot = &mut self.schemas[i].1;
+                slot.clear();
+                slot.extend_from_slice(&sig);
+            }
+            None if self.schemas.len() < MAX_SCHEMAS => {
+                self.schemas.push((measurement, sig.clone()))
+            }
+            None => {}
+        }
+        self.scratch = sig;
         None
     }
 
@@ -338,8 +380,8 @@ struct Refusal {
     is_parse_error: bool,
 }
 
-fn lossy_unescaped(raw: &[u8]) -> String {
-    String::from_utf8_lossy(&lineproto::unescape(raw)).into_owned()
+fn lossy_measurement(raw: &[u8]) -> String {
+    String::from_utf8_lossy(&lineproto::unescape_measurement(raw)).into_owned()
 }
 
 /// Copies the accepted lines into a new buffer: `body[..prefix_end]` as it is (complete lines

@@ -177,3 +177,18 @@ fn error_messages_are_bounded() {
     assert_eq!(msg.matches("unable to parse").count(), MAX_QUOTED_ERRORS);
     assert!(msg.ends_with("... and 400 more unparsable lines"));
 }
+
+#[test]
+fn conflicts_are_found_whatever_the_remembered_signature() {
+    let body = "m a=1i 1\nm a=2i 2\nm b=1.5 3\nm a=2.5 4\nn a=1.5 5\nm a=3i,b=2i 6\n";
+    let v = judge(Api::V1, body);
+    assert_eq!(text(&v), "m a=1i 1\nm a=2i 2\nm b=1.5 3\nn a=1.5 5\n");
+    let msg = v.error.unwrap().to_string();
+    assert!(
+        msg.contains(
+            "input field \"a\" on measurement \"m\" is type float, already exists as type integer"
+        ),
+        "{msg}"
+    );
+    assert!(msg.ends_with("dropped=2"), "{msg}");
+}

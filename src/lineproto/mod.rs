@@ -105,6 +105,13 @@ impl<'a> Line<'a> {
         Fields(FieldIter::new(self.fields_raw()))
     }
 
+    /// Fields as `(escaped key, type)`, without decoding the values: the type of a value of an
+    /// accepted line follows from its first and last bytes.
+    #[inline]
+    pub fn field_types(&self) -> FieldTypes<'a> {
+        FieldTypes(FieldIter::new(self.fields_raw()))
+    }
+
     /// The timestamp in the request precision, as written.
     #[inline]
     pub fn timestamp(&self) -> Option<i64> {
@@ -254,6 +261,26 @@ impl<'a> Iterator for Fields<'a> {
         // parse_line has checked every value of a line it accepted.
         debug_assert!(decoded.is_ok(), "undecodable value in an accepted line");
         Some((k, decoded.ok()?))
+    }
+}
+
+/// Iterator over a line's fields as `(escaped key, type)`; see [`Line::field_types`].
+#[derive(Debug, Clone)]
+pub struct FieldTypes<'a>(FieldIter<'a>);
+
+impl<'a> Iterator for FieldTypes<'a> {
+    type Item = (&'a [u8], FieldType);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, v) = self.0.next_raw()?.ok()?;
+        let ty = match (v.first(), v.last()) {
+            (Some(b'"'), _) => FieldType::String,
+            (Some(b't' | b'T' | b'f' | b'F'), _) => FieldType::Boolean,
+            (_, Some(b'i')) => FieldType::Integer,
+            (_, Some(b'u')) => FieldType::Unsigned,
+            _ => FieldType::Float,
+        };
+        Some((k, ty))
     }
 }
 

@@ -426,3 +426,21 @@ fn fuzz_crash_literal_quote_in_key_is_walked() {
         }
     }
 }
+
+#[test]
+fn field_types_agree_with_decoded_values() {
+    let lines = [
+        "cpu value=1",
+        "cpu a=1i,b=-2i,c=3u,d=1.5e3,e=.5,f=\"x,y=z\",g=t,h=FALSE,i=True,j=-1.0e-4",
+        "cpu str=\"foo\\\\\",str2=\"bar\"",
+        "cpu value=\"{Hello\\\"{,}\\\" World}\",n=2",
+        "cpu t=t,T=T,true=true,True=True,TRUE=TRUE,f=f,F=F,false=false,False=False,FALSE=FALSE",
+        "cpu \\a=1i,x=9223372036854775807i",
+    ];
+    for l in lines {
+        let line = parse_line(l.as_bytes(), &V2).expect(l);
+        let decoded: Vec<_> = line.fields().map(|(k, v)| (k, v.field_type())).collect();
+        let cheap: Vec<_> = line.field_types().collect();
+        assert_eq!(cheap, decoded, "{l}");
+    }
+}
