@@ -73,20 +73,19 @@ fn send_all(
         let j = &jobs[i];
         request(base, &ts[j.tenant], j.dialect, &body(j))
     };
-    let requests: Vec<Request> = std::thread::scope(|s| {
-        let halves: Vec<_> = [0, 1]
-            .map(|h| s.spawn(move || (h..jobs.len()).step_by(2).map(build).collect::<Vec<_>>()))
-            .into_iter()
-            .map(|t| t.join().expect("builder thread"))
-            .collect();
-        let mut out = Vec::with_capacity(jobs.len());
-        let (mut a, mut b) = (halves[0].iter(), halves[1].iter());
-        while let Some(r) = a.next() {
-            out.push(r.clone());
-            out.extend(b.next().cloned());
+    let mut slots: Vec<Option<Request>> = vec![None; jobs.len()];
+    let mid = jobs.len().div_ceil(2);
+    std::thread::scope(|s| {
+        let (lo, hi) = slots.split_at_mut(mid);
+        for (offset, part) in [(0, lo), (mid, hi)] {
+            s.spawn(move || {
+                for (i, slot) in part.iter_mut().enumerate() {
+                    *slot = Some(build(offset + i));
+                }
+            });
         }
-        out
     });
+    let requests: Vec<Request> = slots.into_iter().map(|r| r.expect("built")).collect();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(120);

@@ -67,7 +67,7 @@ fn sigterm_under_load_exits_0_and_loses_nothing() {
     }
     let acknowledged: u64 = logs.iter().map(|l| l.acked.len() as u64).sum::<u64>() * batches.lines;
     report(&format!(
-        "shutdown: SIGTERM → exit {status} in {took:.2?} under load; {acknowledged} lines \
+        "shutdown: SIGTERM → {status} in {took:.2?} under load; {acknowledged} lines \
          acknowledged; retries {:?}",
         logs.iter().fold(Attempts::default(), |mut a, l| {
             a += l.attempts;
