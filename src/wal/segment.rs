@@ -71,7 +71,7 @@ pub fn scan(bytes: &[u8], first_seq: u64) -> Result<Scan, SeqGap> {
                 });
             }
             Err(_) => {
-                let tail = if bytes[offset..].iter().all(|b| *b == 0) {
+                let tail = if all_zero(&bytes[offset..]) {
                     Tail::Zeros
                 } else {
                     Tail::Bad
@@ -108,6 +108,13 @@ pub fn find_valid_record(bytes: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// Whether `bytes` holds only zeros (compared a block at a time: a preallocated segment is
+/// mostly zeros, and replay must not crawl through it byte by byte).
+fn all_zero(bytes: &[u8]) -> bool {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    bytes.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
 }
 
 #[cfg(test)]

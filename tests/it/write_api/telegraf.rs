@@ -56,6 +56,7 @@ fn telegraf_requests_credentials_rp_and_precision_arrive() {
         format!("Basic {enc}")
     };
     let v1 = v1_url(&st.sluice, "telegraf", &[]);
+    #[allow(clippy::type_complexity)]
     let forms: Vec<(&str, String, Option<(&str, String)>)> = vec![
         (
             "basic-any-user",
