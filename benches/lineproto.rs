@@ -124,6 +124,20 @@ fn bench_body(c: &mut Criterion, name: &str, f: fn(usize) -> String) {
                 .points
         })
     });
+    // What a gzip body (Telegraf's default) costs before any parsing.
+    let gz = {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&bytes).unwrap();
+        enc.finish().unwrap()
+    };
+    g.bench_function("gunzip", |b| {
+        b.iter(|| {
+            sluice::http::body::gunzip_capped(black_box(&gz), 64 << 20)
+                .unwrap()
+                .len()
+        })
+    });
     g.bench_function("influxdb_line_protocol", |b| {
         b.iter(|| crate_parse(black_box(&text)))
     });
