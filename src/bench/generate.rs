@@ -108,6 +108,7 @@ impl Fleet {
     pub fn line(&self, i: u64) -> String {
         let mut s = String::with_capacity(448);
         self.write_line(i, &mut s);
+        s.pop();
         s
     }
 

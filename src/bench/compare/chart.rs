@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::CaseResult;
 use crate::bench::BenchError;
@@ -103,51 +104,62 @@ fn panel<DB: DrawingBackend>(
     } else {
         (1.0, 10.0)
     };
-    let n = i32::try_from(labels.len()).unwrap_or(0);
+    let n = labels.len() as f64;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(if with_labels { 260 } else { 10 })
-        .build_cartesian_2d((lo..hi).log_scale(), 0..n)?;
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..n)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(labels.len() + 1)
-        .y_label_formatter(&|i| {
-            if with_labels {
-                usize::try_from(n - 1 - *i)
-                    .ok()
-                    .and_then(|k| labels.get(k))
-                    .cloned()
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_labels(0)
         .x_label_formatter(&|v| human(*v))
         .label_style(("sans-serif", 13))
         .draw()?;
+    // Case k is drawn top-down in row n-1-k.
+    let row = |k: usize| n - 1.0 - k as f64;
     chart.draw_series(
         values
             .iter()
             .enumerate()
             .filter(|(_, v)| **v > 0.0)
             .map(|(k, v)| {
-                let row = n - 1 - i32::try_from(k).unwrap_or(0);
-                Rectangle::new([(lo, row), (*v, row + 1)], color.mix(0.8).filled())
+                Rectangle::new(
+                    [(lo, row(k) + 0.15), (*v, row(k) + 0.85)],
+                    color.mix(0.8).filled(),
+                )
             }),
     )?;
+    let value_style = ("sans-serif", 12)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center));
     chart.draw_series(
         values
             .iter()
             .enumerate()
             .filter(|(_, v)| **v > 0.0)
             .map(|(k, v)| {
-                let row = n - 1 - i32::try_from(k).unwrap_or(0);
-                Text::new(human(*v), (*v, row), ("sans-serif", 12).into_font())
+                Text::new(
+                    format!(" {}", human(*v)),
+                    (*v, row(k) + 0.5),
+                    value_style.clone(),
+                )
             }),
     )?;
+    if with_labels {
+        let label_style = ("sans-serif", 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        // This panel is the left one, so backend pixels are the area's own.
+        for (k, label) in labels.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(lo, row(k) + 0.5));
+            area.draw(&Text::new(label.clone(), (x - 8, y), label_style.clone()))?;
+        }
+    }
     Ok(())
 }
 
