@@ -16,9 +16,11 @@
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
 //! - `telemetry`: logging set-up.
+//! - `bench`: `sluice-bench`: Telegraf-shaped load generator, /proc CPU accounting, peer comparison.
 //! - `app`: builds everything from a `Config`; start-up and shutdown order.
 
 pub mod app;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod error;
