@@ -12,10 +12,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use super::auth::{self, Params};
 use super::body::{self, BodyError};
 use super::error::{ApiError, Dialect};
-use super::{AppState, Core};
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
@@ -142,13 +142,13 @@ async fn accept(
         Ok(b) => b,
         Err(e) => return body_error(d, &e, limit),
     };
-    let decoded = if target.gzip {
+    let (decoded, gzip) = if target.gzip {
         match body::gunzip_capped(&raw, limit) {
-            Ok(b) => b,
+            Ok(b) => (b, Some(raw)),
             Err(e) => return body_error(d, &e, limit),
         }
     } else {
-        raw
+        (raw, None)
     };
     let opts = IngestOptions {
         api: target.api,
@@ -156,7 +156,11 @@ async fn accept(
         allow_unsigned: target.api == Api::V2 && state.settings.allow_unsigned,
         now_ns: state.clock.now_ns(),
     };
-    let verdict = ingest::ingest(decoded, &opts);
+    let verdict = ingest::ingest(decoded.clone(), &opts);
+    // When every line was kept as it came, the client's gzip stream is the record's payload.
+    let unchanged = verdict.accepted.lines.as_ptr() == decoded.as_ptr()
+        && verdict.accepted.lines.len() == decoded.len();
+    let gzip = gzip.filter(|_| unchanged);
     if verdict.accepted.points > 0 {
         let entry = Entry {
             tenant: target.tenant,
@@ -165,7 +169,7 @@ async fn accept(
             kind: RecordKind::Write,
             lines: verdict.accepted.lines,
         };
-        if let Err(e) = append(core, entry).await {
+        if let Err(e) = core.wal.append_with_gzip(entry, gzip).await {
             return wal_error(d, &e);
         }
     }
@@ -173,10 +177,6 @@ async fn accept(
         None => StatusCode::NO_CONTENT.into_response(),
         Some(e) => ApiError::from_err(d, &e).into_response(),
     }
-}
-
-async fn append(core: &Core, entry: Entry) -> Result<(), WalError> {
-    core.wal.append(entry).await.map(|_| ())
 }
 
 fn wal_error(d: Dialect, e: &WalError) -> Response {

@@ -15,6 +15,10 @@ pub const MAGIC: [u8; 2] = *b"SW";
 pub const VERSION: u8 = 1;
 /// Header flag: the line bytes are an LZ4 block.
 pub const FLAG_LZ4: u8 = 0x01;
+/// The line bytes are a gzip stream (the client's own request body, stored as it came).
+pub const FLAG_GZIP: u8 = 0x02;
+/// Flags a record may carry (at most one of them).
+const KNOWN_FLAGS: u8 = FLAG_LZ4 | FLAG_GZIP;
 /// Fixed header size in bytes.
 pub const HEADER_LEN: usize = 20;
 /// The largest body a record may have (a bound on what a corrupt length can make us read).
@@ -91,23 +95,35 @@ fn kind_from_code(c: u8) -> Option<RecordKind> {
 
 /// Encodes `entry` (compressing the lines with LZ4 when `lz4` is set and it helps).
 /// Returns `None` when the body would exceed `MAX_BODY`.
+#[cfg(test)]
 pub fn encode(entry: &Entry, lz4: bool) -> Option<Encoded> {
+    encode_with(entry, lz4, None)
+}
+
+/// Encodes `entry`; when `gzip` is given (a gzip stream that decompresses to exactly
+/// `entry.lines`), it is stored instead of compressing again.
+pub fn encode_with(entry: &Entry, lz4: bool, gzip: Option<&[u8]>) -> Option<Encoded> {
     let tenant = entry.tenant.as_str().as_bytes();
     let bucket = entry.bucket.as_str().as_bytes();
     // TenantId and BucketName are at most 255 bytes (model.rs validates it).
     let tenant_len = u8::try_from(tenant.len()).ok()?;
     let bucket_len = u8::try_from(bucket.len()).ok()?;
     let raw_len = u32::try_from(entry.lines.len()).ok()?;
-    let compressed = if lz4 && !entry.lines.is_empty() {
+    let compressed = if gzip.is_some() {
+        None
+    } else if lz4 && !entry.lines.is_empty() {
         let c = lz4_flex::block::compress(&entry.lines);
         (c.len() < entry.lines.len()).then_some(c)
     } else {
         None
     };
-    let payload: &[u8] = compressed.as_deref().unwrap_or(&entry.lines);
+    let (payload, flags): (&[u8], u8) = match (gzip, &compressed) {
+        (Some(gz), _) => (gz, FLAG_GZIP),
+        (None, Some(c)) => (c, FLAG_LZ4),
+        (None, None) => (&entry.lines, 0),
+    };
     let body_len = 1 + tenant.len() + 1 + bucket.len() + 2 + 4 + payload.len();
     let body_len_u32 = u32::try_from(body_len).ok().filter(|l| *l <= MAX_BODY)?;
-    let flags = if compressed.is_some() { FLAG_LZ4 } else { 0 };
 
     let mut bytes = Vec::with_capacity(HEADER_LEN + body_len);
     bytes.extend_from_slice(&MAGIC);
@@ -138,7 +154,7 @@ pub fn check(buf: &[u8]) -> Result<Header, Invalid> {
     }
     let flags = head[3];
     let body_len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if flags & !FLAG_LZ4 != 0 || body_len > MAX_BODY {
+    if !flags_ok(flags) || body_len > MAX_BODY {
         return Err(Invalid::Header);
     }
     let total_len = HEADER_LEN + body_len as usize;
@@ -156,11 +172,15 @@ pub fn check(buf: &[u8]) -> Result<Header, Invalid> {
     })
 }
 
+fn flags_ok(flags: u8) -> bool {
+    flags & !KNOWN_FLAGS == 0 && flags != KNOWN_FLAGS
+}
+
 /// Seq and total length from a header, without the CRC (which needs the body).
 /// `None` if `head` is not a plausible header.
 pub fn peek(head: &[u8]) -> Option<(u64, usize)> {
     let head = head.get(..HEADER_LEN)?;
-    if head[..2] != MAGIC || head[2] != VERSION || head[3] & !FLAG_LZ4 != 0 {
+    if head[..2] != MAGIC || head[2] != VERSION || !flags_ok(head[3]) {
         return None;
     }
     let body_len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
@@ -204,6 +224,14 @@ fn decode_body(mut body: &[u8], flags: u8) -> Option<Entry> {
     let raw_len = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
     let lines = if flags & FLAG_LZ4 != 0 {
         let out = lz4_flex::block::decompress(b, raw_len).ok()?;
+        (out.len() == raw_len).then_some(out)?.into()
+    } else if flags & FLAG_GZIP != 0 {
+        use std::io::Read as _;
+        let mut out = Vec::with_capacity(raw_len);
+        flate2::read::MultiGzDecoder::new(*b)
+            .take(raw_len as u64 + 1)
+            .read_to_end(&mut out)
+            .ok()?;
         (out.len() == raw_len).then_some(out)?.into()
     } else {
         (b.len() == raw_len).then(|| Bytes::copy_from_slice(b))?
@@ -300,5 +328,35 @@ pub(crate) mod tests {
         let len = bytes.len();
         bytes.extend_from_slice(&[0xAB; 7]);
         assert_eq!(decode(&bytes).unwrap().1, len);
+    }
+
+    #[test]
+    fn gzip_payload_round_trips_and_is_checked() {
+        use std::io::Write as _;
+        let lines = "cpu,host=a v=1 1\ncpu,host=b v=2 2\n".repeat(50);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(lines.as_bytes()).unwrap();
+        let gz = enc.finish().unwrap();
+        let e = entry(&lines);
+        let bytes = encode_with(&e, true, Some(&gz)).unwrap().finish(7).to_vec();
+        assert_eq!(bytes[3], FLAG_GZIP);
+        assert!(
+            bytes.len() < lines.len(),
+            "the gzip stream is what is stored"
+        );
+        let (rec, len) = decode(&bytes).unwrap();
+        assert_eq!(len, bytes.len());
+        assert_eq!(rec.entry, e);
+        // A stream that does not decompress to the announced length is refused.
+        let short = entry("cpu v=1 1\n");
+        let bad = encode_with(&short, false, Some(&gz))
+            .unwrap()
+            .finish(8)
+            .to_vec();
+        assert!(decode(&bad).is_err());
+        // Both compression flags at once is not a valid header.
+        let mut both = bytes.clone();
+        both[3] = FLAG_LZ4 | FLAG_GZIP;
+        assert!(peek(&both).is_none());
     }
 }

@@ -152,9 +152,21 @@ impl Wal {
     /// Appends `entry`; resolves once it is durable (after the fdatasync covering it).
     /// Fails fast with `Full` when the quota would be exceeded.
     pub async fn append(&self, entry: Entry) -> Result<WalSeq, WalError> {
+        self.append_with_gzip(entry, None).await
+    }
+
+    /// Appends `entry`, storing `gzip` — a gzip stream that decompresses to exactly
+    /// `entry.lines`, such as the client's request body — instead of compressing the lines
+    /// again, unless compression is off. Readers get the decompressed lines either way.
+    pub async fn append_with_gzip(
+        &self,
+        entry: Entry,
+        gzip: Option<bytes::Bytes>,
+    ) -> Result<WalSeq, WalError> {
         let shared = self.shared();
         let lz4 = shared.cfg.compression == Compression::Lz4;
-        let enc = format::encode(&entry, lz4).ok_or(WalError::TooLarge {
+        let gzip = gzip.filter(|_| lz4);
+        let enc = format::encode_with(&entry, lz4, gzip.as_deref()).ok_or(WalError::TooLarge {
             len: entry.lines.len(),
         })?;
         let len = enc.encoded_len() as u64;
