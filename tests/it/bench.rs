@@ -82,3 +82,85 @@ fn reported_accepted_lines_all_reach_influxdb() {
     // One ping line per device per round: 300 rounds × 2 devices.
     assert_eq!(db.count("benchdb", "ping"), 600);
 }
+
+/// Open loop measures latency from each request's intended send time: when sluice is frozen
+/// (SIGSTOP) for 1 s mid-run, requests queue behind the stall and the reported maximum
+/// includes the pause, while the median stays near the service time.
+#[test]
+fn open_loop_latency_includes_a_stall() {
+    let cfg = SluiceConfig::new()
+        .wal("sync", "always")
+        .simple_tenant("acme", "tok-acme", &["benchdb"])
+        .to_toml();
+    let s = Sluice::start(&cfg);
+    let pid = s.pid().expect("sluice runs");
+    let bench = Command::new(env!("CARGO_BIN_EXE_sluice-bench"))
+        .args([
+            "run",
+            "--url",
+            &s.url(),
+            "--tenant",
+            "acme:tok-acme:benchdb",
+        ])
+        .args(["--devices", "2", "--interfaces", "8", "--batch", "100"])
+        .args([
+            "--rate",
+            "2000",
+            "--duration",
+            "6s",
+            "--warmup",
+            "0s",
+            "--pool-lines",
+            "4000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sluice-bench");
+    // The pool is built before the clock starts: stall sluice only once progress lines show
+    // the load running.
+    let mut bench = bench;
+    let stderr = bench.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.trim_start().starts_with('[') {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("sluice-bench never started sending");
+    std::thread::sleep(Duration::from_millis(1000));
+    let signal = |sig: &str| {
+        let st = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(1000));
+    signal("-CONT");
+    let out = bench.wait_with_output().expect("sluice-bench output");
+    let err = reader.join().expect("stderr reader");
+    assert!(out.status.success(), "sluice-bench failed: {err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let max = v["latency"]["max_ms"].as_f64().expect("max_ms");
+    let p50 = v["latency"]["p50_ms"].as_f64().expect("p50_ms");
+    eprintln!("[bench] open loop with a 1 s SIGSTOP: p50 {p50} ms, max {max} ms");
+    // Requests are 50 ms apart: the first one due after the stop waits at least 950 ms.
+    assert!(max >= 900.0, "the stall is hidden: max {max} ms\n{err}");
+    assert!(
+        p50 < 500.0,
+        "median {p50} ms is not the service time\n{err}"
+    );
+}
