@@ -18,6 +18,7 @@ use super::error::{ApiError, Dialect};
 use super::{AppState, Core};
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
+use crate::metrics;
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
 use crate::wal::WalError;
 
@@ -156,8 +157,9 @@ async fn accept(
         allow_unsigned: target.api == Api::V2 && state.settings.allow_unsigned,
         now_ns: state.clock.now_ns(),
     };
-    let verdict = ingest::ingest(decoded, &opts);
-    if verdict.accepted.points > 0 {
+    let verdict = ingest::ingest(decoded.clone(), &opts);
+    let points = verdict.accepted.points as u64;
+    if points > 0 {
         let entry = Entry {
             tenant: target.tenant,
             bucket: target.bucket,
@@ -166,12 +168,17 @@ async fn accept(
             lines: verdict.accepted.lines,
         };
         if let Err(e) = append(core, entry).await {
+            metrics::note_wal_error(&e, points);
             return wal_error(d, &e);
         }
+        metrics::note_lines(points);
     }
     match verdict.error {
         None => StatusCode::NO_CONTENT.into_response(),
-        Some(e) => ApiError::from_err(d, &e).into_response(),
+        Some(e) => {
+            metrics::note_ingest_error(&e, &decoded);
+            ApiError::from_err(d, &e).into_response()
+        }
     }
 }
 
