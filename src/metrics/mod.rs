@@ -298,7 +298,16 @@ impl Metrics {
     /// A `sluice_` registry with the write families and the WAL/forwarder/process collector.
     /// Components built later (the WAL after replay) are attached through `sources`.
     pub fn new() -> Metrics {
+        Self::with(|_| {})
+    }
+
+    /// Like [`new`](Self::new), letting other subsystems register their own families or a
+    /// scrape-time collector first (names without the `sluice_` prefix, which the registry
+    /// adds); the registry is frozen afterwards. E.g. in `app`:
+    /// `Metrics::with(|r| limits_metrics = LimitsMetrics::register(r))`.
+    pub fn with(register: impl FnOnce(&mut Registry)) -> Metrics {
         let mut registry = Registry::with_prefix("sluice");
+        register(&mut registry);
         let write = WriteMetrics::register(&mut registry);
         let sources = ScrapeSources::default();
         registry.register_collector(Box::new(SluiceCollector::new(sources.clone())));

@@ -168,7 +168,6 @@ impl Writer {
                 let synced = self.file.sync_data();
                 let obs = &self.shared.obs;
                 obs.fsync_seconds.observe(started.elapsed().as_secs_f64());
-                obs.group_records.observe(pending.len() as f64);
                 synced.map_err(|e| {
                     tracing::error!(error = %e, "wal fdatasync failed; wal poisoned");
                     self.shared.lock().poisoned = true;
@@ -181,6 +180,8 @@ impl Writer {
         buf.clear();
         match result {
             Ok(()) => {
+                let records = pending.len() as f64;
+                self.shared.obs.group_records.observe(records);
                 self.seg_size += n;
                 let last = self.next_seq + pending.len() as u64 - 1;
                 self.next_seq = last + 1;
