@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::support::http::{self, Body, Request};
 use crate::support::process::under_ci;
 use crate::support::sluice::{Sluice, SluiceConfig};
+use crate::support::victoria::VictoriaMetrics;
 
 /// Parses Prometheus text with `prometheus_client.parser.text_string_to_metric_families`.
 /// Returns `name{k="v",...}` (labels sorted) → value, or `None` (skip, loudly) when Python's
@@ -284,4 +285,84 @@ fn sighup_rotates_a_token_under_writes() {
     assert!(log.contains("SIGHUP: reloading the config file"), "{log}");
     assert!(log.contains("config reload refused"), "{log}");
     assert!(log.contains("need a restart"), "{log}");
+}
+
+/// Polls `/metrics` (parsed by `prometheus_client`) until `done` holds; returns the samples.
+fn wait_metrics(
+    s: &Sluice,
+    what: &str,
+    done: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> Option<BTreeMap<String, f64>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = http::get(&format!("{}/metrics", s.admin_url()))
+            .expect("GET /metrics")
+            .text();
+        let m = parse_with_prometheus_client(&text)?;
+        if done(&m) {
+            return Some(m);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{text}\n{}",
+            s.stderr()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The forwarder's counters follow what reaches a real upstream, and its lag and network
+/// errors show when the upstream goes away.
+#[test]
+fn forwarder_metrics_follow_a_real_upstream() {
+    let Some(mut vm) = VictoriaMetrics::try_start() else {
+        return;
+    };
+    let cfg = SluiceConfig::new()
+        .upstream(&vm.url(), "v2")
+        .simple_tenant("acme", "tok-acme", &["*"])
+        .to_toml();
+    let s = Sluice::start(&cfg);
+    for i in 0..3 {
+        assert_eq!(
+            write(&s, V2, "tok-acme", &lines(&format!("fw{i}"), 20)),
+            204
+        );
+    }
+    let v = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(-1.0);
+    let delivered = "sluice_forward_delivered_lines_total{tenant=\"acme\"}";
+    let Some(m) = wait_metrics(&s, "60 delivered lines", |m| {
+        v(m, delivered) == 60.0 && v(m, "sluice_forward_lag_records{}") == 0.0
+    }) else {
+        return;
+    };
+    assert!(v(&m, "sluice_forward_requests_total{tenant=\"acme\"}") >= 1.0);
+    assert!(v(&m, "sluice_forward_upstream_responses_total{class=\"2xx\"}") >= 1.0);
+    assert_eq!(
+        v(&m, "sluice_forward_upstream_responses_total{class=\"5xx\"}"),
+        0.0
+    );
+    assert_eq!(
+        v(
+            &m,
+            "sluice_forward_dead_lettered_lines_total{tenant=\"acme\"}"
+        ),
+        0.0
+    );
+    assert_eq!(v(&m, "sluice_forward_retries_total{tenant=\"acme\"}"), 0.0);
+    assert_eq!(v(&m, "sluice_forward_in_flight{}"), 0.0);
+    assert_eq!(v(&m, "sluice_forward_failing{tenant=\"acme\"}"), 0.0);
+
+    vm.stop();
+    assert_eq!(write(&s, V2, "tok-acme", &lines("late", 5)), 204);
+    wait_metrics(&s, "a network error and lag", |m| {
+        v(
+            m,
+            "sluice_forward_upstream_responses_total{class=\"network\"}",
+        ) >= 1.0
+            && v(m, "sluice_forward_retries_total{tenant=\"acme\"}") >= 1.0
+            && v(m, "sluice_forward_lag_records{}") >= 1.0
+            && v(m, "sluice_forward_lag_seconds{}") > 0.0
+            && v(m, "sluice_forward_failing{tenant=\"acme\"}") == 1.0
+    });
 }
