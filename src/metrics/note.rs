@@ -190,3 +190,64 @@ impl HttpBody for Counted {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::ingest::Api;
+
+    async fn scoped(f: impl FnOnce()) -> WriteNote {
+        NOTE.scope(RefCell::new(WriteNote::default()), async move {
+            f();
+            NOTE.with(|n| n.take())
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn notes_collect_within_a_request_scope() {
+        let note = scoped(|| {
+            note_tenant(&TenantId::new("acme").unwrap());
+            note_lines(7);
+            note_wal_error(
+                &WalError::Full {
+                    used: 1,
+                    limit: 1,
+                    retry_after_secs: 1,
+                },
+                7,
+            );
+            note_wal_error(&WalError::Poisoned, 3);
+            note_ingest_error(
+                &IngestError::Partial {
+                    api: Api::V1,
+                    message: String::new(),
+                    dropped: 2,
+                },
+                b"",
+            );
+            note_ingest_error(
+                &IngestError::Unparsable {
+                    message: String::new(),
+                },
+                b"a v=1\nb v=\n\n# c\nc v=3\n",
+            );
+            note_refused(Reason::Cardinality, 4);
+        })
+        .await;
+        assert_eq!(note.tenant.unwrap().as_str(), "acme");
+        assert_eq!(note.accepted_lines, 7);
+        assert_eq!(
+            note.refused,
+            vec![
+                (Reason::Quota, 7),
+                (Reason::Parse, 2),
+                (Reason::Parse, 3),
+                (Reason::Cardinality, 4)
+            ]
+        );
+        // Nothing leaks into the next request.
+        assert_eq!(scoped(|| {}).await, WriteNote::default());
+    }
+}
