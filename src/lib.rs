@@ -19,10 +19,12 @@
 //! - `reload`: hot reload of the config file (SIGHUP, `POST /-/reload`) and its hooks.
 //! - `telemetry`: logging set-up.
 //! - `admin`: the admin listener: `GET /metrics`, `POST /-/reload`.
+//! - `bench`: `sluice-bench`: Telegraf-shaped load generator, /proc CPU accounting, peer comparison.
 //! - `app`: builds everything from a `Config`; start-up and shutdown order.
 
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -1,126 +1,46 @@
-//! Just enough line-protocol scanning for the forwarder: splitting a record into lines,
-//! finding a line's timestamp, and reading a line's measurement and field types.
+//! The forwarder's view of stored lines: splitting a record into lines, rewriting a line's
+//! timestamp to nanoseconds, and reading a line's measurement and field types.
 //!
-//! Owns: quote-aware line splitting (a raw newline inside a string field value does not end a
-//! line, as in InfluxDB's `scanLine`), timestamp rewriting to nanoseconds, field-type lookup.
-//! Does not own: validation (the `lineproto` module validated every line before the WAL).
+//! Owns: those small operations on lines that `lineproto` validated before they reached the
+//! WAL. Does not own: line syntax — every scan goes through `lineproto`, the one parser.
 
 use bytes::{Bytes, BytesMut};
 
-/// Splits `buf` into lines (without their `\n`), skipping blank lines and `#` comments.
-/// Leading spaces/tabs are trimmed, as InfluxDB does before naming a line in an error.
+pub use crate::lineproto::FieldType;
+use crate::lineproto::{self, Line, ParseOptions};
+use crate::model::Precision;
+
+/// Splits `buf` into lines (without their `\n`), skipping blank lines and `#` comments;
+/// leading blanks are trimmed, as InfluxDB does before naming a line in an error.
 pub fn split_lines(buf: &Bytes) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < buf.len() {
-        let end = line_end(buf, pos);
-        let mut start = pos;
-        while start < end && matches!(buf[start], b' ' | b'\t' | 0) {
-            start += 1;
-        }
-        if start < end && buf[start] != b'#' {
-            out.push(buf.slice(start..end));
-        }
-        pos = end + 1;
-    }
-    out
+    lineproto::split_lines(buf)
+        .map(|line| buf.slice_ref(line))
+        .collect()
 }
 
-/// Where each section of a line ends, found by the same rules InfluxDB's scanner uses.
-struct Sections {
-    /// Index of the first byte of the field set.
-    fields_start: usize,
-    /// Index one past the last byte of the field set.
-    fields_end: usize,
-    /// Index where the line ends (`\n` or the end of the buffer).
-    line_end: usize,
+/// Parses a stored line. Stored lines were validated with their own precision; read as
+/// nanoseconds their timestamps are only smaller, so they parse the same.
+fn parse(line: &[u8]) -> Option<Line<'_>> {
+    let opts = ParseOptions {
+        precision: Precision::Nanoseconds,
+        allow_unsigned: true,
+    };
+    lineproto::parse_line(line, &opts).ok()
 }
 
-fn scan(buf: &[u8], from: usize) -> Sections {
-    let n = buf.len();
-    let mut i;
-    // Comment lines end at the next newline, whatever they contain.
-    let mut j = from;
-    while j < n && matches!(buf[j], b' ' | b'\t' | 0) {
-        j += 1;
-    }
-    if j < n && buf[j] == b'#' {
-        let end = buf[j..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(n, |p| j + p);
-        return Sections {
-            fields_start: end,
-            fields_end: end,
-            line_end: end,
-        };
-    }
-    i = j;
-    // Measurement and tags: a backslash escapes the next byte; an unescaped space ends them.
-    while i < n && buf[i] != b'\n' && buf[i] != b' ' {
-        i += if buf[i] == b'\\' && i + 1 < n && buf[i + 1] != b'\n' {
-            2
-        } else {
-            1
-        };
-    }
-    while i < n && buf[i] == b' ' {
-        i += 1;
-    }
-    let fields_start = i.min(n);
-    // Fields: a string value starts with `"` right after `=` and may hold spaces and newlines.
-    let mut quoted = false;
-    let mut prev_eq = false;
-    while i < n {
-        let b = buf[i];
-        if quoted {
-            if b == b'\\' && i + 1 < n {
-                i += 2;
-                continue;
-            }
-            if b == b'"' {
-                quoted = false;
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'\n' || b == b' ' {
-            break;
-        }
-        if b == b'\\' && i + 1 < n && buf[i + 1] != b'\n' {
-            i += 2;
-            prev_eq = false;
-            continue;
-        }
-        if b == b'"' && prev_eq {
-            quoted = true;
-        }
-        prev_eq = b == b'=';
-        i += 1;
-    }
-    let fields_end = i;
-    let line_end = buf[i..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(n, |p| i + p);
-    Sections {
-        fields_start,
-        fields_end,
-        line_end,
-    }
+/// Where the timestamp token of a valid line starts and ends, if it has one: the last token,
+/// since nothing but spaces may follow it and it holds no space itself.
+fn timestamp_span(line: &[u8]) -> Option<(usize, usize)> {
+    parse(line)?.timestamp()?;
+    let end = line.iter().rposition(|&b| b != b' ')? + 1;
+    let start = line[..end].iter().rposition(|&b| b == b' ')? + 1;
+    Some((start, end))
 }
 
-fn line_end(buf: &[u8], from: usize) -> usize {
-    scan(buf, from).line_end
-}
-
-/// The timestamp token of one line (the token after the field set), if there is one.
+/// The timestamp token of one line, if there is one.
 #[cfg(test)]
 pub fn timestamp(line: &[u8]) -> Option<&[u8]> {
-    let s = scan(line, 0);
-    let rest = &line[s.fields_end..s.line_end];
-    let tok = rest.split(|&b| b == b' ').find(|t| !t.is_empty())?;
-    Some(tok)
+    timestamp_span(line).map(|(s, e)| &line[s..e])
 }
 
 /// Why a timestamp could not be rewritten.
@@ -130,123 +50,44 @@ pub struct BadTimestamp;
 /// Rewrites `line`'s timestamp from units of `nanos_per_unit` nanoseconds to nanoseconds.
 /// A line without a timestamp is returned unchanged (the upstream stamps it).
 pub fn timestamp_to_ns(line: &Bytes, nanos_per_unit: i64) -> Result<Bytes, BadTimestamp> {
-    let s = scan(line, 0);
-    let rest = &line[s.fields_end..s.line_end];
-    let Some(off) = rest.iter().position(|&b| b != b' ') else {
+    let Some((start, end)) = timestamp_span(line) else {
         return Ok(line.clone());
     };
-    let start = s.fields_end + off;
-    let len = line[start..s.line_end]
-        .iter()
-        .position(|&b| b == b' ')
-        .unwrap_or(s.line_end - start);
-    let tok = std::str::from_utf8(&line[start..start + len]).map_err(|_| BadTimestamp)?;
+    let tok = std::str::from_utf8(&line[start..end]).map_err(|_| BadTimestamp)?;
     let v: i64 = tok.parse().map_err(|_| BadTimestamp)?;
     let ns = v.checked_mul(nanos_per_unit).ok_or(BadTimestamp)?;
     let mut out = BytesMut::with_capacity(line.len() + 12);
     out.extend_from_slice(&line[..start]);
     out.extend_from_slice(ns.to_string().as_bytes());
-    out.extend_from_slice(&line[start + len..]);
+    out.extend_from_slice(&line[end..]);
     Ok(out.freeze())
 }
 
-/// The type of a field value, named as InfluxDB names it in a field type conflict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldType {
-    Float,
-    Integer,
-    Unsigned,
-    String,
-    Boolean,
-}
-
-impl FieldType {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "float" => Self::Float,
-            "integer" => Self::Integer,
-            "unsigned" => Self::Unsigned,
-            "string" => Self::String,
-            "boolean" => Self::Boolean,
-            _ => return None,
-        })
-    }
-}
-
-fn unescape(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\\' && i + 1 < raw.len() && matches!(raw[i + 1], b',' | b' ' | b'=') {
-            out.push(raw[i + 1]);
-            i += 2;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    out
+/// The type InfluxDB names `name` in a field type conflict message.
+pub fn field_type_named(name: &str) -> Option<FieldType> {
+    Some(match name {
+        "float" => FieldType::Float,
+        "integer" => FieldType::Integer,
+        "unsigned" => FieldType::Unsigned,
+        "string" => FieldType::String,
+        "boolean" => FieldType::Boolean,
+        _ => return None,
+    })
 }
 
 /// The measurement name of `line`, unescaped.
 pub fn measurement(line: &[u8]) -> Vec<u8> {
-    let mut i = 0;
-    while i < line.len() && line[i] != b',' && line[i] != b' ' {
-        i += if line[i] == b'\\' && i + 1 < line.len() {
-            2
-        } else {
-            1
-        };
-    }
-    unescape(&line[..i.min(line.len())])
+    parse(line).map_or_else(Vec::new, |l| {
+        lineproto::unescape_measurement(l.measurement()).into_owned()
+    })
 }
 
-/// The type of field `key` in `line`, if the line has that field.
+/// The type of field `key` (unescaped) in `line`, if the line has that field.
 pub fn field_type(line: &[u8], key: &[u8]) -> Option<FieldType> {
-    let s = scan(line, 0);
-    let fields = &line[s.fields_start..s.fields_end];
-    let mut i = 0;
-    while i < fields.len() {
-        // Key up to an unescaped '='.
-        let k0 = i;
-        while i < fields.len() && fields[i] != b'=' {
-            i += if fields[i] == b'\\' && i + 1 < fields.len() {
-                2
-            } else {
-                1
-            };
-        }
-        let k = unescape(&fields[k0..i.min(fields.len())]);
-        i += 1;
-        let v0 = i.min(fields.len());
-        if fields.get(v0) == Some(&b'"') {
-            i = v0 + 1;
-            while i < fields.len() && fields[i] != b'"' {
-                i += if fields[i] == b'\\' { 2 } else { 1 };
-            }
-            i += 1;
-        } else {
-            while i < fields.len() && fields[i] != b',' {
-                i += 1;
-            }
-        }
-        let v = &fields[v0..i.min(fields.len())];
-        if k == key {
-            return Some(value_type(v));
-        }
-        i += 1; // the ','
-    }
-    None
-}
-
-fn value_type(v: &[u8]) -> FieldType {
-    match v {
-        [b'"', ..] => FieldType::String,
-        [.., b'i'] => FieldType::Integer,
-        [.., b'u'] => FieldType::Unsigned,
-        [b't' | b'T' | b'f' | b'F', ..] => FieldType::Boolean,
-        _ => FieldType::Float,
-    }
+    parse(line)?
+        .field_types()
+        .find(|(k, _)| *lineproto::unescape_field_key(k) == *key)
+        .map(|(_, ty)| ty)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::lines::{FieldType, field_type, measurement};
+use super::lines::{FieldType, field_type, field_type_named, measurement};
 
 /// What to do with a batch after the upstream answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +174,7 @@ pub fn field_conflict(message: &str) -> Option<(String, String, FieldType)> {
     let (field, rest) = rest.split_once("\" on measurement \"")?;
     let (meas, rest) = rest.split_once("\" is type ")?;
     let ty: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
-    Some((field.to_owned(), meas.to_owned(), FieldType::parse(&ty)?))
+    Some((field.to_owned(), meas.to_owned(), field_type_named(&ty)?))
 }
 
 fn partial(message: String, lines: &[Bytes]) -> Verdict {

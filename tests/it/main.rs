@@ -1,6 +1,7 @@
 //! The one integration-test binary. `support` starts real servers; each other module is a
 //! group of tests. Peer tests skip (loudly) only when a peer binary is missing and `CI` is unset.
 
+mod bench;
 mod durability;
 mod forward_v1;
 mod metrics;
