@@ -366,3 +366,29 @@ fn forwarder_metrics_follow_a_real_upstream() {
             && v(m, "sluice_forward_failing{tenant=\"acme\"}") == 1.0
     });
 }
+
+/// `--log-format json`: every log line is one JSON object; a refused write is logged at debug
+/// with its reason (`RUST_LOG` is not set here, so not at the default level).
+#[test]
+fn log_format_json_writes_json_lines() {
+    let cfg = SluiceConfig::new()
+        .simple_tenant("acme", "tok-acme", &["*"])
+        .to_toml();
+    let s = Sluice::start_with_args(&cfg, &["--log-format", "json"]);
+    assert_eq!(write(&s, V2, "nope", "cpu value=1 1\n"), 401);
+    let log = s.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["fields"]["message"] == "ready" && v["level"] == "INFO"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("write refused"),
+        "debug line at info level: {log}"
+    );
+}

@@ -108,8 +108,19 @@ impl Sluice {
         s
     }
 
+    /// Like [`start`](Sluice::start), with more arguments after `serve --config FILE`.
+    pub fn start_with_args(config_toml: &str, extra: &[&str]) -> Sluice {
+        let mut s = Sluice::spawn_with_args(config_toml, extra);
+        s.wait_ready();
+        s
+    }
+
     /// Like [`start`](Sluice::start) but does not wait: for tests that expect a start-up failure.
     pub fn spawn(config_toml: &str) -> Sluice {
+        Sluice::spawn_with_args(config_toml, &[])
+    }
+
+    fn spawn_with_args(config_toml: &str, extra: &[&str]) -> Sluice {
         let dir = tempfile::Builder::new()
             .prefix("it-sluice-")
             .tempdir()
@@ -119,7 +130,9 @@ impl Sluice {
         let (toml, admin_listen) = fill_admin(&toml, &format!("127.0.0.1:{}", free_port()));
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, toml).expect("write sluice.toml");
-        let args: Vec<OsString> = vec!["serve".into(), "--config".into(), (&config_path).into()];
+        let mut args: Vec<OsString> =
+            vec!["serve".into(), "--config".into(), (&config_path).into()];
+        args.extend(extra.iter().map(OsString::from));
         let proc = Proc::spawn("sluice", &sluice_bin(), args, dir.path());
         Sluice {
             proc,
