@@ -151,7 +151,7 @@ pub async fn run_from(
         })
     };
 
-    let admin = {
+    let mut admin = {
         let app = admin::router(AdminState {
             metrics: metrics.clone(),
             reloader: reloader.clone(),
@@ -213,7 +213,13 @@ pub async fn run_from(
     if let Some(t) = hup_task {
         t.abort();
     }
-    let _ = admin.await;
+    // A scraper's keep-alive connection must not hold up shutdown.
+    if tokio::time::timeout(Duration::from_secs(1), &mut admin)
+        .await
+        .is_err()
+    {
+        admin.abort();
+    }
     let _ = refusal_log.await;
     // 2. The forwarder stops at a clean watermark, which is persisted.
     if let Some(f) = forwarding {

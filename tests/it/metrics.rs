@@ -394,3 +394,29 @@ fn log_format_json_writes_json_lines() {
         );
     }
 }
+
+/// A half-sent request on the admin listener (a stuck scraper) does not hold up SIGTERM.
+#[test]
+fn a_stuck_admin_connection_does_not_delay_shutdown() {
+    let cfg = SluiceConfig::new()
+        .simple_tenant("acme", "tok-acme", &["*"])
+        .to_toml();
+    let mut s = Sluice::start(&cfg);
+    let admin = s.admin_url();
+    let addr = admin.trim_start_matches("http://");
+    let mut stuck = std::net::TcpStream::connect(addr).expect("connect admin");
+    stuck
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .expect("half a request");
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    s.terminate();
+    let st = s.wait_exit(Duration::from_secs(10));
+    assert!(st.success(), "{st:?}\n{}", s.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    drop(stuck);
+}
