@@ -118,7 +118,8 @@ pub async fn run_from(
                 addr: admin_addr,
                 source,
             })?;
-    tracing::info!(local = %admin_addr, "admin listening (/metrics, /-/reload)");
+    let admin_local = admin_listener.local_addr().unwrap_or(admin_addr);
+    tracing::info!(local = %admin_local, "admin listening (/metrics, /-/reload)");
 
     let metrics = Metrics::new();
     let tenants = Arc::new(SharedRegistry::new(Registry::from_config(&config)?));
@@ -137,6 +138,8 @@ pub async fn run_from(
         core: OnceLock::new(),
     });
     let server = {
+        // `track` counts every answer of a write route: layers that answer writes themselves
+        // (load shedding) must sit inside it (in `http::router`) to be counted.
         let app = http::router(state.clone()).layer(axum::middleware::from_fn_with_state(
             metrics.write.clone(),
             crate::metrics::track,
