@@ -4,7 +4,8 @@
 #   scripts/test.sh [extra cargo test args...]
 #
 # Installs (only when missing): the peer servers influxd 1.x (Debian `influxdb`) and
-# VictoriaMetrics (Debian `victoria-metrics`), and Python's `influxdb-client`. Makes sure no
+# VictoriaMetrics (Debian `victoria-metrics`), and Python's `influxdb-client` and
+# `prometheus-client` (its text parser checks /metrics). Makes sure no
 # system service from those packages is left running (the tests start their own, on free
 # loopback ports). Then runs `cargo test --all-targets`, honouring CARGO_TARGET_DIR.
 # Idempotent; when everything is present it only checks and runs the tests.
@@ -57,6 +58,12 @@ if ! python3 -c 'import influxdb_client' >/dev/null 2>&1; then
     log "installing python influxdb-client"
     python3 -m pip install -q influxdb-client ||
         python3 -m pip install -q --break-system-packages influxdb-client
+fi
+
+if ! python3 -c 'import prometheus_client.parser' >/dev/null 2>&1; then
+    log "installing python prometheus-client"
+    python3 -m pip install -q prometheus-client ||
+        python3 -m pip install -q --break-system-packages prometheus-client
 fi
 
 # A packaged service bound to its default port is not ours: stop it through the service

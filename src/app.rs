@@ -4,6 +4,9 @@
 //! then attach the forwarder and mark the server ready. Shutdown (SIGTERM/SIGINT): stop
 //! accepting, let in-flight writes finish (each gets its fsync and its answer), stop the
 //! forwarder at a clean cursor, persist that cursor, close the WAL (final fsync), exit 0.
+//!
+//! Also: the admin listener (`/metrics`, `/-/reload`), the metrics registry (built here and
+//! handed to each component), SIGHUP → config reload, and the periodic refusal log.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -13,11 +16,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
 use crate::config::{Config, UpstreamApi, WalCompression, WalSync};
 use crate::forward::{self, ForwardConfig, Forwarder};
 use crate::http::{self, AppState, Core, HttpSettings};
+use crate::metrics::Metrics;
 use crate::model::{BucketName, TenantId, WalSeq};
+use crate::reload::Reloader;
 use crate::tenant::{self, Registry, SharedRegistry};
 use crate::wal::{Compression, SyncMode, Wal, WalConfig};
 
@@ -47,8 +53,8 @@ pub enum AppError {
 
 /// `sluice serve [--config FILE]`: runs until SIGTERM/SIGINT.
 pub async fn serve(config_path: Option<PathBuf>) -> Result<(), AppError> {
-    let config = match config_path {
-        Some(path) => Config::load(&path)?,
+    let config = match &config_path {
+        Some(path) => Config::load(path)?,
         None => embedded_default()?,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -57,7 +63,7 @@ pub async fn serve(config_path: Option<PathBuf>) -> Result<(), AppError> {
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop_tx.send(true);
     });
-    run(config, stop_rx).await
+    run_from(config, config_path, stop_rx).await
 }
 
 /// The embedded default: `./data`, one tenant `default` whose token is printed once.
@@ -73,8 +79,20 @@ fn embedded_default() -> Result<Config, AppError> {
     Ok(config)
 }
 
-/// Runs sluice with `config` until `stop` turns true.
-pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), AppError> {
+/// Runs sluice with `config` until `stop` turns true (without a file to reload).
+pub async fn run(config: Config, stop: watch::Receiver<bool>) -> Result<(), AppError> {
+    run_from(config, None, stop).await
+}
+
+/// Runs sluice with `config`, read from `path` (what SIGHUP and `POST /-/reload` re-read),
+/// until `stop` turns true.
+pub async fn run_from(
+    config: Config,
+    path: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    // Before anything else: SIGHUP's default action would kill the process.
+    let sighup = sighup_stream();
     if config.wal.sync == WalSync::None {
         tracing::warn!(
             "wal.sync = \"none\": acknowledged writes can be lost on a crash; benchmarks only"
@@ -92,9 +110,22 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
         source,
     })?;
     tracing::info!(%local, "listening");
+    let admin_addr = config.admin.listen;
+    let admin_listener =
+        TcpListener::bind(admin_addr)
+            .await
+            .map_err(|source| AppError::Listen {
+                addr: admin_addr,
+                source,
+            })?;
+    let admin_local = admin_listener.local_addr().unwrap_or(admin_addr);
+    tracing::info!(local = %admin_local, "admin listening (/metrics, /-/reload)");
 
+    let metrics = Metrics::new();
+    let tenants = Arc::new(SharedRegistry::new(Registry::from_config(&config)?));
+    let reloader = Arc::new(Reloader::new(path, config.clone(), tenants.clone()));
     let state = Arc::new(AppState {
-        tenants: Arc::new(SharedRegistry::new(Registry::from_config(&config)?)),
+        tenants,
         settings: HttpSettings {
             max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
             allow_unsigned: !matches!(
@@ -107,7 +138,12 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
         core: OnceLock::new(),
     });
     let server = {
-        let app = http::router(state.clone());
+        // `track` counts every answer of a write route: layers that answer writes themselves
+        // (load shedding) must sit inside it (in `http::router`) to be counted.
+        let app = http::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+            metrics.write.clone(),
+            crate::metrics::track,
+        ));
         let mut stop = stop.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -117,6 +153,29 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
                 .await
         })
     };
+
+    let mut admin = {
+        let app = admin::router(AdminState {
+            metrics: metrics.clone(),
+            reloader: reloader.clone(),
+        });
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(admin_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
+    let hup_task = sighup.map(|hup| tokio::spawn(reload_on_sighup(hup, reloader.clone())));
+    let refusal_log = tokio::spawn(
+        metrics
+            .write
+            .refusal_log()
+            .clone()
+            .run(REFUSAL_LOG_PERIOD, stop.clone()),
+    );
 
     let wal_cfg = wal_config(&config);
     let (wal, report) = tokio::task::spawn_blocking(move || Wal::open(wal_cfg)).await??;
@@ -136,6 +195,10 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
         )?),
         None => None,
     };
+    metrics.sources.attach_wal(wal.clone());
+    if let Some(f) = &forwarding {
+        metrics.sources.attach_forward(f.status.clone());
+    }
     let core = Core {
         wal: wal.clone(),
         forward: forwarding.as_ref().map(|f| f.status.clone()),
@@ -150,6 +213,17 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
         Ok(joined) => joined?.map_err(AppError::Serve)?,
         Err(_) => tracing::warn!(?timeout, "in-flight requests did not finish in time"),
     }
+    if let Some(t) = hup_task {
+        t.abort();
+    }
+    // A scraper's keep-alive connection must not hold up shutdown.
+    if tokio::time::timeout(Duration::from_secs(1), &mut admin)
+        .await
+        .is_err()
+    {
+        admin.abort();
+    }
+    let _ = refusal_log.await;
     // 2. The forwarder stops at a clean watermark, which is persisted.
     if let Some(f) = forwarding {
         f.stop().await?;
@@ -288,6 +362,45 @@ impl forward::Resolve for TenantResolver {
             password: t.upstream_password().map(|s| s.expose().to_owned()),
         })
     }
+}
+
+/// How often refusals are logged as per-tenant aggregates.
+const REFUSAL_LOG_PERIOD: Duration = Duration::from_secs(10);
+
+#[cfg(unix)]
+type Hangup = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangup = ();
+
+/// The SIGHUP stream, registered at once (`None` where there is none).
+fn sighup_stream() -> Option<Hangup> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Reloads the config file on every SIGHUP (logging the outcome).
+async fn reload_on_sighup(mut hup: Hangup, reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the config file");
+        let r = reloader.clone();
+        let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+    }
+    #[cfg(not(unix))]
+    let _ = (hup, reloader);
 }
 
 async fn wait_for_signal() {

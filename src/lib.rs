@@ -15,10 +15,14 @@
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
+//! - `metrics`: the Prometheus registry (`sluice_*`), write-path counters, scrape-time WAL/forwarder/process metrics, refusal log.
+//! - `reload`: hot reload of the config file (SIGHUP, `POST /-/reload`) and its hooks.
 //! - `telemetry`: logging set-up.
+//! - `admin`: the admin listener: `GET /metrics`, `POST /-/reload`.
 //! - `bench`: `sluice-bench`: Telegraf-shaped load generator, /proc CPU accounting, peer comparison.
 //! - `app`: builds everything from a `Config`; start-up and shutdown order.
 
+pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod clock;
@@ -28,7 +32,9 @@ pub mod forward;
 pub mod http;
 pub mod ingest;
 pub mod lineproto;
+pub mod metrics;
 pub mod model;
+pub mod reload;
 pub mod telemetry;
 pub mod tenant;
 pub mod wal;

@@ -22,9 +22,13 @@ struct Cli {
 enum Command {
     /// Run the gateway. Without --config: the embedded default (data under ./data,
     /// 127.0.0.1:8086, one tenant `default` whose token is printed at first start).
+    /// SIGHUP or `POST /-/reload` on the admin listener re-reads --config.
     Serve {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Log lines as text or as JSON objects (filter with RUST_LOG).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: sluice::telemetry::LogFormat,
     },
     /// Tenant tokens.
     Token {
@@ -71,8 +75,8 @@ enum WalCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => {
-            sluice::telemetry::init_logging();
+        Command::Serve { config, log_format } => {
+            sluice::telemetry::init_logging(log_format);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -31,6 +31,8 @@ use crate::tenant::token::TokenHash;
 
 /// Default `[server] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8086";
+/// Default `[admin] listen`: `/metrics` and `POST /-/reload`, loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8087";
 /// Default `data_dir`.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 
@@ -115,6 +117,7 @@ impl fmt::Display for Secret {
 pub struct Config {
     pub data_dir: PathBuf,
     pub server: ServerConfig,
+    pub admin: AdminConfig,
     pub wal: WalSettings,
     /// `None`: embedded mode, nothing is forwarded.
     pub upstream: Option<UpstreamConfig>,
@@ -128,6 +131,12 @@ pub struct ServerConfig {
     /// Request body limit, applied to the compressed and to the decompressed body.
     pub max_body_bytes: u64,
     pub shutdown_timeout: Duration,
+}
+
+/// `[admin]`: the operator's listener (`GET /metrics`, `POST /-/reload`).
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
 }
 
 /// `[wal] sync`.

@@ -19,6 +19,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub server: RawServer,
     #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
     pub wal: RawWal,
     pub upstream: Option<RawUpstream>,
     #[serde(default)]
@@ -31,6 +33,12 @@ pub(super) struct RawServer {
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<Spanned<ByteSize>>,
     pub shutdown_timeout: Option<HumanDuration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -16,6 +16,7 @@ const REDACTED: &str = "<redacted>";
 struct Out {
     data_dir: String,
     server: OutServer,
+    admin: OutAdmin,
     wal: OutWal,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream: Option<OutUpstream>,
@@ -27,6 +28,11 @@ struct OutServer {
     listen: String,
     max_body_bytes: String,
     shutdown_timeout: String,
+}
+
+#[derive(Serialize)]
+struct OutAdmin {
+    listen: String,
 }
 
 #[derive(Serialize)]
@@ -94,6 +100,9 @@ pub(super) fn to_toml(c: &Config) -> String {
             listen: c.server.listen.to_string(),
             max_body_bytes: format_size(c.server.max_body_bytes),
             shutdown_timeout: format_duration(c.server.shutdown_timeout),
+        },
+        admin: OutAdmin {
+            listen: c.admin.listen.to_string(),
         },
         wal: OutWal {
             dir: c.wal.dir.display().to_string(),

@@ -73,6 +73,7 @@ fn empty_file_gives_every_default() {
     assert_eq!(c.server.listen, "127.0.0.1:8086".parse().unwrap());
     assert_eq!(c.server.max_body_bytes, 32 << 20);
     assert_eq!(c.server.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(c.admin.listen, "127.0.0.1:8087".parse().unwrap());
     assert_eq!(c.wal.dir, PathBuf::from("./data/wal"));
     assert_eq!(c.wal.max_disk, 20 << 30);
     assert_eq!(c.wal.sync, WalSync::Always);
@@ -318,6 +319,15 @@ fn redacted_toml_hides_secrets_and_reloads() {
     let d = parse("").unwrap().redacted_toml();
     assert!(d.contains("max_body_bytes = \"32MiB\""), "{d}");
     assert!(d.contains("listen = \"127.0.0.1:8086\""), "{d}");
+    assert!(d.contains("listen = \"127.0.0.1:8087\""), "{d}");
+    let admin = parse("[admin]\nlisten = \"0.0.0.0:9000\"\n").unwrap();
+    assert_eq!(admin.admin.listen.port(), 9000);
+    assert_eq!(
+        parse(&admin.redacted_toml()).unwrap().admin.listen.port(),
+        9000
+    );
+    let e = err("[admin]\nlisten = \"nope\"\n");
+    assert_eq!((e.key(), e.line()), (Some("admin.listen"), Some(2)), "{e}");
 }
 
 #[test]

@@ -15,8 +15,9 @@ use super::interp::{interpolate, key_path_at, line_col};
 use super::raw::{RawConfig, RawTenant, RawUpstream};
 use super::units::ByteSize;
 use super::{
-    Config, ConfigError, DEFAULT_DATA_DIR, DEFAULT_LISTEN, Secret, ServerConfig, TenantConfig,
-    TenantUpstream, UpstreamApi, UpstreamConfig, WalCompression, WalSettings, WalSync,
+    AdminConfig, Config, ConfigError, DEFAULT_ADMIN_LISTEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    Secret, ServerConfig, TenantConfig, TenantUpstream, UpstreamApi, UpstreamConfig,
+    WalCompression, WalSettings, WalSync,
 };
 use crate::model::{BucketName, TenantId};
 use crate::tenant::BucketPattern;
@@ -33,6 +34,11 @@ pub(super) fn defaults(data_dir: PathBuf) -> Config {
                 .expect("DEFAULT_LISTEN is a valid socket address"),
             max_body_bytes: 32 * MIB,
             shutdown_timeout: Duration::from_secs(30),
+        },
+        admin: AdminConfig {
+            listen: DEFAULT_ADMIN_LISTEN
+                .parse()
+                .expect("DEFAULT_ADMIN_LISTEN is a valid socket address"),
         },
         wal: WalSettings {
             dir: data_dir.join("wal"),
@@ -140,6 +146,10 @@ fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigError> {
     )?;
     if let Some(d) = s.shutdown_timeout {
         cfg.server.shutdown_timeout = d.0;
+    }
+
+    if let Some(listen) = raw.admin.listen {
+        cfg.admin.listen = listen;
     }
 
     let w = raw.wal;

@@ -76,7 +76,10 @@ pub async fn deliver(ctx: &Ctx, lane: &LaneKey, lines: Vec<Bytes>) {
                 .await
                 .expect("the semaphore is never closed");
             ctx.status.update(&d.key, |b| b.requests += 1);
-            client::send(&ctx.client, req, wall_now()).await
+            let _in_flight = ctx.status.request_started();
+            let reply = client::send(&ctx.client, req, wall_now()).await;
+            ctx.status.responded(reply.as_ref().ok().map(|r| r.status));
+            reply
         };
         let (status, verdict) = match reply {
             Ok(r) => (

@@ -44,7 +44,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 pub use deadletter::{DeadLetterSink, FileSink};
 pub use request::{WriteRequest, split_db_rp};
-pub use status::{BucketStatus, ForwardStatus, StatusSnapshot, UpstreamError};
+pub use status::{BucketStatus, ForwardStatus, ResponseClasses, StatusSnapshot, UpstreamError};
 
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::model::{BucketName, Record, TenantId, WalSeq};

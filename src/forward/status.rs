@@ -2,7 +2,7 @@
 //!
 //! Owns: per (tenant, bucket) counters and error state, and the overall lag. [`ForwardStatus`]
 //! is a cheap clonable handle; [`ForwardStatus::snapshot`] copies the current state out.
-//! Does not own: rendering it (see `http`), metric registration (later).
+//! Does not own: rendering it (see `http`), metric export (`metrics` reads snapshots at scrape time).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -55,6 +55,45 @@ pub struct StatusSnapshot {
     pub lag_records: u64,
     /// When the oldest unacknowledged record was received.
     pub oldest_unacked_since: Option<SystemTime>,
+    /// Upstream requests sent and not yet answered.
+    pub in_flight: u64,
+    /// Upstream answers by status class.
+    pub responses: ResponseClasses,
+}
+
+/// Upstream write answers counted by class (`CREATE DATABASE` requests are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseClasses {
+    pub c2xx: u64,
+    pub c4xx: u64,
+    pub c5xx: u64,
+    /// 1xx/3xx: not expected from InfluxDB.
+    pub other: u64,
+    /// No answer: connection errors and timeouts.
+    pub network: u64,
+}
+
+impl ResponseClasses {
+    fn count(&mut self, status: Option<u16>) {
+        match status {
+            None => self.network += 1,
+            Some(200..=299) => self.c2xx += 1,
+            Some(400..=499) => self.c4xx += 1,
+            Some(500..=599) => self.c5xx += 1,
+            Some(_) => self.other += 1,
+        }
+    }
+}
+
+/// An upstream request in flight; counted until dropped (also when abandoned at shutdown).
+#[derive(Debug)]
+pub(crate) struct InFlight(ForwardStatus);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
 }
 
 impl StatusSnapshot {
@@ -116,6 +155,17 @@ impl ForwardStatus {
         s.watermark = watermark;
         s.lag_records = lag_records;
         s.oldest_unacked_since = oldest;
+    }
+
+    /// Counts an upstream request as in flight until the returned guard is dropped.
+    pub(crate) fn request_started(&self) -> InFlight {
+        self.lock().in_flight += 1;
+        InFlight(self.clone())
+    }
+
+    /// Counts an upstream answer (`None`: no answer) by class.
+    pub(crate) fn responded(&self, status: Option<u16>) {
+        self.lock().responses.count(status);
     }
 
     /// Records a failed attempt. Returns true when this is a new error state (another status
@@ -184,5 +234,26 @@ mod tests {
         assert!(s.succeeded(&key));
         assert!(!s.succeeded(&key));
         assert!(s.failed(&key, Some(503), "down", t0));
+    }
+
+    #[test]
+    fn in_flight_and_response_classes() {
+        let s = ForwardStatus::default();
+        let a = s.request_started();
+        let b = s.request_started();
+        assert_eq!(s.snapshot().in_flight, 2);
+        drop(a);
+        assert_eq!(s.snapshot().in_flight, 1);
+        drop(b);
+        for status in [Some(204), Some(200), Some(404), Some(503), None, Some(302)] {
+            s.responded(status);
+        }
+        let snap = s.snapshot();
+        assert_eq!(snap.in_flight, 0);
+        let r = snap.responses;
+        assert_eq!(
+            (r.c2xx, r.c4xx, r.c5xx, r.network, r.other),
+            (2, 1, 1, 1, 1)
+        );
     }
 }

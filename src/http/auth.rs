@@ -70,6 +70,7 @@ pub fn authenticate(
         .tenants
         .load()
         .authenticate(token)
+        .inspect(|t| crate::metrics::note_tenant(t.id()))
         .ok_or_else(|| unauthorized("authorization failed"))
 }
 

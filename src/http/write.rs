@@ -18,6 +18,7 @@ use super::body::{self, BodyError};
 use super::error::{ApiError, Dialect};
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
+use crate::metrics;
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
 use crate::wal::WalError;
 
@@ -161,7 +162,8 @@ async fn accept(
     let unchanged = verdict.accepted.lines.as_ptr() == decoded.as_ptr()
         && verdict.accepted.lines.len() == decoded.len();
     let gzip = gzip.filter(|_| unchanged);
-    if verdict.accepted.points > 0 {
+    let points = verdict.accepted.points as u64;
+    if points > 0 {
         let entry = Entry {
             tenant: target.tenant,
             bucket: target.bucket,
@@ -170,12 +172,17 @@ async fn accept(
             lines: verdict.accepted.lines,
         };
         if let Err(e) = core.wal.append_with_gzip(entry, gzip).await {
+            metrics::note_wal_error(&e, points);
             return wal_error(d, &e);
         }
+        metrics::note_lines(points);
     }
     match verdict.error {
         None => StatusCode::NO_CONTENT.into_response(),
-        Some(e) => ApiError::from_err(d, &e).into_response(),
+        Some(e) => {
+            metrics::note_ingest_error(&e, &decoded);
+            ApiError::from_err(d, &e).into_response()
+        }
     }
 }
 

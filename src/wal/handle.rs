@@ -17,7 +17,7 @@ use super::format;
 use super::io::{StdFs, WalFs, zero_fill};
 use super::reader::WalReader;
 use super::replay::{ReplayReport, replay};
-use super::state::{SegMeta, Shared, State};
+use super::state::{SegMeta, Shared, State, WalObservations};
 use super::writer::{Cmd, PREALLOC_PREFIX, Writer, spawn_prepare};
 use super::{Compression, WalConfig, WalError};
 use crate::model::{Entry, WalSeq};
@@ -119,6 +119,7 @@ impl Wal {
             state: Mutex::new(state),
             durable,
             fsyncs: AtomicU64::new(0),
+            obs: WalObservations::default(),
             gc_lock: Mutex::new(()),
         });
         let (tx, rx) = mpsc::channel();
@@ -313,6 +314,11 @@ impl Wal {
                 .collect(),
             fsyncs: shared.fsyncs.load(Ordering::Relaxed),
         }
+    }
+
+    /// The writer thread's histograms (fsync latency, records per group commit).
+    pub fn observations(&self) -> WalObservations {
+        self.shared().obs.clone()
     }
 
     /// Writes and fsyncs everything accepted, stops the writer thread. Later appends

@@ -139,6 +139,7 @@ pub use inspect::{InspectReport, SegmentReport, inspect};
 pub use io::{StdFs, WalFile, WalFs};
 pub use reader::WalReader;
 pub use replay::{ReplayReport, Truncation};
+pub use state::WalObservations;
 
 use crate::error::{ErrorCode, HasErrorCode};
 

@@ -4,6 +4,7 @@
 //! appends in flight), the drain history behind `retry_after_secs`, consumer cursors,
 //! and the durable-seq watch. Does not own file IO (see `writer`, `cursor`).
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -41,6 +42,24 @@ pub struct State {
     pub poisoned: bool,
 }
 
+/// What the writer thread measures, for `/metrics` (read at scrape time; cheap to clone).
+#[derive(Debug, Clone)]
+pub struct WalObservations {
+    /// Seconds each segment fdatasync took.
+    pub fsync_seconds: Histogram,
+    /// Records per group commit (per write + fdatasync).
+    pub group_records: Histogram,
+}
+
+impl Default for WalObservations {
+    fn default() -> Self {
+        Self {
+            fsync_seconds: Histogram::new(exponential_buckets(0.000_125, 2.0, 14)),
+            group_records: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Shared {
     pub cfg: WalConfig,
@@ -49,6 +68,7 @@ pub struct Shared {
     /// Seq of the last durable record (0: none).
     pub durable: watch::Sender<u64>,
     pub fsyncs: AtomicU64,
+    pub obs: WalObservations,
     /// Serialises cursor-file writes and segment deletion.
     pub gc_lock: Mutex<()>,
 }

@@ -373,6 +373,12 @@ async fn concurrent_appends_share_fsyncs() {
     let fsyncs = fs.fsyncs.load(std::sync::atomic::Ordering::Relaxed) - before;
     assert!(fsyncs < 32, "{fsyncs} fsyncs for 64 concurrent appends");
     assert_eq!(wal.stats().fsyncs, fsyncs);
+    // The histograms /metrics exports: one observation per group commit.
+    let obs = wal.observations();
+    assert_eq!(obs.group_records.count(), fsyncs);
+    assert_eq!(obs.group_records.sum(), 64.0);
+    assert_eq!(obs.fsync_seconds.count(), fsyncs);
+    assert!(obs.fsync_seconds.sum() >= 0.005 * fsyncs as f64);
 }
 
 #[tokio::test]

@@ -164,7 +164,11 @@ impl Writer {
         let result = written.and_then(|()| match self.shared.cfg.sync {
             SyncMode::Always => {
                 self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-                self.file.sync_data().map_err(|e| {
+                let started = std::time::Instant::now();
+                let synced = self.file.sync_data();
+                let obs = &self.shared.obs;
+                obs.fsync_seconds.observe(started.elapsed().as_secs_f64());
+                synced.map_err(|e| {
                     tracing::error!(error = %e, "wal fdatasync failed; wal poisoned");
                     self.shared.lock().poisoned = true;
                     WalError::io("fsync", &path, e)
@@ -176,6 +180,8 @@ impl Writer {
         buf.clear();
         match result {
             Ok(()) => {
+                let records = pending.len() as f64;
+                self.shared.obs.group_records.observe(records);
                 self.seg_size += n;
                 let last = self.next_seq + pending.len() as u64 - 1;
                 self.next_seq = last + 1;

@@ -134,10 +134,11 @@ pub async fn start(sys: System, bins: &Bins) -> Result<Running, BenchError> {
 async fn start_sluice(bins: &Bins, upstream: Option<&str>) -> Result<Running, BenchError> {
     let dir = TempDir::new("bench-sluice")?;
     let port = free_port()?;
+    let admin = free_port()?;
     let hash = hex::encode(Sha256::digest(SLUICE_TOKEN.as_bytes()));
     let mut conf = format!(
         "data_dir = \"{d}/data\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
-         [wal]\nsync = \"always\"\n\n",
+         [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n[wal]\nsync = \"always\"\n\n",
         d = dir.path().display()
     );
     if let Some(u) = upstream {

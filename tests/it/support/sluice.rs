@@ -1,8 +1,9 @@
 //! A real `sluice serve` process started by a test (`CARGO_BIN_EXE_sluice`).
 //!
-//! Owns: writing the config file (filling `data_dir` and `[server] listen` when the test's TOML
-//! leaves them out), the process, readiness (`GET /ready` → 200), signals, restart on the same
-//! port and data dir. Also `SluiceConfig`, a builder for the common config shape:
+//! Owns: writing the config file (filling `data_dir`, `[server] listen` and `[admin] listen`
+//! when the test's TOML leaves them out; both listeners on free ports), rewriting it for a
+//! reload, the process, readiness (`GET /ready` → 200), signals (SIGTERM, SIGHUP, SIGKILL),
+//! restart on the same ports and data dir. Also `SluiceConfig`, a builder for the common config shape:
 //! top-level `data_dir`; `[server] listen`; `[wal] dir/sync/max_disk`; `[upstream] url/api`;
 //! `[[tenant]] id, token_sha256 = [hex], buckets = [..], upstream = {org, token, username,
 //! password}`. Does not own: what sluice does with the config.
@@ -66,11 +67,32 @@ pub fn fill_config(config_toml: &str, listen: &str, data_dir: &Path) -> (String,
     (toml::to_string(&t).expect("serialize config"), listen)
 }
 
+/// Fills `[admin] listen` into `config_toml` when absent; returns the TOML and the admin
+/// address actually configured.
+pub fn fill_admin(config_toml: &str, admin: &str) -> (String, String) {
+    let mut t: Table = config_toml
+        .parse()
+        .unwrap_or_else(|e| panic!("test's sluice config is not TOML: {e}\n{config_toml}"));
+    let table = t
+        .entry("admin")
+        .or_insert_with(|| Value::Table(Table::new()))
+        .as_table_mut()
+        .expect("[admin] must be a table");
+    let admin = table
+        .entry("listen")
+        .or_insert_with(|| Value::String(admin.to_owned()))
+        .as_str()
+        .expect("admin.listen must be a string")
+        .to_owned();
+    (toml::to_string(&t).expect("serialize config"), admin)
+}
+
 /// A running `sluice serve`. Dropping it sends SIGKILL and removes its temp dir.
 #[derive(Debug)]
 pub struct Sluice {
     proc: Proc,
     listen: String,
+    admin_listen: String,
     config_path: PathBuf,
     /// Time from spawn to `/ready` 200 for the last (re)start.
     pub startup: Duration,
@@ -86,21 +108,36 @@ impl Sluice {
         s
     }
 
+    /// Like [`start`](Sluice::start), with more arguments after `serve --config FILE`.
+    pub fn start_with_args(config_toml: &str, extra: &[&str]) -> Sluice {
+        let mut s = Sluice::spawn_with_args(config_toml, extra);
+        s.wait_ready();
+        s
+    }
+
     /// Like [`start`](Sluice::start) but does not wait: for tests that expect a start-up failure.
     pub fn spawn(config_toml: &str) -> Sluice {
+        Sluice::spawn_with_args(config_toml, &[])
+    }
+
+    fn spawn_with_args(config_toml: &str, extra: &[&str]) -> Sluice {
         let dir = tempfile::Builder::new()
             .prefix("it-sluice-")
             .tempdir()
             .expect("tempdir");
         let listen = format!("127.0.0.1:{}", free_port());
         let (toml, listen) = fill_config(config_toml, &listen, &dir.path().join("data"));
+        let (toml, admin_listen) = fill_admin(&toml, &format!("127.0.0.1:{}", free_port()));
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, toml).expect("write sluice.toml");
-        let args: Vec<OsString> = vec!["serve".into(), "--config".into(), (&config_path).into()];
+        let mut args: Vec<OsString> =
+            vec!["serve".into(), "--config".into(), (&config_path).into()];
+        args.extend(extra.iter().map(OsString::from));
         let proc = Proc::spawn("sluice", &sluice_bin(), args, dir.path());
         Sluice {
             proc,
             listen,
+            admin_listen,
             config_path,
             startup: Duration::ZERO,
             dir,
@@ -118,6 +155,30 @@ impl Sluice {
     /// `http://<listen>`
     pub fn url(&self) -> String {
         format!("http://{}", self.listen)
+    }
+
+    /// `http://<admin listen>`: `/metrics`, `/-/reload`.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_listen)
+    }
+
+    /// Replaces the config file with `config_toml`, keeping this instance's `data_dir` and
+    /// listen addresses where the new TOML leaves them out. Sluice reads it on SIGHUP,
+    /// `POST /-/reload` or restart.
+    pub fn rewrite_config(&self, config_toml: &str) {
+        let (toml, _) = fill_config(config_toml, &self.listen, &self.dir.path().join("data"));
+        let (toml, _) = fill_admin(&toml, &self.admin_listen);
+        std::fs::write(&self.config_path, toml).expect("rewrite sluice.toml");
+    }
+
+    /// Sends SIGHUP (`kill -HUP <pid>`): reload the config file.
+    pub fn hangup(&mut self) {
+        let pid = self.pid().expect("sluice is running");
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -HUP {pid} failed");
     }
 
     /// The configured `[server] listen` address.
@@ -288,6 +349,17 @@ fn fill_config_adds_listen_and_data_dir_but_keeps_given_ones() {
         Path::new("/tmp/x"),
     );
     assert_eq!(listen, "127.0.0.1:7");
+}
+
+#[test]
+fn fill_admin_adds_the_admin_listener_but_keeps_a_given_one() {
+    let (out, admin) = fill_admin("[server]\nlisten = \"127.0.0.1:1\"\n", "127.0.0.1:2");
+    assert_eq!(admin, "127.0.0.1:2");
+    let t: Table = out.parse().expect("round trip");
+    assert_eq!(t["admin"]["listen"].as_str(), Some("127.0.0.1:2"));
+    assert_eq!(t["server"]["listen"].as_str(), Some("127.0.0.1:1"));
+    let (_, admin) = fill_admin("[admin]\nlisten = \"127.0.0.1:3\"\n", "127.0.0.1:2");
+    assert_eq!(admin, "127.0.0.1:3");
 }
 
 #[test]
