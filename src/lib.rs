@@ -11,6 +11,7 @@
 //! - `config`: the TOML file → validated `Config` (defaults, `${ENV}`, errors with key and line).
 //! - `tenant`: tenant registry (token hash → tenant), credentials, permissions, v1 db/rp mapping.
 //! - `lineproto`: zero-copy line-protocol scanner with InfluxDB's verdicts.
+//! - `limits`: per-tenant write rates, series cardinality, query limits, global overload guards.
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod forward;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod lineproto;
 pub mod model;
 pub mod telemetry;
