@@ -4,6 +4,13 @@
 //! (wire.md §3.2 for v2, §3.5 for v1): credentials (401), then parameters (400/404), then
 //! permission (403), then the body (413/400), then the lines. A 204 is sent only after the
 //! WAL has fsynced the record holding the accepted lines.
+//!
+//! Limits (`limits`), in this order: the global in-flight request/byte budget (503 before the
+//! body is read); the tenant's bytes/s from `Content-Length` (a peek, before the body is read);
+//! after reading and counting the lines, bytes/s and lines/s together (429 for v2, 503 for v1,
+//! with Retry-After; 413 when larger than a burst); after judging the lines, series
+//! cardinality (lines of new series beyond the limit are dropped, the rest stored, 400 partial
+//! write). When nothing is refused the accepted bytes are still the body itself.
 
 use std::sync::Arc;
 
@@ -18,6 +25,7 @@ use super::error::{ApiError, Dialect};
 use super::{AppState, Core};
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
+use crate::limits::{self, LimitError};
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
 use crate::wal::WalError;
 
@@ -137,11 +145,33 @@ async fn accept(
         .retry_after(1)
         .into_response();
     };
-    let limit = state.settings.max_body_bytes;
-    let raw = match body::read_capped(body, content_length(headers), limit).await {
-        Ok(b) => b,
-        Err(e) => return body_error(d, &e, limit),
+    let cl = content_length(headers);
+    let mut in_flight = match state.limits.enter(cl.unwrap_or(0)) {
+        Ok(g) => g,
+        Err(e) => return limit_error(d, &e),
     };
+    if let Some(len) = cl {
+        if let Err(e) = state.limits.check_bytes(&target.tenant, len) {
+            return limit_error(d, &e);
+        }
+    }
+    let limit = state.settings.max_body_bytes;
+    let mut charge = |n: u64| in_flight.charge(n).is_ok();
+    let read = body::read_capped_charged(body, cl, limit, &mut charge);
+    let raw = match tokio::time::timeout(state.settings.body_read_timeout, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return body_error(d, &e, limit),
+        Err(_) => {
+            return ApiError::new(
+                d,
+                ErrorCode::Unavailable,
+                "timed out reading the request body",
+            )
+            .retry_after(1)
+            .into_response();
+        }
+    };
+    let wire_bytes = raw.len() as u64;
     let decoded = if target.gzip {
         match body::gunzip_capped(&raw, limit) {
             Ok(b) => b,
@@ -150,13 +180,31 @@ async fn accept(
     } else {
         raw
     };
+    if state.limits.has_write_rate(&target.tenant) {
+        let lines = crate::lineproto::split_lines(&decoded).count() as u64;
+        if let Err(e) = state.limits.take_write(&target.tenant, lines, wire_bytes) {
+            return limit_error(d, &e);
+        }
+    }
     let opts = IngestOptions {
         api: target.api,
         precision: target.precision,
         allow_unsigned: target.api == Api::V2 && state.settings.allow_unsigned,
         now_ns: state.clock.now_ns(),
     };
-    let verdict = ingest::ingest(decoded, &opts);
+    let mut verdict = ingest::ingest(decoded, &opts);
+    let mut series_error = None;
+    if verdict.accepted.points > 0 {
+        let hashes = limits::line_series(&verdict.accepted.lines);
+        let (seen, err) = state
+            .limits
+            .admit_series(&target.tenant, &target.bucket, &hashes);
+        if seen.refused_count > 0 {
+            verdict.accepted.lines = limits::drop_lines(&verdict.accepted.lines, &seen.refused);
+            verdict.accepted.points = verdict.accepted.points.saturating_sub(seen.refused_count);
+        }
+        series_error = err;
+    }
     if verdict.accepted.points > 0 {
         let entry = Entry {
             tenant: target.tenant,
@@ -169,10 +217,38 @@ async fn accept(
             return wal_error(d, &e);
         }
     }
+    drop(in_flight);
+    if let Some(e) = series_error {
+        return series_answer(d, &e, verdict.error.as_ref());
+    }
     match verdict.error {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(e) => ApiError::from_err(d, &e).into_response(),
     }
+}
+
+/// A refusal by a limit, with its Retry-After when it has one.
+fn limit_error(d: Dialect, e: &LimitError) -> Response {
+    let mut err = ApiError::from_err(d, e);
+    if let Some(secs) = e.retry_after() {
+        err = err.retry_after(secs);
+    }
+    err.into_response()
+}
+
+/// Lines of new series were refused, the others stored: a partial write (400 in both
+/// dialects, so Telegraf drops the batch rather than resending what is stored). Refusals of
+/// the ingest verdict, if any, follow in the same message.
+fn series_answer(d: Dialect, e: &LimitError, other: Option<&ingest::IngestError>) -> Response {
+    let mut msg = match d {
+        Dialect::V1 => format!("partial write: {e}"),
+        Dialect::V2 => format!("failure writing points to database: partial write: {e}"),
+    };
+    if let Some(o) = other {
+        msg.push_str("; ");
+        msg.push_str(&o.to_string());
+    }
+    ApiError::new(d, ErrorCode::Invalid, msg).into_response()
 }
 
 async fn append(core: &Core, entry: Entry) -> Result<(), WalError> {
@@ -209,6 +285,7 @@ fn body_error(d: Dialect, e: &BodyError, limit: usize) -> Response {
                 .max_length(limit as u64)
                 .into_response()
         }
+        BodyError::Overloaded => ApiError::from_err(d, e).retry_after(1).into_response(),
         other => ApiError::from_err(d, other).into_response(),
     }
 }
