@@ -171,7 +171,11 @@ async fn accept(
             .into_response();
         }
     };
-    let wire_bytes = raw.len() as u64;
+    let key = limits::RequestKey {
+        lines: 0,
+        bytes: raw.len() as u64,
+        checksum: crc32c::crc32c(&raw),
+    };
     let decoded = if target.gzip {
         match body::gunzip_capped(&raw, limit) {
             Ok(b) => b,
@@ -182,7 +186,10 @@ async fn accept(
     };
     if state.limits.has_write_rate(&target.tenant) {
         let lines = crate::lineproto::split_lines(&decoded).count() as u64;
-        if let Err(e) = state.limits.take_write(&target.tenant, lines, wire_bytes) {
+        if let Err(e) = state
+            .limits
+            .take_write(&target.tenant, limits::RequestKey { lines, ..key })
+        {
             return limit_error(d, &e);
         }
     }

@@ -82,6 +82,19 @@ impl Bucket {
         self.full_at = new_full_at;
     }
 
+    /// Takes `n` tokens even into debt (a reservation); returns when the debt is paid off
+    /// enough for the bucket to be within its burst again, i.e. when the reservation is due.
+    pub fn reserve(&mut self, n: u64, now_ns: i64) -> i128 {
+        let now = i128::from(now_ns);
+        self.full_at = self.full_at.max(now) + self.rate.cost_ns(n);
+        self.full_at - self.rate.cost_ns(self.rate.burst)
+    }
+
+    /// Gives back `n` tokens of an unclaimed reservation.
+    pub fn refund(&mut self, n: u64) {
+        self.full_at -= self.rate.cost_ns(n);
+    }
+
     /// Tokens available at `now_ns` (for tests and metrics).
     pub fn available(&self, now_ns: i64) -> u64 {
         let now = i128::from(now_ns);

@@ -11,7 +11,9 @@
 //!   from `Content-Length` before the body is read ([`Limits::check_bytes`], a peek), and again
 //!   with the line count after the body is read and its lines counted
 //!   ([`Limits::take_write`]). A request is admitted only if *both* buckets fit, and then takes
-//!   from both; a refused request takes nothing. Lines are the non-blank, non-comment lines.
+//!   from both; a refused request takes nothing for good: it books its tokens for when its
+//!   Retry-After is due, and the booking is refunded if the same request does not come back
+//!   (see [`rate`]). Lines are the non-blank, non-comment lines.
 //! - Retry-After is whole seconds until this request would fit (rounded up, ≥ 1): the larger
 //!   wait of the two buckets, exact for a client that is alone. A request larger than a burst
 //!   can never fit: [`LimitError::TooLarge`] (413, Telegraf halves the batch).
@@ -39,7 +41,7 @@ use crate::model::{BucketName, Record, TenantId, WalSeq};
 
 pub use overload::{InFlight, Overload, OverloadKind};
 pub use query::{QueryLimiter, QueryPermit, QueryRefusal};
-pub use rate::{RateRefusal, Unit, WriteRate};
+pub use rate::{RateRefusal, RequestKey, Unit, WriteRate};
 pub use series::{SeriesTracker, SeriesVerdict};
 pub use snapshot::SnapshotError;
 
@@ -240,23 +242,19 @@ impl Limits {
         let Some(t) = self.tenant(tenant) else {
             return Ok(());
         };
-        let mut probe = t
-            .rate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        probe
-            .take(0, bytes, self.clock.now_ns())
+        let mut rate = t.rate.lock().unwrap_or_else(PoisonError::into_inner);
+        rate.peek_bytes(bytes, self.clock.now_ns())
             .map_err(|r| Self::rate_error(tenant, r))
     }
 
-    /// Takes `lines` and `bytes` from the tenant's buckets, both or neither.
-    pub fn take_write(&self, tenant: &TenantId, lines: u64, bytes: u64) -> Result<(), LimitError> {
+    /// Takes the request's lines and bytes from the tenant's buckets, both or neither (then
+    /// booking them for when Retry-After says; see [`rate`]).
+    pub fn take_write(&self, tenant: &TenantId, key: RequestKey) -> Result<(), LimitError> {
         let Some(t) = self.tenant(tenant) else {
             return Ok(());
         };
         let mut rate = t.rate.lock().unwrap_or_else(PoisonError::into_inner);
-        rate.take(lines, bytes, self.clock.now_ns())
+        rate.take(key, self.clock.now_ns())
             .map_err(|r| Self::rate_error(tenant, r))
     }
 

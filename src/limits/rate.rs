@@ -1,7 +1,25 @@
-//! A tenant's write rate: a lines/s bucket and a bytes/s bucket, taken together or not at all.
+//! A tenant's write rate: a lines/s bucket and a bytes/s bucket, taken together or not at all,
+//! with reservations so that a client honouring Retry-After is admitted when it comes back.
+//!
+//! Reservations: under competition, a client that waits its Retry-After would find the tokens
+//! taken by clients that did not have to wait, and be refused again and again. So a refused
+//! request *books* its tokens (the buckets go into debt, later refusals queue behind it) and
+//! is told to come back when its booking is due. The same request (same tenant, line count,
+//! wire bytes and body checksum: a retried batch) arriving at or after that time is admitted
+//! without taking again; arriving early it is refused with the remaining wait and keeps its
+//! booking. A booking not claimed within `CLAIM_GRACE` after it is due is refunded, so a
+//! client that gives up costs nothing in the end. At most `MAX_BOOKINGS` are held per tenant,
+//! and none longer than `MAX_BOOKING_WAIT` ahead; beyond those a refusal books nothing.
 
 use super::bucket::{Bucket, Check, Rate, retry_after_secs};
 use crate::config::TenantLimits;
+
+/// How long after its due time a booking waits for its request (Telegraf retries at its next
+/// flush after Retry-After, 10 s by default).
+pub const CLAIM_GRACE_NS: i128 = 10_000_000_000;
+pub const MAX_BOOKINGS: usize = 256;
+/// No booking further ahead than this (the client is simply told to come back later).
+pub const MAX_BOOKING_WAIT_NS: u128 = 60_000_000_000;
 
 /// Which of a tenant's limits a refusal is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +51,27 @@ pub enum RateRefusal {
     TooLarge { unit: Unit, n: u64, burst: u64 },
 }
 
+/// What identifies a request for its booking: a retried batch is byte-identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKey {
+    pub lines: u64,
+    pub bytes: u64,
+    pub checksum: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Booking {
+    key: RequestKey,
+    due: i128,
+    unit: Unit,
+}
+
 /// The two buckets of one tenant.
 #[derive(Debug, Clone)]
 pub struct WriteRate {
     lines: Option<Bucket>,
     bytes: Option<Bucket>,
+    bookings: Vec<Booking>,
 }
 
 impl WriteRate {
@@ -54,6 +88,7 @@ impl WriteRate {
         Self {
             lines: bucket(l.lines_per_sec, l.burst_lines),
             bytes: bucket(l.bytes_per_sec, l.burst_bytes),
+            bookings: Vec::new(),
         }
     }
 
@@ -61,46 +96,114 @@ impl WriteRate {
         self.lines.is_none() && self.bytes.is_none()
     }
 
-    /// Checks `lines` and `bytes` (either may be 0 = not charged) and takes both if both fit.
-    pub fn take(&mut self, lines: u64, bytes: u64, now_ns: i64) -> Result<(), RateRefusal> {
-        let lines_check = self.lines.as_ref().map(|b| (b, b.check(lines, now_ns)));
-        let bytes_check = self.bytes.as_ref().map(|b| (b, b.check(bytes, now_ns)));
-        let mut worst: Option<(u128, Unit, &Bucket)> = None;
+    fn bucket(&self, unit: Unit) -> Option<&Bucket> {
+        match unit {
+            Unit::Lines => self.lines.as_ref(),
+            Unit::Bytes => self.bytes.as_ref(),
+        }
+    }
+
+    fn wait(&self, unit: Unit, wait_ns: u128) -> RateRefusal {
+        let rate = self.bucket(unit).map(|b| b.rate);
+        RateRefusal::Wait {
+            unit,
+            per_sec: rate.map_or(0, |r| r.per_sec),
+            replicas: rate.map_or(1, |r| r.replicas),
+            retry_after: retry_after_secs(wait_ns),
+        }
+    }
+
+    /// Refunds the bookings nobody claimed in time.
+    fn expire(&mut self, now: i128) {
+        let (lines, bytes) = (&mut self.lines, &mut self.bytes);
+        self.bookings.retain(|b| {
+            let keep = now <= b.due + CLAIM_GRACE_NS;
+            if !keep {
+                if let Some(l) = lines.as_mut() {
+                    l.refund(b.key.lines);
+                }
+                if let Some(x) = bytes.as_mut() {
+                    x.refund(b.key.bytes);
+                }
+            }
+            keep
+        });
+    }
+
+    /// Would a request of `bytes` wire bytes fit now (before its body is read)? Takes and
+    /// books nothing. A request that may hold a booking of that size passes (checked later).
+    pub fn peek_bytes(&mut self, bytes: u64, now_ns: i64) -> Result<(), RateRefusal> {
+        self.expire(i128::from(now_ns));
+        if self.bookings.iter().any(|b| b.key.bytes == bytes) {
+            return Ok(());
+        }
+        let Some(b) = self.bytes.as_ref() else {
+            return Ok(());
+        };
+        match b.check(bytes, now_ns) {
+            Check::Fits { .. } => Ok(()),
+            Check::Never => Err(RateRefusal::TooLarge {
+                unit: Unit::Bytes,
+                n: bytes,
+                burst: b.rate.burst,
+            }),
+            Check::Wait { wait_ns } => Err(self.wait(Unit::Bytes, wait_ns)),
+        }
+    }
+
+    /// Takes `key.lines` and `key.bytes` from both buckets, or neither and books them.
+    pub fn take(&mut self, key: RequestKey, now_ns: i64) -> Result<(), RateRefusal> {
+        if self.is_unlimited() {
+            return Ok(());
+        }
+        let now = i128::from(now_ns);
+        self.expire(now);
+        if let Some(i) = self.bookings.iter().position(|b| b.key == key) {
+            let b = self.bookings[i];
+            if now >= b.due {
+                self.bookings.swap_remove(i);
+                return Ok(());
+            }
+            let wait_ns = u128::try_from(b.due - now).unwrap_or(0);
+            return Err(self.wait(b.unit, wait_ns));
+        }
+        let lines_check = self.lines.as_ref().map(|b| b.check(key.lines, now_ns));
+        let bytes_check = self.bytes.as_ref().map(|b| b.check(key.bytes, now_ns));
+        let mut worst: Option<(u128, Unit)> = None;
         for (unit, n, c) in [
-            (Unit::Lines, lines, lines_check),
-            (Unit::Bytes, bytes, bytes_check),
+            (Unit::Lines, key.lines, lines_check),
+            (Unit::Bytes, key.bytes, bytes_check),
         ] {
             match c {
-                Some((b, Check::Never)) => {
-                    return Err(RateRefusal::TooLarge {
-                        unit,
-                        n,
-                        burst: b.rate.burst,
-                    });
+                Some(Check::Never) => {
+                    let burst = self.bucket(unit).map_or(0, |b| b.rate.burst);
+                    return Err(RateRefusal::TooLarge { unit, n, burst });
                 }
-                Some((b, Check::Wait { wait_ns })) if worst.is_none_or(|w| wait_ns > w.0) => {
-                    worst = Some((wait_ns, unit, b));
+                Some(Check::Wait { wait_ns }) if worst.is_none_or(|w| wait_ns > w.0) => {
+                    worst = Some((wait_ns, unit));
                 }
                 _ => {}
             }
         }
-        if let Some((wait_ns, unit, b)) = worst {
-            return Err(RateRefusal::Wait {
-                unit,
-                per_sec: b.rate.per_sec,
-                replicas: b.rate.replicas,
-                retry_after: retry_after_secs(wait_ns),
-            });
-        }
-        if let Some((_, Check::Fits { new_full_at })) = lines_check {
-            if let Some(b) = self.lines.as_mut() {
-                b.take(new_full_at);
+        if let Some((wait_ns, unit)) = worst {
+            if self.bookings.len() < MAX_BOOKINGS && wait_ns <= MAX_BOOKING_WAIT_NS {
+                let mut due = now;
+                if let Some(b) = self.lines.as_mut() {
+                    due = due.max(b.reserve(key.lines, now_ns));
+                }
+                if let Some(b) = self.bytes.as_mut() {
+                    due = due.max(b.reserve(key.bytes, now_ns));
+                }
+                self.bookings.push(Booking { key, due, unit });
+                return Err(self.wait(unit, u128::try_from(due - now).unwrap_or(0)));
             }
+            return Err(self.wait(unit, wait_ns));
         }
-        if let Some((_, Check::Fits { new_full_at })) = bytes_check {
-            if let Some(b) = self.bytes.as_mut() {
-                b.take(new_full_at);
-            }
+        if let (Some(b), Some(Check::Fits { new_full_at })) = (self.lines.as_mut(), lines_check) {
+            b.take(new_full_at);
+        }
+        if let (Some(b), Some(Check::Fits { new_full_at })) = (self.bytes.as_mut(), bytes_check) {
+            b.take(new_full_at);
         }
         Ok(())
     }
@@ -115,74 +218,4 @@ impl WriteRate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const S: i64 = 1_000_000_000;
-
-    fn limits() -> TenantLimits {
-        TenantLimits {
-            lines_per_sec: Some(1_000),
-            burst_lines: Some(2_000),
-            bytes_per_sec: Some(100_000),
-            burst_bytes: Some(100_000),
-            ..TenantLimits::default()
-        }
-    }
-
-    #[test]
-    fn both_or_neither() {
-        let mut r = WriteRate::new(&limits(), 1);
-        // Lines fit, bytes do not (after taking the whole byte burst).
-        r.take(0, 100_000, 0).expect("fits");
-        let before = r.available(0);
-        let e = r.take(10, 50_000, 0).unwrap_err();
-        assert_eq!(
-            e,
-            RateRefusal::Wait {
-                unit: Unit::Bytes,
-                per_sec: 100_000,
-                replicas: 1,
-                retry_after: 1
-            }
-        );
-        assert_eq!(r.available(0), before, "a refused request consumes nothing");
-        assert_eq!(before, (Some(2_000), Some(0)));
-    }
-
-    #[test]
-    fn retry_after_is_the_larger_wait() {
-        let mut r = WriteRate::new(&limits(), 1);
-        r.take(2_000, 100_000, 0).expect("fits");
-        // 3 s of lines (3 000 at 1 000/s) is more than the burst: never.
-        assert!(matches!(
-            r.take(3_000, 1, 0),
-            Err(RateRefusal::TooLarge {
-                unit: Unit::Lines,
-                n: 3_000,
-                burst: 2_000
-            })
-        ));
-        // 1 500 lines → 1.5 s → 2; 10 000 bytes → 0.1 s → 1. The answer is 2.
-        match r.take(1_500, 10_000, 0) {
-            Err(RateRefusal::Wait {
-                unit, retry_after, ..
-            }) => {
-                assert_eq!((unit, retry_after), (Unit::Lines, 2));
-            }
-            other => panic!("{other:?}"),
-        }
-        // Honouring it works.
-        r.take(1_500, 10_000, 2 * S)
-            .expect("fits after Retry-After");
-    }
-
-    #[test]
-    fn unlimited_always_fits() {
-        let mut r = WriteRate::new(&TenantLimits::default(), 1);
-        assert!(r.is_unlimited());
-        for _ in 0..1000 {
-            r.take(u64::MAX, u64::MAX, 0).expect("unlimited");
-        }
-    }
-}
+mod tests;

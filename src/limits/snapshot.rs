@@ -23,8 +23,9 @@ use crate::model::{BucketName, TenantId, WalSeq};
 const MAGIC: &[u8; 8] = b"SLSERIES";
 const VERSION: u32 = 1;
 
-/// How often the sets are written.
-pub const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often the sets are written. Short, because in fronting mode the WAL keeps the segments
+/// after the snapshot seq until the next one (counted in the WAL quota).
+pub const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The file name under `data_dir`.
 pub const FILE: &str = "series.snap";

@@ -37,6 +37,14 @@ fn limits(tenants: &[TenantConfig], replicas: u64) -> (Limits, Arc<ManualClock>)
     (l, clock)
 }
 
+fn k(lines: u64, bytes: u64) -> RequestKey {
+    RequestKey {
+        lines,
+        bytes,
+        checksum: (lines ^ bytes) as u32,
+    }
+}
+
 fn id(s: &str) -> TenantId {
     TenantId::new(s).unwrap()
 }
@@ -45,11 +53,11 @@ fn id(s: &str) -> TenantId {
 fn refusal_names_the_limit_and_retry_after_is_exact() {
     let (l, clock) = limits(&[tenant("acme", lines_limit(10_000, 20_000))], 1);
     let acme = id("acme");
-    l.take_write(&acme, 20_000, 0).unwrap();
-    let e = l.take_write(&acme, 25_000, 0).unwrap_err();
+    l.take_write(&acme, k(20_000, 0)).unwrap();
+    let e = l.take_write(&acme, k(25_000, 0)).unwrap_err();
     assert_eq!(e.error_code(), ErrorCode::RequestTooLarge);
     assert!(e.to_string().contains("burst limit of 20000 lines"), "{e}");
-    let e = l.take_write(&acme, 25_000 - 5_000, 0).unwrap_err();
+    let e = l.take_write(&acme, k(25_000 - 5_000, 0)).unwrap_err();
     assert_eq!(e.retry_after(), Some(2));
     assert_eq!(
         e.to_string(),
@@ -57,16 +65,16 @@ fn refusal_names_the_limit_and_retry_after_is_exact() {
     );
     assert_eq!(e.error_code(), ErrorCode::TooManyRequests);
     clock.set(T0 + 2 * S);
-    l.take_write(&acme, 20_000, 0).unwrap();
+    l.take_write(&acme, k(20_000, 0)).unwrap();
     // Unknown or unlimited tenants pass.
-    l.take_write(&id("other"), u64::MAX, u64::MAX).unwrap();
+    l.take_write(&id("other"), k(u64::MAX, u64::MAX)).unwrap();
 }
 
 #[test]
 fn replicas_divide_the_rate_in_the_message_too() {
     let (l, _) = limits(&[tenant("acme", lines_limit(1_000, 1_000))], 4);
-    l.take_write(&id("acme"), 1_000, 0).unwrap();
-    let e = l.take_write(&id("acme"), 500, 0).unwrap_err();
+    l.take_write(&id("acme"), k(1_000, 0)).unwrap();
+    let e = l.take_write(&id("acme"), k(500, 0)).unwrap_err();
     assert_eq!(e.retry_after(), Some(2));
     assert!(
         e.to_string()
@@ -93,7 +101,7 @@ fn check_bytes_is_a_peek() {
             ..
         })
     ));
-    l.take_write(&id("acme"), 5, 600).unwrap();
+    l.take_write(&id("acme"), k(5, 600)).unwrap();
     assert_eq!(
         l.check_bytes(&id("acme"), 600).unwrap_err().retry_after(),
         Some(1)
@@ -105,8 +113,8 @@ fn reconcile_keeps_unchanged_tenants_state() {
     let a = tenant("a", lines_limit(10, 10));
     let b = tenant("b", lines_limit(10, 10));
     let (l, _) = limits(&[a.clone(), b], 1);
-    l.take_write(&id("a"), 10, 0).unwrap();
-    l.take_write(&id("b"), 10, 0).unwrap();
+    l.take_write(&id("a"), k(10, 0)).unwrap();
+    l.take_write(&id("b"), k(10, 0)).unwrap();
     // b's limit changes, a's does not, c is new.
     l.reconcile(&[
         a,
@@ -114,13 +122,13 @@ fn reconcile_keeps_unchanged_tenants_state() {
         tenant("c", lines_limit(1, 1)),
     ]);
     assert!(
-        l.take_write(&id("a"), 1, 0).is_err(),
+        l.take_write(&id("a"), k(1, 0)).is_err(),
         "a keeps its empty bucket"
     );
-    l.take_write(&id("b"), 20, 0).unwrap();
-    l.take_write(&id("c"), 1, 0).unwrap();
+    l.take_write(&id("b"), k(20, 0)).unwrap();
+    l.take_write(&id("c"), k(1, 0)).unwrap();
     l.reconcile(&[]);
-    l.take_write(&id("a"), 1_000, 0).unwrap();
+    l.take_write(&id("a"), k(1_000, 0)).unwrap();
 }
 
 #[test]

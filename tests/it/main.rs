@@ -3,6 +3,7 @@
 
 mod durability;
 mod forward_v1;
+mod limits;
 mod peers;
 mod sluice_process;
 mod support;
