@@ -31,6 +31,9 @@ impl Fnv {
     }
 }
 
+/// An unescaped (key, value).
+type Tag<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// First `p >= from` with `buf[p] == c` not preceded by a backslash (InfluxDB's rule).
 fn find_unescaped(buf: &[u8], mut from: usize, c: u8) -> usize {
     while from < buf.len() {
@@ -56,7 +59,7 @@ pub fn series_hash(key: &[u8]) -> u64 {
     if meas_end >= key.len() {
         return h.0;
     }
-    let mut tags: Vec<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = Vec::new();
+    let mut tags: Vec<Tag<'_>> = Vec::new();
     let mut pos = meas_end + 1;
     while pos < key.len() {
         let end = find_unescaped(key, pos, b',');
