@@ -352,6 +352,59 @@ fn slowloris_connections_do_not_stop_writes() {
     );
 }
 
+/// Tenant `flood` hammers far past its limit without honouring Retry-After; tenant `acme`
+/// keeps writing: all its writes succeed. Latencies go to the report, not into assertions.
+#[test]
+fn a_flooding_tenant_does_not_refuse_another() {
+    let cfg = format!(
+        "{}\n[[tenant]]\nid = \"flood\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\n\
+         limits = {{ lines_per_sec = 1000, burst_lines = 1000 }}\n",
+        config("", ""),
+        token_sha256("tok-flood")
+    );
+    let s = Arc::new(Sluice::start(&cfg));
+    let baseline: Vec<f64> = (0..30).map(|_| timed_write(&s)).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooders: Vec<_> = (0..4)
+        .map(|c| {
+            let (s, stop) = (s.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut refused = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = Request::new(
+                        "POST",
+                        &format!("{}/api/v2/write?org=o&bucket=b&precision=s", s.url()),
+                    )
+                    .header("Authorization", "Token tok-flood")
+                    .body(Body::Fixed(lines(c, 500, 1)))
+                    .send()
+                    .expect("flood write");
+                    if r.status == 429 {
+                        refused += 1;
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let loaded: Vec<f64> = (0..30).map(|_| timed_write(&s)).collect();
+    stop.store(true, Ordering::Relaxed);
+    let refused: u64 = flooders
+        .into_iter()
+        .map(|h| h.join().expect("flooder"))
+        .sum();
+    eprintln!(
+        "[limits] flood: other tenant's write p50/p99 {:.1}/{:.1} ms alone, {:.1}/{:.1} ms while \
+         `flood` got {refused} 429s",
+        pct(&baseline, 0.5),
+        pct(&baseline, 0.99),
+        pct(&loaded, 0.5),
+        pct(&loaded, 0.99)
+    );
+    assert!(refused > 0, "the flooding tenant was never throttled");
+}
+
 fn timed_write(s: &Sluice) -> f64 {
     let t = Instant::now();
     let r = write_v2(s, lines(9, 10, 1));
