@@ -1,6 +1,7 @@
 //! sluice: a multi-tenant time-series gateway speaking the InfluxDB HTTP API.
 //!
-//! Write path: `http` → `tenant` (auth) → `ingest` (verdicts, via `lineproto`) → `wal`
+//! Write path: `http` → `tenant` (auth) → `limits` (rates) → `ingest` (verdicts, via `lineproto`)
+//! → `limits` (series) → `wal`
 //! (fsync before the 204) → WAL consumers (`forward`). `app` wires them and owns shutdown.
 //!
 //! # Layout
