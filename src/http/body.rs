@@ -155,6 +155,31 @@ mod tests {
         assert_eq!(read_capped(body, None, 10).await.unwrap(), "abcdabcd");
     }
 
+    #[tokio::test]
+    async fn chunked_bodies_are_charged_as_they_arrive() {
+        let chunks = || -> Body {
+            let c: Vec<Result<Bytes, std::io::Error>> =
+                (0..4).map(|_| Ok(Bytes::from_static(b"abcd"))).collect();
+            Body::from_stream(futures_util::stream::iter(c))
+        };
+        let mut charged = 0u64;
+        let mut budget = |n: u64| {
+            charged += n;
+            charged <= 10
+        };
+        let err = read_capped_charged(chunks(), None, 100, &mut budget)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyError::Overloaded));
+        assert_eq!(err.error_code(), ErrorCode::Unavailable);
+        // With a Content-Length the caller charged up front: nothing is charged here.
+        let mut never = |_: u64| false;
+        let body = read_capped_charged(chunks(), Some(16), 100, &mut never)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 16);
+    }
+
     #[test]
     fn gzip_is_capped_and_multimember() {
         let mut two = gzip(b"cpu v=1 1\n");
