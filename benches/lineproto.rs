@@ -124,6 +124,15 @@ fn bench_body(c: &mut Criterion, name: &str, f: fn(usize) -> String) {
                 .points
         })
     });
+    // What the limits add per request: counting lines (rate limits) and hashing each accepted
+    // line's series key (cardinality).
+    assert_eq!(sluice::limits::line_series(&bytes).len(), LINES);
+    g.bench_function("limits_count_lines", |b| {
+        b.iter(|| sluice::lineproto::split_lines(black_box(&bytes)).count())
+    });
+    g.bench_function("limits_series_hashes", |b| {
+        b.iter(|| sluice::limits::line_series(black_box(&bytes)).len())
+    });
     // What a gzip body (Telegraf's default) costs before any parsing.
     let gz = {
         use std::io::Write as _;

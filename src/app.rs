@@ -20,7 +20,9 @@ use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
 use crate::config::{Config, UpstreamApi, WalCompression, WalSync};
 use crate::forward::{self, ForwardConfig, Forwarder};
+use crate::http::serve::ServeSettings;
 use crate::http::{self, AppState, Core, HttpSettings};
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::model::{BucketName, TenantId, WalSeq};
 use crate::reload::Reloader;
@@ -29,6 +31,8 @@ use crate::wal::{Compression, SyncMode, Wal, WalConfig};
 
 /// The WAL consumer name of the forwarder.
 const FORWARD_CONSUMER: &str = "forward";
+/// The WAL consumer name of the series tracker (fronting mode only; see `limits::snapshot`).
+const SERIES_CONSUMER: &str = "series";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -123,17 +127,29 @@ pub async fn run_from(
 
     let metrics = Metrics::new();
     let tenants = Arc::new(SharedRegistry::new(Registry::from_config(&config)?));
+    let clock = Arc::new(SystemClock);
+    let limits = Arc::new(Limits::from_config(&config, clock.clone()));
     let reloader = Arc::new(Reloader::new(path, config.clone(), tenants.clone()));
+    {
+        // Limiter state of unchanged tenants survives a reload; changed ones start afresh.
+        let limits = limits.clone();
+        reloader.add_hook(
+            "limits",
+            Box::new(move |c: &Config| limits.reconcile(&c.tenants)),
+        );
+    }
     let state = Arc::new(AppState {
         tenants,
+        limits: limits.clone(),
         settings: HttpSettings {
             max_body_bytes: usize::try_from(config.server.max_body_bytes).unwrap_or(usize::MAX),
             allow_unsigned: !matches!(
                 config.upstream.as_ref().map(|u| u.api),
                 Some(UpstreamApi::V1)
             ),
+            body_read_timeout: config.server.body_read_timeout,
         },
-        clock: Arc::new(SystemClock),
+        clock,
         started: SystemTime::now(),
         core: OnceLock::new(),
     });
@@ -144,14 +160,11 @@ pub async fn run_from(
             metrics.write.clone(),
             crate::metrics::track,
         ));
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        })
+        let settings = ServeSettings {
+            max_connections: config.server.max_connections,
+            header_read_timeout: config.server.header_read_timeout,
+        };
+        tokio::spawn(http::serve::serve(listener, app, settings, stop.clone()))
     };
 
     let mut admin = {
@@ -185,6 +198,16 @@ pub async fn run_from(
         last_seq = report.last_seq.0,
         "write-ahead log replayed"
     );
+
+    let series_consumer = config.upstream.is_some();
+    restore_series(&limits, &wal, &config.data_dir, series_consumer).await?;
+    let snapshots = tokio::spawn(snapshot_series(
+        limits.clone(),
+        wal.clone(),
+        config.data_dir.clone(),
+        series_consumer,
+        stop.clone(),
+    ));
 
     let forwarding = match &config.upstream {
         Some(_) => Some(start_forwarding(
@@ -224,14 +247,99 @@ pub async fn run_from(
         admin.abort();
     }
     let _ = refusal_log.await;
-    // 2. The forwarder stops at a clean watermark, which is persisted.
+    // 2. The series sets are written (no write can add to them any more).
+    let _ = snapshots.await;
+    // 3. The forwarder stops at a clean watermark, which is persisted.
     if let Some(f) = forwarding {
         f.stop().await?;
     }
-    // 3. Final fsync.
+    // 4. Final fsync.
     wal.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Loads the series snapshot and replays the WAL after it (before the server is ready).
+async fn restore_series(
+    limits: &Arc<Limits>,
+    wal: &Wal,
+    data_dir: &std::path::Path,
+    consumer: bool,
+) -> Result<(), AppError> {
+    if consumer {
+        wal.register_consumer(SERIES_CONSUMER)?;
+    }
+    let limits = limits.clone();
+    let wal = wal.clone();
+    let dir = data_dir.to_path_buf();
+    let task = tokio::task::spawn_blocking(move || {
+        let after = match limits.load_snapshot(&dir) {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "series snapshot unusable; counting series from the whole WAL");
+                WalSeq(0)
+            }
+        };
+        let mut reader = wal.reader(after);
+        let mut records = 0u64;
+        loop {
+            match reader.try_next() {
+                Ok(Some(record)) => {
+                    limits.replay(&record);
+                    records += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "replaying the WAL into the series sets stopped early");
+                    break;
+                }
+            }
+        }
+        tracing::info!(after = after.0, records, "series sets restored");
+    });
+    task.await?;
+    Ok(())
+}
+
+/// Writes the series snapshot every `SNAPSHOT_EVERY` and once more at shutdown; in fronting
+/// mode then moves the series consumer's WAL cursor to the snapshot's seq.
+async fn snapshot_series(
+    limits: Arc<Limits>,
+    wal: Wal,
+    dir: PathBuf,
+    consumer: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(crate::limits::snapshot::SNAPSHOT_EVERY) => false,
+            _ = stopped(&mut stop) => true,
+        };
+        if stopping {
+            // Let in-flight writes finish their appends before the last snapshot.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seq = wal.stats().last_seq.unwrap_or_default();
+        let (l, d) = (limits.clone(), dir.clone());
+        match tokio::task::spawn_blocking(move || l.write_snapshot(&d, seq)).await {
+            Ok(Ok(())) => {
+                if consumer {
+                    if let Err(e) = wal.commit_cursor(SERIES_CONSUMER, seq).await {
+                        tracing::warn!(error = %e, "moving the series WAL cursor failed");
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "writing the series snapshot failed"),
+            Err(e) => tracing::warn!(error = %e, "series snapshot task failed"),
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 fn wal_config(config: &Config) -> WalConfig {

@@ -1,6 +1,7 @@
 //! sluice: a multi-tenant time-series gateway speaking the InfluxDB HTTP API.
 //!
-//! Write path: `http` → `tenant` (auth) → `ingest` (verdicts, via `lineproto`) → `wal`
+//! Write path: `http` → `tenant` (auth) → `limits` (rates) → `ingest` (verdicts, via `lineproto`)
+//! → `limits` (series) → `wal`
 //! (fsync before the 204) → WAL consumers (`forward`). `app` wires them and owns shutdown.
 //!
 //! # Layout
@@ -11,6 +12,7 @@
 //! - `config`: the TOML file → validated `Config` (defaults, `${ENV}`, errors with key and line).
 //! - `tenant`: tenant registry (token hash → tenant), credentials, permissions, v1 db/rp mapping.
 //! - `lineproto`: zero-copy line-protocol scanner with InfluxDB's verdicts.
+//! - `limits`: per-tenant write rates, series cardinality, query limits, global overload guards.
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
@@ -31,6 +33,7 @@ pub mod error;
 pub mod forward;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod lineproto;
 pub mod metrics;
 pub mod model;

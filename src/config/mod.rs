@@ -121,7 +121,19 @@ pub struct Config {
     pub wal: WalSettings,
     /// `None`: embedded mode, nothing is forwarded.
     pub upstream: Option<UpstreamConfig>,
+    /// `[limits]`: settings shared by every tenant's limits.
+    pub limits: GlobalLimits,
     pub tenants: Vec<TenantConfig>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalLimits {
+    /// Number of sluice replicas sharing each tenant's limits: every rate (not burst) is
+    /// divided by it. `SLUICE_REPLICAS` in the environment overrides the file. Assumes the load
+    /// balancer spreads each tenant evenly; with sticky keep-alive connections a tenant may get
+    /// less than its limit (one busy replica) or more (several).
+    pub replicas: u64,
 }
 
 /// `[server]`.
@@ -131,6 +143,17 @@ pub struct ServerConfig {
     /// Request body limit, applied to the compressed and to the decompressed body.
     pub max_body_bytes: u64,
     pub shutdown_timeout: Duration,
+    /// Write requests being handled at once; beyond: 503 + Retry-After before reading the body.
+    pub max_in_flight_requests: usize,
+    /// Body bytes of write requests being handled at once (Content-Length up front, chunked
+    /// bodies as they are read).
+    pub max_in_flight_bytes: u64,
+    /// A client must send its whole request head within this time (slowloris).
+    pub header_read_timeout: Duration,
+    /// A client must send its whole body within this time.
+    pub body_read_timeout: Duration,
+    /// Open connections; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
 
 /// `[admin]`: the operator's listener (`GET /metrics`, `POST /-/reload`).
@@ -214,6 +237,42 @@ pub struct TenantConfig {
     /// At least one; `BucketPattern::Any` (`"*"`) allows every bucket.
     pub buckets: Vec<BucketPattern>,
     pub upstream: TenantUpstream,
+    pub limits: TenantLimits,
+}
+
+/// A tenant's `limits = { ... }`. Every limit is optional: absent means unlimited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub lines_per_sec: Option<u64>,
+    /// Defaults to 5 × `lines_per_sec` when a rate is set.
+    pub burst_lines: Option<u64>,
+    pub bytes_per_sec: Option<u64>,
+    /// Defaults to 5 × `bytes_per_sec` when a rate is set.
+    pub burst_bytes: Option<u64>,
+    /// Distinct series per bucket seen within `series_window`.
+    pub max_series: Option<u64>,
+    pub series_window: Duration,
+    /// Concurrent queries.
+    pub max_queries: Option<u32>,
+    pub queries_per_min: Option<u64>,
+}
+
+/// Default `series_window`.
+pub const DEFAULT_SERIES_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            lines_per_sec: None,
+            burst_lines: None,
+            bytes_per_sec: None,
+            burst_bytes: None,
+            max_series: None,
+            series_window: DEFAULT_SERIES_WINDOW,
+            max_queries: None,
+            queries_per_min: None,
+        }
+    }
 }
 
 impl Config {

@@ -24,7 +24,15 @@ pub(super) struct RawConfig {
     pub wal: RawWal,
     pub upstream: Option<RawUpstream>,
     #[serde(default)]
+    pub limits: RawGlobalLimits,
+    #[serde(default)]
     pub tenant: Vec<Spanned<RawTenant>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGlobalLimits {
+    pub replicas: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +41,11 @@ pub(super) struct RawServer {
     pub listen: Option<SocketAddr>,
     pub max_body_bytes: Option<Spanned<ByteSize>>,
     pub shutdown_timeout: Option<HumanDuration>,
+    pub max_in_flight_requests: Option<Spanned<u64>>,
+    pub max_in_flight_bytes: Option<Spanned<ByteSize>>,
+    pub header_read_timeout: Option<HumanDuration>,
+    pub body_read_timeout: Option<HumanDuration>,
+    pub max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,6 +92,21 @@ pub(super) struct RawTenant {
     pub buckets: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub upstream: RawTenantUpstream,
+    #[serde(default)]
+    pub limits: RawTenantLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenantLimits {
+    pub lines_per_sec: Option<Spanned<u64>>,
+    pub burst_lines: Option<Spanned<u64>>,
+    pub bytes_per_sec: Option<Spanned<ByteSize>>,
+    pub burst_bytes: Option<Spanned<ByteSize>>,
+    pub max_series: Option<Spanned<u64>>,
+    pub series_window: Option<Spanned<HumanDuration>>,
+    pub max_queries: Option<Spanned<u64>>,
+    pub queries_per_min: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -20,7 +20,33 @@ struct Out {
     wal: OutWal,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream: Option<OutUpstream>,
+    limits: OutGlobalLimits,
     tenant: Vec<OutTenant>,
+}
+
+#[derive(Serialize)]
+struct OutGlobalLimits {
+    replicas: u64,
+}
+
+/// Only the limits that are set (absent = unlimited).
+#[derive(Serialize)]
+struct OutTenantLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines_per_sec: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burst_lines: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_per_sec: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    burst_bytes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_series: Option<u64>,
+    series_window: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_queries: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queries_per_min: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +54,11 @@ struct OutServer {
     listen: String,
     max_body_bytes: String,
     shutdown_timeout: String,
+    max_in_flight_requests: u64,
+    max_in_flight_bytes: String,
+    header_read_timeout: String,
+    body_read_timeout: String,
+    max_connections: u64,
 }
 
 #[derive(Serialize)]
@@ -66,6 +97,7 @@ struct OutTenant {
     token_sha256: Vec<String>,
     buckets: Vec<String>,
     upstream: OutTenantUpstream,
+    limits: OutTenantLimits,
 }
 
 #[derive(Serialize)]
@@ -100,6 +132,11 @@ pub(super) fn to_toml(c: &Config) -> String {
             listen: c.server.listen.to_string(),
             max_body_bytes: format_size(c.server.max_body_bytes),
             shutdown_timeout: format_duration(c.server.shutdown_timeout),
+            max_in_flight_requests: c.server.max_in_flight_requests as u64,
+            max_in_flight_bytes: format_size(c.server.max_in_flight_bytes),
+            header_read_timeout: format_duration(c.server.header_read_timeout),
+            body_read_timeout: format_duration(c.server.body_read_timeout),
+            max_connections: c.server.max_connections as u64,
         },
         admin: OutAdmin {
             listen: c.admin.listen.to_string(),
@@ -125,6 +162,9 @@ pub(super) fn to_toml(c: &Config) -> String {
             username: u.username.clone().unwrap_or_default(),
             password: redact(&u.password),
         }),
+        limits: OutGlobalLimits {
+            replicas: c.limits.replicas,
+        },
         tenant: c
             .tenants
             .iter()
@@ -145,6 +185,16 @@ pub(super) fn to_toml(c: &Config) -> String {
                     username: t.upstream.username.clone().unwrap_or_default(),
                     password: redact(&t.upstream.password),
                     bucket_prefix: t.upstream.bucket_prefix.clone(),
+                },
+                limits: OutTenantLimits {
+                    lines_per_sec: t.limits.lines_per_sec,
+                    burst_lines: t.limits.burst_lines,
+                    bytes_per_sec: t.limits.bytes_per_sec.map(format_size),
+                    burst_bytes: t.limits.burst_bytes.map(format_size),
+                    max_series: t.limits.max_series,
+                    series_window: format_duration(t.limits.series_window),
+                    max_queries: t.limits.max_queries,
+                    queries_per_min: t.limits.queries_per_min,
                 },
             })
             .collect(),

@@ -351,3 +351,105 @@ fn load_reads_a_file() {
         Err(ConfigError::Read { .. })
     ));
 }
+
+const LIMITS: &str = r#"
+[server]
+max_in_flight_requests = 64
+max_in_flight_bytes = "256MiB"
+header_read_timeout = "5s"
+body_read_timeout = "30s"
+max_connections = 100
+[limits]
+replicas = 3
+[[tenant]]
+id = "acme"
+token_sha256 = ["0000000000000000000000000000000000000000000000000000000000000001"]
+buckets = ["*"]
+limits = { lines_per_sec = 50000, burst_lines = 250000, bytes_per_sec = "16MiB", max_series = 200000, series_window = "1h", max_queries = 4, queries_per_min = 120 }
+[[tenant]]
+id = "free"
+token_sha256 = ["0000000000000000000000000000000000000000000000000000000000000002"]
+buckets = ["*"]
+"#;
+
+#[test]
+fn limits_are_read_with_defaults() {
+    let c = parse(LIMITS).unwrap();
+    assert_eq!(c.server.max_in_flight_requests, 64);
+    assert_eq!(c.server.max_in_flight_bytes, 256 << 20);
+    assert_eq!(c.server.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(c.server.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(c.server.max_connections, 100);
+    assert_eq!(c.limits.replicas, 3);
+    let l = &c.tenants[0].limits;
+    assert_eq!(l.lines_per_sec, Some(50_000));
+    assert_eq!(l.burst_lines, Some(250_000));
+    assert_eq!(l.bytes_per_sec, Some(16 << 20));
+    assert_eq!(
+        l.burst_bytes,
+        Some(80 << 20),
+        "default burst: 5 s of the rate"
+    );
+    assert_eq!(l.max_series, Some(200_000));
+    assert_eq!(l.series_window, Duration::from_secs(3600));
+    assert_eq!((l.max_queries, l.queries_per_min), (Some(4), Some(120)));
+    assert_eq!(
+        c.tenants[1].limits,
+        TenantLimits::default(),
+        "absent = unlimited"
+    );
+    let d = parse("").unwrap();
+    assert_eq!(d.limits.replicas, 1);
+    assert_eq!(d.server.header_read_timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn limit_errors_name_key_and_line() {
+    let bad = LIMITS.replace("max_series = 200000", "max_series = 0");
+    let e = err(&bad);
+    assert_eq!(e.key(), Some("tenant[0].limits.max_series"), "{e}");
+    assert_eq!(e.line(), Some(14), "{e}");
+    let bad = LIMITS.replace("lines_per_sec = 50000, ", "");
+    let e = err(&bad);
+    assert_eq!(e.key(), Some("tenant[0].limits.burst_lines"), "{e}");
+    assert!(e.to_string().contains("needs its rate"), "{e}");
+    let e = err(&LIMITS.replace("max_queries = 4", "max_querys = 4"));
+    assert_eq!(e.key(), Some("tenant[0].limits.max_querys"), "{e}");
+    assert_eq!(e.line(), Some(14), "{e}");
+    let e = err(&LIMITS.replace("replicas = 3", "replicas = 0"));
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("limits.replicas"), Some(9)),
+        "{e}"
+    );
+    let e = err(&LIMITS.replace("max_connections = 100", "max_connections = 0"));
+    assert_eq!(e.key(), Some("server.max_connections"), "{e}");
+}
+
+#[test]
+fn sluice_replicas_env_overrides_the_file() {
+    let env = |name: &str| (name == "SLUICE_REPLICAS").then(|| "4".to_string());
+    assert_eq!(
+        Config::from_toml_str(LIMITS, env).unwrap().limits.replicas,
+        4
+    );
+    let env = |name: &str| (name == "SLUICE_REPLICAS").then(|| "zero".to_string());
+    let e = Config::from_toml_str(LIMITS, env).unwrap_err();
+    assert!(e.to_string().contains("SLUICE_REPLICAS"), "{e}");
+}
+
+#[test]
+fn redacted_dump_shows_limits_and_reads_back() {
+    let c = parse(LIMITS).unwrap();
+    let dump = c.redacted_toml();
+    assert!(dump.contains("replicas = 3"), "{dump}");
+    assert!(dump.contains("bytes_per_sec = \"16MiB\""), "{dump}");
+    assert!(dump.contains("header_read_timeout = \"5s\""), "{dump}");
+    let back = parse(&dump).unwrap();
+    assert_eq!(back.tenants[0].limits, c.tenants[0].limits);
+    assert_eq!(back.tenants[1].limits, c.tenants[1].limits);
+    assert_eq!(
+        back.server.max_in_flight_bytes,
+        c.server.max_in_flight_bytes
+    );
+}

@@ -12,12 +12,13 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use super::interp::{interpolate, key_path_at, line_col};
-use super::raw::{RawConfig, RawTenant, RawUpstream};
+use super::raw::{RawConfig, RawTenant, RawTenantLimits, RawUpstream};
 use super::units::ByteSize;
+use super::units::HumanDuration;
 use super::{
     AdminConfig, Config, ConfigError, DEFAULT_ADMIN_LISTEN, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
-    Secret, ServerConfig, TenantConfig, TenantUpstream, UpstreamApi, UpstreamConfig,
-    WalCompression, WalSettings, WalSync,
+    GlobalLimits, Secret, ServerConfig, TenantConfig, TenantLimits, TenantUpstream, UpstreamApi,
+    UpstreamConfig, WalCompression, WalSettings, WalSync,
 };
 use crate::model::{BucketName, TenantId};
 use crate::tenant::BucketPattern;
@@ -34,6 +35,11 @@ pub(super) fn defaults(data_dir: PathBuf) -> Config {
                 .expect("DEFAULT_LISTEN is a valid socket address"),
             max_body_bytes: 32 * MIB,
             shutdown_timeout: Duration::from_secs(30),
+            max_in_flight_requests: 1024,
+            max_in_flight_bytes: GIB,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         },
         admin: AdminConfig {
             listen: DEFAULT_ADMIN_LISTEN
@@ -48,6 +54,7 @@ pub(super) fn defaults(data_dir: PathBuf) -> Config {
             compression: WalCompression::Lz4,
         },
         upstream: None,
+        limits: GlobalLimits { replicas: 1 },
         tenants: Vec::new(),
         data_dir,
     }
@@ -75,7 +82,20 @@ pub(super) fn parse(
             message: e.message().trim_end().to_string(),
         }
     })?;
-    build(text, raw)
+    let mut cfg = build(text, raw)?;
+    if let Some(v) = env("SLUICE_REPLICAS") {
+        cfg.limits.replicas = match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "SLUICE_REPLICAS (environment)".into(),
+                    line: 0,
+                    message: format!("must be a whole number greater than 0, not {v:?}"),
+                });
+            }
+        };
+    }
+    Ok(cfg)
 }
 
 fn invalid<T>(
@@ -146,6 +166,34 @@ fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigError> {
     )?;
     if let Some(d) = s.shutdown_timeout {
         cfg.server.shutdown_timeout = d.0;
+    }
+    let sv = &mut cfg.server;
+    sv.max_in_flight_requests = positive_count(
+        text,
+        "server.max_in_flight_requests",
+        s.max_in_flight_requests,
+        sv.max_in_flight_requests,
+    )?;
+    sv.max_in_flight_bytes = positive_size(
+        text,
+        "server.max_in_flight_bytes",
+        s.max_in_flight_bytes,
+        sv.max_in_flight_bytes,
+    )?;
+    sv.max_connections = positive_count(
+        text,
+        "server.max_connections",
+        s.max_connections,
+        sv.max_connections,
+    )?;
+    if let Some(d) = s.header_read_timeout {
+        sv.header_read_timeout = d.0;
+    }
+    if let Some(d) = s.body_read_timeout {
+        sv.body_read_timeout = d.0;
+    }
+    if let Some(r) = raw.limits.replicas {
+        cfg.limits.replicas = positive_u64(text, "limits.replicas", &r)?;
     }
 
     if let Some(listen) = raw.admin.listen {
@@ -275,6 +323,7 @@ fn tenants(text: &str, raw: Vec<Spanned<RawTenant>>) -> Result<Vec<TenantConfig>
                 "needs at least one bucket (or \"*\")",
             );
         }
+        let limits = tenant_limits(text, i, t.limits)?;
         let u = t.upstream;
         out.push(TenantConfig {
             id,
@@ -287,7 +336,98 @@ fn tenants(text: &str, raw: Vec<Spanned<RawTenant>>) -> Result<Vec<TenantConfig>
                 password: secret(u.password),
                 bucket_prefix: u.bucket_prefix.unwrap_or_default(),
             },
+            limits,
         });
+    }
+    Ok(out)
+}
+
+fn positive_u64(text: &str, key: &str, v: &Spanned<u64>) -> Result<u64, ConfigError> {
+    match *v.get_ref() {
+        0 => invalid(text, key.into(), v.span(), "must be greater than 0"),
+        n => Ok(n),
+    }
+}
+
+fn opt_u64(text: &str, key: String, v: Option<&Spanned<u64>>) -> Result<Option<u64>, ConfigError> {
+    v.map(|v| positive_u64(text, &key, v)).transpose()
+}
+
+fn opt_size(
+    text: &str,
+    key: String,
+    v: Option<&Spanned<ByteSize>>,
+) -> Result<Option<u64>, ConfigError> {
+    match v {
+        None => Ok(None),
+        Some(v) if v.get_ref().0 == 0 => invalid(text, key, v.span(), "must be greater than 0"),
+        Some(v) => Ok(Some(v.get_ref().0)),
+    }
+}
+
+/// A rate and its burst: a burst needs a rate; the burst defaults to 5 s of the rate.
+fn rate_and_burst(
+    text: &str,
+    burst_key: String,
+    rate: Option<u64>,
+    burst: Option<u64>,
+    burst_span: Option<std::ops::Range<usize>>,
+) -> Result<Option<u64>, ConfigError> {
+    match (rate, burst) {
+        (None, Some(_)) => invalid(
+            text,
+            burst_key,
+            burst_span.unwrap_or(0..0),
+            "a burst needs its rate (lines_per_sec / bytes_per_sec)",
+        ),
+        (Some(r), None) => Ok(Some(r.saturating_mul(5))),
+        (_, b) => Ok(b),
+    }
+}
+
+fn tenant_limits(text: &str, i: usize, l: RawTenantLimits) -> Result<TenantLimits, ConfigError> {
+    let key = |k: &str| format!("tenant[{i}].limits.{k}");
+    let mut out = TenantLimits {
+        lines_per_sec: opt_u64(text, key("lines_per_sec"), l.lines_per_sec.as_ref())?,
+        bytes_per_sec: opt_size(text, key("bytes_per_sec"), l.bytes_per_sec.as_ref())?,
+        max_series: opt_u64(text, key("max_series"), l.max_series.as_ref())?,
+        queries_per_min: opt_u64(text, key("queries_per_min"), l.queries_per_min.as_ref())?,
+        ..TenantLimits::default()
+    };
+    let burst_lines = opt_u64(text, key("burst_lines"), l.burst_lines.as_ref())?;
+    out.burst_lines = rate_and_burst(
+        text,
+        key("burst_lines"),
+        out.lines_per_sec,
+        burst_lines,
+        l.burst_lines.as_ref().map(Spanned::span),
+    )?;
+    let burst_bytes = opt_size(text, key("burst_bytes"), l.burst_bytes.as_ref())?;
+    out.burst_bytes = rate_and_burst(
+        text,
+        key("burst_bytes"),
+        out.bytes_per_sec,
+        burst_bytes,
+        l.burst_bytes.as_ref().map(Spanned::span),
+    )?;
+    if let Some(q) = &l.max_queries {
+        let n = positive_u64(text, &key("max_queries"), q)?;
+        out.max_queries = Some(u32::try_from(n).map_or_else(
+            |_| invalid(text, key("max_queries"), q.span(), "too large"),
+            Ok,
+        )?);
+    }
+    if let Some(w) = &l.series_window {
+        let HumanDuration(d) = *w.get_ref();
+        if d.as_secs() == 0 || d.as_secs() > u64::from(u32::MAX) {
+            return invalid(
+                text,
+                key("series_window"),
+                w.span(),
+                "must be at least 1s (and below 136 years)",
+            );
+        }
+        out.series_window = d;
     }
     Ok(out)
 }

@@ -24,6 +24,9 @@ pub enum BodyError {
     Read { source: axum::Error },
     #[error("unable to read data: gzip: {source}")]
     Gzip { source: std::io::Error },
+    /// The global in-flight byte budget ran out while a chunked body was arriving.
+    #[error("sluice is overloaded: request body bytes in flight are at their limit; retry in 1s")]
+    Overloaded,
 }
 
 impl HasErrorCode for BodyError {
@@ -31,6 +34,7 @@ impl HasErrorCode for BodyError {
         match self {
             Self::TooLarge { .. } | Self::InflatedTooLarge { .. } => ErrorCode::RequestTooLarge,
             Self::Read { .. } | Self::Gzip { .. } => ErrorCode::Invalid,
+            Self::Overloaded => ErrorCode::Unavailable,
         }
     }
 }
@@ -41,6 +45,17 @@ pub async fn read_capped(
     body: Body,
     content_length: Option<u64>,
     limit: usize,
+) -> Result<Bytes, BodyError> {
+    read_capped_charged(body, content_length, limit, &mut |_| true).await
+}
+
+/// [`read_capped`], calling `charge(n)` for every `n` bytes received when there is no
+/// `Content-Length` (a chunked body); `false` stops reading with `Overloaded`.
+pub async fn read_capped_charged(
+    body: Body,
+    content_length: Option<u64>,
+    limit: usize,
+    charge: &mut (dyn FnMut(u64) -> bool + Send),
 ) -> Result<Bytes, BodyError> {
     if content_length.is_some_and(|len| len > limit as u64) {
         return Err(BodyError::TooLarge { limit });
@@ -54,7 +69,10 @@ pub async fn read_capped(
             if buf.len() + data.len() > limit {
                 return Err(BodyError::TooLarge { limit });
             }
-            if buf.is_empty() && data.len() == capacity {
+            if content_length.is_none() && !charge(data.len() as u64) {
+                return Err(BodyError::Overloaded);
+            }
+            if buf.is_empty() && content_length.is_some() && data.len() == capacity {
                 // One frame holding the whole body: keep it without copying.
                 return finish_single(data, body, limit).await;
             }
@@ -135,6 +153,31 @@ mod tests {
             (0..2).map(|_| Ok(Bytes::from_static(b"abcd"))).collect();
         let body = Body::from_stream(futures_util::stream::iter(chunks));
         assert_eq!(read_capped(body, None, 10).await.unwrap(), "abcdabcd");
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_charged_as_they_arrive() {
+        let chunks = || -> Body {
+            let c: Vec<Result<Bytes, std::io::Error>> =
+                (0..4).map(|_| Ok(Bytes::from_static(b"abcd"))).collect();
+            Body::from_stream(futures_util::stream::iter(c))
+        };
+        let mut charged = 0u64;
+        let mut budget = |n: u64| {
+            charged += n;
+            charged <= 10
+        };
+        let err = read_capped_charged(chunks(), None, 100, &mut budget)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyError::Overloaded));
+        assert_eq!(err.error_code(), ErrorCode::Unavailable);
+        // With a Content-Length the caller charged up front: nothing is charged here.
+        let mut never = |_: u64| false;
+        let body = read_capped_charged(chunks(), Some(16), 100, &mut never)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 16);
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
 //! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
 //! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
-//! `/health`, `/ready`, `/query`). Does not own: line semantics (`ingest`), durability (`wal`).
+//! `/health`, `/ready`, `/query`), `serve` (connections: count, head timeout, graceful
+//! shutdown). Does not own: line semantics (`ingest`), durability (`wal`).
 
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod meta;
+pub mod serve;
 pub mod write;
 
 use std::sync::{Arc, OnceLock};
@@ -22,6 +24,7 @@ use axum::routing::{get, post};
 
 use crate::clock::Clock;
 use crate::forward::ForwardStatus;
+use crate::limits::Limits;
 use crate::tenant::SharedRegistry;
 use crate::wal::Wal;
 
@@ -35,6 +38,8 @@ pub struct HttpSettings {
     /// `123u` is accepted on `/api/v2/write` (false when the upstream is InfluxDB 1.x, which
     /// would refuse it).
     pub allow_unsigned: bool,
+    /// A write body must arrive within this time.
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// The components a request needs once start-up (WAL replay) is done.
@@ -48,6 +53,8 @@ pub struct Core {
 pub struct AppState {
     pub tenants: Arc<SharedRegistry>,
     pub settings: HttpSettings,
+    /// Per-tenant and global limits (swappable per tenant via `Limits::reconcile`).
+    pub limits: Arc<Limits>,
     pub clock: Arc<dyn Clock>,
     pub started: SystemTime,
     /// Set once the WAL is replayed; until then writes get 503 and `/ready` is not ready.

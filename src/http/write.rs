@@ -4,6 +4,13 @@
 //! (wire.md §3.2 for v2, §3.5 for v1): credentials (401), then parameters (400/404), then
 //! permission (403), then the body (413/400), then the lines. A 204 is sent only after the
 //! WAL has fsynced the record holding the accepted lines.
+//!
+//! Limits (`limits`), in this order: the global in-flight request/byte budget (503 before the
+//! body is read); the tenant's bytes/s from `Content-Length` (a peek, before the body is read);
+//! after reading and counting the lines, bytes/s and lines/s together (429 for v2, 503 for v1,
+//! with Retry-After; 413 when larger than a burst); after judging the lines, series
+//! cardinality (lines of new series beyond the limit are dropped, the rest stored, 400 partial
+//! write). When nothing is refused the accepted bytes are still the body itself.
 
 use std::sync::Arc;
 
@@ -18,7 +25,8 @@ use super::body::{self, BodyError};
 use super::error::{ApiError, Dialect};
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::ingest::{self, Api, IngestOptions};
-use crate::metrics;
+use crate::limits::{self, LimitError};
+use crate::metrics::{self, Reason};
 use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId};
 use crate::wal::WalError;
 
@@ -138,10 +146,36 @@ async fn accept(
         .retry_after(1)
         .into_response();
     };
+    let cl = content_length(headers);
+    let mut in_flight = match state.limits.enter(cl.unwrap_or(0)) {
+        Ok(g) => g,
+        Err(e) => return limit_error(d, &e),
+    };
+    if let Some(len) = cl {
+        if let Err(e) = state.limits.check_bytes(&target.tenant, len) {
+            return limit_error(d, &e);
+        }
+    }
     let limit = state.settings.max_body_bytes;
-    let raw = match body::read_capped(body, content_length(headers), limit).await {
-        Ok(b) => b,
-        Err(e) => return body_error(d, &e, limit),
+    let mut charge = |n: u64| in_flight.charge(n).is_ok();
+    let read = body::read_capped_charged(body, cl, limit, &mut charge);
+    let raw = match tokio::time::timeout(state.settings.body_read_timeout, read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return body_error(d, &e, limit),
+        Err(_) => {
+            return ApiError::new(
+                d,
+                ErrorCode::Unavailable,
+                "timed out reading the request body",
+            )
+            .retry_after(1)
+            .into_response();
+        }
+    };
+    let key = limits::RequestKey {
+        lines: 0,
+        bytes: raw.len() as u64,
+        checksum: crc32c::crc32c(&raw),
     };
     let (decoded, gzip) = if target.gzip {
         match body::gunzip_capped(&raw, limit) {
@@ -151,13 +185,35 @@ async fn accept(
     } else {
         (raw, None)
     };
+    if state.limits.has_write_rate(&target.tenant) {
+        let lines = crate::lineproto::split_lines(&decoded).count() as u64;
+        if let Err(e) = state
+            .limits
+            .take_write(&target.tenant, limits::RequestKey { lines, ..key })
+        {
+            return limit_error(d, &e);
+        }
+    }
     let opts = IngestOptions {
         api: target.api,
         precision: target.precision,
         allow_unsigned: target.api == Api::V2 && state.settings.allow_unsigned,
         now_ns: state.clock.now_ns(),
     };
-    let verdict = ingest::ingest(decoded.clone(), &opts);
+    let mut verdict = ingest::ingest(decoded.clone(), &opts);
+    let mut series_error = None;
+    if verdict.accepted.points > 0 {
+        let hashes = limits::line_series(&verdict.accepted.lines);
+        let (seen, err) = state
+            .limits
+            .admit_series(&target.tenant, &target.bucket, &hashes);
+        if seen.refused_count > 0 {
+            verdict.accepted.lines = limits::drop_lines(&verdict.accepted.lines, &seen.refused);
+            verdict.accepted.points = verdict.accepted.points.saturating_sub(seen.refused_count);
+            metrics::note_refused(Reason::Cardinality, seen.refused_count as u64);
+        }
+        series_error = err;
+    }
     // When every line was kept as it came, the client's gzip stream is the record's payload.
     let unchanged = verdict.accepted.lines.as_ptr() == decoded.as_ptr()
         && verdict.accepted.lines.len() == decoded.len();
@@ -177,6 +233,10 @@ async fn accept(
         }
         metrics::note_lines(points);
     }
+    drop(in_flight);
+    if let Some(e) = series_error {
+        return series_answer(d, &e, verdict.error.as_ref());
+    }
     match verdict.error {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(e) => {
@@ -184,6 +244,44 @@ async fn accept(
             ApiError::from_err(d, &e).into_response()
         }
     }
+}
+
+/// A refusal by a limit, with its Retry-After when it has one.
+fn limit_error(d: Dialect, e: &LimitError) -> Response {
+    if let Some(reason) = refusal_reason(e) {
+        metrics::note_refused(reason, 0);
+    }
+    let mut err = ApiError::from_err(d, e);
+    if let Some(secs) = e.retry_after() {
+        err = err.retry_after(secs);
+    }
+    err.into_response()
+}
+
+/// The metrics reason of a limit's refusal.
+fn refusal_reason(e: &LimitError) -> Option<Reason> {
+    match e {
+        LimitError::Rate { .. } => Some(Reason::Rate),
+        LimitError::TooLarge { .. } => Some(Reason::Burst),
+        LimitError::Series { .. } => Some(Reason::Cardinality),
+        LimitError::Overloaded { .. } => Some(Reason::Overload),
+        _ => None,
+    }
+}
+
+/// Lines of new series were refused, the others stored: a partial write (400 in both
+/// dialects, so Telegraf drops the batch rather than resending what is stored). Refusals of
+/// the ingest verdict, if any, follow in the same message.
+fn series_answer(d: Dialect, e: &LimitError, other: Option<&ingest::IngestError>) -> Response {
+    let mut msg = match d {
+        Dialect::V1 => format!("partial write: {e}"),
+        Dialect::V2 => format!("failure writing points to database: partial write: {e}"),
+    };
+    if let Some(o) = other {
+        msg.push_str("; ");
+        msg.push_str(&o.to_string());
+    }
+    ApiError::new(d, ErrorCode::Invalid, msg).into_response()
 }
 
 fn wal_error(d: Dialect, e: &WalError) -> Response {
@@ -216,6 +314,7 @@ fn body_error(d: Dialect, e: &BodyError, limit: usize) -> Response {
                 .max_length(limit as u64)
                 .into_response()
         }
+        BodyError::Overloaded => ApiError::from_err(d, e).retry_after(1).into_response(),
         other => ApiError::from_err(d, other).into_response(),
     }
 }

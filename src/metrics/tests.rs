@@ -54,13 +54,16 @@ fn fixture() -> Fixture {
     let (wal, _) = Wal::open(wal_cfg).unwrap();
     let metrics = Metrics::new();
     metrics.sources.attach_wal(wal.clone());
+    let clock: Arc<SystemClock> = Arc::new(SystemClock);
     let state = Arc::new(AppState {
         tenants: Arc::new(SharedRegistry::new(Registry::from_config(&config).unwrap())),
+        limits: Arc::new(crate::limits::Limits::from_config(&config, clock.clone())),
         settings: HttpSettings {
             max_body_bytes: 1 << 20,
             allow_unsigned: true,
+            body_read_timeout: std::time::Duration::from_secs(60),
         },
-        clock: Arc::new(SystemClock),
+        clock,
         started: SystemTime::now(),
         core: OnceLock::new(),
     });

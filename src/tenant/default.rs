@@ -56,6 +56,7 @@ fn tenant(hash: TokenHash) -> TenantConfig {
         token_sha256: vec![hash],
         buckets: vec![BucketPattern::Any],
         upstream: TenantUpstream::default(),
+        limits: crate::config::TenantLimits::default(),
     }
 }
 
