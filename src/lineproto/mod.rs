@@ -19,9 +19,11 @@
 
 mod error;
 mod escape;
+mod fast;
 mod number;
 mod parse;
 mod split;
+mod swar;
 #[cfg(test)]
 mod tests;
 
@@ -144,17 +146,13 @@ impl<'a> TagIter<'a> {
     }
 }
 
-/// First `p >= from` with `buf[p] == c` and `buf[p - 1] != '\\'`, else `buf.len()`.
+/// First `p >= from` (`from >= 1`) with `buf[p] == c` and `buf[p - 1] != '\\'`, else
+/// `buf.len()`.
 #[inline(always)]
-fn find_unescaped(buf: &[u8], mut from: usize, c: u8) -> usize {
-    while from < buf.len() {
-        match buf[from..].iter().position(|&b| b == c) {
-            Some(o) if buf[from + o - 1] != b'\\' => return from + o,
-            Some(o) => from += o + 1,
-            None => break,
-        }
-    }
-    buf.len()
+fn find_unescaped(buf: &[u8], from: usize, c: u8) -> usize {
+    swar::ByteSet::new([c])
+        .find_unescaped(buf, from)
+        .unwrap_or(buf.len())
 }
 
 impl<'a> Iterator for TagIter<'a> {
@@ -326,7 +324,7 @@ impl<'a> FieldIter<'a> {
     }
 }
 
-static FIELD_VALUE_SPECIAL: parse::ByteSet = parse::ByteSet::new(b",\"\\");
+const FIELD_VALUE_SPECIAL: swar::ByteSet<3> = swar::ByteSet::new(*b",\"\\");
 
 /// Go's `scanFieldValue`: up to the first `,` outside quotes (`\"` and `\\` skipped).
 #[inline(always)]

@@ -7,6 +7,7 @@
 use super::error::{LineError, LineErrorKind, MAX_KEY_LENGTH, MAX_NANO_TIME, MIN_NANO_TIME};
 use super::number::{scan_boolean, scan_number};
 use super::split::skip_blank;
+use super::swar::{ByteSet, digits_end};
 use super::{FieldIter, Line, ParseOptions, TagIter};
 
 type Res<T> = Result<T, LineError>;
@@ -16,45 +17,9 @@ fn fail<T>(kind: LineErrorKind, at: usize) -> Res<T> {
     Err(LineError::new(kind, at))
 }
 
-/// A set of bytes as a lookup table (short segments scan faster with this than with memchr).
-pub(crate) struct ByteSet([bool; 256]);
-
-impl ByteSet {
-    pub(crate) const fn new(bytes: &[u8]) -> Self {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < bytes.len() {
-            t[bytes[i] as usize] = true;
-            i += 1;
-        }
-        Self(t)
-    }
-
-    /// First position `>= from` holding a byte of the set.
-    #[inline(always)]
-    pub(crate) fn find(&self, buf: &[u8], from: usize) -> Option<usize> {
-        let rest = buf.get(from..)?;
-        rest.iter()
-            .position(|&b| self.0[b as usize])
-            .map(|o| from + o)
-    }
-
-    /// First position `>= from` (`from >= 1`) holding a byte of the set, not after a backslash.
-    #[inline(always)]
-    pub(crate) fn find_unescaped(&self, buf: &[u8], mut from: usize) -> Option<usize> {
-        loop {
-            let p = self.find(buf, from)?;
-            if buf[p - 1] != b'\\' {
-                return Some(p);
-            }
-            from = p + 1;
-        }
-    }
-}
-
-static MEAS_END: ByteSet = ByteSet::new(b", ");
-static TAG_KEY_END: ByteSet = ByteSet::new(b"= ,");
-static FIELDS_SPECIAL: ByteSet = ByteSet::new(b"\\\"=, ");
+const MEAS_END: ByteSet<2> = ByteSet::new(*b", ");
+const TAG_KEY_END: ByteSet<3> = ByteSet::new(*b"= ,");
+const FIELDS_SPECIAL: ByteSet<5> = ByteSet::new(*b"\\\"=, ");
 
 /// Parses and validates one line; see [`super::parse_line`].
 pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>> {
@@ -69,7 +34,14 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         );
     }
     let key_len = key_end - start;
-    let (fields_start, fields_end) = scan_fields(buf, key_end, key_len, opts)?;
+    let (fields_start, fields_end) =
+        match super::fast::scan_fields(buf, key_end, key_len, opts.allow_unsigned) {
+            Some(section) => {
+                debug_assert_eq!(Ok(section), scan_fields(buf, key_end, key_len, opts));
+                section
+            }
+            None => scan_fields(buf, key_end, key_len, opts)?,
+        };
     let timestamp = scan_time(buf, fields_end, opts)?;
     Ok(Line {
         raw: buf,
@@ -164,7 +136,7 @@ fn unsorted_has_duplicates(series: &[u8], meas_end: usize, ntags: usize) -> bool
 /// `scanFields` followed by 2.x `walkFields` (key length and field-key checks). Returns the
 /// fields section (start, end).
 #[inline]
-fn scan_fields(
+pub(super) fn scan_fields(
     buf: &[u8],
     key_end: usize,
     key_len: usize,
@@ -304,15 +276,9 @@ fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i
     if i < len && buf[i] == b'-' {
         i += 1;
     }
-    while i < len {
-        let c = buf[i];
-        if c == b'\n' || c == b' ' {
-            break;
-        }
-        if !c.is_ascii_digit() {
-            return fail(LineErrorKind::BadTimestamp, i);
-        }
-        i += 1;
+    i = digits_end(buf, i);
+    if i < len && buf[i] != b'\n' && buf[i] != b' ' {
+        return fail(LineErrorKind::BadTimestamp, i);
     }
     let lit = &buf[ts_start..i];
     if lit.is_empty() {
