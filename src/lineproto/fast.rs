@@ -16,17 +16,19 @@ use super::swar::{ByteSet, digits_end};
 /// Bytes that end a plain field key, or make the section not plain.
 const KEY_END: ByteSet<5> = ByteSet::new(*b"=, \\\"");
 
-/// `scan_fields` for a plain section: `Some((start, end))` exactly as the exact scanner would
-/// return it, or `None` when the section is not plain (valid or not).
+/// `scan_fields` for a plain section: `Some((start, end, no_strings))` with the section exactly as
+/// the exact scanner would return it, or `None` when the section is not plain (valid or not).
+/// `no_strings`: no value is a string, so the section has no `"` and no `\` at all.
 #[inline]
 pub(crate) fn scan_fields(
     buf: &[u8],
     key_end: usize,
     key_len: usize,
     allow_unsigned: bool,
-) -> Option<(usize, usize)> {
+) -> Option<(usize, usize, bool)> {
     let start = skip_blank(buf, key_end);
     let mut k = start;
+    let mut no_strings = true;
     loop {
         let eq = KEY_END.find(buf, k)?;
         if eq == k || buf[eq] != b'=' || key_len + 4 + (eq - k) > MAX_KEY_LENGTH {
@@ -41,15 +43,15 @@ pub(crate) fn scan_fields(
                 if buf[q] != b'"' {
                     return None;
                 }
+                no_strings = false;
                 q + 1
             }
             b't' | b'f' | b'T' | b'F' => scan_boolean(buf, v).ok()?,
             _ => return None,
         };
         match buf.get(end) {
-            None => return Some((start, end)),
+            None | Some(b' ') => return Some((start, end, no_strings)),
             Some(b',') => k = end + 1,
-            Some(b' ') => return Some((start, end)),
             Some(_) => return None,
         }
     }
@@ -81,7 +83,7 @@ fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<usize> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::{ParseOptions, parse};
+    use super::super::{FieldIter, ParseOptions, parse};
     use crate::model::Precision;
     use proptest::prelude::*;
 
@@ -136,8 +138,17 @@ mod tests {
             allow_unsigned: bool,
         ) {
             let line = format!("m,t=v {}", tokens.concat());
-            if let Some(section) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
-                prop_assert_eq!(Some(section), exact(line.as_bytes(), 5, allow_unsigned));
+            if let Some((s, e, no_strings)) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
+                prop_assert_eq!(Some((s, e)), exact(line.as_bytes(), 5, allow_unsigned));
+                let section = &line.as_bytes()[s..e];
+                prop_assert_eq!(no_strings, !section.contains(&b'"'));
+                if no_strings {
+                    let walk = |plain| {
+                        let mut it = FieldIter::new(section, plain);
+                        std::iter::from_fn(move || it.next_raw()).collect::<Vec<_>>()
+                    };
+                    prop_assert_eq!(walk(true), walk(false));
+                }
             }
         }
     }
@@ -151,7 +162,10 @@ mod tests {
         ] {
             let line = format!("cpu,host=a {fields}");
             let got = super::scan_fields(line.as_bytes(), 10, 10, true);
-            assert_eq!(got, exact(line.as_bytes(), 10, true), "{line}");
+            assert_eq!(
+                got.map(|(s, e, _)| (s, e)),
+                exact(line.as_bytes(), 10, true)
+            );
             assert!(got.is_some(), "{line}");
         }
         for fields in [

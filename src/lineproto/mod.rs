@@ -66,6 +66,8 @@ pub struct Line<'a> {
     key_end: usize,
     fields_start: usize,
     fields_end: usize,
+    /// The fields section has no `"` and no `\\`: every `=` ends a key, every `,` a value.
+    plain_fields: bool,
     timestamp: Option<i64>,
 }
 
@@ -104,14 +106,14 @@ impl<'a> Line<'a> {
     /// Fields as `(escaped key, value)`, in written order, as Go's field iterator yields them.
     #[inline]
     pub fn fields(&self) -> Fields<'a> {
-        Fields(FieldIter::new(self.fields_raw()))
+        Fields(FieldIter::new(self.fields_raw(), self.plain_fields))
     }
 
     /// Fields as `(escaped key, type)`, without decoding the values: the type of a value of an
     /// accepted line follows from its first and last bytes.
     #[inline]
     pub fn field_types(&self) -> FieldTypes<'a> {
-        FieldTypes(FieldIter::new(self.fields_raw()))
+        FieldTypes(FieldIter::new(self.fields_raw(), self.plain_fields))
     }
 
     /// The timestamp in the request precision, as written.
@@ -290,11 +292,14 @@ pub(crate) type RawField<'a> = Result<(&'a [u8], &'a [u8]), &'a [u8]>;
 pub(crate) struct FieldIter<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// `buf` is a plain section of an accepted line (see `Line::plain_fields`): keys and values
+    /// are non-empty and hold no `=`, `,`, `"` or `\\`.
+    plain: bool,
 }
 
 impl<'a> FieldIter<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+    pub(crate) fn new(buf: &'a [u8], plain: bool) -> Self {
+        Self { buf, pos: 0, plain }
     }
 
     /// Next `(key, raw value)`, or `Err(key)` where Go's walk reports "invalid value".
@@ -303,6 +308,13 @@ impl<'a> FieldIter<'a> {
         let rest = self.buf.get(self.pos..)?;
         if rest.is_empty() {
             return None;
+        }
+        if self.plain {
+            // What the walk below finds in a plain section, with single-byte searches.
+            let eq = EQUALS.find(rest, 0).unwrap_or(rest.len());
+            let vend = COMMA.find(rest, eq + 1).unwrap_or(rest.len());
+            self.pos += vend + 1;
+            return Some(Ok((&rest[..eq], &rest[(eq + 1).min(vend)..vend])));
         }
         // scanTo(buf, 0, '='): the first '=' at 0 or not after a backslash.
         let eq = if rest[0] == b'=' {
@@ -324,6 +336,8 @@ impl<'a> FieldIter<'a> {
     }
 }
 
+const EQUALS: swar::ByteSet<1> = swar::ByteSet::new(*b"=");
+const COMMA: swar::ByteSet<1> = swar::ByteSet::new(*b",");
 const FIELD_VALUE_SPECIAL: swar::ByteSet<3> = swar::ByteSet::new(*b",\"\\");
 
 /// Go's `scanFieldValue`: up to the first `,` outside quotes (`\"` and `\\` skipped).

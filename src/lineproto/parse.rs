@@ -34,13 +34,16 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         );
     }
     let key_len = key_end - start;
-    let (fields_start, fields_end) =
+    let (fields_start, fields_end, plain_fields) =
         match super::fast::scan_fields(buf, key_end, key_len, opts.allow_unsigned) {
-            Some(section) => {
-                debug_assert_eq!(Ok(section), scan_fields(buf, key_end, key_len, opts));
-                section
+            Some((s, e, no_strings)) => {
+                debug_assert_eq!(Ok((s, e)), scan_fields(buf, key_end, key_len, opts));
+                (s, e, no_strings)
             }
-            None => scan_fields(buf, key_end, key_len, opts)?,
+            None => {
+                let (s, e) = scan_fields(buf, key_end, key_len, opts)?;
+                (s, e, false)
+            }
         };
     let timestamp = scan_time(buf, fields_end, opts)?;
     Ok(Line {
@@ -50,6 +53,7 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         key_end,
         fields_start,
         fields_end,
+        plain_fields,
         timestamp,
     })
 }
@@ -239,7 +243,7 @@ pub(super) fn scan_fields(
 #[cold]
 fn walk_fields(buf: &[u8], start: usize, end: usize, key_len: usize) -> Res<()> {
     let section = &buf[start..end];
-    let mut it = FieldIter::new(section);
+    let mut it = FieldIter::new(section, false);
     loop {
         match it.next_raw() {
             None => return Ok(()),
