@@ -288,7 +288,7 @@ fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i
     if lit.is_empty() {
         return Ok(None);
     }
-    let Some(ts) = super::number::parse_i64(lit) else {
+    let Some(ts) = parse_timestamp(lit) else {
         let literal = String::from_utf8_lossy(lit).into_owned();
         let kind = if lit == b"-" {
             LineErrorKind::TimestampSyntax { literal }
@@ -305,4 +305,57 @@ fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i
         return fail(LineErrorKind::PointIsInvalid, i + o);
     }
     Ok(Some(ts))
+}
+
+/// `strconv.ParseInt` for a literal `scan_time` has checked to be `-?[0-9]*`.
+#[inline(always)]
+fn parse_timestamp(lit: &[u8]) -> Option<i64> {
+    let (neg, digits) = match lit.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        _ => (false, lit),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return super::number::parse_i64(lit);
+    }
+    // 19 digits cannot overflow a u64.
+    let v = super::swar::parse_digits19(digits);
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parse_timestamp_is_parse_i64() {
+        for lit in [
+            "",
+            "-",
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "123456789012345678",
+            "-123456789012345678",
+            "1717236000000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "10000000000000000000",
+            "00000000000000000000001",
+        ] {
+            let lit = lit.as_bytes();
+            assert_eq!(
+                super::parse_timestamp(lit),
+                super::super::number::parse_i64(lit),
+                "{}",
+                String::from_utf8_lossy(lit)
+            );
+        }
+    }
 }
