@@ -2,7 +2,7 @@
 //! on Telegraf-shaped bodies of 5000 lines.
 #![allow(clippy::unwrap_used)]
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use sluice::ingest::{Api, IngestOptions, ingest};
 use sluice::lineproto::{ParseOptions, parse_line, split_lines};
 use sluice::model::Precision;
@@ -163,5 +163,46 @@ fn benches(c: &mut Criterion) {
     bench_body(c, "ping_5000", ping_line);
 }
 
+/// A fixed-work driver for instruction counts (`valgrind --tool=callgrind`), which are repeatable
+/// where wall-clock numbers on a shared machine are not: `LINEPROTO_DRIVER=validate|ingest` with
+/// `LINEPROTO_ROUNDS=n` parses the SNMP body `n` times; the cost per line is the difference
+/// between two round counts divided by the lines parsed.
+fn driver(mode: &str) {
+    let rounds: usize = std::env::var("LINEPROTO_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10);
+    let bytes = body(snmp_line);
+    let shared = bytes::Bytes::from(bytes.clone());
+    let ingest_opts = IngestOptions {
+        api: Api::V2,
+        precision: Precision::Nanoseconds,
+        allow_unsigned: true,
+        now_ns: 0,
+    };
+    let mut total = 0;
+    for _ in 0..rounds {
+        total += match mode {
+            "validate" => validate(black_box(&bytes)),
+            "decode" => validate_and_decode(black_box(&bytes)).0,
+            "ingest" => {
+                ingest(black_box(shared.clone()), &ingest_opts)
+                    .accepted
+                    .points
+            }
+            _ => panic!("LINEPROTO_DRIVER is validate, decode or ingest"),
+        };
+    }
+    eprintln!("{mode}: {total} lines in {rounds} rounds");
+}
+
 criterion_group!(lineproto, benches);
-criterion_main!(lineproto);
+
+fn main() {
+    if let Ok(mode) = std::env::var("LINEPROTO_DRIVER") {
+        driver(&mode);
+        return;
+    }
+    lineproto();
+    Criterion::default().configure_from_args().final_summary();
+}

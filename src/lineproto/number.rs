@@ -32,9 +32,7 @@ pub(crate) fn scan_number(
         }
     }
     // Fast path: a run of digits (the common Telegraf integer/float shape).
-    while i < len && buf[i].is_ascii_digit() {
-        i += 1;
-    }
+    i = super::swar::digits_end(buf, i);
     let (mut is_int, mut is_uint, mut decimal, mut scientific) = (false, false, false, false);
     while i < len {
         let c = buf[i];
@@ -149,14 +147,11 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
         return None;
     }
     let mut v: u64 = 0;
-    if digits.len() <= 18 {
-        for &d in digits {
-            let d = d.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            v = v * 10 + u64::from(d);
+    if digits.len() <= 19 {
+        if super::swar::digits_end(digits, 0) != digits.len() {
+            return None;
         }
+        v = super::swar::parse_digits19(digits);
     } else {
         for &d in digits {
             let d = d.wrapping_sub(b'0');

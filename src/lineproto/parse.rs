@@ -7,6 +7,7 @@
 use super::error::{LineError, LineErrorKind, MAX_KEY_LENGTH, MAX_NANO_TIME, MIN_NANO_TIME};
 use super::number::{scan_boolean, scan_number};
 use super::split::skip_blank;
+use super::swar::{ByteSet, digits_end};
 use super::{FieldIter, Line, ParseOptions, TagIter};
 
 type Res<T> = Result<T, LineError>;
@@ -16,45 +17,9 @@ fn fail<T>(kind: LineErrorKind, at: usize) -> Res<T> {
     Err(LineError::new(kind, at))
 }
 
-/// A set of bytes as a lookup table (short segments scan faster with this than with memchr).
-pub(crate) struct ByteSet([bool; 256]);
-
-impl ByteSet {
-    pub(crate) const fn new(bytes: &[u8]) -> Self {
-        let mut t = [false; 256];
-        let mut i = 0;
-        while i < bytes.len() {
-            t[bytes[i] as usize] = true;
-            i += 1;
-        }
-        Self(t)
-    }
-
-    /// First position `>= from` holding a byte of the set.
-    #[inline(always)]
-    pub(crate) fn find(&self, buf: &[u8], from: usize) -> Option<usize> {
-        let rest = buf.get(from..)?;
-        rest.iter()
-            .position(|&b| self.0[b as usize])
-            .map(|o| from + o)
-    }
-
-    /// First position `>= from` (`from >= 1`) holding a byte of the set, not after a backslash.
-    #[inline(always)]
-    pub(crate) fn find_unescaped(&self, buf: &[u8], mut from: usize) -> Option<usize> {
-        loop {
-            let p = self.find(buf, from)?;
-            if buf[p - 1] != b'\\' {
-                return Some(p);
-            }
-            from = p + 1;
-        }
-    }
-}
-
-static MEAS_END: ByteSet = ByteSet::new(b", ");
-static TAG_KEY_END: ByteSet = ByteSet::new(b"= ,");
-static FIELDS_SPECIAL: ByteSet = ByteSet::new(b"\\\"=, ");
+const MEAS_END: ByteSet<2> = ByteSet::new(*b", ");
+const TAG_KEY_END: ByteSet<3> = ByteSet::new(*b"= ,");
+const FIELDS_SPECIAL: ByteSet<5> = ByteSet::new(*b"\\\"=, ");
 
 /// Parses and validates one line; see [`super::parse_line`].
 pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>> {
@@ -69,7 +34,17 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         );
     }
     let key_len = key_end - start;
-    let (fields_start, fields_end) = scan_fields(buf, key_end, key_len, opts)?;
+    let (fields_start, fields_end, plain_fields) =
+        match super::fast::scan_fields(buf, key_end, key_len, opts.allow_unsigned) {
+            Some((s, e, no_strings)) => {
+                debug_assert_eq!(Ok((s, e)), scan_fields(buf, key_end, key_len, opts));
+                (s, e, no_strings)
+            }
+            None => {
+                let (s, e) = scan_fields(buf, key_end, key_len, opts)?;
+                (s, e, false)
+            }
+        };
     let timestamp = scan_time(buf, fields_end, opts)?;
     Ok(Line {
         raw: buf,
@@ -78,6 +53,7 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         key_end,
         fields_start,
         fields_end,
+        plain_fields,
         timestamp,
     })
 }
@@ -164,7 +140,7 @@ fn unsorted_has_duplicates(series: &[u8], meas_end: usize, ntags: usize) -> bool
 /// `scanFields` followed by 2.x `walkFields` (key length and field-key checks). Returns the
 /// fields section (start, end).
 #[inline]
-fn scan_fields(
+pub(super) fn scan_fields(
     buf: &[u8],
     key_end: usize,
     key_len: usize,
@@ -267,7 +243,7 @@ fn scan_fields(
 #[cold]
 fn walk_fields(buf: &[u8], start: usize, end: usize, key_len: usize) -> Res<()> {
     let section = &buf[start..end];
-    let mut it = FieldIter::new(section);
+    let mut it = FieldIter::new(section, false);
     loop {
         match it.next_raw() {
             None => return Ok(()),
@@ -304,21 +280,15 @@ fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i
     if i < len && buf[i] == b'-' {
         i += 1;
     }
-    while i < len {
-        let c = buf[i];
-        if c == b'\n' || c == b' ' {
-            break;
-        }
-        if !c.is_ascii_digit() {
-            return fail(LineErrorKind::BadTimestamp, i);
-        }
-        i += 1;
+    i = digits_end(buf, i);
+    if i < len && buf[i] != b'\n' && buf[i] != b' ' {
+        return fail(LineErrorKind::BadTimestamp, i);
     }
     let lit = &buf[ts_start..i];
     if lit.is_empty() {
         return Ok(None);
     }
-    let Some(ts) = super::number::parse_i64(lit) else {
+    let Some(ts) = parse_timestamp(lit) else {
         let literal = String::from_utf8_lossy(lit).into_owned();
         let kind = if lit == b"-" {
             LineErrorKind::TimestampSyntax { literal }
@@ -335,4 +305,57 @@ fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i
         return fail(LineErrorKind::PointIsInvalid, i + o);
     }
     Ok(Some(ts))
+}
+
+/// `strconv.ParseInt` for a literal `scan_time` has checked to be `-?[0-9]*`.
+#[inline(always)]
+fn parse_timestamp(lit: &[u8]) -> Option<i64> {
+    let (neg, digits) = match lit.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        _ => (false, lit),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return super::number::parse_i64(lit);
+    }
+    // 19 digits cannot overflow a u64.
+    let v = super::swar::parse_digits19(digits);
+    if neg {
+        (v <= i64::MAX as u64 + 1).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parse_timestamp_is_parse_i64() {
+        for lit in [
+            "",
+            "-",
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "123456789012345678",
+            "-123456789012345678",
+            "1717236000000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9999999999999999999",
+            "-9999999999999999999",
+            "10000000000000000000",
+            "00000000000000000000001",
+        ] {
+            let lit = lit.as_bytes();
+            assert_eq!(
+                super::parse_timestamp(lit),
+                super::super::number::parse_i64(lit),
+                "{}",
+                String::from_utf8_lossy(lit)
+            );
+        }
+    }
 }
