@@ -219,6 +219,7 @@ pub async fn run_from(
         None => None,
     };
     metrics.sources.attach_wal(wal.clone());
+    metrics.sources.attach_limits(limits.clone());
     if let Some(f) = &forwarding {
         metrics.sources.attach_forward(f.status.clone());
     }

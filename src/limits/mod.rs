@@ -319,6 +319,11 @@ impl Limits {
         self.series.live(tenant)
     }
 
+    /// Live series of every tenant that has any (for `/metrics`).
+    pub fn live_series_per_tenant(&self) -> std::collections::BTreeMap<TenantId, usize> {
+        self.series.live_per_tenant()
+    }
+
     /// Admits one query of `tenant`.
     pub fn start_query(&self, tenant: &TenantId) -> Result<Option<QueryPermit>, LimitError> {
         let Some(t) = self.tenant(tenant) else {

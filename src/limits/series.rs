@@ -116,6 +116,17 @@ impl SeriesTracker {
             .sum()
     }
 
+    /// Series counted per tenant, over all its buckets (for `/metrics`).
+    pub fn live_per_tenant(&self) -> std::collections::BTreeMap<TenantId, usize> {
+        let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = std::collections::BTreeMap::new();
+        for ((t, _), s) in sets.iter() {
+            *out.entry(t.clone()).or_insert(0) +=
+                s.lock().unwrap_or_else(PoisonError::into_inner).len();
+        }
+        out
+    }
+
     /// A copy of every set (for a snapshot), swept with each tenant's window.
     pub fn copy_all(
         &self,

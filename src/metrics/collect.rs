@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::process;
 use crate::forward::{ForwardStatus, StatusSnapshot};
+use crate::limits::Limits;
 use crate::wal::Wal;
 
 type Res = Result<(), std::fmt::Error>;
@@ -24,6 +25,7 @@ type Res = Result<(), std::fmt::Error>;
 pub struct ScrapeSources {
     wal: Arc<OnceLock<Wal>>,
     forward: Arc<OnceLock<ForwardStatus>>,
+    limits: Arc<OnceLock<Arc<Limits>>>,
     /// Wall clock for the forwarder's lag in seconds.
     now: fn() -> SystemTime,
 }
@@ -33,6 +35,7 @@ impl Default for ScrapeSources {
         Self {
             wal: Arc::default(),
             forward: Arc::default(),
+            limits: Arc::default(),
             now: SystemTime::now,
         }
     }
@@ -47,6 +50,11 @@ impl ScrapeSources {
     /// Exports the forwarder's state from now on (the first call wins).
     pub fn attach_forward(&self, status: ForwardStatus) {
         let _ = self.forward.set(status);
+    }
+
+    /// Exports the live series per tenant from now on (the first call wins).
+    pub fn attach_limits(&self, limits: Arc<Limits>) {
+        let _ = self.limits.set(limits);
     }
 
     #[cfg(test)]
@@ -75,6 +83,23 @@ impl Collector for SluiceCollector {
         }
         if let Some(status) = self.sources.forward.get() {
             encode_forward(&mut enc, &status.snapshot(), (self.sources.now)())?;
+        }
+        if let Some(limits) = self.sources.limits.get() {
+            let samples: Vec<(String, u64)> = limits
+                .live_series_per_tenant()
+                .into_iter()
+                .map(|(t, n)| (t.to_string(), n as u64))
+                .collect();
+            labelled(
+                &mut enc,
+                (
+                    "series_live",
+                    "Distinct series (measurement + tag set) seen within the tenant's window",
+                    MetricType::Gauge,
+                ),
+                "tenant",
+                &samples,
+            )?;
         }
         if let Some(p) = process::read() {
             let me = enc.encode_descriptor(

@@ -417,3 +417,42 @@ fn pct(v: &[f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
+
+/// A limit changed in the file and reloaded with SIGHUP applies at once, without a restart
+/// and without a 5xx: a batch over the old burst gets 413, the same batch fits the new one.
+#[test]
+fn a_limit_raised_by_sighup_applies_at_once() {
+    let mut s = Sluice::start(&config("lines_per_sec = 100, burst_lines = 200", ""));
+    let r = write_v2(&s, lines(0, 500, 1));
+    assert_eq!(r.status, 413, "{}", r.text());
+    s.rewrite_config(&config("lines_per_sec = 1000, burst_lines = 2000", ""));
+    s.hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = write_v2(&s, lines(0, 500, 2));
+        assert!(
+            r.status < 500,
+            "a 5xx during the reload: {} {}",
+            r.status,
+            r.text()
+        );
+        if r.status == 204 {
+            break;
+        }
+        assert_eq!(r.status, 413, "{}", r.text());
+        assert!(
+            Instant::now() < deadline,
+            "the new limit never applied\n{}",
+            s.stderr()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // And lowered again: the old burst is back.
+    s.rewrite_config(&config("lines_per_sec = 100, burst_lines = 200", ""));
+    s.hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while write_v2(&s, lines(0, 500, 3)).status != 413 {
+        assert!(Instant::now() < deadline, "the lowered limit never applied");
+        thread::sleep(Duration::from_millis(50));
+    }
+}

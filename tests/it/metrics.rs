@@ -140,6 +140,9 @@ fn metrics_parse_and_count_what_was_sent() {
     assert_eq!(req("beta", "/write", "partial"), 1.0);
     assert_eq!(get("sluice_write_lines_total{tenant=\"acme\"}"), 100.0);
     assert_eq!(get("sluice_write_lines_total{tenant=\"beta\"}"), 33.0);
+    // Every accepted line above is its own series (measurement × host).
+    assert_eq!(get("sluice_series_live{tenant=\"acme\"}"), 100.0);
+    assert_eq!(get("sluice_series_live{tenant=\"beta\"}"), 33.0);
     assert_eq!(
         get("sluice_write_bytes_total{outcome=\"accepted\",tenant=\"acme\"}"),
         acme_accepted_bytes as f64
