@@ -201,41 +201,44 @@ async fn start_influxd(bins: &Bins) -> Result<Running, BenchError> {
 }
 
 async fn start_vm(bins: &Bins) -> Result<Running, BenchError> {
-    let dir = TempDir::new("bench-vm")?;
-    let port = free_port()?;
-    let mut p = Proc::spawn(
+    start_health_checked(
         "victoria-metrics",
         &bins.victoria,
-        &[
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            format!("-storageDataPath={}/data", dir.path().display()),
-            "-loggerLevel=ERROR".into(),
-        ],
-        dir.path(),
-    )?;
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&mut p, &format!("{url}/health"), Some(200), READY).await?;
-    Ok(Running {
-        procs: vec![p],
-        dirs: vec![dir],
-        url,
-    })
+        "bench-vm",
+        |port, dir| {
+            vec![
+                format!("-httpListenAddr=127.0.0.1:{port}"),
+                format!("-storageDataPath={}/data", dir.display()),
+                "-loggerLevel=ERROR".into(),
+            ]
+        },
+    )
+    .await
 }
 
 async fn start_vmagent(bins: &Bins, remote: &str) -> Result<Running, BenchError> {
-    let dir = TempDir::new("bench-vmagent")?;
-    let port = free_port()?;
-    let mut p = Proc::spawn(
-        "vmagent",
-        &bins.vmagent,
-        &[
+    start_health_checked("vmagent", &bins.vmagent, "bench-vmagent", |port, dir| {
+        vec![
             format!("-httpListenAddr=127.0.0.1:{port}"),
             format!("-remoteWrite.url={remote}"),
-            format!("-remoteWrite.tmpDataPath={}/queue", dir.path().display()),
+            format!("-remoteWrite.tmpDataPath={}/queue", dir.display()),
             "-loggerLevel=ERROR".into(),
-        ],
-        dir.path(),
-    )?;
+        ]
+    })
+    .await
+}
+
+/// Starts one VictoriaMetrics-family process on a free loopback port with data in a new temp
+/// dir (`args` gets both) and waits for its `/health`.
+async fn start_health_checked(
+    name: &str,
+    bin: &Path,
+    dir_prefix: &str,
+    args: impl FnOnce(u16, &Path) -> Vec<String>,
+) -> Result<Running, BenchError> {
+    let dir = TempDir::new(dir_prefix)?;
+    let port = free_port()?;
+    let mut p = Proc::spawn(name, bin, &args(port, dir.path()), dir.path())?;
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&mut p, &format!("{url}/health"), Some(200), READY).await?;
     Ok(Running {
