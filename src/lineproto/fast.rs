@@ -12,31 +12,52 @@ use super::error::MAX_KEY_LENGTH;
 use super::number::scan_boolean;
 use super::split::skip_blank;
 use super::swar::{ByteSet, digits_end};
+use super::{FieldShape, FieldType};
 
 /// Bytes that end a plain field key, or make the section not plain.
 const KEY_END: ByteSet<5> = ByteSet::new(*b"=, \\\"");
 
-/// `scan_fields` for a plain section: `Some((start, end, no_strings))` with the section exactly as
-/// the exact scanner would return it, or `None` when the section is not plain (valid or not).
-/// `no_strings`: no value is a string, so the section has no `"` and no `\` at all.
+/// A plain section as the fast scanner accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plain {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// No value is a string, so the section has no `"` and no `\` at all.
+    pub(crate) no_strings: bool,
+    /// The field types, see `FieldShape` (0 when there are more than `FieldShape::MAX` fields).
+    pub(crate) shape: u64,
+}
+
+/// `scan_fields` for a plain section: the section exactly as the exact scanner would return it,
+/// or `None` when the section is not plain (valid or not).
 #[inline]
 pub(crate) fn scan_fields(
     buf: &[u8],
     key_end: usize,
     key_len: usize,
     allow_unsigned: bool,
-) -> Option<(usize, usize, bool)> {
+) -> Option<Plain> {
     let start = skip_blank(buf, key_end);
     let mut k = start;
     let mut no_strings = true;
+    let mut shape = 0u64;
+    let mut n = 0u32;
     loop {
         let eq = KEY_END.find(buf, k)?;
         if eq == k || buf[eq] != b'=' || key_len + 4 + (eq - k) > MAX_KEY_LENGTH {
             return None;
         }
         let v = eq + 1;
-        let end = match *buf.get(v)? {
-            b'0'..=b'9' | b'-' | b'.' => number(buf, v, allow_unsigned)?,
+        let (end, ty) = match *buf.get(v)? {
+            b'0'..=b'9' | b'-' | b'.' => {
+                let end = number(buf, v, allow_unsigned)?;
+                let ty = match buf[end - 1] {
+                    b'i' => FieldType::Integer,
+                    b'u' => FieldType::Unsigned,
+                    _ => FieldType::Float,
+                };
+                (end, ty)
+            }
             b'"' => {
                 let body = v + 1;
                 let q = body + memchr::memchr2(b'"', b'\\', buf.get(body..)?)?;
@@ -44,13 +65,26 @@ pub(crate) fn scan_fields(
                     return None;
                 }
                 no_strings = false;
-                q + 1
+                (q + 1, FieldType::String)
             }
-            b't' | b'f' | b'T' | b'F' => scan_boolean(buf, v).ok()?,
+            b't' | b'f' | b'T' | b'F' => (scan_boolean(buf, v).ok()?, FieldType::Boolean),
             _ => return None,
         };
+        if n < FieldShape::MAX {
+            shape |= FieldShape::code(ty) << (FieldShape::BITS * n);
+        } else {
+            shape = 0;
+        }
+        n += 1;
         match buf.get(end) {
-            None | Some(b' ') => return Some((start, end, no_strings)),
+            None | Some(b' ') => {
+                return Some(Plain {
+                    start,
+                    end,
+                    no_strings,
+                    shape,
+                });
+            }
             Some(b',') => k = end + 1,
             Some(_) => return None,
         }
@@ -138,7 +172,7 @@ mod tests {
             allow_unsigned: bool,
         ) {
             let line = format!("m,t=v {}", tokens.concat());
-            if let Some((s, e, no_strings)) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
+            if let Some(super::Plain { start: s, end: e, no_strings, .. }) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
                 prop_assert_eq!(Some((s, e)), exact(line.as_bytes(), 5, allow_unsigned));
                 let section = &line.as_bytes()[s..e];
                 prop_assert_eq!(no_strings, !section.contains(&b'"'));
@@ -163,7 +197,7 @@ mod tests {
             let line = format!("cpu,host=a {fields}");
             let got = super::scan_fields(line.as_bytes(), 10, 10, true);
             assert_eq!(
-                got.map(|(s, e, _)| (s, e)),
+                got.map(|p| (p.start, p.end)),
                 exact(line.as_bytes(), 10, true)
             );
             assert!(got.is_some(), "{line}");
