@@ -49,15 +49,7 @@ pub(crate) fn scan_fields(
         }
         let v = eq + 1;
         let (end, ty) = match *buf.get(v)? {
-            b'0'..=b'9' | b'-' | b'.' => {
-                let end = number(buf, v, allow_unsigned)?;
-                let ty = match buf[end - 1] {
-                    b'i' => FieldType::Integer,
-                    b'u' => FieldType::Unsigned,
-                    _ => FieldType::Float,
-                };
-                (end, ty)
-            }
+            b'0'..=b'9' | b'-' | b'.' => number(buf, v, allow_unsigned)?,
             b'"' => {
                 let body = v + 1;
                 let q = body + memchr::memchr2(b'"', b'\\', buf.get(body..)?)?;
@@ -70,11 +62,8 @@ pub(crate) fn scan_fields(
             b't' | b'f' | b'T' | b'F' => (scan_boolean(buf, v).ok()?, FieldType::Boolean),
             _ => return None,
         };
-        if n < FieldShape::MAX {
-            shape |= FieldShape::code(ty) << (FieldShape::BITS * n);
-        } else {
-            shape = 0;
-        }
+        // Bits shifted out are lost only past `FieldShape::MAX` fields, when the shape is 0.
+        shape = FieldShape::push(shape, FieldShape::code(ty));
         n += 1;
         match buf.get(end) {
             None | Some(b' ') => {
@@ -82,7 +71,7 @@ pub(crate) fn scan_fields(
                     start,
                     end,
                     no_strings,
-                    shape,
+                    shape: if n <= FieldShape::MAX { shape } else { 0 },
                 });
             }
             Some(b',') => k = end + 1,
@@ -92,17 +81,20 @@ pub(crate) fn scan_fields(
 }
 
 /// A plain number starting at `v`: `-?D+i`, `D+u`, `-?D*(.D*)?` with at least one digit, short
-/// enough that Go does not range-check it. Returns its end; the caller checks what follows.
+/// enough that Go does not range-check it. Returns its end and type; the caller checks what
+/// follows.
 #[inline(always)]
-fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<usize> {
+fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<(usize, FieldType)> {
     let neg = buf[v] == b'-';
     let d0 = v + usize::from(neg);
     let mut i = digits_end(buf, d0);
     let mut digits = i - d0;
     match buf.get(i) {
         // Literals of 19 (`i`) or 20 (`u`) characters and more are range-checked by Go.
-        Some(b'i') if digits > 0 && i - v < 19 => return Some(i + 1),
-        Some(b'u') if digits > 0 && !neg && allow_unsigned && i - v < 20 => return Some(i + 1),
+        Some(b'i') if digits > 0 && i - v < 19 => return Some((i + 1, FieldType::Integer)),
+        Some(b'u') if digits > 0 && !neg && allow_unsigned && i - v < 20 => {
+            return Some((i + 1, FieldType::Unsigned));
+        }
         Some(b'.') => {
             let f = digits_end(buf, i + 1);
             digits += f - (i + 1);
@@ -111,7 +103,7 @@ fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<usize> {
         _ => {}
     }
     // A float without exponent; from 25 characters on Go parses it to check the range.
-    (digits > 0 && i - v < 25).then_some(i)
+    (digits > 0 && i - v < 25).then_some((i, FieldType::Float))
 }
 
 #[cfg(test)]

@@ -9,15 +9,21 @@
 use super::swar::ByteSet;
 use super::{FieldType, Line};
 
-/// The types of a line's fields in written order, 3 bits each (never 0), for up to
-/// [`FieldShape::MAX`] fields. Equal shapes mean the same number of fields with the same types.
+/// The types of a line's fields, 3 bits each (never 0; the last field in the lowest bits), for up
+/// to [`FieldShape::MAX`] fields. Equal shapes mean the same number of fields with the same types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldShape(u64);
 
 impl FieldShape {
     /// Most fields a shape describes.
     pub const MAX: u32 = 21;
-    pub(crate) const BITS: u32 = 3;
+    const BITS: u32 = 3;
+
+    /// `packed` with one more field of type `code` (see [`Self::code`]).
+    #[inline(always)]
+    pub(crate) const fn push(packed: u64, code: u64) -> u64 {
+        (packed << Self::BITS) | code
+    }
 
     #[inline(always)]
     pub(crate) const fn code(ty: FieldType) -> u64 {
@@ -37,7 +43,7 @@ impl FieldShape {
             if n == Self::MAX {
                 return None;
             }
-            packed |= Self::code(ty) << (Self::BITS * n);
+            packed = Self::push(packed, Self::code(ty));
         }
         (packed != 0).then_some(Self(packed))
     }
