@@ -82,7 +82,7 @@ impl Line<'_> {
             let Some(rest) = s.get(pos..) else {
                 return false;
             };
-            if !(rest.starts_with(key) && rest.get(key.len()) == Some(&b'=')) {
+            if !is_key_of(rest, key) {
                 return false;
             }
             let v = pos + key.len() + 1;
@@ -99,6 +99,32 @@ impl Line<'_> {
         // Every key matched and the last value ended the section.
         pos == s.len() + 1
     }
+}
+
+/// `rest` starts with `key` followed by `=`: `memcmp` without the call, for short keys.
+#[inline(always)]
+fn is_key_of(rest: &[u8], key: &[u8]) -> bool {
+    let n = key.len();
+    if rest.get(n) != Some(&b'=') {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    if n < 8 {
+        return rest[..n] == *key;
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(rest, i) != word(key, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last eight bytes, overlapping the words already compared.
+    word(rest, n - 8) == word(key, n - 8)
 }
 
 #[cfg(test)]
@@ -198,6 +224,27 @@ mod tests {
             if let Ok(lb) = parse_line(b.as_bytes(), &OPTS) {
                 let same = la.field_shape().is_some() && keys(&la) == keys(&lb);
                 prop_assert_eq!(la.has_field_keys(keys(&lb)), same);
+            }
+        }
+    }
+
+    #[test]
+    fn key_compare_is_slice_compare() {
+        let text = b"ifHCInBroadcastPkts=1i,a=2";
+        for n in 0..22 {
+            for key in [
+                &text[..n],
+                b"ifHCInBroadcastPktz",
+                b"ifHCInBroadcastPkt",
+                b"a",
+            ] {
+                let want = text[..].starts_with(key) && text.get(key.len()) == Some(&b'=');
+                assert_eq!(super::is_key_of(text, key), want, "{n}");
+                let mut other = key.to_vec();
+                if let Some(b) = other.get_mut(n / 2) {
+                    *b ^= 1;
+                    assert!(!super::is_key_of(text, &other));
+                }
             }
         }
     }
