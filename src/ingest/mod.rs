@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{ErrorCode, HasErrorCode};
-use crate::lineproto::{self, FieldType, Line, ParseOptions};
+use crate::lineproto::{self, FieldShape, FieldType, Line, ParseOptions};
 use crate::model::Precision;
 
 /// Which InfluxDB API (and so which verdict rules) a write came through.
@@ -98,11 +98,19 @@ const MAX_QUOTED_ERRORS: usize = 100;
 
 /// Judges one decoded request body.
 pub fn ingest(body: Bytes, opts: &IngestOptions) -> Verdict {
+    ingest_with(body, opts, true)
+}
+
+/// [`ingest`], with or without the shortcuts (`Line::field_shape`, `Line::has_field_keys`,
+/// `Line::has_reserved_tag_key`) that skip walking a line's tags and fields. Without them it is
+/// the reference the shortcuts are tested against.
+fn ingest_with(body: Bytes, opts: &IngestOptions, shortcuts: bool) -> Verdict {
     let popts = ParseOptions {
         precision: opts.precision,
         allow_unsigned: opts.allow_unsigned,
     };
     let mut judge = Judge::new(opts, &body);
+    judge.shortcuts = shortcuts;
     for line in lineproto::split_lines(&body) {
         match lineproto::parse_line(line, &popts) {
             Ok(parsed) => judge.parsed(line, &parsed),
@@ -143,9 +151,19 @@ struct Judge<'b> {
     /// (measurement, field key) → first type seen in this batch.
     field_types: HashMap<(&'b [u8], &'b [u8]), FieldType>,
     /// Field signature of the last accepted line of each measurement (at most `MAX_SCHEMAS`).
-    schemas: Vec<(&'b [u8], FieldSignature<'b>)>,
+    schemas: Vec<Schema<'b>>,
     /// Reused buffer for the signature of the line being judged.
     scratch: FieldSignature<'b>,
+    /// Use what `parse_line` recorded to skip walks (off only for the reference in tests).
+    shortcuts: bool,
+}
+
+/// The field signature of the last accepted line of a measurement.
+struct Schema<'b> {
+    measurement: &'b [u8],
+    sig: FieldSignature<'b>,
+    /// `sig`'s types, when it has few enough fields.
+    shape: Option<FieldShape>,
 }
 
 impl<'b> Judge<'b> {
@@ -163,6 +181,7 @@ impl<'b> Judge<'b> {
             field_types: HashMap::new(),
             schemas: Vec::new(),
             scratch: Vec::new(),
+            shortcuts: true,
         }
     }
 
@@ -193,6 +212,9 @@ impl<'b> Judge<'b> {
     /// A tag key the API reserves. Escapes never produce these names, so the raw key is
     /// compared as written.
     fn reserved_tag(&self, line: &Line<'b>) -> Option<Refusal> {
+        if self.shortcuts && !line.has_reserved_tag_key() {
+            return None;
+        }
         let api = self.opts.api;
         let (key, _) = line.tags().find(|(key, _)| match api {
             Api::V2 => matches!(*key, b"time" | b"_measurement" | b"_field"),
@@ -214,11 +236,32 @@ impl<'b> Judge<'b> {
         })
     }
 
+    /// Whether the line has the field keys and types of the last accepted line of its
+    /// measurement, told from what `parse_line` recorded (`false` when it cannot tell).
+    fn same_as_last(&self, line: &Line<'b>) -> bool {
+        let Some(shape) = line.field_shape() else {
+            return false;
+        };
+        let measurement = line.measurement();
+        self.schemas
+            .iter()
+            .find(|s| s.measurement == measurement)
+            .is_some_and(|known| {
+                known.shape == Some(shape)
+                    && line.has_field_keys(known.sig.iter().map(|&(key, _)| key))
+            })
+    }
+
     /// A field named `time`, or a field whose type differs from an earlier point of the same
     /// measurement in this batch. A line with the same field signature as the last accepted
     /// line of its measurement cannot conflict and skips the per-field lookups.
     fn field_refusal(&mut self, line: &Line<'b>) -> Option<Refusal> {
         let measurement = line.measurement();
+        // The same keys and types as the last accepted line of the measurement, checked without
+        // walking the fields (that line had no field `time`, so this one has none either).
+        if self.shortcuts && self.same_as_last(line) {
+            return None;
+        }
         let mut sig = std::mem::take(&mut self.scratch);
         sig.clear();
         for (key, ty) in line.field_types() {
@@ -234,8 +277,11 @@ impl<'b> Judge<'b> {
             }
             sig.push((key, ty));
         }
-        let known_sig = self.schemas.iter().position(|(m, _)| *m == measurement);
-        if known_sig.is_some_and(|i| self.schemas[i].1 == sig) {
+        let known_sig = self
+            .schemas
+            .iter()
+            .position(|s| s.measurement == measurement);
+        if known_sig.is_some_and(|i| self.schemas[i].sig == sig) {
             self.scratch = sig;
             return None;
         }
@@ -260,15 +306,19 @@ impl<'b> Judge<'b> {
         for &(key, ty) in &sig {
             self.field_types.entry((measurement, key)).or_insert(ty);
         }
+        let shape = FieldShape::from_types(sig.iter().map(|&(_, ty)| ty));
         match known_sig {
             Some(i) => {
-                let slot = &mut self.schemas[i].1;
-                slot.clear();
-                slot.extend_from_slice(&sig);
+                let slot = &mut self.schemas[i];
+                slot.sig.clear();
+                slot.sig.extend_from_slice(&sig);
+                slot.shape = shape;
             }
-            None if self.schemas.len() < MAX_SCHEMAS => {
-                self.schemas.push((measurement, sig.clone()))
-            }
+            None if self.schemas.len() < MAX_SCHEMAS => self.schemas.push(Schema {
+                measurement,
+                sig: sig.clone(),
+                shape,
+            }),
             None => {}
         }
         self.scratch = sig;

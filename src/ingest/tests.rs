@@ -192,3 +192,77 @@ fn conflicts_are_found_whatever_the_remembered_signature() {
     );
     assert!(msg.ends_with("dropped=2"), "{msg}");
 }
+
+mod shortcuts {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MEASUREMENTS: &[&str] = &["cpu", "c\\ pu"];
+    const TAGS: &[&str] = &[
+        "",
+        ",host=a",
+        ",time=1",
+        ",_field=x",
+        ",_measurement=y",
+        ",a=1,b=2",
+    ];
+    const KEYS: &[&str] = &["a", "ab", "time", "c\\ d"];
+    const VALUES: &[&str] = &["1", "2i", "3u", "\"s\"", "\"x\\\"y\""];
+    const JUNK: &[&str] = &["cpu", "cpu,host= v=1", "# note", "", "cpu a=1 x"];
+
+    fn line() -> impl Strategy<Value = String> {
+        let field = (
+            proptest::sample::select(KEYS),
+            proptest::sample::select(VALUES),
+        );
+        let good = (
+            proptest::sample::select(MEASUREMENTS),
+            proptest::sample::select(TAGS),
+            proptest::collection::vec(field, 1..3),
+            any::<bool>(),
+        )
+            .prop_map(|(m, t, fields, ts)| {
+                let f: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{m}{t} {}{}", f.join(","), if ts { " 5" } else { "" })
+            });
+        prop_oneof![
+            12 => good,
+            1 => proptest::sample::select(JUNK).prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn verdict_is_the_reference_verdict(
+            lines in proptest::collection::vec(line(), 1..30),
+            v1: bool,
+        ) {
+            let body = Bytes::from(lines.join("\n"));
+            let api = if v1 { Api::V1 } else { Api::V2 };
+            let opts = IngestOptions {
+                api,
+                precision: Precision::Nanoseconds,
+                allow_unsigned: api == Api::V2,
+                now_ns: NOW,
+            };
+            let fast = ingest(body.clone(), &opts);
+            let reference = ingest_with(body, &opts, false);
+            prop_assert_eq!(fast, reference);
+        }
+    }
+
+    #[test]
+    fn a_conflict_after_a_repeated_shape_is_still_found() {
+        let v = judge(
+            Api::V2,
+            "cpu a=1i,b=2 1\ncpu a=3i,b=4 2\ncpu a=5,b=6 3\ncpu,time=1 a=1i,b=2 4\n",
+        );
+        assert_eq!(v.accepted.points, 0);
+        let v = judge(Api::V1, "cpu a=1i,b=2 1\ncpu a=3i,b=4 2\ncpu a=5,b=6 3\n");
+        assert_eq!(v.accepted.points, 2);
+        assert!(matches!(
+            v.error,
+            Some(IngestError::Partial { dropped: 1, .. })
+        ));
+    }
+}

@@ -12,30 +12,43 @@ use super::error::MAX_KEY_LENGTH;
 use super::number::scan_boolean;
 use super::split::skip_blank;
 use super::swar::{ByteSet, digits_end};
+use super::{FieldShape, FieldType};
 
 /// Bytes that end a plain field key, or make the section not plain.
 const KEY_END: ByteSet<5> = ByteSet::new(*b"=, \\\"");
 
-/// `scan_fields` for a plain section: `Some((start, end, no_strings))` with the section exactly as
-/// the exact scanner would return it, or `None` when the section is not plain (valid or not).
-/// `no_strings`: no value is a string, so the section has no `"` and no `\` at all.
+/// A plain section as the fast scanner accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plain {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// No value is a string, so the section has no `"` and no `\` at all.
+    pub(crate) no_strings: bool,
+    /// The field types, see `FieldShape` (0 when there are more than `FieldShape::MAX` fields).
+    pub(crate) shape: u64,
+}
+
+/// `scan_fields` for a plain section: the section exactly as the exact scanner would return it,
+/// or `None` when the section is not plain (valid or not).
 #[inline]
 pub(crate) fn scan_fields(
     buf: &[u8],
     key_end: usize,
     key_len: usize,
     allow_unsigned: bool,
-) -> Option<(usize, usize, bool)> {
+) -> Option<Plain> {
     let start = skip_blank(buf, key_end);
     let mut k = start;
     let mut no_strings = true;
+    let mut shape = 0u64;
+    let mut n = 0u32;
     loop {
         let eq = KEY_END.find(buf, k)?;
         if eq == k || buf[eq] != b'=' || key_len + 4 + (eq - k) > MAX_KEY_LENGTH {
             return None;
         }
         let v = eq + 1;
-        let end = match *buf.get(v)? {
+        let (end, ty) = match *buf.get(v)? {
             b'0'..=b'9' | b'-' | b'.' => number(buf, v, allow_unsigned)?,
             b'"' => {
                 let body = v + 1;
@@ -44,13 +57,23 @@ pub(crate) fn scan_fields(
                     return None;
                 }
                 no_strings = false;
-                q + 1
+                (q + 1, FieldType::String)
             }
-            b't' | b'f' | b'T' | b'F' => scan_boolean(buf, v).ok()?,
+            b't' | b'f' | b'T' | b'F' => (scan_boolean(buf, v).ok()?, FieldType::Boolean),
             _ => return None,
         };
+        // Bits shifted out are lost only past `FieldShape::MAX` fields, when the shape is 0.
+        shape = FieldShape::push(shape, FieldShape::code(ty));
+        n += 1;
         match buf.get(end) {
-            None | Some(b' ') => return Some((start, end, no_strings)),
+            None | Some(b' ') => {
+                return Some(Plain {
+                    start,
+                    end,
+                    no_strings,
+                    shape: if n <= FieldShape::MAX { shape } else { 0 },
+                });
+            }
             Some(b',') => k = end + 1,
             Some(_) => return None,
         }
@@ -58,17 +81,20 @@ pub(crate) fn scan_fields(
 }
 
 /// A plain number starting at `v`: `-?D+i`, `D+u`, `-?D*(.D*)?` with at least one digit, short
-/// enough that Go does not range-check it. Returns its end; the caller checks what follows.
+/// enough that Go does not range-check it. Returns its end and type; the caller checks what
+/// follows.
 #[inline(always)]
-fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<usize> {
+fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<(usize, FieldType)> {
     let neg = buf[v] == b'-';
     let d0 = v + usize::from(neg);
     let mut i = digits_end(buf, d0);
     let mut digits = i - d0;
     match buf.get(i) {
         // Literals of 19 (`i`) or 20 (`u`) characters and more are range-checked by Go.
-        Some(b'i') if digits > 0 && i - v < 19 => return Some(i + 1),
-        Some(b'u') if digits > 0 && !neg && allow_unsigned && i - v < 20 => return Some(i + 1),
+        Some(b'i') if digits > 0 && i - v < 19 => return Some((i + 1, FieldType::Integer)),
+        Some(b'u') if digits > 0 && !neg && allow_unsigned && i - v < 20 => {
+            return Some((i + 1, FieldType::Unsigned));
+        }
         Some(b'.') => {
             let f = digits_end(buf, i + 1);
             digits += f - (i + 1);
@@ -77,7 +103,7 @@ fn number(buf: &[u8], v: usize, allow_unsigned: bool) -> Option<usize> {
         _ => {}
     }
     // A float without exponent; from 25 characters on Go parses it to check the range.
-    (digits > 0 && i - v < 25).then_some(i)
+    (digits > 0 && i - v < 25).then_some((i, FieldType::Float))
 }
 
 #[cfg(test)]
@@ -138,7 +164,7 @@ mod tests {
             allow_unsigned: bool,
         ) {
             let line = format!("m,t=v {}", tokens.concat());
-            if let Some((s, e, no_strings)) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
+            if let Some(super::Plain { start: s, end: e, no_strings, .. }) = super::scan_fields(line.as_bytes(), 5, 5, allow_unsigned) {
                 prop_assert_eq!(Some((s, e)), exact(line.as_bytes(), 5, allow_unsigned));
                 let section = &line.as_bytes()[s..e];
                 prop_assert_eq!(no_strings, !section.contains(&b'"'));
@@ -163,7 +189,7 @@ mod tests {
             let line = format!("cpu,host=a {fields}");
             let got = super::scan_fields(line.as_bytes(), 10, 10, true);
             assert_eq!(
-                got.map(|(s, e, _)| (s, e)),
+                got.map(|p| (p.start, p.end)),
                 exact(line.as_bytes(), 10, true)
             );
             assert!(got.is_some(), "{line}");

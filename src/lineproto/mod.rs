@@ -15,7 +15,8 @@
 //!
 //! Speed: `fast` accepts the plain fields sections Telegraf writes in one pass and hands every
 //! other section to the exact scanner in `parse`; `swar` searches eight bytes at a time. A `Line`
-//! remembers a plain fields section so that `fields()`/`field_types()` walk it cheaply.
+//! remembers a plain fields section so that `fields()`/`field_types()` walk it cheaply, and (`shape`)
+//! what the write verdict asks of every line: field types, reserved tag keys, a key-list match.
 //!
 //! Known divergences from Go (all pathological): a body whose very last byte is a backslash (Go
 //! slices one byte past the body); field values that Go's parser accepts but its field iterator
@@ -26,6 +27,7 @@ mod escape;
 mod fast;
 mod number;
 mod parse;
+mod shape;
 mod split;
 mod swar;
 #[cfg(test)]
@@ -35,6 +37,7 @@ use std::fmt;
 
 pub use error::{LineError, LineErrorKind, MAX_KEY_LENGTH, MAX_NANO_TIME, MIN_NANO_TIME};
 pub use escape::{unescape, unescape_field_key, unescape_measurement, unescape_string};
+pub use shape::FieldShape;
 pub use split::Lines;
 
 /// How to read a request's lines.
@@ -72,6 +75,10 @@ pub struct Line<'a> {
     fields_end: usize,
     /// The fields section has no `"` and no `\\`: every `=` ends a key, every `,` a value.
     plain_fields: bool,
+    /// Packed `FieldShape` of a section the fast scanner accepted, 0 when unknown.
+    shape: u64,
+    /// A tag key is `time`, `_measurement` or `_field`.
+    reserved_tag: bool,
     timestamp: Option<i64>,
 }
 

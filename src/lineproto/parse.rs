@@ -24,7 +24,7 @@ const FIELDS_SPECIAL: ByteSet<5> = ByteSet::new(*b"\\\"=, ");
 /// Parses and validates one line; see [`super::parse_line`].
 pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>> {
     let start = skip_blank(buf, 0);
-    let (meas_end, key_end) = scan_key(buf, start)?;
+    let (meas_end, key_end, reserved_tag) = scan_key(buf, start)?;
     if key_end - start > MAX_KEY_LENGTH {
         return fail(
             LineErrorKind::MaxKeyLength {
@@ -34,15 +34,18 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         );
     }
     let key_len = key_end - start;
-    let (fields_start, fields_end, plain_fields) =
+    let (fields_start, fields_end, plain_fields, shape) =
         match super::fast::scan_fields(buf, key_end, key_len, opts.allow_unsigned) {
-            Some((s, e, no_strings)) => {
-                debug_assert_eq!(Ok((s, e)), scan_fields(buf, key_end, key_len, opts));
-                (s, e, no_strings)
+            Some(p) => {
+                debug_assert_eq!(
+                    Ok((p.start, p.end)),
+                    scan_fields(buf, key_end, key_len, opts)
+                );
+                (p.start, p.end, p.no_strings, p.shape)
             }
             None => {
                 let (s, e) = scan_fields(buf, key_end, key_len, opts)?;
-                (s, e, false)
+                (s, e, false, 0)
             }
         };
     let timestamp = scan_time(buf, fields_end, opts)?;
@@ -54,13 +57,16 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         fields_start,
         fields_end,
         plain_fields,
+        shape,
+        reserved_tag,
         timestamp,
     })
 }
 
-/// `scanKey`: measurement and tags. Returns (end of measurement, end of series key).
+/// `scanKey`: measurement and tags. Returns (end of measurement, end of series key, whether a
+/// tag key is `time`, `_measurement` or `_field` as written).
 #[inline]
-fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
+fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize, bool)> {
     let len = buf.len();
     // scanMeasurement
     if start >= len || buf[start] == b',' {
@@ -70,7 +76,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
         return fail(LineErrorKind::MissingFields, len);
     };
     if buf[meas_end] == b' ' {
-        return Ok((meas_end, meas_end));
+        return Ok((meas_end, meas_end, false));
     }
     // scanTags
     let mut i = meas_end + 1;
@@ -78,6 +84,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
     let mut sorted = true;
     let mut duplicate = false;
     let mut ntags = 0usize;
+    let mut reserved = false;
     let key_end = loop {
         // scanTagsKey
         if i >= len || matches!(buf[i], b' ' | b',' | b'=') {
@@ -96,6 +103,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
                 std::cmp::Ordering::Greater => sorted = false,
             }
         }
+        reserved |= matches!(key, b"time" | b"_measurement" | b"_field");
         prev_key = key;
         ntags += 1;
         // scanTagsValue
@@ -115,7 +123,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize)> {
     {
         return fail(LineErrorKind::DuplicateTags, start);
     }
-    Ok((meas_end, key_end))
+    Ok((meas_end, key_end, reserved))
 }
 
 /// The exhaustive duplicate check Go does after sorting unsorted tags.
