@@ -141,6 +141,8 @@ pub struct MeasurementBuffer {
     series: Vec<SeriesTags>,
     series_ids: HashMap<SeriesTags, u32>,
     fields: BTreeMap<String, FieldColumn>,
+    /// Rough heap bytes held, for a flush policy.
+    bytes: usize,
 }
 
 impl MeasurementBuffer {
@@ -153,6 +155,7 @@ impl MeasurementBuffer {
             series: Vec::new(),
             series_ids: HashMap::new(),
             fields: BTreeMap::new(),
+            bytes: 0,
         }
     }
 
@@ -172,6 +175,19 @@ impl MeasurementBuffer {
     /// Distinct series buffered.
     pub fn series_count(&self) -> usize {
         self.series.len()
+    }
+
+    /// Rough heap bytes the buffered points take (columns and series keys), to decide when to
+    /// flush. An estimate: it counts payload bytes and a fixed cost per slot, not allocator slack.
+    pub fn estimated_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Smallest and largest time buffered (ns), if any.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let min = self.time.iter().min()?;
+        let max = self.time.iter().max()?;
+        Some((*min, *max))
     }
 
     /// The type each field key has in this buffer, by key.
@@ -289,6 +305,10 @@ impl MeasurementBuffer {
         let id = match self.series_ids.get(&dedup) {
             Some(&id) => id,
             None => {
+                self.bytes += dedup
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 48)
+                    .sum::<usize>();
                 self.series.push(dedup.clone());
                 self.series_ids.insert(dedup, next_id);
                 next_id
@@ -297,7 +317,14 @@ impl MeasurementBuffer {
         let row = self.time.len();
         self.time.push(time_ns);
         self.series_of_row.push(id);
+        self.bytes += 12;
         for (key, value) in fields {
+            // An Option<T> slot per row for every column from its first row on; strings also
+            // own their bytes.
+            self.bytes += match &value {
+                Value::String(s) => 24 + s.len(),
+                _ => 16,
+            };
             self.fields
                 .entry(key)
                 .or_insert_with(|| FieldColumn::new(value.field_type()))

@@ -11,7 +11,12 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::TimestampNanosecondType;
+
 use super::StoreError;
+use super::batch::TIME_COLUMN;
 use crate::model::{BucketName, TenantId};
 
 /// Longest encoded path component accepted.
@@ -151,6 +156,29 @@ impl PartitionKey {
         };
         Ok((key, decode(file)?))
     }
+}
+
+/// Splits a measurement batch into one batch per UTC day of its `time` column, days ascending.
+/// Row order is kept, so each part stays sorted by series then time.
+pub fn split_by_day(batch: &RecordBatch) -> Result<Vec<(Day, RecordBatch)>, StoreError> {
+    let time = batch
+        .column_by_name(TIME_COLUMN)
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
+        .ok_or(StoreError::NoTimeColumn)?;
+    let days: Vec<Day> = time.values().iter().map(|&t| Day::from_nanos(t)).collect();
+    let mut distinct = days.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if let [only] = distinct[..] {
+        return Ok(vec![(only, batch.clone())]);
+    }
+    distinct
+        .into_iter()
+        .map(|day| {
+            let mask: BooleanArray = days.iter().map(|&d| Some(d == day)).collect();
+            Ok((day, filter_record_batch(batch, &mask)?))
+        })
+        .collect()
 }
 
 fn safe(b: u8) -> bool {

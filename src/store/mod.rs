@@ -42,7 +42,7 @@ mod tests;
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,
 };
-pub use layout::{Day, PartitionKey};
+pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
 
 use crate::error::{ErrorCode, HasErrorCode};
@@ -76,6 +76,8 @@ pub enum StoreError {
     },
     #[error("path {path:?} is not a partition file under the store root: {why}")]
     BadPath { path: String, why: &'static str },
+    #[error("batch has no nanosecond `time` column")]
+    NoTimeColumn,
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]
@@ -98,6 +100,7 @@ impl HasErrorCode for StoreError {
             Self::EmptyName
             | Self::NameTooLong { .. }
             | Self::BadPath { .. }
+            | Self::NoTimeColumn
             | Self::Arrow(_)
             | Self::Parquet(_)
             | Self::Io { .. } => ErrorCode::Internal,

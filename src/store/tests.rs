@@ -450,3 +450,50 @@ fn days_convert_both_ways() {
     assert_eq!(Day::parse("2024-13-01"), None);
     assert_eq!(Day::parse("24-01-01"), None);
 }
+
+#[test]
+fn splits_a_batch_by_utc_day_keeping_order() {
+    const DAY: i64 = 86_400_000_000_000;
+    let b = one(&format!(
+        "m,h=a v=1 {}\nm,h=a v=2 {}\nm,h=b v=3 {}\nm,h=b v=4 {}\n",
+        DAY + 5,
+        2 * DAY - 1,
+        2 * DAY,
+        DAY + 1
+    ));
+    let parts = split_by_day(&b).unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].0.to_string(), "1970-01-02");
+    assert_eq!(times(&parts[0].1), [DAY + 5, 2 * DAY - 1, DAY + 1]);
+    assert_eq!(
+        tag(&parts[0].1, "h"),
+        ["a", "a", "b"].map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(parts[1].0, Day(2));
+    assert_eq!(times(&parts[1].1), [2 * DAY]);
+    let whole = split_by_day(&parts[1].1).unwrap();
+    assert_eq!(whole, vec![(Day(2), parts[1].1.clone())]);
+}
+
+#[test]
+fn tracks_size_and_time_range() {
+    let mut buf = MeasurementBuffer::new("m");
+    assert_eq!((buf.estimated_bytes(), buf.time_range()), (0, None));
+    buf.push_point(
+        vec![("h".into(), "a".into())],
+        vec![("v".into(), Value::Float(1.0))],
+        50,
+    )
+    .unwrap();
+    let one_point = buf.estimated_bytes();
+    assert!(one_point > 0);
+    buf.push_point(
+        vec![("h".into(), "a".into())],
+        vec![("s".into(), Value::String("x".repeat(1000)))],
+        -5,
+    )
+    .unwrap();
+    assert!(buf.estimated_bytes() > one_point + 1000);
+    assert_eq!(buf.time_range(), Some((-5, 50)));
+    assert_eq!(buf.series_count(), 1);
+}
