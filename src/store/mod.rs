@@ -38,6 +38,8 @@ pub mod layout;
 pub mod parquet_file;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_model;
 
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,
