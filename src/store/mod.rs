@@ -2,7 +2,8 @@
 //!
 //! Owns: turning parsed line-protocol points of one (tenant, bucket, measurement) into a sorted,
 //! deduplicated Arrow `RecordBatch` (`batch`), writing such a batch durably to a Parquet file and
-//! reading it back (`parquet_file`), and where partitions and files live on disk (`layout`).
+//! reading it back (`parquet_file`), and where partitions and files live on disk, including the
+//! split of a batch into UTC-day partitions (`layout`).
 //! Does not own (yet): the WAL consumer and its cursor, the flush policy, the catalog of files and
 //! per-bucket schemas, retention, compaction, query-time reads (a later session builds those on
 //! top of these pieces), nor parsing (see `lineproto`) or the ingest verdicts (see `ingest`).
