@@ -15,6 +15,7 @@
 //! - `limits`: per-tenant write rates, series cardinality, query limits, global overload guards.
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
+//! - `store`: embedded store foundations: Arrow measurement buffers, durable Parquet files, partition layout.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
 //! - `metrics`: the Prometheus registry (`sluice_*`), write-path counters, scrape-time WAL/forwarder/process metrics, refusal log.
@@ -38,6 +39,7 @@ pub mod lineproto;
 pub mod metrics;
 pub mod model;
 pub mod reload;
+pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod wal;
