@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use toml::{Table, Value};
 
 use crate::support::http::Request;
-use crate::support::influxdb::InfluxV1;
+use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::point::Point;
 use crate::support::sluice::SluiceConfig;
 use crate::support::telegraf;
@@ -32,6 +32,29 @@ pub fn tenants(prefix: &str, n: usize) -> Vec<Tenant> {
             bucket: format!("{prefix}_db{i}"),
         })
         .collect()
+}
+
+/// A real InfluxDB 1.6.7 holding the databases of `n` tenants `<prefix>…`, and the config of a
+/// sluice forwarding to it (v1, `max_backoff = "1s"` so recovery after an outage is quick)
+/// with `wal` extras. `None` when the peer is missing outside CI (the test then skips).
+pub fn influx_behind_sluice(
+    prefix: &str,
+    n: usize,
+    wal: &[(&str, Value)],
+) -> Option<(InfluxV1, Vec<Tenant>, String)> {
+    let influx = InfluxV1::try_start(InfluxOpts::default())?;
+    let ts = tenants(prefix, n);
+    for t in &ts {
+        influx.create_db(&t.bucket);
+    }
+    let cfg = config(
+        &influx.url(),
+        "v1",
+        &ts,
+        &[("max_backoff", "1s".into())],
+        wal,
+    );
+    Some((influx, ts, cfg))
 }
 
 /// A sluice config: `tenants`, `[upstream] url/api`, plus `[upstream]` and `[wal]` extras.

@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::common::{
-    Attempts, Batches, Dialect, WriterLog, config, poll, report, tenants, wait_forwarder_idle,
+    Attempts, Batches, Dialect, WriterLog, influx_behind_sluice, poll, report, wait_forwarder_idle,
     writer,
 };
-use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::sluice::Sluice;
 
 const WRITERS: usize = 4;
@@ -30,20 +29,9 @@ const KILL_EVERY_MS: [u64; 8] = [1900, 2500, 1300, 2900, 1700, 2200, 1500, 2700]
 
 #[test]
 fn sigkill_loses_no_acknowledged_write() {
-    let Some(influx) = InfluxV1::try_start(InfluxOpts::default()) else {
+    let Some((influx, ts, cfg)) = influx_behind_sluice("crash", 2, &[]) else {
         return;
     };
-    let ts = tenants("crash", 2);
-    for t in &ts {
-        influx.create_db(&t.bucket);
-    }
-    let cfg = config(
-        &influx.url(),
-        "v1",
-        &ts,
-        &[("max_backoff", "1s".into())],
-        &[],
-    );
     let mut sluice = Sluice::start(&cfg);
     let url = sluice.url();
     let batches = Batches::new("crash", 500);

@@ -11,9 +11,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::common::{Batches, Dialect, config, poll, report, request, tenants};
+use super::common::{Batches, Dialect, influx_behind_sluice, poll, report, request};
 use crate::support::http;
-use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::sluice::Sluice;
 
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -21,20 +20,9 @@ const EVERY: Duration = Duration::from_millis(250);
 
 #[test]
 fn upstream_down_for_30s_loses_nothing_and_keeps_order() {
-    let Some(mut influx) = InfluxV1::try_start(InfluxOpts::default()) else {
+    let Some((mut influx, ts, cfg)) = influx_behind_sluice("outage", 2, &[]) else {
         return;
     };
-    let ts = tenants("outage", 2);
-    for t in &ts {
-        influx.create_db(&t.bucket);
-    }
-    let cfg = config(
-        &influx.url(),
-        "v1",
-        &ts,
-        &[("max_backoff", "1s".into())],
-        &[],
-    );
     let sluice = Sluice::start(&cfg);
     let url = sluice.url();
     let batches = Batches::new("outage", 500);

@@ -6,10 +6,9 @@
 use std::time::{Duration, Instant};
 
 use super::common::{
-    Dialect, config, diff_points, poll, report, request, tenants, wait_influx_count,
+    Dialect, diff_points, influx_behind_sluice, poll, report, request, wait_influx_count,
 };
 use crate::support::http::Response;
-use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::point::Point;
 use crate::support::sluice::Sluice;
 use crate::support::telegraf::InterfaceLines;
@@ -44,24 +43,16 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 
 #[test]
 fn full_wal_answers_503_with_retry_after_then_recovers() {
-    let Some(mut influx) = InfluxV1::try_start(InfluxOpts::default()) else {
+    let wal: [(&str, toml::Value); 3] = [
+        ("max_disk", "4MiB".into()),
+        ("segment_size", "1MiB".into()),
+        ("compression", "none".into()),
+    ];
+    let Some((mut influx, ts, cfg)) = influx_behind_sluice("quota", 1, &wal) else {
         return;
     };
-    let ts = tenants("quota", 1);
     let t = &ts[0];
-    influx.create_db(&t.bucket);
     influx.stop();
-    let cfg = config(
-        &influx.url(),
-        "v1",
-        &ts,
-        &[("max_backoff", "1s".into())],
-        &[
-            ("max_disk", "4MiB".into()),
-            ("segment_size", "1MiB".into()),
-            ("compression", "none".into()),
-        ],
-    );
     let sluice = Sluice::start(&cfg);
     let url = sluice.url();
     let g = InterfaceLines::near_now(2_000);

@@ -5,26 +5,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::common::{Attempts, Batches, Dialect, WriterLog, config, poll, report, tenants, writer};
-use crate::support::influxdb::{InfluxOpts, InfluxV1};
+use super::common::{
+    Attempts, Batches, Dialect, WriterLog, influx_behind_sluice, poll, report, writer,
+};
 use crate::support::sluice::Sluice;
 
 #[test]
 fn sigterm_under_load_exits_0_and_loses_nothing() {
-    let Some(influx) = InfluxV1::try_start(InfluxOpts::default()) else {
+    let Some((influx, ts, cfg)) = influx_behind_sluice("term", 2, &[]) else {
         return;
     };
-    let ts = tenants("term", 2);
-    for t in &ts {
-        influx.create_db(&t.bucket);
-    }
-    let cfg = config(
-        &influx.url(),
-        "v1",
-        &ts,
-        &[("max_backoff", "1s".into())],
-        &[],
-    );
     let mut sluice = Sluice::start(&cfg);
     let url = sluice.url();
     let batches = Batches::new("term", 500);
