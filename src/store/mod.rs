@@ -37,6 +37,7 @@
 pub mod batch;
 pub mod layout;
 pub mod parquet_file;
+pub mod read;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub use batch::{
 };
 pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
+pub use read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
 
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::lineproto::FieldType;
@@ -85,6 +87,8 @@ pub enum StoreError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[error("query needs more than {limit} bytes of data; narrow the time range or the series")]
+    ScanTooLarge { limit: usize },
     #[error("{op} {path:?}: {source}")]
     Io {
         op: &'static str,
@@ -100,6 +104,7 @@ impl HasErrorCode for StoreError {
                 ErrorCode::UnprocessableEntity
             }
             Self::NotUtf8 { .. } | Self::TimeOutOfRange { .. } => ErrorCode::Invalid,
+            Self::ScanTooLarge { .. } => ErrorCode::Invalid,
             Self::EmptyName
             | Self::NameTooLong { .. }
             | Self::BadPath { .. }

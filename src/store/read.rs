@@ -1,0 +1,87 @@
+//! The read contract between the embedded store and the query engine.
+//!
+//! Owns: the types a query uses to ask the store for rows and metadata (`ScanRequest`,
+//! `MeasurementSchema`, `SeriesKey`) and the `ReadStore` trait the store implements. The query
+//! engine (`query`) depends only on this trait, so it can run over the real store or over an
+//! in-memory source in tests and benchmarks.
+//! Does not own: how rows are found (files, row-group pruning, the in-memory buffer: the store),
+//! nor what a query computes from them (the engine).
+//!
+//! # What `scan` returns
+//!
+//! One `RecordBatch` in the store's measurement schema (see the `store` module docs: tag
+//! columns as `Dictionary(Int32, Utf8)` sorted by key, then field columns sorted by key, then
+//! `time` as `Timestamp(Nanosecond)`, each column carrying `sluice.role`/`sluice.key` metadata):
+//!
+//! - every tag column the measurement has (`MeasurementSchema::tags`), whatever the request;
+//! - the requested fields that exist in the measurement (all fields when `fields` is `None`),
+//!   with the bucket's type for that field; a requested field that does not exist is not a
+//!   column;
+//! - only rows with `min_time <= time <= max_time`;
+//! - rows sorted by series (tag values in schema order, a null before any value), then time;
+//! - at most one row per (series, time): points written several times are merged, last write
+//!   wins field by field, across the in-memory buffer and every file;
+//! - rows where every returned field is null are dropped (the point had none of them).
+//!
+//! `tag_equals` is a pruning hint: the store may skip files, row groups and series whose tag
+//! `key` holds none of the listed values (a series without the tag counts as the empty value
+//! `""`). It may also return rows that do not match; the engine applies the full condition.
+//!
+//! When the rows would exceed `max_bytes` (estimated Arrow memory), `scan` fails with
+//! `StoreError::ScanTooLarge` rather than returning a truncated answer.
+
+use arrow::record_batch::RecordBatch;
+
+use super::StoreError;
+use crate::lineproto::FieldType;
+use crate::model::{BucketName, TenantId};
+
+/// The tag set of one series: (key, value) pairs sorted by key, absent tags omitted.
+pub type SeriesKey = Vec<(String, String)>;
+
+/// The union of everything one measurement of a bucket holds, over all files and the buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeasurementSchema {
+    /// Tag keys, sorted (byte order).
+    pub tags: Vec<String>,
+    /// Field keys with the bucket's type for each, sorted by key.
+    pub fields: Vec<(String, FieldType)>,
+}
+
+/// Which rows of one measurement a query needs.
+#[derive(Debug, Clone)]
+pub struct ScanRequest<'a> {
+    pub tenant: &'a TenantId,
+    pub bucket: &'a BucketName,
+    /// Unescaped measurement name.
+    pub measurement: &'a str,
+    /// Inclusive bounds, nanoseconds since the Unix epoch.
+    pub min_time: i64,
+    pub max_time: i64,
+    /// Pruning hint: (tag key, values one of which the series holds). See the module docs.
+    pub tag_equals: &'a [(String, Vec<String>)],
+    /// Field keys to return; `None` for all.
+    pub fields: Option<&'a [String]>,
+    /// Bound on the answer's estimated memory.
+    pub max_bytes: usize,
+}
+
+/// What the query engine may ask of a store. Implementations are cheap to call concurrently.
+pub trait ReadStore: Send + Sync {
+    /// Measurements of a bucket that hold at least one row, sorted. Empty for an unknown bucket.
+    fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String>;
+
+    /// The schema of one measurement; `None` when the bucket has no such measurement.
+    fn schema(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        measurement: &str,
+    ) -> Option<MeasurementSchema>;
+
+    /// Every series of a measurement, sorted (lexicographically by the key/value pairs).
+    fn series(&self, tenant: &TenantId, bucket: &BucketName, measurement: &str) -> Vec<SeriesKey>;
+
+    /// The rows a query needs; see the module docs for the exact shape.
+    fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError>;
+}
