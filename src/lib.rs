@@ -16,6 +16,7 @@
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `store`: embedded store foundations: Arrow measurement buffers, durable Parquet files, partition layout.
+//! - `query`: InfluxQL front-end, logical plan, execution over the store, answer encoders.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
 //! - `metrics`: the Prometheus registry (`sluice_*`), write-path counters, scrape-time WAL/forwarder/process metrics, refusal log.
@@ -37,6 +38,7 @@ pub mod ingest;
 pub mod limits;
 pub mod lineproto;
 pub mod metrics;
+pub mod query;
 pub mod model;
 pub mod reload;
 pub mod store;

@@ -1,0 +1,7 @@
+//! Queries: the InfluxQL (and later Flux) front-ends, the one logical plan they lower to, and its
+//! execution over the embedded store (`store::ReadStore`).
+//!
+//! Owns: parsing, planning and executing queries, and encoding their answers.
+//! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
+
+pub mod influxql;
