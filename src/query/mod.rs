@@ -5,3 +5,6 @@
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
 
 pub mod influxql;
+pub mod result;
+
+pub use result::{Datum, QueryContext, Series};

@@ -35,6 +35,7 @@
 //! overwrites, a null does not erase.
 
 pub mod batch;
+pub mod files;
 pub mod layout;
 pub mod parquet_file;
 pub mod read;
@@ -46,6 +47,7 @@ mod tests_model;
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,
 };
+pub use files::{FileName, live_files};
 pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
 pub use read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
