@@ -4,4 +4,5 @@
 //! plan, SHOW statements, and the 1.x JSON answer.
 //! Does not own: executing the plan (`query`), reading rows (`store`).
 
+pub mod ast;
 pub mod response;
