@@ -6,3 +6,5 @@
 
 pub mod ast;
 pub mod response;
+pub mod run;
+pub mod show;
