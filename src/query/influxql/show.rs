@@ -26,6 +26,8 @@ pub enum ShowError {
     DatabaseRequired,
     #[error("database not found: {db}")]
     DatabaseNotFound { db: String },
+    #[error("retention policy not found: {rp}")]
+    RetentionPolicyNotFound { rp: String },
     #[error("{0}")]
     BadRegex(String),
     #[error("SHOW {what} does not support {feature}")]
@@ -82,7 +84,10 @@ pub fn run(
         }
         Statement::ShowMeasurements(st) => {
             let db = database(ctx, st.database.as_deref())?;
-            let b = bucket(ctx, db, None)?;
+            // InfluxDB answers SHOW MEASUREMENTS of an absent database with nothing, not an error.
+            let Ok(b) = bucket(ctx, db, None) else {
+                return Ok(Vec::new());
+            };
             let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
             let filter = st
                 .with_measurement
@@ -187,11 +192,15 @@ pub fn run(
             for (b, m) in sources(ctx, store, db, &st.sources)? {
                 for k in store.series(ctx.tenant, &b, &m) {
                     if cond.as_ref().is_none_or(|c| c.eval(&k)) {
-                        keys.push(vec![Datum::String(series_key(&m, &k))]);
+                        keys.push(series_key(&m, &k));
                     }
                 }
             }
+            // InfluxDB orders series by their escaped key.
+            keys.sort();
+            keys.dedup();
             page(&mut keys, st.limit, st.offset);
+            let keys = keys.into_iter().map(|k| vec![Datum::String(k)]).collect();
             Ok(nonempty(one("", &["key"], keys)))
         }
         _ => Ok(Vec::new()),
@@ -238,9 +247,19 @@ fn database<'a>(ctx: &'a QueryContext<'_>, on: Option<&'a str>) -> Result<&'a st
     Ok(db)
 }
 
-fn bucket(ctx: &QueryContext<'_>, db: &str, rp: Option<&str>) -> Result<BucketName, ShowError> {
-    let rp = rp.or(ctx.rp);
-    (ctx.resolve)(db, rp).ok_or_else(|| ShowError::DatabaseNotFound { db: db.to_owned() })
+/// The bucket of `db` (and `rp`, else the request's): InfluxDB's errors for an absent database
+/// or an absent retention policy of an existing (owned) one.
+pub fn bucket(ctx: &QueryContext<'_>, db: &str, rp: Option<&str>) -> Result<BucketName, ShowError> {
+    let rp = rp.or(ctx.rp).filter(|rp| !rp.is_empty());
+    if let Some(b) = (ctx.resolve)(db, rp) {
+        return Ok(b);
+    }
+    match rp {
+        Some(rp) if (ctx.resolve)(db, None).is_some() => {
+            Err(ShowError::RetentionPolicyNotFound { rp: rp.to_owned() })
+        }
+        _ => Err(ShowError::DatabaseNotFound { db: db.to_owned() }),
+    }
 }
 
 /// The tenant's further retention policies of `db`: buckets named `db/<rp>` holding data.
