@@ -2,6 +2,8 @@
 //! group of tests. Peer tests skip (loudly) only when a peer binary is missing and `CI` is unset.
 
 mod bench;
+mod dashboards;
+mod deploy;
 mod durability;
 mod forward_v1;
 mod limits;

@@ -1,0 +1,450 @@
+//! The Grafana dashboards in `grafana/dashboards/` against a real sluice.
+//!
+//! - Every InfluxQL panel query, with Grafana's macros and variables substituted as Grafana
+//!   does (wire.md §2.3), is sent as Grafana sends it to a sluice loaded with `sluice-bench`
+//!   data and its rollups, and must answer non-empty, well-formed InfluxQL JSON (the shape
+//!   Grafana parses, wire.md §2.4). The variable queries run first and pick the devices.
+//! - Every metric the sluice dashboard's PromQL names exists in a real sluice's `/metrics`
+//!   (apart from the families listed in `PENDING_METRICS`).
+//! - The macro substitution itself is checked against wire.md's golden strings.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::grafana::{self, FluxSettings, VarValue};
+use crate::support::http;
+use crate::support::influxdb::{InfluxOpts, InfluxV1};
+use crate::support::sluice::{Sluice, SluiceConfig};
+use crate::support::telegraf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn dashboard(name: &str) -> Value {
+    let path = repo().join("grafana/dashboards").join(name);
+    let text = std::fs::read_to_string(&path).expect("read dashboard");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The device dashboards and the bucket their `${tenant}` datasource reads
+/// (grafana/provisioning/datasources/sluice.yaml: `sluice (InfluxQL)` → SLUICE_BUCKET,
+/// `sluice rollups (InfluxQL)` → SLUICE_ROLLUP_BUCKET; the variable's regex picks one).
+const DEVICE_DASHBOARDS: [(&str, &str); 2] = [
+    ("network-devices.json", "telegraf"),
+    ("network-devices-long-range.json", "telegraf_5m"),
+];
+
+/// Metric families the sluice dashboard shows that sluice does not export yet: the query
+/// engine's and the downsampler's (issues 5 and 7). Remove a name once it exists.
+const PENDING_METRICS: [&str; 6] = [
+    "sluice_downsample_open_windows",
+    "sluice_downsample_series",
+    "sluice_downsample_emitted_points_total",
+    "sluice_downsample_late_dropped_points_total",
+    "sluice_query_duration_seconds",
+    "sluice_query_requests_total",
+];
+
+#[test]
+fn influxql_macros_match_grafanas_golden_strings() {
+    // wire.md §2.3, models/query_test.go: $timeFilter and time($__interval).
+    let q = grafana::influxql(
+        r#"SELECT mean("value") FROM "cpu" WHERE $timeFilter GROUP BY time($__interval) fill(null)"#,
+        1_596_240_000_000,
+        1_596_240_300_000,
+        Duration::from_secs(10),
+        &BTreeMap::new(),
+    );
+    assert_eq!(
+        q,
+        r#"SELECT mean("value") FROM "cpu" WHERE time >= 1596240000000ms and time <= 1596240300000ms GROUP BY time(10s) fill(null)"#
+    );
+    // wire.md §2.12 example 3: multi-value variables inside regex literals.
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "device".to_owned(),
+        VarValue::Values(vec!["10.0.0.1".into()]),
+    );
+    vars.insert(
+        "interface".to_owned(),
+        VarValue::Values(vec!["Gi1/0/1".into(), "Gi1/0/2".into()]),
+    );
+    let q = grafana::influxql(
+        r#"SELECT non_negative_derivative(mean("ifHCInOctets"), 1s) *8 AS "in" FROM "interface" WHERE ("agent_host" =~ /^$device$/ AND "ifName" =~ /^$interface$/) AND $timeFilter GROUP BY time($__interval), "ifName" fill(null)"#,
+        1_717_236_000_000,
+        1_717_239_600_000,
+        Duration::from_secs(30),
+        &vars,
+    );
+    assert_eq!(
+        q,
+        r#"SELECT non_negative_derivative(mean("ifHCInOctets"), 1s) *8 AS "in" FROM "interface" WHERE ("agent_host" =~ /^(10\.0\.0\.1)$/ AND "ifName" =~ /^(Gi1\/0\/1|Gi1\/0\/2)$/) AND time >= 1717236000000ms and time <= 1717239600000ms GROUP BY time(30s), "ifName" fill(null)"#
+    );
+    assert_eq!(
+        grafana::format_interval(Duration::from_millis(200)),
+        "200ms"
+    );
+    assert_eq!(grafana::format_interval(Duration::from_secs(90)), "1m");
+    assert_eq!(grafana::format_interval(Duration::from_secs(3600)), "1h");
+    assert_eq!(grafana::format_interval(Duration::from_secs(86_400)), "1d");
+    assert_eq!(
+        grafana::panel_interval(Duration::from_secs(6 * 3600), Duration::from_secs(10)),
+        Duration::from_secs(20)
+    );
+    assert_eq!(
+        grafana::panel_interval(Duration::from_secs(3600), Duration::from_secs(300)),
+        Duration::from_secs(300)
+    );
+}
+
+#[test]
+fn flux_macros_match_grafanas_golden_string() {
+    // wire.md §2.7, flux/macros_test.go.
+    let ds = FluxSettings {
+        bucket: "grafana2".into(),
+        default_bucket: "grafana3".into(),
+        organization: "grafana1".into(),
+    };
+    let q = grafana::flux(
+        "v.timeRangeStart, something.timeRangeStop, XYZ.bucket, uuUUu.defaultBucket, aBcDefG.organization, window.windowPeriod",
+        0,
+        0,
+        Duration::from_secs(1),
+        &ds,
+    );
+    assert_eq!(
+        q,
+        r#"1970-01-01T00:00:00Z, 1970-01-01T00:00:00Z, "grafana2", "grafana3", "grafana1", 1s"#
+    );
+    // Not macros: a digit before the dot, an underscore after it.
+    assert_eq!(
+        grafana::flux(
+            "v1.measurements r._measurement",
+            0,
+            0,
+            Duration::from_secs(1),
+            &ds
+        ),
+        "v1.measurements r._measurement"
+    );
+    assert_eq!(
+        grafana::rfc3339_nano(1_717_236_000_123_000_000),
+        "2024-06-01T10:00:00.123Z"
+    );
+    assert_eq!(grafana::go_duration(Duration::from_secs(120)), "2m0s");
+    assert_eq!(grafana::go_duration(Duration::from_secs(150)), "2m30s");
+    assert_eq!(grafana::go_duration(Duration::from_secs(3600)), "1h0m0s");
+    assert_eq!(grafana::go_duration(Duration::from_millis(200)), "200ms");
+}
+
+/// Every panel of the device dashboards has an InfluxQL query whose macros all get
+/// substituted: what remains parses as one statement with a time range.
+#[test]
+fn device_dashboard_queries_substitute_completely() {
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "device".to_owned(),
+        VarValue::Values(vec!["10.0.0.1".into(), "10.0.0.2".into()]),
+    );
+    vars.insert("interface".to_owned(), VarValue::All(".*".into()));
+    let left = regex::Regex::new(r"\$\{?\w").expect("static regex");
+    let mut n = 0;
+    for (name, _) in DEVICE_DASHBOARDS {
+        let d = dashboard(name);
+        for pq in grafana::panel_queries(&d) {
+            assert_eq!(pq.datasource, "${tenant}", "{name} {}", pq.panel);
+            assert!(
+                pq.text.starts_with("SELECT "),
+                "{name} {}: {}",
+                pq.panel,
+                pq.text
+            );
+            let q = grafana::influxql(
+                &pq.text,
+                1_717_236_000_000,
+                1_717_239_600_000,
+                Duration::from_secs(10),
+                &vars,
+            );
+            assert!(!left.is_match(&q), "{name} {}: macro left in {q}", pq.panel);
+            assert!(!q.contains(';'), "{name} {}: one statement only", pq.panel);
+            assert!(
+                q.contains("time >= 1717236000000ms and time <= 1717239600000ms"),
+                "{q}"
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 14, "only {n} panel queries found");
+}
+
+/// A sluice in embedded mode with the deploy/ rollup rules, loaded with ~3 h of
+/// `sluice-bench` SNMP + ping data for 4 devices × 4 interfaces ending now.
+struct Loaded {
+    sluice: Sluice,
+    token: &'static str,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+fn loaded_sluice() -> Loaded {
+    let token = "tok-dash";
+    let cfg = format!(
+        "{}\n[store]\nenabled = true\n\n{}",
+        SluiceConfig::new()
+            .simple_tenant("acme", token, &["telegraf", "telegraf_5m"])
+            .to_toml(),
+        r#"
+[[downsample]]
+tenant = "*"
+from = { bucket = "telegraf", measurements = ["interface"] }
+every = "5m"
+aggregates = ["mean", "max", "rate"]
+to = { bucket = "telegraf_5m" }
+grace = "1m"
+
+[[downsample]]
+tenant = "*"
+from = { bucket = "telegraf", measurements = ["ping", "snmp"] }
+every = "5m"
+aggregates = ["mean", "max"]
+to = { bucket = "telegraf_5m" }
+grace = "1m"
+"#
+    );
+    let sluice = Sluice::start(&cfg);
+    // 4 devices × (4 interfaces + ping + snmp) = 24 lines per 10 s round; 3 h = 1080 rounds.
+    let rounds: i64 = 1080;
+    let now_ns = telegraf::now_ns() / 10_000_000_000 * 10_000_000_000;
+    let start_ns = now_ns - rounds * 10_000_000_000;
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice-bench"))
+        .args(["run", "--url", &sluice.url(), "--tenant"])
+        .arg(format!("acme:{token}:telegraf"))
+        .args(["--devices", "4", "--interfaces", "4", "--batch", "1000"])
+        .arg(format!("--start-ns={start_ns}"))
+        .arg(format!("--lines={}", rounds * 24))
+        .args(["-c", "2", "--quiet"])
+        .output()
+        .expect("run sluice-bench");
+    assert!(
+        out.status.success(),
+        "sluice-bench: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Loaded {
+        sluice,
+        token,
+        from_ms: start_ns / 1_000_000,
+        to_ms: now_ns / 1_000_000,
+    }
+}
+
+fn query(l: &Loaded, db: &str, q: &str) -> Value {
+    let resp = grafana::influxql_request(&l.sluice.url(), db, l.token, q)
+        .send()
+        .expect("query sluice");
+    assert_eq!(resp.status, 200, "{q}\n{}", resp.text());
+    resp.json()
+}
+
+/// The series of `results[0]`, after checking the answer is what Grafana parses: one result,
+/// no error, `columns[0] == "time"` with epoch-ms numbers (time series) and values.
+fn series_of(answer: &Value, what: &str, time_series: bool) -> Vec<Value> {
+    let results = answer["results"].as_array().expect("results array");
+    assert_eq!(results.len(), 1, "{what}: {answer}");
+    assert!(results[0]["error"].is_null(), "{what}: {answer}");
+    let series = results[0]["series"].as_array().cloned().unwrap_or_default();
+    assert!(!series.is_empty(), "{what}: no series: {answer}");
+    for s in &series {
+        let values = s["values"].as_array().expect("values");
+        assert!(!values.is_empty(), "{what}: empty series {s}");
+        if time_series {
+            assert_eq!(s["columns"][0], "time", "{what}: {s}");
+            assert!(
+                values.iter().all(|r| r[0].is_i64() || r[0].is_u64()),
+                "{what}: time is not epoch ms: {s}"
+            );
+            assert!(
+                values.iter().any(|r| r
+                    .as_array()
+                    .is_some_and(|c| c[1..].iter().any(|v| !v.is_null()))),
+                "{what}: every value is null: {s}"
+            );
+        }
+    }
+    series
+}
+
+/// Waits until the rollup bucket has points (windows close at end + grace as data arrives).
+fn wait_for_rollups(l: &Loaded) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let a = query(
+            l,
+            "telegraf_5m",
+            r#"SELECT count("ifHCInOctets_rate") FROM "interface""#,
+        );
+        if a["results"][0]["series"].is_array() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rollups in telegraf_5m after 60 s: {a}\n{}",
+            l.sluice.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Switch on once sluice answers SELECT (issue 5) and has `[store]` / `[[downsample]]`
+/// (issues 5 and 7): remove the `ignore` attribute.
+#[test]
+#[ignore = "needs the embedded store, the InfluxQL SELECT engine and downsampling (issues 5, 7)"]
+fn every_device_dashboard_query_answers_from_a_loaded_sluice() {
+    let l = loaded_sluice();
+    wait_for_rollups(&l);
+    let range = Duration::from_millis(u64::try_from(l.to_ms - l.from_ms).expect("positive"));
+    let mut checked = 0;
+    for (name, db) in DEVICE_DASHBOARDS {
+        let d = dashboard(name);
+        // Variable queries, as Grafana runs them (metricFindQuery): devices, then interfaces of
+        // the first two devices.
+        let mut vars = BTreeMap::new();
+        let vlist = d["templating"]["list"].as_array().expect("templating");
+        for v in vlist.iter().filter(|v| v["type"] == "query") {
+            let vname = v["name"].as_str().expect("name").to_owned();
+            let q = grafana::influxql(
+                v["query"].as_str().expect("variable query"),
+                l.from_ms,
+                l.to_ms,
+                Duration::from_secs(10),
+                &vars,
+            );
+            let a = query(&l, db, &q);
+            let series = series_of(&a, &format!("{name} variable {vname}: {q}"), false);
+            let mut values: Vec<String> = series
+                .iter()
+                .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+                .filter_map(|r| r[1].as_str().map(str::to_owned))
+                .collect();
+            values.sort();
+            values.dedup();
+            values.truncate(2);
+            assert!(!values.is_empty(), "{name} variable {vname}: no values");
+            vars.insert(vname, VarValue::Values(values));
+        }
+        for pq in grafana::panel_queries(&d) {
+            let min = pq.min_interval.unwrap_or(Duration::from_secs(10));
+            let interval = grafana::panel_interval(range, min);
+            let q = grafana::influxql(&pq.text, l.from_ms, l.to_ms, interval, &vars);
+            let a = query(&l, db, &q);
+            series_of(&a, &format!("{name} panel {:?}: {q}", pq.panel), true);
+            checked += 1;
+        }
+        // "All" selected, as on first load.
+        vars.insert("interface".into(), VarValue::All(".*".into()));
+        for pq in grafana::panel_queries(&d).iter().take(1) {
+            let q = grafana::influxql(&pq.text, l.from_ms, l.to_ms, Duration::from_secs(60), &vars);
+            series_of(
+                &query(&l, db, &q),
+                &format!("{name} (All) {:?}: {q}", pq.panel),
+                true,
+            );
+        }
+    }
+    assert!(checked >= 14, "only {checked} panel queries sent");
+}
+
+fn promql_metrics(d: &Value) -> BTreeSet<String> {
+    let re = regex::Regex::new(r"\bsluice_[a-z0-9_]+").expect("static regex");
+    let mut names = BTreeSet::new();
+    for pq in grafana::panel_queries(d) {
+        for m in re.find_iter(&pq.text) {
+            let n = m.as_str();
+            let n = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(n);
+            names.insert(n.to_owned());
+        }
+    }
+    names
+}
+
+/// Metric names in a Prometheus text exposition (samples, histogram suffixes folded).
+fn exposed(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = line
+            .split(['{', ' '])
+            .next()
+            .expect("a sample line has a name");
+        let name = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        names.insert(name.to_owned());
+    }
+    names
+}
+
+#[test]
+fn sluice_dashboard_metrics_exist_in_a_real_scrape() {
+    let d = dashboard("sluice.json");
+    let wanted = promql_metrics(&d);
+    assert!(wanted.len() >= 15, "{wanted:?}");
+    // Fronting mode (forwarder metrics exist only with an upstream), one of each refusal.
+    let Some(db) = InfluxV1::try_start(InfluxOpts::default()) else {
+        return;
+    };
+    let cfg = SluiceConfig::new()
+        .upstream(&db.url(), "v1")
+        .simple_tenant("acme", "tok-acme", &["telegraf"])
+        .to_toml();
+    let s = Sluice::start(&cfg);
+    let lines = "interface,agent_host=10.0.0.1,ifName=Gi1/0/1 ifHCInOctets=1i,ifHCOutOctets=2i 1717236000000000000\n";
+    let r = telegraf::v2_write(&s.url(), "telegraf", "acme", "tok-acme", lines);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = telegraf::v2_write(&s.url(), "telegraf", "acme", "wrong", lines);
+    assert_eq!(r.status, 401);
+    let r = telegraf::v2_write(&s.url(), "telegraf", "acme", "tok-acme", "bad line\n");
+    assert_eq!(r.status, 400);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let names = loop {
+        let m = http::get(&format!("{}/metrics", s.admin_url()))
+            .expect("scrape")
+            .text();
+        let names = exposed(&m);
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !names.contains(*w) && !PENDING_METRICS.contains(&w.as_str()))
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break names;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !names.contains(*w) && !PENDING_METRICS.contains(&w.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "grafana/dashboards/sluice.json queries metrics sluice does not export: {missing:?}\nexported: {names:?}"
+    );
+    let landed: Vec<&&str> = PENDING_METRICS
+        .iter()
+        .filter(|p| names.contains(**p))
+        .collect();
+    if !landed.is_empty() {
+        eprintln!("note: {landed:?} now exist: remove them from PENDING_METRICS");
+    }
+}
