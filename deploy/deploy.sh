@@ -20,7 +20,7 @@ Options:
   -P          no PersistentVolumeClaims: emptyDir volumes instead (a throwaway test
               cluster without Longhorn; everything acknowledged is lost with the pod)
   -C          no network policies: skip every CiliumNetworkPolicy (a cluster without Cilium)
-  -r          render only: print the manifests that would be applied, change nothing
+  -r          render only: print the rendered manifests (-P applies, -C does not), change nothing
   -c CONTEXT  kubectl context (default: the current one)
   -h          this help
 

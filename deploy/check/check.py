@@ -273,6 +273,7 @@ def check_grafana(f):
     with open(os.path.join(HERE, "schemas", "grafana-dashboard.schema.json"), encoding="utf-8") as fh:
         validator = jsonschema.Draft7Validator(json.load(fh))
     uids = set()
+    provisioned = []  # (type, name)
     pdir = os.path.join(gdir, "provisioning", "datasources")
     for name in sorted(os.listdir(pdir)):
         with open(os.path.join(pdir, name), encoding="utf-8") as fh:
@@ -280,6 +281,7 @@ def check_grafana(f):
                 if not ds.get("uid"):
                     f.add("grafana", name, f"datasource {ds.get('name')} has no uid")
                 uids.add(ds.get("uid"))
+                provisioned.append((ds.get("type"), ds.get("name")))
     ddir = os.path.join(gdir, "dashboards")
     for name in sorted(os.listdir(ddir)):
         w = f"grafana/dashboards/{name}"
@@ -299,6 +301,12 @@ def check_grafana(f):
                 if v not in variables and v not in builtin and not v.startswith("tag_"):
                     f.add("grafana", f"{w} {ctx}", f"unknown variable ${v}")
         for v in variables.values():
+            if v["type"] == "datasource":
+                # A datasource variable must offer at least one provisioned datasource.
+                rx = (v.get("regex") or "/.*/").strip("/")
+                if not any(t == v.get("query") and re.search(rx, n) for t, n in provisioned):
+                    f.add("grafana", f"{w} variable {v['name']}", f"no provisioned {v.get('query')} datasource matches {v.get('regex')}")
+                continue
             q = v.get("query")
             known(json.dumps(q), f"variable {v['name']}")
         for p in walk_panels(dash.get("panels")):
