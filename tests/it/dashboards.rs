@@ -5,7 +5,8 @@
 //!   data and its rollups, and must answer non-empty, well-formed InfluxQL JSON (the shape
 //!   Grafana parses, wire.md §2.4). The variable queries run first and pick the devices.
 //! - Every metric the sluice dashboard's PromQL names exists in a real sluice's `/metrics`
-//!   (apart from the families listed in `PENDING_METRICS`).
+//!   (apart from the families listed in `PENDING_METRICS`), and every PromQL query answers
+//!   non-empty from VictoriaMetrics holding three real scrapes.
 //! - The macro substitution itself is checked against wire.md's golden strings.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,7 @@ use crate::support::http;
 use crate::support::influxdb::{InfluxOpts, InfluxV1};
 use crate::support::sluice::{Sluice, SluiceConfig};
 use crate::support::telegraf;
+use crate::support::victoria::VictoriaMetrics;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -455,7 +457,7 @@ fn exposed(text: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn sluice_dashboard_metrics_exist_in_a_real_scrape() {
+fn sluice_dashboard_queries_answer_from_real_scrapes() {
     let d = dashboard("sluice.json");
     let wanted = promql_metrics(&d);
     assert!(wanted.len() >= 15, "{wanted:?}");
@@ -498,6 +500,9 @@ fn sluice_dashboard_metrics_exist_in_a_real_scrape() {
         missing.is_empty(),
         "grafana/dashboards/sluice.json queries metrics sluice does not export: {missing:?}\nexported: {names:?}"
     );
+    // Every PromQL query of the dashboard answers from a Prometheus-compatible store holding
+    // real scrapes: VictoriaMetrics, fed three scrapes of this sluice 15 s apart.
+    promql_answers_from_victoriametrics(&d, &s);
     let landed: Vec<&&str> = PENDING_METRICS
         .iter()
         .filter(|p| names.contains(**p))
@@ -505,4 +510,79 @@ fn sluice_dashboard_metrics_exist_in_a_real_scrape() {
     if !landed.is_empty() {
         eprintln!("note: {landed:?} now exist: remove them from PENDING_METRICS");
     }
+}
+
+/// Imports three scrapes of `s` into VictoriaMetrics (timestamps 15 s apart, label
+/// `instance="sluice-0"`) and runs every PromQL query of `d` over them as Grafana would (All
+/// selected): each must answer `status: success` with at least one series, unless it names
+/// only pending metrics.
+fn promql_answers_from_victoriametrics(d: &Value, s: &Sluice) {
+    let Some(vm) = VictoriaMetrics::try_start() else {
+        return;
+    };
+    let t0_ms = telegraf::now_ns() / 1_000_000 - 120_000;
+    let lines =
+        "interface,agent_host=10.0.0.2,ifName=Gi1/0/2 ifHCInOctets=5i 1717236000000000000\n";
+    for i in 0..3_i64 {
+        let r = telegraf::v2_write(&s.url(), "telegraf", "acme", "tok-acme", lines);
+        assert_eq!(r.status, 204);
+        let text = http::get(&format!("{}/metrics", s.admin_url()))
+            .expect("scrape")
+            .text();
+        let url = format!(
+            "{}/api/v1/import/prometheus?timestamp={}&extra_label=instance%3Dsluice-0",
+            vm.url(),
+            t0_ms + i * 15_000
+        );
+        let r = http::Request::new("POST", &url)
+            .body(http::Body::Fixed(text.into_bytes()))
+            .send()
+            .expect("import into VictoriaMetrics");
+        assert!(r.status / 100 == 2, "import: {} {}", r.status, r.text());
+    }
+    vm.flush();
+    let mut vars = BTreeMap::new();
+    vars.insert("instance".to_owned(), VarValue::All(".*".into()));
+    vars.insert("tenant".to_owned(), VarValue::All(".*".into()));
+    let pending = regex::Regex::new(r"\bsluice_(downsample|query)_").expect("static regex");
+    let mut checked = 0;
+    for pq in grafana::panel_queries(d) {
+        if pending.is_match(&pq.text) && !pq.text.contains("sluice_wal") {
+            continue;
+        }
+        let q = grafana::promql(
+            &pq.text,
+            Duration::from_secs(15),
+            Duration::from_secs(15),
+            &vars,
+        );
+        let url = format!(
+            "{}/api/v1/query_range?{}",
+            vm.url(),
+            http::form_encode(&[
+                ("query", &q),
+                ("start", &((t0_ms + 30_000) / 1000).to_string()),
+                ("end", &((t0_ms + 45_000) / 1000).to_string()),
+                ("step", "15"),
+            ])
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let a = http::get(&url).expect("query VictoriaMetrics").json();
+            assert_eq!(a["status"], "success", "{:?} {q}: {a}", pq.panel);
+            let n = a["data"]["result"].as_array().map_or(0, Vec::len);
+            if n > 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sluice dashboard panel {:?}: no series for {q}: {a}",
+                pq.panel
+            );
+            vm.flush();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} PromQL queries checked");
 }

@@ -307,3 +307,33 @@ pub fn flux_request(base: &str, org: &str, token: &str, flux: &str) -> Request {
     .header("Accept-Encoding", "gzip")
     .body(Body::Fixed(body.into_bytes()))
 }
+
+/// A Prometheus panel query as Grafana sends it: `$__rate_interval` (max(interval + scrape
+/// interval, 4 × scrape interval)), `$__interval`, and variables (`=~"$x"`: All → `.*`,
+/// several → `a|b` regex-escaped).
+pub fn promql(
+    text: &str,
+    interval: Duration,
+    scrape: Duration,
+    vars: &BTreeMap<String, VarValue>,
+) -> String {
+    let rate = (interval + scrape).max(scrape * 4);
+    let mut q = text.replace("$__rate_interval", &format_interval(rate));
+    q = q.replace("$__interval", &format_interval(interval));
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for name in names {
+        let v = match &vars[name] {
+            VarValue::All(all) => all.clone(),
+            VarValue::Values(v) => v
+                .iter()
+                .map(|x| escape_regex(x))
+                .collect::<Vec<_>>()
+                .join("|"),
+        };
+        q = q
+            .replace(&format!("${{{name}}}"), &v)
+            .replace(&format!("${name}"), &v);
+    }
+    q
+}
