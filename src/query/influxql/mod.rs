@@ -5,3 +5,13 @@
 //! Does not own: executing the plan (`query`), reading rows (`store`).
 
 pub mod ast;
+pub mod lexer;
+pub mod literal;
+mod parse_stmt;
+pub mod parser;
+pub mod print;
+
+pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
+
+#[cfg(test)]
+mod tests_parse;
