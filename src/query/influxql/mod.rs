@@ -3,3 +3,5 @@
 //! Owns: the InfluxQL lexer, parser, AST and printer, the lowering of statements to the query
 //! plan, SHOW statements, and the 1.x JSON answer.
 //! Does not own: executing the plan (`query`), reading rows (`store`).
+
+pub mod ast;
