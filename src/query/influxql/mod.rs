@@ -5,3 +5,4 @@
 //! Does not own: executing the plan (`query`), reading rows (`store`).
 
 pub mod ast;
+pub mod lower;
