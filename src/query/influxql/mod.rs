@@ -7,6 +7,7 @@
 pub mod ast;
 pub mod lexer;
 pub mod literal;
+pub mod lower;
 mod parse_stmt;
 pub mod parser;
 pub mod print;

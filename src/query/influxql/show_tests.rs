@@ -21,14 +21,24 @@ struct Catalog {
 }
 
 impl Catalog {
-    fn add(&mut self, tenant: &str, bucket: &str, m: &str, tags: &[(&str, &str)], fields: &[(&str, FieldType)]) {
+    fn add(
+        &mut self,
+        tenant: &str,
+        bucket: &str,
+        m: &str,
+        tags: &[(&str, &str)],
+        fields: &[(&str, FieldType)],
+    ) {
         let entry = self
             .data
             .entry((tenant.into(), bucket.into()))
             .or_default()
             .entry(m.into())
             .or_default();
-        let mut key: SeriesKey = tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let mut key: SeriesKey = tags
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         key.sort();
         if !entry.0.contains(&key) {
             entry.0.push(key);
@@ -42,8 +52,13 @@ impl Catalog {
         }
     }
 
-    fn bucket(&self, tenant: &TenantId, bucket: &BucketName) -> Option<&BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>> {
-        self.data.get(&(tenant.as_str().to_owned(), bucket.as_str().to_owned()))
+    fn bucket(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+    ) -> Option<&BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>> {
+        self.data
+            .get(&(tenant.as_str().to_owned(), bucket.as_str().to_owned()))
     }
 }
 
@@ -57,7 +72,9 @@ impl ReadStore for Catalog {
     }
 
     fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String> {
-        self.bucket(tenant, bucket).map(|b| b.keys().cloned().collect()).unwrap_or_default()
+        self.bucket(tenant, bucket)
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn schema(&self, tenant: &TenantId, bucket: &BucketName, m: &str) -> Option<MeasurementSchema> {
@@ -65,7 +82,10 @@ impl ReadStore for Catalog {
         let mut tags: Vec<String> = series.iter().flatten().map(|(k, _)| k.clone()).collect();
         tags.sort();
         tags.dedup();
-        Some(MeasurementSchema { tags, fields: fields.clone() })
+        Some(MeasurementSchema {
+            tags,
+            fields: fields.clone(),
+        })
     }
 
     fn series(&self, tenant: &TenantId, bucket: &BucketName, m: &str) -> Vec<SeriesKey> {
@@ -87,10 +107,34 @@ fn catalog() -> Catalog {
     let mut c = Catalog::default();
     let f = FieldType::Float;
     let i = FieldType::Integer;
-    c.add("acme", "db1", "cpu", &[("host", "a"), ("cpu", "cpu0")], &[("usage_idle", f), ("usage_user", i)]);
-    c.add("acme", "db1", "cpu", &[("host", "b"), ("cpu", "cpu0")], &[("usage_idle", f)]);
-    c.add("acme", "db1", "cpu", &[("host", "a b"), ("cpu", "c,1")], &[("usage_idle", f)]);
-    c.add("acme", "db1", "mem", &[("host", "a")], &[("used", i), ("host", i)]);
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "a"), ("cpu", "cpu0")],
+        &[("usage_idle", f), ("usage_user", i)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "b"), ("cpu", "cpu0")],
+        &[("usage_idle", f)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "a b"), ("cpu", "c,1")],
+        &[("usage_idle", f)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "mem",
+        &[("host", "a")],
+        &[("used", i), ("host", i)],
+    );
     c.add("acme", "db1", "disk", &[], &[("free", f)]);
     c.add("other", "db2", "secret", &[("host", "x")], &[("v", f)]);
     c
@@ -138,7 +182,9 @@ fn table(series: &[Series]) -> Vec<(String, Vec<Vec<String>>)> {
 }
 
 fn rows(v: &[&[&str]]) -> Vec<Vec<String>> {
-    v.iter().map(|r| r.iter().map(|c| (*c).to_owned()).collect()).collect()
+    v.iter()
+        .map(|r| r.iter().map(|c| (*c).to_owned()).collect())
+        .collect()
 }
 
 #[test]
@@ -149,7 +195,13 @@ fn show_series_is_in_escaped_key_order_without_a_name() {
         table(&out),
         [(
             String::new(),
-            rows(&[&["cpu,cpu=c\\,1,host=a\\ b"], &["cpu,cpu=cpu0,host=a"], &["cpu,cpu=cpu0,host=b"], &["disk"], &["mem,host=a"]])
+            rows(&[
+                &["cpu,cpu=c\\,1,host=a\\ b"],
+                &["cpu,cpu=cpu0,host=a"],
+                &["cpu,cpu=cpu0,host=b"],
+                &["disk"],
+                &["mem,host=a"]
+            ])
         )]
     );
     let out = show("SHOW SERIES FROM cpu WHERE host = 'a' LIMIT 1", "db1").unwrap();
@@ -159,7 +211,10 @@ fn show_series_is_in_escaped_key_order_without_a_name() {
 #[test]
 fn show_measurements_filters_and_pages() {
     let out = show("SHOW MEASUREMENTS WHERE host = 'b'", "db1").unwrap();
-    assert_eq!(table(&out), [("measurements".to_owned(), rows(&[&["cpu"]]))]);
+    assert_eq!(
+        table(&out),
+        [("measurements".to_owned(), rows(&[&["cpu"]]))]
+    );
     let out = show("SHOW MEASUREMENTS LIMIT 1 OFFSET 1", "db1").unwrap();
     assert_eq!(table(&out)[0].1, rows(&[&["disk"]]));
     let out = show("SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CP/", "db1").unwrap();
@@ -167,7 +222,10 @@ fn show_measurements_filters_and_pages() {
     // An absent database — or another tenant's — is an empty answer, as in InfluxDB 1.6.7.
     assert_eq!(show("SHOW MEASUREMENTS", "db2").unwrap(), vec![]);
     assert_eq!(show("SHOW MEASUREMENTS ON nope", "db1").unwrap(), vec![]);
-    assert_eq!(show("SHOW MEASUREMENTS", ""), Err(ShowError::DatabaseRequired));
+    assert_eq!(
+        show("SHOW MEASUREMENTS", ""),
+        Err(ShowError::DatabaseRequired)
+    );
 }
 
 #[test]
@@ -175,18 +233,33 @@ fn tag_and_field_keys_answer_one_series_per_measurement() {
     let out = show("SHOW TAG KEYS", "db1").unwrap();
     assert_eq!(
         table(&out),
-        [("cpu".to_owned(), rows(&[&["cpu"], &["host"]])), ("mem".to_owned(), rows(&[&["host"]]))]
+        [
+            ("cpu".to_owned(), rows(&[&["cpu"], &["host"]])),
+            ("mem".to_owned(), rows(&[&["host"]]))
+        ]
     );
     let out = show("SHOW TAG KEYS LIMIT 1", "db1").unwrap();
-    assert_eq!(table(&out), [("cpu".to_owned(), rows(&[&["cpu"]])), ("mem".to_owned(), rows(&[&["host"]]))]);
+    assert_eq!(
+        table(&out),
+        [
+            ("cpu".to_owned(), rows(&[&["cpu"]])),
+            ("mem".to_owned(), rows(&[&["host"]]))
+        ]
+    );
     let out = show("SHOW FIELD KEYS", "db1").unwrap();
     assert_eq!(out[0].columns, ["fieldKey", "fieldType"]);
     assert_eq!(
         table(&out),
         [
-            ("cpu".to_owned(), rows(&[&["usage_idle", "float"], &["usage_user", "integer"]])),
+            (
+                "cpu".to_owned(),
+                rows(&[&["usage_idle", "float"], &["usage_user", "integer"]])
+            ),
             ("disk".to_owned(), rows(&[&["free", "float"]])),
-            ("mem".to_owned(), rows(&[&["host", "integer"], &["used", "integer"]])),
+            (
+                "mem".to_owned(),
+                rows(&[&["host", "integer"], &["used", "integer"]])
+            ),
         ]
     );
     let out = show("SHOW FIELD KEYS FROM \"autogen\".\"cpu\"", "db1").unwrap();
@@ -195,29 +268,60 @@ fn tag_and_field_keys_answer_one_series_per_measurement() {
 
 #[test]
 fn tag_values_by_key_forms() {
-    let out = show("SHOW TAG VALUES WITH KEY = \"host\" WHERE time > 1717236005000000000", "db1").unwrap();
+    let out = show(
+        "SHOW TAG VALUES WITH KEY = \"host\" WHERE time > 1717236005000000000",
+        "db1",
+    )
+    .unwrap();
     assert_eq!(out[0].columns, ["key", "value"]);
     assert_eq!(
         table(&out),
         [
-            ("cpu".to_owned(), rows(&[&["host", "a"], &["host", "a b"], &["host", "b"]])),
+            (
+                "cpu".to_owned(),
+                rows(&[&["host", "a"], &["host", "a b"], &["host", "b"]])
+            ),
             ("mem".to_owned(), rows(&[&["host", "a"]])),
         ]
     );
     let out = show("SHOW TAG VALUES WITH KEY =~ /.*/ LIMIT 1", "db1").unwrap();
     assert_eq!(
         table(&out),
-        [("cpu".to_owned(), rows(&[&["cpu", "c,1"]])), ("mem".to_owned(), rows(&[&["host", "a"]]))]
+        [
+            ("cpu".to_owned(), rows(&[&["cpu", "c,1"]])),
+            ("mem".to_owned(), rows(&[&["host", "a"]]))
+        ]
     );
-    let out = show("SHOW TAG VALUES FROM cpu WITH KEY IN (\"cpu\", \"host\") WHERE host =~ /^b$/", "db1").unwrap();
-    assert_eq!(table(&out), [("cpu".to_owned(), rows(&[&["cpu", "cpu0"], &["host", "b"]]))]);
+    let out = show(
+        "SHOW TAG VALUES FROM cpu WITH KEY IN (\"cpu\", \"host\") WHERE host =~ /^b$/",
+        "db1",
+    )
+    .unwrap();
+    assert_eq!(
+        table(&out),
+        [("cpu".to_owned(), rows(&[&["cpu", "cpu0"], &["host", "b"]]))]
+    );
 }
 
 #[test]
 fn absent_and_foreign_databases_answer_alike() {
-    for q in ["SHOW TAG KEYS", "SHOW FIELD KEYS", "SHOW SERIES", "SHOW TAG VALUES WITH KEY = \"host\"", "SHOW RETENTION POLICIES"] {
-        assert_eq!(show(q, "nope"), Err(ShowError::DatabaseNotFound { db: "nope".into() }), "{q}");
-        assert_eq!(show(q, "db2"), Err(ShowError::DatabaseNotFound { db: "db2".into() }), "{q}");
+    for q in [
+        "SHOW TAG KEYS",
+        "SHOW FIELD KEYS",
+        "SHOW SERIES",
+        "SHOW TAG VALUES WITH KEY = \"host\"",
+        "SHOW RETENTION POLICIES",
+    ] {
+        assert_eq!(
+            show(q, "nope"),
+            Err(ShowError::DatabaseNotFound { db: "nope".into() }),
+            "{q}"
+        );
+        assert_eq!(
+            show(q, "db2"),
+            Err(ShowError::DatabaseNotFound { db: "db2".into() }),
+            "{q}"
+        );
         assert_eq!(show(q, ""), Err(ShowError::DatabaseRequired), "{q}");
     }
     assert_eq!(
@@ -231,7 +335,16 @@ fn databases_and_retention_policies() {
     let out = show("SHOW DATABASES", "").unwrap();
     assert_eq!(table(&out), [("databases".to_owned(), rows(&[&["db1"]]))]);
     let out = show("SHOW RETENTION POLICIES ON db1", "").unwrap();
-    assert_eq!(out[0].columns, ["name", "duration", "shardGroupDuration", "replicaN", "default"]);
+    assert_eq!(
+        out[0].columns,
+        [
+            "name",
+            "duration",
+            "shardGroupDuration",
+            "replicaN",
+            "default"
+        ]
+    );
     assert_eq!(
         out[0].values,
         [vec![
