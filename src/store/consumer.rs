@@ -152,7 +152,9 @@ impl Consumer {
             let age = self.opened.map(|t| t.elapsed()).unwrap_or_default();
             if self.flush.is_none()
                 && pending
-                && (active >= opts.flush_bytes || age >= opts.flush_interval)
+                && (active >= opts.flush_bytes
+                    || age >= opts.flush_interval
+                    || self.store.flush_requested.swap(false, Ordering::Relaxed))
             {
                 self.start_flush();
                 continue;

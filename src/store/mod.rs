@@ -48,6 +48,8 @@ pub mod types;
 mod tests;
 #[cfg(test)]
 mod tests_model;
+#[cfg(test)]
+mod tests_runtime;
 
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,

@@ -120,6 +120,8 @@ pub struct Store {
     pub(super) applied: watch::Sender<u64>,
     pub(super) committed: AtomicU64,
     pub(super) counters: StoreCounters,
+    /// Set by [`Store::flush_soon`]; the consumer flushes at its next look.
+    pub(super) flush_requested: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -148,6 +150,7 @@ impl Store {
             applied,
             committed: AtomicU64::new(committed.0),
             counters: StoreCounters::default(),
+            flush_requested: std::sync::atomic::AtomicBool::new(false),
         };
         Ok((store, report))
     }
@@ -171,6 +174,11 @@ impl Store {
 
     pub(super) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
         self.catalog.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the consumer to flush what it buffered now (whatever the policy says).
+    pub fn flush_soon(&self) {
+        self.flush_requested.store(true, Ordering::Relaxed);
     }
 
     /// The highest WAL seq whose rows queries see.
