@@ -546,9 +546,9 @@ pub fn drop_conflicts(verdict: &mut Verdict, opts: &IngestOptions, conflicts: &[
         let m = lineproto::unescape_measurement(line.measurement());
         let hit = line.field_types().find_map(|(k, ty)| {
             let k = lineproto::unescape_field_key(k);
-            conflicts.iter().find(|c| {
-                c.input == ty && *c.measurement == *m && *c.field == *k
-            })
+            conflicts
+                .iter()
+                .find(|c| c.input == ty && *c.measurement == *m && *c.field == *k)
         });
         match hit {
             Some(c) => {

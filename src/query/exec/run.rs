@@ -52,8 +52,7 @@ pub fn execute(
         tz: plan.tz,
     });
     // Transformations over windows read one window before the range (after it, descending).
-    let extend = plan.interval.is_some()
-        && uniq.iter().any(|c| needs_extra_window(c));
+    let extend = plan.interval.is_some() && uniq.iter().any(|c| needs_extra_window(c));
     let (mut scan_start, mut scan_end) = (plan.start, plan.end);
     if let (true, Some(i)) = (extend, plan.interval) {
         if plan.ascending {
@@ -90,7 +89,9 @@ pub fn execute(
             .fields
             .iter()
             .filter(|(k, _): &&(String, FieldType)| {
-                all_vars.iter().any(|v| &v.name == k && v.kind != VarKind::Tag)
+                all_vars
+                    .iter()
+                    .any(|v| &v.name == k && v.kind != VarKind::Tag)
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -152,7 +153,11 @@ pub fn execute(
             values = values
                 .into_iter()
                 .skip(plan.offset)
-                .take(if plan.limit == 0 { usize::MAX } else { plan.limit })
+                .take(if plan.limit == 0 {
+                    usize::MAX
+                } else {
+                    plan.limit
+                })
                 .collect();
             if values.is_empty() {
                 continue;
@@ -337,7 +342,11 @@ impl Group<'_> {
     }
 
     /// Rows of an aggregate plan: the union of the call streams' times, joined.
-    fn aggregate_rows(&self, calls: &[&Call], keys: &[String]) -> Result<Vec<Vec<Datum>>, QueryError> {
+    fn aggregate_rows(
+        &self,
+        calls: &[&Call],
+        keys: &[String],
+    ) -> Result<Vec<Vec<Datum>>, QueryError> {
         let plan = self.plan;
         let streams = calls
             .iter()

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array,
-    StringArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, StringArray,
+    UInt64Array,
 };
 use arrow::datatypes::{DataType, Int32Type, TimestampNanosecondType};
 use arrow::record_batch::RecordBatch;
@@ -113,7 +113,10 @@ impl Measured {
         let mut times = None;
         for (i, f) in schema.fields().iter().enumerate() {
             let md = f.metadata();
-            let key = md.get(ROLE_KEY).cloned().unwrap_or_else(|| f.name().clone());
+            let key = md
+                .get(ROLE_KEY)
+                .cloned()
+                .unwrap_or_else(|| f.name().clone());
             match md.get(ROLE).map(String::as_str) {
                 Some(ROLE_TAG) => {
                     let col = batch.column(i).as_dictionary_opt::<Int32Type>().ok_or(
@@ -147,9 +150,11 @@ impl Measured {
         let dict_values: Vec<&StringArray> = tag_cols
             .iter()
             .map(|c| {
-                c.values().as_string_opt::<i32>().ok_or(QueryError::Internal {
-                    what: "tag dictionary values are not strings",
-                })
+                c.values()
+                    .as_string_opt::<i32>()
+                    .ok_or(QueryError::Internal {
+                        what: "tag dictionary values are not strings",
+                    })
             })
             .collect::<Result<_, _>>()?;
         let tag_at = |t: usize, row: usize| -> Option<&str> {
@@ -228,11 +233,9 @@ impl Measured {
                     .map_or(Datum::Null, |s| Datum::String(s.clone())),
                 Resolved::Unknown => Datum::Null,
             },
-            Expr::Binary(l, op, r) => super::value::arith(
-                &self.eval(l, series, row),
-                *op,
-                &self.eval(r, series, row),
-            ),
+            Expr::Binary(l, op, r) => {
+                super::value::arith(&self.eval(l, series, row), *op, &self.eval(r, series, row))
+            }
             Expr::Call(_) => Datum::Null,
         }
     }

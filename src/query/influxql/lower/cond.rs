@@ -69,7 +69,10 @@ pub fn split(
             }
             Ok((Some(comparison(*op, lhs, rhs)?), TimeBounds::default()))
         }
-        Expr::Boolean(b) => Ok((Some(if *b { Cond::True } else { Cond::False }), TimeBounds::default())),
+        Expr::Boolean(b) => Ok((
+            Some(if *b { Cond::True } else { Cond::False }),
+            TimeBounds::default(),
+        )),
         other => Err(QueryError::Invalid {
             message: format!("invalid condition expression: {other:?}"),
         }),
@@ -227,10 +230,16 @@ fn conjuncts<'a>(c: &'a Cond, out: &mut Vec<&'a Cond>) {
 /// The values one tag must hold for `c` to match, when `c` says so plainly.
 fn values_of(c: &Cond) -> Option<(VarRef, Vec<String>)> {
     match c {
-        Cond::Cmp(crate::query::plan::Expr::Var(v), CmpOp::Eq, crate::query::plan::Expr::String(s))
-        | Cond::Cmp(crate::query::plan::Expr::String(s), CmpOp::Eq, crate::query::plan::Expr::Var(v)) => {
-            Some((v.clone(), vec![s.clone()]))
-        }
+        Cond::Cmp(
+            crate::query::plan::Expr::Var(v),
+            CmpOp::Eq,
+            crate::query::plan::Expr::String(s),
+        )
+        | Cond::Cmp(
+            crate::query::plan::Expr::String(s),
+            CmpOp::Eq,
+            crate::query::plan::Expr::Var(v),
+        ) => Some((v.clone(), vec![s.clone()])),
         Cond::Regex {
             var,
             re,
@@ -287,15 +296,24 @@ mod tests {
             regex_alternatives(r"^(8\.8\.8\.8|1\.1\.1\.1)$"),
             Some(vec!["8.8.8.8".to_string(), "1.1.1.1".to_string()])
         );
-        assert_eq!(regex_alternatives(r"^(Gi1\/0\/1)$"), Some(vec!["Gi1/0/1".to_string()]));
+        assert_eq!(
+            regex_alternatives(r"^(Gi1\/0\/1)$"),
+            Some(vec!["Gi1/0/1".to_string()])
+        );
         assert_eq!(regex_alternatives("^web.*$"), None);
         assert_eq!(regex_alternatives("web"), None);
     }
 
     #[test]
     fn time_strings() {
-        assert_eq!(parse_time_string("1970-01-01T00:00:01Z", None), Some(1_000_000_000));
-        assert_eq!(parse_time_string("1970-01-02", None), Some(86_400_000_000_000));
+        assert_eq!(
+            parse_time_string("1970-01-01T00:00:01Z", None),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_time_string("1970-01-02", None),
+            Some(86_400_000_000_000)
+        );
         assert_eq!(
             parse_time_string("1970-01-01 00:00:00.5", None),
             Some(500_000_000)
