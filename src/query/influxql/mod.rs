@@ -5,6 +5,19 @@
 //! Does not own: executing the plan (`query`), reading rows (`store`).
 
 pub mod ast;
+pub mod lexer;
+pub mod literal;
+pub mod lower;
+mod parse_stmt;
+pub mod parser;
+pub mod print;
 pub mod response;
 pub mod run;
 pub mod show;
+
+pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
+
+#[cfg(test)]
+mod show_tests;
+#[cfg(test)]
+mod tests_parse;

@@ -82,6 +82,24 @@ pub fn rfc3339_nano(ns: i64) -> String {
     out
 }
 
+/// A float as Go's `encoding/json` writes it: shortest round-trip digits, no `.0` on integral
+/// values, exponent form (`1e+21`, `1e-7`) outside `[1e-6, 1e21)`. NaN and infinities
+/// (which InfluxDB cannot store) are null.
+pub fn go_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".to_owned();
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let e = format!("{f:e}");
+        return match e.split_once('e') {
+            Some((m, exp)) if !exp.starts_with('-') => format!("{m}e+{exp}"),
+            _ => e,
+        };
+    }
+    format!("{f}")
+}
+
 fn datum(d: &Datum, epoch: Epoch) -> Value {
     match d {
         Datum::Null => Value::Null,
@@ -132,7 +150,12 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch) {
                 if j > 0 {
                     out.push(',');
                 }
-                let _ = write!(out, "{}", datum(d, epoch));
+                match d {
+                    Datum::Float(f) => out.push_str(&go_float(*f)),
+                    _ => {
+                        let _ = write!(out, "{}", datum(d, epoch));
+                    }
+                }
             }
             out.push(']');
         }
@@ -277,6 +300,18 @@ mod tests {
             ),
             "{\"results\":[{\"statement_id\":1,\"error\":\"database not found: x\"}]}\n"
         );
+    }
+
+    #[test]
+    fn floats_are_written_as_go_writes_them() {
+        assert_eq!(go_float(90.0), "90");
+        assert_eq!(go_float(-0.5), "-0.5");
+        assert_eq!(go_float(97.53), "97.53");
+        assert_eq!(go_float(1e21), "1e+21");
+        assert_eq!(go_float(1.5e-7), "1.5e-7");
+        assert_eq!(go_float(0.000001), "0.000001");
+        assert_eq!(go_float(123456789012345680000.0), "123456789012345680000");
+        assert_eq!(go_float(f64::NAN), "null");
     }
 
     #[test]
