@@ -487,14 +487,18 @@ fn sluice_dashboard_queries_answer_from_real_scrapes() {
     let d = dashboard("sluice.json");
     let wanted = promql_metrics(&d);
     assert!(wanted.len() >= 15, "{wanted:?}");
-    // Fronting mode (forwarder metrics exist only with an upstream), one of each refusal.
+    // One of each refusal.
     let Some(db) = InfluxV1::try_start(InfluxOpts::default()) else {
         return;
     };
-    let cfg = SluiceConfig::new()
-        .upstream(&db.url(), "v1")
-        .simple_tenant("acme", "tok-acme", &["telegraf"])
-        .to_toml();
+    // Fronting mode with the store as a local copy: forwarder and store metrics both exist.
+    let cfg = format!(
+        "{}\n[store]\nenabled = true\n",
+        SluiceConfig::new()
+            .upstream(&db.url(), "v1")
+            .simple_tenant("acme", "tok-acme", &["telegraf"])
+            .to_toml()
+    );
     let s = Sluice::start(&cfg);
     let lines = "interface,agent_host=10.0.0.1,ifName=Gi1/0/1 ifHCInOctets=1i,ifHCOutOctets=2i 1717236000000000000\n";
     let r = telegraf::v2_write(&s.url(), "telegraf", "acme", "tok-acme", lines);
