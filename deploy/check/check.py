@@ -18,6 +18,7 @@ What it checks (the README's "Deploy on Kubernetes" section lists the same):
             [limits] replicas, the Ingress body limit is at least max_body_bytes, the tenants
             file, the tenant namespaces and the [[tenant]] ids match, ${VARS} follow deploy.sh's
             naming.
+- env:      every ${VAR} of telegraf.conf and of the Grafana datasources reaches its container.
 - grafana:  dashboards load and match schemas/grafana-dashboard.schema.json; variables used
             in queries are defined; datasource uids exist in the provisioning files.
 - telegraf: telegraf.conf and telegraf-v1.conf parse as TOML after Telegraf's ${VAR}
@@ -260,6 +261,37 @@ def check_sluice(overlay, docs, f):
             f.add("sluice", overlay, f"sluice.toml uses ${{{var}}}, which deploy.sh does not put in Secret sluice-tenants")
 
 
+def provided_env(dep, docs):
+    """Environment variable names a workload's first container gets (env + envFrom ConfigMaps)."""
+    c = pod_spec(dep)["containers"][0]
+    names = {e["name"] for e in c.get("env") or []}
+    ns = dep["metadata"].get("namespace")
+    for ef in c.get("envFrom") or []:
+        ref = (ef.get("configMapRef") or {}).get("name")
+        for d in docs:
+            if d.get("kind") == "ConfigMap" and d["metadata"].get("namespace") == ns and d["metadata"]["name"] == ref:
+                names |= set((d.get("data") or {}).keys())
+        if ef.get("secretRef"):
+            names.add("*")  # a whole Secret: cannot be checked offline
+    return names
+
+
+def check_tenant_env(overlay, docs, f):
+    """Every ${VAR} of telegraf.conf and of the Grafana datasources reaches the container."""
+    files = {"telegraf": os.path.join(ROOT, "telegraf", "telegraf.conf"),
+             "grafana": os.path.join(ROOT, "grafana", "provisioning", "datasources", "sluice.yaml")}
+    for d in docs:
+        name = d["metadata"]["name"]
+        if d.get("kind") != "Deployment" or name not in files:
+            continue
+        have = provided_env(d, docs)
+        with open(files[name], encoding="utf-8") as fh:
+            text = re.sub(r"#.*", "", fh.read())
+        for var in sorted(set(re.findall(r"\$\{(\w+)\}", text))):
+            if var not in have and "*" not in have:
+                f.add("env", where(d), f"{os.path.relpath(files[name], ROOT)} uses ${{{var}}}, not in the container's environment")
+
+
 # ---------------------------------------------------------------------------- grafana
 
 def walk_panels(panels):
@@ -453,6 +485,7 @@ def main():
         n += len(docs)
         check_docs(docs, f)
         check_sluice(o, docs, f)
+        check_tenant_env(o, docs, f)
     check_grafana(f)
     check_telegraf(f)
     report(f, f"{len(overlays)} overlays, {n} manifests (Kubernetes {K8S_VERSION}), dashboards, telegraf")
