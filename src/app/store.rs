@@ -69,6 +69,9 @@ pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Emb
             ),
         }
     }
-    tracing::info!(records = target.0.saturating_sub(cursor.0), "store: WAL replayed");
+    tracing::info!(
+        records = target.0.saturating_sub(cursor.0),
+        "store: WAL replayed"
+    );
     Ok(Some(Embedded { store, task }))
 }

@@ -47,7 +47,9 @@ fn write(s: &Sluice, v2: bool, body: &str) -> http::Response {
 
 /// The value of an unlabelled sample on `/metrics`.
 fn metric(s: &Sluice, name: &str) -> Option<f64> {
-    let text = http::get(&format!("{}/metrics", s.admin_url())).ok()?.text();
+    let text = http::get(&format!("{}/metrics", s.admin_url()))
+        .ok()?
+        .text();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
