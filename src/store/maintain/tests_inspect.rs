@@ -1,0 +1,1 @@
+//! Inspect report tests.
