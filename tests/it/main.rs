@@ -8,5 +8,6 @@ mod limits;
 mod metrics;
 mod peers;
 mod sluice_process;
+mod store_inspect;
 mod support;
 mod write_api;
