@@ -1,7 +1,8 @@
 //! Store maintenance and inspection over the on-disk layout: retention, compaction, `store inspect`.
 //!
 //! Owns: dropping expired partitions (`retention`), merging the files of closed partitions
-//! (`compact`), the read-only report behind `sluice store inspect` (`inspect`), and walking the
+//! (`compact`), removing what crashes left at start-up (`sweep`), the read-only report behind
+//! `sluice store inspect` (`inspect`), and walking the
 //! directory tree `<root>/<tenant>/<bucket>/<measurement>/<YYYY-MM-DD>/` they share (`walk`).
 //! Every function here is a standalone, blocking function of the store root and an injected
 //! `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the WAL consumer,
@@ -70,6 +71,7 @@ pub mod compact;
 pub mod inspect;
 pub mod retention;
 mod rows;
+pub mod sweep;
 pub mod walk;
 
 #[cfg(test)]
@@ -88,6 +90,7 @@ pub use compact::{
 };
 pub use inspect::{StoreReport, inspect};
 pub use retention::{RemovedPartition, RetentionOutcome, RetentionPolicy, enforce_retention};
+pub use sweep::{SweepOutcome, startup_sweep};
 pub use walk::{DirListing, Partition, list_partition, walk};
 
 /// The points in a crash-sensitive sequence where tests stop a maintenance operation.

@@ -159,7 +159,7 @@ fn drop_partition(
 }
 
 /// Unlinks every file of a `.drop-*` directory, removes it and fsyncs its parent.
-fn remove_drop_dir(
+pub(crate) fn remove_drop_dir(
     drop: &Path,
     hook: &mut dyn FnMut(Step) -> Result<(), StoreError>,
 ) -> Result<(usize, u64), StoreError> {

@@ -376,3 +376,33 @@ fn grace_is_a_duration_after_the_end_of_the_day() {
     assert!(!is_closed(D, end + 600_000_000_000 - 1, g));
     assert!(is_closed(D, end + 600_000_000_000, g));
 }
+
+#[test]
+fn the_startup_sweep_removes_only_what_readers_ignore() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path();
+    let k = key("acme", "telegraf", "cpu", D);
+    let expected = three_files(root, &k);
+    // A compaction that stopped after its rename, a torn flush, an interrupted retention pass.
+    let _ = compact_partition_with(root, &k, now(), &opts(), &mut |s| {
+        if s == Step::AfterRename {
+            Err(StoreError::EmptyName)
+        } else {
+            Ok(())
+        }
+    });
+    let pdir = k.dir(root).unwrap();
+    std::fs::write(pdir.join(format!("{}.tmp", fname(10, 10))), b"torn").unwrap();
+    let drop = pdir.parent().unwrap().join(".drop-2024-05-01");
+    std::fs::create_dir(&drop).unwrap();
+    std::fs::write(drop.join(fname(1, 1).to_string()), b"x").unwrap();
+    assert_eq!(all_files(root, &k).len(), 5);
+
+    let out = startup_sweep(root).unwrap();
+    assert_eq!(out.tmp_files.len(), 1);
+    assert_eq!(out.superseded_files.len(), 3);
+    assert_eq!(out.drop_dirs, vec![drop.clone()]);
+    assert!(!drop.exists());
+    assert_eq!(all_files(root, &k), vec![fname(1, 9).to_string()]);
+    assert_eq!(read_partition(root, &k), expected);
+}
