@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use crate::clock::Clock;
 use crate::forward::ForwardStatus;
 use crate::limits::Limits;
+use crate::store::Store;
 use crate::tenant::SharedRegistry;
 use crate::wal::Wal;
 
@@ -47,6 +48,10 @@ pub struct HttpSettings {
 pub struct Core {
     pub wal: Wal,
     pub forward: Option<ForwardStatus>,
+    /// The embedded store, when `[store]` is enabled. Queries read it through `ReadStore`
+    /// after `store.wait_applied(wal.last_durable(), timeout)` (read-your-writes); writes are
+    /// judged against its bucket field types.
+    pub store: Option<Arc<Store>>,
 }
 
 /// Shared by every request.
