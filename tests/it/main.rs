@@ -9,5 +9,6 @@ mod metrics;
 mod peers;
 mod sluice_process;
 mod store;
+mod store_inspect;
 mod support;
 mod write_api;
