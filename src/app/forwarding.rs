@@ -131,4 +131,3 @@ impl forward::Resolve for TenantResolver {
         })
     }
 }
-

@@ -100,4 +100,3 @@ pub(super) async fn snapshot_series(
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
-

@@ -92,7 +92,10 @@ pub(super) async fn start_store(
             ),
         }
     }
-    tracing::info!(records = target.0.saturating_sub(cursor.0), "store: WAL replayed");
+    tracing::info!(
+        records = target.0.saturating_sub(cursor.0),
+        "store: WAL replayed"
+    );
     let policy: SharedPolicy = Arc::new(RwLock::new(retention_policy(config)));
     {
         let policy = policy.clone();

@@ -464,8 +464,10 @@ fn store_defaults_follow_the_upstream() {
     assert_eq!(c.store.maintenance_interval, Duration::from_secs(60));
     let c = parse("[upstream]\nurl = \"http://influx:8086\"\n").unwrap();
     assert!(!c.store.enabled, "fronting: off unless asked");
-    let c = parse("[upstream]\nurl = \"http://influx:8086\"\n[store]\nenabled = true\nretention = \"2d\"\n")
-        .unwrap();
+    let c = parse(
+        "[upstream]\nurl = \"http://influx:8086\"\n[store]\nenabled = true\nretention = \"2d\"\n",
+    )
+    .unwrap();
     assert!(c.store.enabled);
     assert_eq!(c.store.retention, Some(Duration::from_secs(2 * 86_400)));
 }
@@ -484,7 +486,10 @@ fn store_keys_and_tenant_retention() {
     assert_eq!(c.store.flush_bytes, 8 << 20);
     assert_eq!(c.store.max_buffer_bytes, 32 << 20);
     assert_eq!(c.store.maintenance_interval, Duration::from_secs(10));
-    assert_eq!(c.tenants[0].retention, Some(Some(Duration::from_secs(7 * 86_400))));
+    assert_eq!(
+        c.tenants[0].retention,
+        Some(Some(Duration::from_secs(7 * 86_400)))
+    );
     assert_eq!(c.tenants[1].retention, None);
     // The effective config re-reads to the same values.
     let again = parse(&c.redacted_toml().replace("<redacted>", "")).unwrap();
@@ -497,7 +502,15 @@ fn store_errors_name_key_and_line() {
     assert_eq!(e.line(), Some(3), "{e}");
     assert!(e.to_string().contains("flush_every"), "{e}");
     let e = err("[store]\nretention = \"0s\"\n");
-    assert_eq!((e.key(), e.line()), (Some("store.retention"), Some(2)), "{e}");
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("store.retention"), Some(2)),
+        "{e}"
+    );
     let e = err("[store]\nflush_bytes = \"64MiB\"\nmax_buffer_bytes = \"1MiB\"\n");
-    assert_eq!((e.key(), e.line()), (Some("store.max_buffer_bytes"), Some(3)), "{e}");
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("store.max_buffer_bytes"), Some(3)),
+        "{e}"
+    );
 }

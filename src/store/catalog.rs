@@ -19,11 +19,11 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::statistics::Statistics;
 
+use super::StoreError;
 use super::batch::{ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME};
 use super::files::{FileName, live_files};
 use super::layout::{Day, PartitionKey, decode_name};
 use super::read::SeriesKey;
-use super::StoreError;
 use crate::lineproto::FieldType;
 use crate::model::{BucketName, TenantId};
 
@@ -380,10 +380,15 @@ pub fn describe_file(
     })
 }
 
+/// What each column of a store batch is: see [`roles`].
+pub(crate) type Roles = (
+    Vec<(usize, String)>,
+    Vec<(String, FieldType)>,
+    Option<usize>,
+);
+
 /// (column index, key) of the tags, (key, type) of the fields, index of `time`.
-pub(crate) fn roles(
-    schema: &Schema,
-) -> (Vec<(usize, String)>, Vec<(String, FieldType)>, Option<usize>) {
+pub(crate) fn roles(schema: &Schema) -> Roles {
     let mut tags = Vec::new();
     let mut fields = Vec::new();
     let mut time = None;

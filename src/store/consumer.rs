@@ -206,7 +206,10 @@ impl Consumer {
             for (bk, bufs) in std::mem::take(&mut st.active) {
                 for (_, buf) in bufs {
                     if !buf.is_empty() {
-                        parts.insert((bk.clone(), buf.measurement().to_owned()), FlushPart::new(buf));
+                        parts.insert(
+                            (bk.clone(), buf.measurement().to_owned()),
+                            FlushPart::new(buf),
+                        );
                     }
                 }
             }
@@ -276,9 +279,13 @@ impl Consumer {
                 rows += info.meta.rows;
                 for (k, ty) in &info.fields {
                     let m = &info.meta.key;
-                    self.store
-                        .types
-                        .record(&m.tenant, &m.bucket, m.measurement.as_bytes(), k.as_bytes(), *ty);
+                    self.store.types.record(
+                        &m.tenant,
+                        &m.bucket,
+                        m.measurement.as_bytes(),
+                        k.as_bytes(),
+                        *ty,
+                    );
                 }
                 gone.extend(cat.add_file(info));
             }

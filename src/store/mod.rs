@@ -45,21 +45,21 @@ pub mod parquet_file;
 pub mod read;
 pub mod runtime;
 pub mod scan;
-pub mod types;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]
 mod tests_runtime;
+pub mod types;
 
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,
 };
+pub use consumer::StoreTask;
 pub use files::{FileName, live_files};
 pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
-pub use consumer::StoreTask;
 pub use read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
 pub use runtime::{STORE_CONSUMER, Store, StoreOptions, StoreStats};
 pub use scan::ScanStats;

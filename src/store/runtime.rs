@@ -245,8 +245,13 @@ impl Store {
                         if buf.field_count() != columns {
                             // New fields: ingest must know them (start-up replay).
                             for (k, ty) in buf.field_types() {
-                                self.types
-                                    .record(&entry.tenant, &entry.bucket, &m, k.as_bytes(), ty);
+                                self.types.record(
+                                    &entry.tenant,
+                                    &entry.bucket,
+                                    &m,
+                                    k.as_bytes(),
+                                    ty,
+                                );
                             }
                         }
                     }
@@ -442,10 +447,7 @@ pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
         .collect();
     MeasurementSchema {
         tags: tags.into_iter().collect(),
-        fields: buf
-            .field_types()
-            .map(|(k, t)| (k.to_owned(), t))
-            .collect(),
+        fields: buf.field_types().map(|(k, t)| (k.to_owned(), t)).collect(),
     }
 }
 
@@ -509,7 +511,11 @@ impl ReadStore for Store {
         {
             out.extend(p.series.iter().cloned());
         }
-        if let Some(buf) = st.active.get(&key).and_then(|b| b.get(measurement.as_bytes())) {
+        if let Some(buf) = st
+            .active
+            .get(&key)
+            .and_then(|b| b.get(measurement.as_bytes()))
+        {
             out.extend(buf.series().map(<[(String, String)]>::to_vec));
         }
         out.into_iter().collect()

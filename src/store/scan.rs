@@ -12,9 +12,7 @@
 use std::fs::File;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, new_null_array,
-};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, new_null_array};
 use arrow::compute::kernels::cmp::{gt_eq, lt_eq};
 use arrow::compute::{
     SortColumn, SortOptions, and, cast, concat_batches, filter_record_batch, is_not_null,
@@ -103,7 +101,12 @@ fn role_of(f: &Field) -> (Option<&str>, Option<&str>) {
 
 /// Casts `batch` (any source's schema) to `out`: columns matched by role and key, missing
 /// ones null, rows outside `[min, max]` dropped.
-fn conform(batch: &RecordBatch, out: &SchemaRef, min: i64, max: i64) -> Result<RecordBatch, StoreError> {
+fn conform(
+    batch: &RecordBatch,
+    out: &SchemaRef,
+    min: i64,
+    max: i64,
+) -> Result<RecordBatch, StoreError> {
     let src = batch.schema();
     let find = |role: &str, key: Option<&str>| {
         src.fields()
@@ -221,9 +224,10 @@ fn read_file(
         .iter()
         .enumerate()
         .filter(|(_, f)| match role_of(f) {
-            (Some(ROLE_FIELD), Some(k)) => {
-                out.fields().iter().any(|o| role_of(o) == (Some(ROLE_FIELD), Some(k)))
-            }
+            (Some(ROLE_FIELD), Some(k)) => out
+                .fields()
+                .iter()
+                .any(|o| role_of(o) == (Some(ROLE_FIELD), Some(k))),
             (Some(ROLE_TAG | ROLE_TIME), _) => true,
             _ => false,
         })
@@ -258,7 +262,10 @@ pub fn scan_sources(
     let mut sources: Vec<Vec<RecordBatch>> = Vec::new();
     let mut bytes = 0usize;
     let mut charge = |batches: &[RecordBatch]| -> Result<(), StoreError> {
-        bytes += batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>();
+        bytes += batches
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum::<usize>();
         if bytes > req.max_bytes {
             return Err(StoreError::ScanTooLarge {
                 limit: req.max_bytes,

@@ -15,7 +15,10 @@ use crate::model::{BucketName, Entry, Precision, RecordKind, TenantId, WalSeq};
 use crate::wal::{Wal, WalConfig};
 
 fn ids() -> (TenantId, BucketName) {
-    (TenantId::new("acme").unwrap(), BucketName::new("telegraf").unwrap())
+    (
+        TenantId::new("acme").unwrap(),
+        BucketName::new("telegraf").unwrap(),
+    )
 }
 
 fn wal(dir: &Path) -> Wal {
@@ -68,10 +71,18 @@ async fn flush(store: &Store) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("no flush: committed {:?}, applied {:?}", store.committed(), target);
+    panic!(
+        "no flush: committed {:?}, applied {:?}",
+        store.committed(),
+        target
+    );
 }
 
-fn scan(store: &Store, fields: Option<&[String]>, tag_equals: &[(String, Vec<String>)]) -> RecordBatch {
+fn scan(
+    store: &Store,
+    fields: Option<&[String]>,
+    tag_equals: &[(String, Vec<String>)],
+) -> RecordBatch {
     let (tenant, bucket) = ids();
     store
         .scan(&ScanRequest {
@@ -157,7 +168,10 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
     assert_eq!(rows(&scan(&store, None, &[])), want2, "two files");
     // Only `w` asked: rows without it are dropped.
     let w = ["w".to_owned()];
-    assert_eq!(rows(&scan(&store, Some(&w), &[])), vec!["host=a;w=1;time=10"]);
+    assert_eq!(
+        rows(&scan(&store, Some(&w), &[])),
+        vec!["host=a;w=1;time=10"]
+    );
     let (t, b) = ids();
     assert_eq!(store.measurements(&t, &b), vec!["cpu"]);
     assert_eq!(
@@ -308,7 +322,11 @@ async fn cursor_moves_only_after_the_files_are_durable_and_restart_replays_the_r
     let got = rows(&scan(&store, None, &[]));
     assert_eq!(
         got,
-        vec!["host=a;v=1;time=10", "host=a;v=2;time=20", "host=b;v=3;time=30"]
+        vec![
+            "host=a;v=1;time=10",
+            "host=a;v=2;time=20",
+            "host=b;v=3;time=30"
+        ]
     );
     let (t, b) = ids();
     assert_eq!(

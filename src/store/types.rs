@@ -156,7 +156,12 @@ mod tests {
     fn a_second_request_with_another_type_is_a_partial_write_in_both_dialects() {
         let types = FieldTypes::new();
         let (t, b) = ids();
-        let v = types.judge(&t, &b, Bytes::from_static(b"cpu value=1.5 1\n"), &opts(Api::V1));
+        let v = types.judge(
+            &t,
+            &b,
+            Bytes::from_static(b"cpu value=1.5 1\n"),
+            &opts(Api::V1),
+        );
         assert_eq!(v.error, None);
         let v = types.judge(
             &t,
@@ -174,7 +179,12 @@ mod tests {
                 dropped: 1
             })
         );
-        let v = types.judge(&t, &b, Bytes::from_static(b"cpu value=2i 2\n"), &opts(Api::V2));
+        let v = types.judge(
+            &t,
+            &b,
+            Bytes::from_static(b"cpu value=2i 2\n"),
+            &opts(Api::V2),
+        );
         assert_eq!(v.accepted.points, 0);
         assert_eq!(
             v.error.unwrap().to_string(),
@@ -182,7 +192,12 @@ mod tests {
         );
         // Another bucket is free to use another type.
         let other = BucketName::new("c").unwrap();
-        let v = types.judge(&t, &other, Bytes::from_static(b"cpu value=2i 2\n"), &opts(Api::V2));
+        let v = types.judge(
+            &t,
+            &other,
+            Bytes::from_static(b"cpu value=2i 2\n"),
+            &opts(Api::V2),
+        );
         assert_eq!(v.error, None);
     }
 

@@ -8,6 +8,7 @@ mod limits;
 mod metrics;
 mod peers;
 mod sluice_process;
+mod store;
 mod store_inspect;
 mod support;
 mod write_api;

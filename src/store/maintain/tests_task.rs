@@ -42,7 +42,11 @@ fn a_pass_keeps_answers_for_the_rest_and_the_catalog_in_step() {
             let pts = vec![
                 pt(&[("host", "a")], &[("x", Value::Float(i as f64))], t),
                 // Rewrites the previous file's point: last write wins must survive the merge.
-                pt(&[("host", "a")], &[("y", Value::Integer(i))], k.day.start_nanos()),
+                pt(
+                    &[("host", "a")],
+                    &[("y", Value::Integer(i))],
+                    k.day.start_nanos(),
+                ),
             ];
             write_file(&root, &k, seq + 1, seq + 2, &pts);
             seq += 2;
@@ -65,7 +69,11 @@ fn a_pass_keeps_answers_for_the_rest_and_the_catalog_in_step() {
     };
     let now = TODAY.start_nanos() + 2 * HOUR_NS;
     let r = run_pass(&store, &policy, now, &settings).unwrap();
-    assert_eq!((r.partitions_dropped, r.partitions_compacted), (1, 1), "{r:?}");
+    assert_eq!(
+        (r.partitions_dropped, r.partitions_compacted),
+        (1, 1),
+        "{r:?}"
+    );
     assert_eq!((r.files_merged, r.files_written, r.failures), (3, 1, 0));
 
     assert_eq!(scan(&store, kept_from, i64::MAX), kept_before);
@@ -73,7 +81,12 @@ fn a_pass_keeps_answers_for_the_rest_and_the_catalog_in_step() {
     assert_eq!(store.stats().files, 1 + 3);
     let yesterday = key("acme", "telegraf", "cpu", Day(TODAY.0 - 1));
     assert_eq!(live(&root, &yesterday), vec![fname(7, 12)]);
-    assert!(!key("acme", "telegraf", "cpu", Day(TODAY.0 - 5)).dir(&root).unwrap().exists());
+    assert!(
+        !key("acme", "telegraf", "cpu", Day(TODAY.0 - 5))
+            .dir(&root)
+            .unwrap()
+            .exists()
+    );
     // A restart sees the same.
     drop(store);
     let (store, _) = Store::open(StoreOptions::new(&root), WalSeq(seq)).unwrap();
