@@ -10,5 +10,6 @@ mod peers;
 mod sluice_process;
 mod store;
 mod store_inspect;
+mod store_soak;
 mod support;
 mod write_api;

@@ -242,7 +242,7 @@ fn merge_run(
     let output = output_name(run);
     let out_path = dir.join(output.to_string());
     write_parquet(&out_path, &batch, &opts.write)?;
-    hook(Step::AfterRename)?;
+    hook(Step::AfterRename(output))?;
     for (i, name) in run.iter().enumerate() {
         remove_file(&dir.join(name.to_string()))?;
         hook(Step::AfterDelete(i))?;

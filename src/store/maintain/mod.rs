@@ -1,13 +1,14 @@
 //! Store maintenance and inspection over the on-disk layout: retention, compaction, `store inspect`.
 //!
 //! Owns: dropping expired partitions (`retention`), merging the files of closed partitions
-//! (`compact`), removing what crashes left at start-up (`sweep`), the read-only report behind
-//! `sluice store inspect` (`inspect`), and walking the
+//! (`compact`), removing what crashes left at start-up (`sweep`), the background thread that
+//! runs both beside the runtime and keeps its catalog in step (`task`), the read-only report
+//! behind `sluice store inspect` (`inspect`), and walking the
 //! directory tree `<root>/<tenant>/<bucket>/<measurement>/<YYYY-MM-DD>/` they share (`walk`).
-//! Every function here is a standalone, blocking function of the store root and an injected
-//! `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the WAL consumer,
-//! buffers, flushes, the catalog or query-time reads (the store runtime calls these functions
-//! from its background task), nor the layout and file-name rules they follow (`layout`, `files`).
+//! Apart from `task`, every function here is a standalone, blocking function of the store root
+//! and an injected `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the
+//! WAL consumer, buffers, flushes, the catalog or query-time reads, nor the layout and file-name
+//! rules it follows (`layout`, `files`).
 //!
 //! # Retention
 //!
@@ -72,6 +73,7 @@ pub mod inspect;
 pub mod retention;
 mod rows;
 pub mod sweep;
+pub mod task;
 pub mod walk;
 
 #[cfg(test)]
@@ -83,6 +85,8 @@ mod tests_retention;
 #[cfg(test)]
 mod tests_soak;
 #[cfg(test)]
+mod tests_task;
+#[cfg(test)]
 mod testutil;
 
 pub use compact::{
@@ -93,14 +97,17 @@ pub use retention::{RemovedPartition, RetentionOutcome, RetentionPolicy, enforce
 pub use sweep::{SweepOutcome, startup_sweep};
 pub use walk::{DirListing, Partition, list_partition, walk};
 
-/// The points in a crash-sensitive sequence where tests stop a maintenance operation.
-/// Production code passes a hook that always continues.
+use crate::store::FileName;
+
+/// The points of a crash-sensitive sequence where a hook runs: tests stop the operation there
+/// (a simulated crash); the runtime puts a compaction's output into its catalog at
+/// `AfterRename`, before the inputs go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Compaction: inputs read and merged, output not yet written.
     BeforeWrite,
-    /// Compaction: output renamed into place, no input deleted yet.
-    AfterRename,
+    /// Compaction: this output renamed into place, no input deleted yet.
+    AfterRename(FileName),
     /// Compaction: the `n`-th input (0-based) deleted. Retention: the `n`-th file deleted.
     AfterDelete(usize),
     /// Retention: the day directory renamed to `.drop-<day>`, nothing deleted yet.

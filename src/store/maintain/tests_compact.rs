@@ -342,7 +342,7 @@ fn crash_at(stop: Step) {
 fn a_crash_at_any_step_leaves_the_same_rows_visible() {
     for stop in [
         Step::BeforeWrite,
-        Step::AfterRename,
+        Step::AfterRename(fname(1, 9)),
         Step::AfterDelete(0),
         Step::AfterDelete(1),
         Step::AfterDelete(2),
@@ -385,7 +385,7 @@ fn the_startup_sweep_removes_only_what_readers_ignore() {
     let expected = three_files(root, &k);
     // A compaction that stopped after its rename, a torn flush, an interrupted retention pass.
     let _ = compact_partition_with(root, &k, now(), &opts(), &mut |s| {
-        if s == Step::AfterRename {
+        if s == Step::AfterRename(fname(1, 9)) {
             Err(StoreError::EmptyName)
         } else {
             Ok(())
