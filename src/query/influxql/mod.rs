@@ -15,3 +15,5 @@ pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
 
 #[cfg(test)]
 mod tests_parse;
+#[cfg(test)]
+mod tests_roundtrip;
