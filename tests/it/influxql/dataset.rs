@@ -94,7 +94,7 @@ impl Spec {
                 },
             ],
             batch_lines: 5000,
-            seed: 0x5eed_1f1u64,
+            seed: 0x05ee_d1f1_u64,
         }
     }
 

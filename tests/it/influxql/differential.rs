@@ -61,16 +61,18 @@ fn cut(s: &str, n: usize) -> String {
 pub fn run(stmts: &[Stmt], influx: &str, sluice: &str, data: &[TenantData]) -> Vec<Failure> {
     stmts
         .iter()
-        .filter_map(|st| one(st, influx, sluice, data).err())
+        .filter_map(|st| one(st, influx, sluice, data).err().map(|f| *f))
         .collect()
 }
 
-fn one(st: &Stmt, influx: &str, sluice: &str, data: &[TenantData]) -> Result<(), Failure> {
-    let fail = |why: String, mismatches: Vec<Mismatch>, total: usize| Failure {
-        stmt: st.clone(),
-        why,
-        mismatches,
-        total,
+fn one(st: &Stmt, influx: &str, sluice: &str, data: &[TenantData]) -> Result<(), Box<Failure>> {
+    let fail = |why: String, mismatches: Vec<Mismatch>, total: usize| {
+        Box::new(Failure {
+            stmt: st.clone(),
+            why,
+            mismatches,
+            total,
+        })
     };
     let token = &data[st.tenant].token;
     let swap = match &st.check {

@@ -11,10 +11,11 @@
 //!   (docs/influxql-differences.md), the failure report.
 //! - `grafana`: Grafana's own requests and the exact answer shape it parses (wire.md §2.4).
 //!
-//! Tests: `differential_matches_influxdb` (clean load), `kill9_during_load_then_same_answers`
-//! (two SIGKILLs while loading, then a graceful restart), `grafana_requests_have_grafanas_shape`.
+//! Tests: `differential_matches_influxdb` (a clean load, and a load during which sluice is
+//! SIGKILLed twice, asked again after a graceful restart), `grafana_requests_have_grafanas_shape`.
 //! Run: `cargo test --test it influxql -- --nocapture` (numbers are printed as `[influxql]`).
 
+mod bench_smoke;
 mod compare;
 mod dataset;
 mod differential;
@@ -98,22 +99,33 @@ fn generate(spec: &dataset::Spec) -> Vec<TenantData> {
     data
 }
 
-fn compare_all(stmts: &[Stmt], influx: &InfluxV1, sluice: &Sluice, data: &[TenantData]) {
+/// The differential report for `sluice` (labelled `what`), or `None` when all match.
+fn compare_all(
+    what: &str,
+    stmts: &[Stmt],
+    influx: &InfluxV1,
+    sluice: &Sluice,
+    data: &[TenantData],
+) -> Option<String> {
     let started = std::time::Instant::now();
     let failures = differential::run(stmts, &influx.url(), &sluice.url(), data);
     report(&format!(
-        "{} statements compared in {:.1?}: {} differ",
+        "{what}: {} statements compared in {:.1?}: {} differ",
         stmts.len(),
         started.elapsed(),
         failures.len()
     ));
-    assert!(
-        failures.is_empty(),
-        "{}",
-        differential::report(&failures, stmts.len())
-    );
+    (!failures.is_empty()).then(|| {
+        format!(
+            "== {what}: {}",
+            differential::report(&failures, stmts.len())
+        )
+    })
 }
 
+/// One InfluxDB load serves two sluices (InfluxDB's load is the slow part): one loaded
+/// cleanly, one SIGKILLed twice while loading (every batch without its 204 re-sent, as
+/// Telegraf does), asked again after a graceful restart.
 #[test]
 fn differential_matches_influxdb() {
     let stmts = statements::all();
@@ -122,8 +134,9 @@ fn differential_matches_influxdb() {
     let Some(influx) = influx_with(&data, &stmts) else {
         return;
     };
-    let mut sluice = Sluice::start(&sluice_config(&data));
-    let st = load::into_sluice(&mut sluice, &data, &[]);
+    let config = sluice_config(&data);
+    let mut clean = Sluice::start(&config);
+    let st = load::into_sluice(&mut clean, &data, &[]);
     report(&format!(
         "sluice: {} lines loaded in {:.1?} ({:.0} lines/s, {} senders, gzip, v1+v2 alternating)",
         st.lines,
@@ -131,27 +144,30 @@ fn differential_matches_influxdb() {
         st.lines_per_s(),
         load::SENDERS
     ));
-    require_query_engine(&sluice, &data);
-    compare_all(&stmts, &influx, &sluice, &data);
-}
-
-#[test]
-fn kill9_during_load_then_same_answers() {
-    let stmts = statements::all();
-    let data = generate(&dataset::Spec::full());
-    let Some(influx) = influx_with(&data, &stmts) else {
-        return;
-    };
-    let mut sluice = Sluice::start(&sluice_config(&data));
-    let st = load::into_sluice(&mut sluice, &data, &[0.3, 0.7]);
+    let mut killed = Sluice::start(&config);
+    let st = load::into_sluice(&mut killed, &data, &[0.3, 0.7]);
     report(&format!(
         "sluice with kill -9: {} lines in {:.1?}, {} kills, {} sends repeated",
         st.lines, st.elapsed, st.kills, st.resent
     ));
     assert_eq!(st.kills, 2, "the kill plan ran");
-    require_query_engine(&sluice, &data);
-    compare_all(&stmts, &influx, &sluice, &data);
-    // And once more after a graceful restart: answers come from what is on disk.
-    sluice.restart();
-    compare_all(&stmts, &influx, &sluice, &data);
+    require_query_engine(&clean, &data);
+    let mut reports = Vec::new();
+    reports.extend(compare_all("clean load", &stmts, &influx, &clean, &data));
+    reports.extend(compare_all(
+        "kill -9 twice during the load",
+        &stmts,
+        &influx,
+        &killed,
+        &data,
+    ));
+    killed.restart();
+    reports.extend(compare_all(
+        "the same after a graceful restart",
+        &stmts,
+        &influx,
+        &killed,
+        &data,
+    ));
+    assert!(reports.is_empty(), "{}", reports.join("\n\n"));
 }

@@ -51,7 +51,7 @@ fn raw() -> Vec<Stmt> {
         s("raw limit offset", format!("SELECT \"usage_user\" FROM \"cpu\" WHERE {} GROUP BY \"cpu\" LIMIT 3 OFFSET 2", tf(10, 0, 10, 10))),
         s("raw regex tags", format!("SELECT \"ifHCOutOctets\" FROM \"interface\" WHERE \"agent_host\" =~ /^10\\.0\\.0\\.[12]$/ AND \"ifName\" !~ /^Gi1\\/0\\/([2-9]|1[01])$/ AND {} GROUP BY \"agent_host\", \"ifName\"", tf(10, 0, 10, 2))),
         s("raw or parens <>", format!("SELECT \"usage_system\" FROM \"cpu\" WHERE (\"cpu\" = 'cpu1' OR \"cpu\" = 'cpu2') AND \"host\" <> 'web02' AND {}", tf(10, 0, 10, 3))),
-        s("raw now() relative", format!("SELECT \"uptime\" FROM \"snmp\" WHERE \"agent_host\" = '10.0.0.4' AND time > now() - 36500d ORDER BY time DESC LIMIT 3")),
+        s("raw now() relative", "SELECT \"uptime\" FROM \"snmp\" WHERE \"agent_host\" = '10.0.0.4' AND time > now() - 36500d ORDER BY time DESC LIMIT 3"),
     ]
 }
 
@@ -242,6 +242,11 @@ fn shows() -> Vec<Stmt> {
             "show measurements where",
             "SHOW MEASUREMENTS WHERE \"agent_host\" = '10.0.0.1'",
         ),
+        s(
+            "show measurements where time",
+            format!("SHOW MEASUREMENTS WHERE {}", w()),
+        )
+        .error(),
         s(
             "show measurements on",
             "SHOW MEASUREMENTS ON \"telegraf_1\"",
