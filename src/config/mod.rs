@@ -12,6 +12,7 @@
 mod interp;
 mod raw;
 mod redact;
+mod store;
 pub mod units;
 mod validate;
 
@@ -121,6 +122,8 @@ pub struct Config {
     pub wal: WalSettings,
     /// `None`: embedded mode, nothing is forwarded.
     pub upstream: Option<UpstreamConfig>,
+    /// `[store]`: the embedded store (on by default without an upstream).
+    pub store: StoreSettings,
     /// `[limits]`: settings shared by every tenant's limits.
     pub limits: GlobalLimits,
     pub tenants: Vec<TenantConfig>,
@@ -190,6 +193,24 @@ pub struct WalSettings {
     pub compression: WalCompression,
 }
 
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Default: true exactly when there is no `[upstream]`.
+    pub enabled: bool,
+    /// Default `<data_dir>/store`.
+    pub dir: PathBuf,
+    /// How long rows are kept (`None`: forever, the default); per tenant: `TenantConfig::retention`.
+    pub retention: Option<Duration>,
+    /// Buffers are flushed to Parquet once their oldest record is this old.
+    pub flush_interval: Duration,
+    /// ... or once they hold this many bytes.
+    pub flush_bytes: u64,
+    /// The store stops reading the WAL while its buffers hold this many bytes (the WAL keeps
+    /// the records).
+    pub max_buffer_bytes: u64,
+}
+
 /// `[upstream] api`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -238,6 +259,8 @@ pub struct TenantConfig {
     pub buckets: Vec<BucketPattern>,
     pub upstream: TenantUpstream,
     pub limits: TenantLimits,
+    /// `retention`: `None` inherits `[store] retention`; `Some(None)` keeps forever.
+    pub retention: Option<Option<Duration>>,
 }
 
 /// A tenant's `limits = { ... }`. Every limit is optional: absent means unlimited.

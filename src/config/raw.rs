@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     pub wal: RawWal,
     pub upstream: Option<RawUpstream>,
     #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
     pub limits: RawGlobalLimits,
     #[serde(default)]
     pub tenant: Vec<Spanned<RawTenant>>,
@@ -64,6 +66,17 @@ pub(super) struct RawWal {
     pub compression: Option<WalCompression>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub enabled: Option<bool>,
+    pub dir: Option<String>,
+    pub retention: Option<RetentionValue>,
+    pub flush_interval: Option<Spanned<HumanDuration>>,
+    pub flush_bytes: Option<Spanned<ByteSize>>,
+    pub max_buffer_bytes: Option<Spanned<ByteSize>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUpstream {
@@ -94,6 +107,8 @@ pub(super) struct RawTenant {
     pub upstream: RawTenantUpstream,
     #[serde(default)]
     pub limits: RawTenantLimits,
+    /// The store's retention for this tenant's buckets (overrides `[store] retention`).
+    pub retention: Option<RetentionValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,4 +165,18 @@ parsed_string!(
     /// `[[tenant]] id`.
     TenantIdValue(TenantId),
     |s| TenantId::new(s).map_err(|e| e.to_string())
+);
+
+parsed_string!(
+    /// A retention: `"forever"` or a positive duration (`"2d"`, `"36h"`).
+    RetentionValue(Option<std::time::Duration>),
+    |s| {
+        if s.trim() == "forever" {
+            return Ok(None);
+        }
+        match super::units::parse_duration(s)? {
+            d if d.is_zero() => Err(format!("retention {s:?} must be longer than 0 (or \"forever\")")),
+            d => Ok(Some(d)),
+        }
+    }
 );

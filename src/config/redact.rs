@@ -20,6 +20,7 @@ struct Out {
     wal: OutWal,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream: Option<OutUpstream>,
+    store: OutStore,
     limits: OutGlobalLimits,
     tenant: Vec<OutTenant>,
 }
@@ -76,6 +77,20 @@ struct OutWal {
 }
 
 #[derive(Serialize)]
+struct OutStore {
+    enabled: bool,
+    dir: String,
+    retention: String,
+    flush_interval: String,
+    flush_bytes: String,
+    max_buffer_bytes: String,
+}
+
+fn retention(r: Option<std::time::Duration>) -> String {
+    r.map_or_else(|| "forever".to_string(), format_duration)
+}
+
+#[derive(Serialize)]
 struct OutUpstream {
     url: String,
     api: UpstreamApi,
@@ -98,6 +113,8 @@ struct OutTenant {
     buckets: Vec<String>,
     upstream: OutTenantUpstream,
     limits: OutTenantLimits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +179,14 @@ pub(super) fn to_toml(c: &Config) -> String {
             username: u.username.clone().unwrap_or_default(),
             password: redact(&u.password),
         }),
+        store: OutStore {
+            enabled: c.store.enabled,
+            dir: c.store.dir.display().to_string(),
+            retention: retention(c.store.retention),
+            flush_interval: format_duration(c.store.flush_interval),
+            flush_bytes: format_size(c.store.flush_bytes),
+            max_buffer_bytes: format_size(c.store.max_buffer_bytes),
+        },
         limits: OutGlobalLimits {
             replicas: c.limits.replicas,
         },
@@ -196,6 +221,7 @@ pub(super) fn to_toml(c: &Config) -> String {
                     max_queries: t.limits.max_queries,
                     queries_per_min: t.limits.queries_per_min,
                 },
+                retention: t.retention.map(retention),
             })
             .collect(),
     };

@@ -453,3 +453,62 @@ fn redacted_dump_shows_limits_and_reads_back() {
         c.server.max_in_flight_bytes
     );
 }
+
+#[test]
+fn store_defaults_follow_the_upstream() {
+    let c = parse("data_dir = \"/d\"\n").unwrap();
+    assert!(c.store.enabled, "embedded: the store is on");
+    assert_eq!(c.store.dir, std::path::PathBuf::from("/d/store"));
+    assert_eq!(c.store.retention, None);
+    assert_eq!(c.store.flush_interval, Duration::from_secs(300));
+    let c = parse("[upstream]\nurl = \"http://influx:8086\"\n").unwrap();
+    assert!(!c.store.enabled, "fronting: off unless asked");
+    let c = parse(
+        "[upstream]\nurl = \"http://influx:8086\"\n[store]\nenabled = true\nretention = \"2d\"\n",
+    )
+    .unwrap();
+    assert!(c.store.enabled);
+    assert_eq!(c.store.retention, Some(Duration::from_secs(2 * 86_400)));
+}
+
+#[test]
+fn store_keys_and_tenant_retention() {
+    let text = format!(
+        "[store]\ndir = \"/s\"\nretention = \"forever\"\nflush_interval = \"30s\"\nflush_bytes = \"8MiB\"\nmax_buffer_bytes = \"32MiB\"\n\
+         [[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"7d\"\n\
+         [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\n",
+        hash(1),
+        hash(2)
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.store.dir, std::path::PathBuf::from("/s"));
+    assert_eq!(c.store.flush_bytes, 8 << 20);
+    assert_eq!(c.store.max_buffer_bytes, 32 << 20);
+    assert_eq!(
+        c.tenants[0].retention,
+        Some(Some(Duration::from_secs(7 * 86_400)))
+    );
+    assert_eq!(c.tenants[1].retention, None);
+    // The effective config re-reads to the same values.
+    let again = parse(&c.redacted_toml().replace("<redacted>", "")).unwrap();
+    assert_eq!(again.store, c.store);
+}
+
+#[test]
+fn store_errors_name_key_and_line() {
+    let e = err("[store]\nenabled = true\nflush_every = \"1s\"\n");
+    assert_eq!(e.line(), Some(3), "{e}");
+    assert!(e.to_string().contains("flush_every"), "{e}");
+    let e = err("[store]\nretention = \"0s\"\n");
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("store.retention"), Some(2)),
+        "{e}"
+    );
+    let e = err("[store]\nflush_bytes = \"64MiB\"\nmax_buffer_bytes = \"1MiB\"\n");
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("store.max_buffer_bytes"), Some(3)),
+        "{e}"
+    );
+}

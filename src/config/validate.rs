@@ -54,6 +54,7 @@ pub(super) fn defaults(data_dir: PathBuf) -> Config {
             compression: WalCompression::Lz4,
         },
         upstream: None,
+        store: super::store::defaults(&data_dir, false),
         limits: GlobalLimits { replicas: 1 },
         tenants: Vec::new(),
         data_dir,
@@ -98,7 +99,7 @@ pub(super) fn parse(
     Ok(cfg)
 }
 
-fn invalid<T>(
+pub(super) fn invalid<T>(
     text: &str,
     key: String,
     span: std::ops::Range<usize>,
@@ -111,7 +112,7 @@ fn invalid<T>(
     })
 }
 
-fn positive_size(
+pub(super) fn positive_size(
     text: &str,
     key: &str,
     v: Option<Spanned<ByteSize>>,
@@ -224,6 +225,7 @@ fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigError> {
     cfg.wal.compression = w.compression.unwrap_or(cfg.wal.compression);
 
     cfg.upstream = raw.upstream.map(|u| upstream(text, u)).transpose()?;
+    cfg.store = super::store::build(text, &cfg.data_dir, cfg.upstream.is_some(), raw.store)?;
     cfg.tenants = tenants(text, raw.tenant)?;
     Ok(cfg)
 }
@@ -337,6 +339,7 @@ fn tenants(text: &str, raw: Vec<Spanned<RawTenant>>) -> Result<Vec<TenantConfig>
                 bucket_prefix: u.bucket_prefix.unwrap_or_default(),
             },
             limits,
+            retention: t.retention.map(|r| r.0),
         });
     }
     Ok(out)

@@ -4,13 +4,14 @@
 //! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
 //! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
 //! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
-//! `/health`, `/ready`, `/query`), `serve` (connections: count, head timeout, graceful
+//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `serve` (connections: count, head timeout, graceful
 //! shutdown). Does not own: line semantics (`ingest`), durability (`wal`).
 
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod meta;
+pub mod query;
 pub mod serve;
 pub mod write;
 
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use crate::clock::Clock;
 use crate::forward::ForwardStatus;
 use crate::limits::Limits;
+use crate::store::Store;
 use crate::tenant::SharedRegistry;
 use crate::wal::Wal;
 
@@ -47,6 +49,10 @@ pub struct HttpSettings {
 pub struct Core {
     pub wal: Wal,
     pub forward: Option<ForwardStatus>,
+    /// The embedded store, when `[store]` is enabled. Queries read it through `ReadStore`
+    /// after `store.wait_applied(wal.last_durable(), timeout)` (read-your-writes); writes are
+    /// judged against its bucket field types.
+    pub store: Option<Arc<Store>>,
 }
 
 /// Shared by every request.
@@ -66,7 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v2/write", post(write::write_v2))
         .route("/write", post(write::write_v1))
-        .route("/query", get(meta::query_v1).post(meta::query_v1))
+        .route("/query", get(query::query_v1).post(query::query_v1))
         .route("/ping", get(meta::ping).head(meta::ping))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))

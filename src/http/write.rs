@@ -200,7 +200,15 @@ async fn accept(
         allow_unsigned: target.api == Api::V2 && state.settings.allow_unsigned,
         now_ns: state.clock.now_ns(),
     };
-    let mut verdict = ingest::ingest(decoded.clone(), &opts);
+    // With the embedded store, a field must keep the type its bucket already holds.
+    let mut verdict = match &core.store {
+        Some(store) => {
+            store
+                .field_types()
+                .judge(&target.tenant, &target.bucket, decoded.clone(), &opts)
+        }
+        None => ingest::ingest(decoded.clone(), &opts),
+    };
     let mut series_error = None;
     if verdict.accepted.points > 0 {
         let hashes = limits::line_series(&verdict.accepted.lines);

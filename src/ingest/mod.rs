@@ -12,7 +12,15 @@
 //! When every line is valid and stamped, the accepted bytes are the request body itself
 //! (zero-copy); otherwise the accepted lines are copied into a new buffer.
 //!
-//! Does not own: line syntax (`lineproto`), authentication, durability (`wal`), HTTP (`http`).
+//! With the embedded store, a write is also judged against the field types its bucket already
+//! holds ([`ingest_checked`] with a [`KnownTypes`]): a point whose field has another type than
+//! the bucket's is refused like an in-batch conflict (partial write), and the verdict lists the
+//! (measurement, field, type) triples the batch introduces (`Verdict::new_fields`), which the
+//! caller records atomically and, if another request won the race, drops with
+//! [`drop_conflicts`].
+//!
+//! Does not own: line syntax (`lineproto`), authentication, durability (`wal`), HTTP (`http`),
+//! the bucket's field types themselves (`store::types`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -57,6 +65,32 @@ pub struct Verdict {
     /// `None`: every line was accepted (204). `Some`: the error the client gets after the
     /// accepted lines (if any) are durable.
     pub error: Option<IngestError>,
+    /// With [`ingest_checked`]: the field types the accepted points use that the bucket did not
+    /// know, sorted. Empty otherwise.
+    pub new_fields: Vec<FieldTypeOf>,
+}
+
+/// A field's type in one measurement; names unescaped.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldTypeOf {
+    pub measurement: Vec<u8>,
+    pub field: Vec<u8>,
+    pub ty: FieldType,
+}
+
+/// The field types a bucket already holds (files, buffer, accepted WAL records).
+pub trait KnownTypes {
+    /// The type of `field` in `measurement` (both unescaped), if the bucket has it.
+    fn field_type(&self, measurement: &[u8], field: &[u8]) -> Option<FieldType>;
+}
+
+/// A field the bucket got with another type between a request's check and its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeConflict {
+    pub measurement: Vec<u8>,
+    pub field: Vec<u8>,
+    pub input: FieldType,
+    pub existing: FieldType,
 }
 
 /// A refusal of some or all lines of a request.
@@ -98,25 +132,37 @@ const MAX_QUOTED_ERRORS: usize = 100;
 
 /// Judges one decoded request body.
 pub fn ingest(body: Bytes, opts: &IngestOptions) -> Verdict {
-    ingest_with(body, opts, true)
+    ingest_with(body, opts, true, None)
+}
+
+/// [`ingest`], also refusing points whose field type differs from the bucket's (`known`).
+pub fn ingest_checked(body: Bytes, opts: &IngestOptions, known: &dyn KnownTypes) -> Verdict {
+    ingest_with(body, opts, true, Some(known))
 }
 
 /// [`ingest`], with or without the shortcuts (`Line::field_shape`, `Line::has_field_keys`,
 /// `Line::has_reserved_tag_key`) that skip walking a line's tags and fields. Without them it is
 /// the reference the shortcuts are tested against.
-fn ingest_with(body: Bytes, opts: &IngestOptions, shortcuts: bool) -> Verdict {
+fn ingest_with(
+    body: Bytes,
+    opts: &IngestOptions,
+    shortcuts: bool,
+    known: Option<&dyn KnownTypes>,
+) -> Verdict {
     let popts = ParseOptions {
         precision: opts.precision,
         allow_unsigned: opts.allow_unsigned,
     };
     let mut judge = Judge::new(opts, &body);
     judge.shortcuts = shortcuts;
+    judge.known = known;
     for line in lineproto::split_lines(&body) {
         match lineproto::parse_line(line, &popts) {
             Ok(parsed) => judge.parsed(line, &parsed),
             Err(e) => judge.unparsable(line, &e),
         }
     }
+    let new_fields = judge.new_fields();
     let outcome = judge.finish();
     let lines = match outcome.lines {
         Lines::None => Bytes::new(),
@@ -128,6 +174,11 @@ fn ingest_with(body: Bytes, opts: &IngestOptions, shortcuts: bool) -> Verdict {
         accepted: Accepted {
             lines,
             points: outcome.points,
+        },
+        new_fields: if outcome.points == 0 {
+            Vec::new()
+        } else {
+            new_fields
         },
         error: outcome.error,
     }
@@ -148,8 +199,11 @@ struct Judge<'b> {
     parse_error_count: usize,
     dropped: Vec<String>,
     dropped_count: usize,
-    /// (measurement, field key) → first type seen in this batch.
-    field_types: HashMap<(&'b [u8], &'b [u8]), FieldType>,
+    /// (measurement, field key) → first type seen in this batch, or the bucket's type (then
+    /// `true`).
+    field_types: HashMap<(&'b [u8], &'b [u8]), (FieldType, bool)>,
+    /// The bucket's field types, when the store checks them.
+    known: Option<&'b dyn KnownTypes>,
     /// Field signature of the last accepted line of each measurement (at most `MAX_SCHEMAS`).
     schemas: Vec<Schema<'b>>,
     /// Reused buffer for the signature of the line being judged.
@@ -182,7 +236,41 @@ impl<'b> Judge<'b> {
             schemas: Vec::new(),
             scratch: Vec::new(),
             shortcuts: true,
+            known: None,
         }
+    }
+
+    /// The types recorded from accepted points that the bucket did not know, unescaped, sorted.
+    fn new_fields(&self) -> Vec<FieldTypeOf> {
+        if self.known.is_none() {
+            return Vec::new();
+        }
+        let mut out: Vec<FieldTypeOf> = self
+            .field_types
+            .iter()
+            .filter(|(_, (_, from_bucket))| !from_bucket)
+            .map(|((m, k), (ty, _))| FieldTypeOf {
+                measurement: lineproto::unescape_measurement(m).into_owned(),
+                field: lineproto::unescape_field_key(k).into_owned(),
+                ty: *ty,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The type of (measurement, key) this batch or the bucket already has.
+    fn known_type(&mut self, measurement: &'b [u8], key: &'b [u8]) -> Option<FieldType> {
+        if let Some(&(ty, _)) = self.field_types.get(&(measurement, key)) {
+            return Some(ty);
+        }
+        let known = self.known?;
+        let ty = known.field_type(
+            &lineproto::unescape_measurement(measurement),
+            &lineproto::unescape_field_key(key),
+        )?;
+        self.field_types.insert((measurement, key), (ty, true));
+        Some(ty)
     }
 
     fn parsed(&mut self, raw: &'b [u8], line: &Line<'b>) {
@@ -286,12 +374,13 @@ impl<'b> Judge<'b> {
             return None;
         }
         // Check every field before recording any type, so a refused point leaves no trace.
-        let conflict = sig.iter().find_map(|&(key, ty)| {
-            self.field_types
-                .get(&(measurement, key))
-                .filter(|&&known| known != ty)
-                .map(|&known| (key, ty, known))
-        });
+        let mut conflict = None;
+        for &(key, ty) in &sig {
+            if let Some(known) = self.known_type(measurement, key).filter(|&k| k != ty) {
+                conflict = Some((key, ty, known));
+                break;
+            }
+        }
         if let Some((key, ty, known)) = conflict {
             self.scratch = sig;
             return Some(Refusal {
@@ -304,7 +393,9 @@ impl<'b> Judge<'b> {
             });
         }
         for &(key, ty) in &sig {
-            self.field_types.entry((measurement, key)).or_insert(ty);
+            self.field_types
+                .entry((measurement, key))
+                .or_insert((ty, false));
         }
         let shape = FieldShape::from_types(sig.iter().map(|&(_, ty)| ty));
         match known_sig {
@@ -432,6 +523,94 @@ struct Refusal {
 
 fn lossy_measurement(raw: &[u8]) -> String {
     String::from_utf8_lossy(&lineproto::unescape_measurement(raw)).into_owned()
+}
+
+/// Drops the accepted points that use a field with a type in `conflicts` (another request
+/// recorded a different type for it first) and adds them to the verdict's error as InfluxDB
+/// words a field type conflict. `opts` are the ones the verdict was made with.
+pub fn drop_conflicts(verdict: &mut Verdict, opts: &IngestOptions, conflicts: &[TypeConflict]) {
+    if conflicts.is_empty() || verdict.accepted.points == 0 {
+        return;
+    }
+    let popts = ParseOptions {
+        precision: opts.precision,
+        allow_unsigned: true,
+    };
+    let mut kept = BytesMut::with_capacity(verdict.accepted.lines.len());
+    let mut reasons = Vec::new();
+    let mut dropped = 0usize;
+    for raw in lineproto::split_lines(&verdict.accepted.lines) {
+        let Ok(line) = lineproto::parse_line(raw, &popts) else {
+            continue;
+        };
+        let m = lineproto::unescape_measurement(line.measurement());
+        let hit = line.field_types().find_map(|(k, ty)| {
+            let k = lineproto::unescape_field_key(k);
+            conflicts
+                .iter()
+                .find(|c| c.input == ty && *c.measurement == *m && *c.field == *k)
+        });
+        match hit {
+            Some(c) => {
+                dropped += 1;
+                if reasons.len() < MAX_QUOTED_ERRORS {
+                    reasons.push(format!(
+                        "field type conflict: input field {:?} on measurement {:?} is type {}, already exists as type {}",
+                        String::from_utf8_lossy(&c.field),
+                        String::from_utf8_lossy(&c.measurement),
+                        c.input,
+                        c.existing
+                    ));
+                }
+            }
+            None => {
+                kept.put_slice(raw);
+                kept.put_u8(b'\n');
+            }
+        }
+    }
+    if dropped == 0 {
+        return;
+    }
+    verdict.accepted.lines = kept.freeze();
+    verdict.accepted.points = verdict.accepted.points.saturating_sub(dropped);
+    verdict.new_fields.retain(|f| {
+        !conflicts
+            .iter()
+            .any(|c| c.measurement == f.measurement && c.field == f.field)
+    });
+    let reason = reasons.join("\n");
+    verdict.error = Some(match verdict.error.take() {
+        Some(IngestError::Partial {
+            api,
+            message,
+            dropped: before,
+        }) => {
+            // The message ends with ` dropped=<n>` (see `partial_error`): extend it.
+            let (head, shown) = message
+                .rsplit_once(" dropped=")
+                .and_then(|(h, n)| Some((h, n.parse::<usize>().ok()?)))
+                .unwrap_or((message.as_str(), 0));
+            IngestError::Partial {
+                api,
+                message: format!("{head}\n{reason} dropped={}", shown + dropped),
+                dropped: before + dropped,
+            }
+        }
+        _ => {
+            let message = match opts.api {
+                Api::V1 => format!("partial write: {reason} dropped={dropped}"),
+                Api::V2 => format!(
+                    "failure writing points to database: partial write: {reason} dropped={dropped}"
+                ),
+            };
+            IngestError::Partial {
+                api: opts.api,
+                message,
+                dropped,
+            }
+        }
+    });
 }
 
 /// Copies the accepted lines into a new buffer: `body[..prefix_end]` as it is (complete lines

@@ -246,7 +246,7 @@ mod shortcuts {
                 now_ns: NOW,
             };
             let fast = ingest(body.clone(), &opts);
-            let reference = ingest_with(body, &opts, false);
+            let reference = ingest_with(body, &opts, false, None);
             prop_assert_eq!(fast, reference);
         }
     }

@@ -20,6 +20,7 @@ fn tenant(id: &str, limits: TenantLimits) -> TenantConfig {
         buckets: Vec::new(),
         upstream: TenantUpstream::default(),
         limits,
+        retention: None,
     }
 }
 

@@ -208,7 +208,7 @@ impl FieldValue<'_> {
 }
 
 /// A field's type, displayed with InfluxDB's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldType {
     Float,
     Integer,

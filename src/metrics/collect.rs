@@ -1,5 +1,6 @@
 //! Scrape-time export of state other modules already keep: the WAL (`Wal::stats`,
-//! `Wal::observations`), the forwarder (`ForwardStatus::snapshot`) and the process.
+//! `Wal::observations`), the forwarder (`ForwardStatus::snapshot`), the embedded store
+//! (`Store::stats`, see `store_metrics`) and the process.
 //!
 //! Owns: the names, help texts and types of those metrics. Does not own the numbers. A source
 //! not attached yet (the WAL during replay, the forwarder in embedded mode) exports nothing.
@@ -16,9 +17,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use super::process;
 use crate::forward::{ForwardStatus, StatusSnapshot};
 use crate::limits::Limits;
+use crate::store::Store;
 use crate::wal::Wal;
 
-type Res = Result<(), std::fmt::Error>;
+pub(super) type Res = Result<(), std::fmt::Error>;
 
 /// The components exported at scrape time, attached as they come up. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -26,6 +28,7 @@ pub struct ScrapeSources {
     wal: Arc<OnceLock<Wal>>,
     forward: Arc<OnceLock<ForwardStatus>>,
     limits: Arc<OnceLock<Arc<Limits>>>,
+    store: Arc<OnceLock<Arc<Store>>>,
     /// Wall clock for the forwarder's lag in seconds.
     now: fn() -> SystemTime,
 }
@@ -36,6 +39,7 @@ impl Default for ScrapeSources {
             wal: Arc::default(),
             forward: Arc::default(),
             limits: Arc::default(),
+            store: Arc::default(),
             now: SystemTime::now,
         }
     }
@@ -55,6 +59,11 @@ impl ScrapeSources {
     /// Exports the live series per tenant from now on (the first call wins).
     pub fn attach_limits(&self, limits: Arc<Limits>) {
         let _ = self.limits.set(limits);
+    }
+
+    /// Exports the embedded store from now on (the first call wins).
+    pub fn attach_store(&self, store: Arc<Store>) {
+        let _ = self.store.set(store);
     }
 
     #[cfg(test)]
@@ -101,6 +110,9 @@ impl Collector for SluiceCollector {
                 &samples,
             )?;
         }
+        if let Some(store) = self.sources.store.get() {
+            super::store_metrics::encode_store(&mut enc, &store.stats())?;
+        }
         if let Some(p) = process::read() {
             let me = enc.encode_descriptor(
                 "process_cpu_seconds",
@@ -126,12 +138,17 @@ impl Collector for SluiceCollector {
     }
 }
 
-fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: impl EncodeGaugeValue) -> Res {
+pub(super) fn gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: impl EncodeGaugeValue,
+) -> Res {
     let me = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
     ConstGauge::new(v).encode(me)
 }
 
-fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Res {
+pub(super) fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Res {
     let me = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
     ConstCounter::new(v).encode(me)
 }

@@ -24,6 +24,7 @@ mod collect;
 mod note;
 pub mod process;
 mod refusals;
+mod store_metrics;
 #[cfg(test)]
 mod tests;
 

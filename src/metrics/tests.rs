@@ -67,7 +67,11 @@ fn fixture() -> Fixture {
         started: SystemTime::now(),
         core: OnceLock::new(),
     });
-    let _ = state.core.set(Core { wal, forward: None });
+    let _ = state.core.set(Core {
+        wal,
+        forward: None,
+        store: None,
+    });
     let app = http::router(state).layer(axum::middleware::from_fn_with_state(
         metrics.write.clone(),
         track,

@@ -4,7 +4,10 @@
 //! Owns: parsing, planning and executing queries, and encoding their answers.
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
 
+pub mod exec;
 pub mod influxql;
+pub mod plan;
 pub mod result;
 
+pub use exec::QueryError;
 pub use result::{Datum, QueryContext, Series};

@@ -140,10 +140,20 @@ pub struct MeasurementBuffer {
     time: Vec<i64>,
     series: Vec<SeriesTags>,
     series_ids: HashMap<SeriesTags, u32>,
-    fields: BTreeMap<String, FieldColumn>,
+    /// Series id by the line's series key as written (measurement and tags, escaped): the fast
+    /// path of `push_line`, which then allocates nothing for a known series.
+    raw_series: HashMap<Box<[u8]>, u32, FxBuild>,
+    /// Field columns; `field_index` orders them by key.
+    columns: Vec<FieldColumn>,
+    field_index: BTreeMap<String, usize>,
+    /// Column by field key as written (escaped), for `push_line`.
+    raw_fields: HashMap<Box<[u8]>, usize, FxBuild>,
     /// Rough heap bytes held, for a flush policy.
     bytes: usize,
 }
+
+/// Most raw spellings of series keys remembered per buffer (beyond, the slow path interns).
+const MAX_RAW_SERIES: usize = 1 << 20;
 
 impl MeasurementBuffer {
     /// An empty buffer for `measurement` (unescaped).
@@ -154,7 +164,10 @@ impl MeasurementBuffer {
             time: Vec::new(),
             series: Vec::new(),
             series_ids: HashMap::new(),
-            fields: BTreeMap::new(),
+            raw_series: HashMap::default(),
+            columns: Vec::new(),
+            field_index: BTreeMap::new(),
+            raw_fields: HashMap::default(),
             bytes: 0,
         }
     }
@@ -192,9 +205,45 @@ impl MeasurementBuffer {
 
     /// The type each field key has in this buffer, by key.
     pub fn field_types(&self) -> impl Iterator<Item = (&str, FieldType)> {
-        self.fields
+        self.field_index
             .iter()
-            .map(|(k, c)| (k.as_str(), c.field_type()))
+            .map(|(k, &i)| (k.as_str(), self.columns[i].field_type()))
+    }
+
+    /// Distinct field keys buffered.
+    pub fn field_count(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The tag sets of the series buffered, in first-seen order (keys sorted within each).
+    pub fn series(&self) -> impl Iterator<Item = &[(String, String)]> {
+        self.series.iter().map(Vec::as_slice)
+    }
+
+    /// The column index of field `key`, created with type `ty` when new.
+    fn column(&mut self, key: &str, ty: FieldType) -> usize {
+        if let Some(&i) = self.field_index.get(key) {
+            return i;
+        }
+        let i = self.columns.len();
+        self.columns.push(FieldColumn::new(ty));
+        self.field_index.insert(key.to_owned(), i);
+        i
+    }
+
+    /// The id of series `tags` (interned when new; `tags` sorted by key, no duplicates).
+    fn intern(&mut self, tags: SeriesTags) -> u32 {
+        if let Some(&id) = self.series_ids.get(&tags) {
+            return id;
+        }
+        let id = u32::try_from(self.series.len()).expect("fewer than 2^32 series per buffer");
+        self.bytes += tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 48)
+            .sum::<usize>();
+        self.series.push(tags.clone());
+        self.series_ids.insert(tags, id);
+        id
     }
 
     /// Adds one parsed line. `line` must belong to this buffer's measurement (the caller groups
@@ -221,39 +270,98 @@ impl MeasurementBuffer {
                     precision: precision.v1_name(),
                 })?,
         };
-        let tags = line
-            .tags()
-            .map(|(k, v)| {
-                Ok((
-                    utf8(&unescape(k), "tag key")?,
-                    utf8(&unescape(v), "tag value")?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let fields = line
-            .fields()
-            .map(|(k, v)| {
-                let key = utf8(&unescape_field_key(k), "field key")?;
-                let value = match v {
-                    FieldValue::Float(f) => Value::Float(f),
-                    FieldValue::Integer(i) => Value::Integer(i),
-                    FieldValue::Unsigned(u) => Value::Unsigned(u),
-                    FieldValue::Boolean(b) => Value::Boolean(b),
-                    FieldValue::String(s) => {
-                        Value::String(utf8(&unescape_string(s), "string field")?)
+        // 1. Field types, before anything changes: a refused point leaves no trace. A key seen
+        // before (as written) costs one hash lookup and no allocation.
+        let mut new_keys: Vec<(&[u8], String, FieldType)> = Vec::new();
+        for (raw, input) in line.field_types() {
+            let existing = match self.raw_fields.get(raw) {
+                Some(&i) => Some(self.columns[i].field_type()),
+                None => {
+                    let key = utf8(&unescape_field_key(raw), "field key")?;
+                    if key == TIME_COLUMN {
+                        return Err(StoreError::ReservedKey { what: "field", key });
                     }
-                };
-                Ok((key, value))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.push_point(tags, fields, time)
+                    let known = self
+                        .field_index
+                        .get(&key)
+                        .map(|&i| self.columns[i].field_type())
+                        .or_else(|| {
+                            new_keys
+                                .iter()
+                                .find(|(_, k, _)| *k == key)
+                                .map(|(_, _, t)| *t)
+                        });
+                    // A conflict returns below; otherwise this makes (or aliases) the column.
+                    new_keys.push((raw, key, input));
+                    known
+                }
+            };
+            if let Some(existing) = existing.filter(|&e| e != input) {
+                let field = utf8(&unescape_field_key(raw), "field key")?;
+                return Err(StoreError::FieldTypeConflict {
+                    field,
+                    measurement: self.measurement.clone(),
+                    input,
+                    existing,
+                });
+            }
+        }
+        // 2. The series (allocates only for a series key not seen as written).
+        let id = match self.raw_series.get(line.series_key()) {
+            Some(&id) => id,
+            None => {
+                let tags = line
+                    .tags()
+                    .map(|(k, v)| {
+                        Ok((
+                            utf8(&unescape(k), "tag key")?,
+                            utf8(&unescape(v), "tag value")?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let tags = canonical_tags(tags)?;
+                let id = self.intern(tags);
+                if self.raw_series.len() < MAX_RAW_SERIES {
+                    self.raw_series.insert(line.series_key().into(), id);
+                }
+                id
+            }
+        };
+        // 3. New columns, then the row.
+        for (raw, key, ty) in new_keys {
+            let i = self.column(&key, ty);
+            self.raw_fields.insert(raw.into(), i);
+        }
+        let row = self.time.len();
+        self.time.push(time);
+        self.series_of_row.push(id);
+        self.bytes += 12;
+        for (raw, v) in line.fields() {
+            let Some(&i) = self.raw_fields.get(raw) else {
+                debug_assert!(false, "every field key got a column above");
+                continue;
+            };
+            let value = match v {
+                FieldValue::Float(f) => Value::Float(f),
+                FieldValue::Integer(i) => Value::Integer(i),
+                FieldValue::Unsigned(u) => Value::Unsigned(u),
+                FieldValue::Boolean(b) => Value::Boolean(b),
+                FieldValue::String(s) => Value::String(utf8(&unescape_string(s), "string field")?),
+            };
+            self.bytes += match &value {
+                Value::String(s) => 24 + s.len(),
+                _ => 16,
+            };
+            self.columns[i].set(row, value);
+        }
+        Ok(())
     }
 
     /// Adds one point given as unescaped tags and fields, time in ns. Duplicate keys inside the
     /// point: the last one wins. See [`MeasurementBuffer::push_line`] for the type check.
     pub fn push_point(
         &mut self,
-        mut tags: Vec<(String, String)>,
+        tags: Vec<(String, String)>,
         fields: Vec<(String, Value)>,
         time_ns: i64,
     ) -> Result<(), StoreError> {
@@ -268,9 +376,9 @@ impl MeasurementBuffer {
             }
             let input = value.field_type();
             let existing = self
-                .fields
+                .field_index
                 .get(key)
-                .map(FieldColumn::field_type)
+                .map(|&i| self.columns[i].field_type())
                 .or_else(|| in_point.get(key.as_str()).copied());
             match existing {
                 Some(existing) if existing != input => {
@@ -286,34 +394,7 @@ impl MeasurementBuffer {
                 }
             }
         }
-        if let Some((k, _)) = tags.iter().find(|(k, _)| k == TIME_COLUMN) {
-            return Err(StoreError::ReservedKey {
-                what: "tag",
-                key: k.clone(),
-            });
-        }
-        // Sorted by key; of duplicate keys the last written stays (stable sort, then keep last).
-        tags.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut dedup: SeriesTags = Vec::with_capacity(tags.len());
-        for t in tags {
-            match dedup.last_mut() {
-                Some(last) if last.0 == t.0 => *last = t,
-                _ => dedup.push(t),
-            }
-        }
-        let next_id = u32::try_from(self.series.len()).expect("fewer than 2^32 series per buffer");
-        let id = match self.series_ids.get(&dedup) {
-            Some(&id) => id,
-            None => {
-                self.bytes += dedup
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 48)
-                    .sum::<usize>();
-                self.series.push(dedup.clone());
-                self.series_ids.insert(dedup, next_id);
-                next_id
-            }
-        };
+        let id = self.intern(canonical_tags(tags)?);
         let row = self.time.len();
         self.time.push(time_ns);
         self.series_of_row.push(id);
@@ -325,10 +406,8 @@ impl MeasurementBuffer {
                 Value::String(s) => 24 + s.len(),
                 _ => 16,
             };
-            self.fields
-                .entry(key)
-                .or_insert_with(|| FieldColumn::new(value.field_type()))
-                .set(row, value);
+            let i = self.column(&key, value.field_type());
+            self.columns[i].set(row, value);
         }
         Ok(())
     }
@@ -376,7 +455,7 @@ impl MeasurementBuffer {
                     Err(_) => b.append_null(),
                 }
             }
-            let name = tag_column_name(key, &self.fields, &tag_keys);
+            let name = tag_column_name(key, &self.field_index, &tag_keys);
             let field = Field::new(
                 name,
                 DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
@@ -385,7 +464,8 @@ impl MeasurementBuffer {
             .with_metadata(role(ROLE_TAG, Some(key)));
             columns.push((field, Arc::new(b.finish())));
         }
-        for (key, col) in &self.fields {
+        for (key, &i) in &self.field_index {
+            let col = &self.columns[i];
             let field = Field::new(key.as_str(), col.data_type(), true)
                 .with_metadata(role(ROLE_FIELD, Some(key)));
             columns.push((field, col.merge(&runs)));
@@ -409,7 +489,7 @@ impl MeasurementBuffer {
 
 /// A tag column's name: its key, or `key_N` (smallest N ≥ 1 that is neither a field key nor a
 /// tag key) when a field has that key.
-fn tag_column_name(key: &str, fields: &BTreeMap<String, FieldColumn>, tags: &[&str]) -> String {
+pub(crate) fn tag_column_name<V>(key: &str, fields: &BTreeMap<String, V>, tags: &[&str]) -> String {
     if !fields.contains_key(key) {
         return key.to_owned();
     }
@@ -428,6 +508,64 @@ fn tag_values<'a>(s: &'a SeriesTags, keys: &[&str]) -> Vec<Option<&'a str>> {
                 .map(|i| s[i].1.as_str())
         })
         .collect()
+}
+
+/// Sorts tags by key; of duplicate keys the last written stays. Refuses a tag keyed `time`.
+fn canonical_tags(mut tags: SeriesTags) -> Result<SeriesTags, StoreError> {
+    if let Some((k, _)) = tags.iter().find(|(k, _)| k == TIME_COLUMN) {
+        return Err(StoreError::ReservedKey {
+            what: "tag",
+            key: k.clone(),
+        });
+    }
+    // Stable sort, then keep the last of equal keys.
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut dedup: SeriesTags = Vec::with_capacity(tags.len());
+    for t in tags {
+        match dedup.last_mut() {
+            Some(last) if last.0 == t.0 => *last = t,
+            _ => dedup.push(t),
+        }
+    }
+    Ok(dedup)
+}
+
+/// FxHash (rustc's): a fast, non-keyed hasher for the buffer's byte-string lookups. The keys are
+/// a tenant's own series and field names, so flooding would only slow the tenant's own writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FxBuild;
+
+impl std::hash::BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 fn role(role: &str, key: Option<&str>) -> HashMap<String, String> {

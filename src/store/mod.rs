@@ -35,22 +35,33 @@
 //! overwrites, a null does not erase.
 
 pub mod batch;
+pub mod catalog;
+pub mod consumer;
 pub mod files;
 pub mod layout;
 pub mod parquet_file;
 pub mod read;
+pub mod runtime;
+pub mod scan;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_model;
+#[cfg(test)]
+mod tests_runtime;
+pub mod types;
 
 pub use batch::{
     MeasurementBuffer, ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, Value,
 };
+pub use consumer::StoreTask;
 pub use files::{FileName, live_files};
 pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
 pub use read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
+pub use runtime::{STORE_CONSUMER, Store, StoreOptions, StoreStats};
+pub use scan::ScanStats;
+pub use types::FieldTypes;
 
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::lineproto::FieldType;
@@ -91,6 +102,8 @@ pub enum StoreError {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("query needs more than {limit} bytes of data; narrow the time range or the series")]
     ScanTooLarge { limit: usize },
+    #[error("the store has applied the WAL up to {applied}, not yet {seq}")]
+    NotApplied { seq: u64, applied: u64 },
     #[error("{op} {path:?}: {source}")]
     Io {
         op: &'static str,
@@ -107,6 +120,7 @@ impl HasErrorCode for StoreError {
             }
             Self::NotUtf8 { .. } | Self::TimeOutOfRange { .. } => ErrorCode::Invalid,
             Self::ScanTooLarge { .. } => ErrorCode::Invalid,
+            Self::NotApplied { .. } => ErrorCode::Unavailable,
             Self::EmptyName
             | Self::NameTooLong { .. }
             | Self::BadPath { .. }

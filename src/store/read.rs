@@ -68,6 +68,12 @@ pub struct ScanRequest<'a> {
 
 /// What the query engine may ask of a store. Implementations are cheap to call concurrently.
 pub trait ReadStore: Send + Sync {
+    /// Buckets of a tenant that hold at least one row, sorted (`SHOW DATABASES`, `buckets()`).
+    fn buckets(&self, tenant: &TenantId) -> Vec<BucketName> {
+        let _ = tenant;
+        Vec::new()
+    }
+
     /// Measurements of a bucket that hold at least one row, sorted. Empty for an unknown bucket.
     fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String>;
 

@@ -57,6 +57,7 @@ fn tenant(hash: TokenHash) -> TenantConfig {
         buckets: vec![BucketPattern::Any],
         upstream: TenantUpstream::default(),
         limits: crate::config::TenantLimits::default(),
+        retention: None,
     }
 }
 

@@ -296,6 +296,12 @@ impl Wal {
         task.await.map_err(|_| WalError::Closed)?
     }
 
+    /// The newest durable record's seq (`WalSeq(0)` when there is none): every append that
+    /// has resolved is at or below it. Cheap (no lock): read-your-writes takes it per query.
+    pub fn last_durable(&self) -> WalSeq {
+        WalSeq(*self.shared().durable.borrow())
+    }
+
     pub fn stats(&self) -> WalStats {
         let shared = self.shared();
         let st = shared.lock();

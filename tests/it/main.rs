@@ -9,5 +9,6 @@ mod limits;
 mod metrics;
 mod peers;
 mod sluice_process;
+mod store;
 mod support;
 mod write_api;

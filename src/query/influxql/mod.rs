@@ -3,3 +3,21 @@
 //! Owns: the InfluxQL lexer, parser, AST and printer, the lowering of statements to the query
 //! plan, SHOW statements, and the 1.x JSON answer.
 //! Does not own: executing the plan (`query`), reading rows (`store`).
+
+pub mod ast;
+pub mod lexer;
+pub mod literal;
+pub mod lower;
+mod parse_stmt;
+pub mod parser;
+pub mod print;
+pub mod response;
+pub mod run;
+pub mod show;
+
+pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
+
+#[cfg(test)]
+mod show_tests;
+#[cfg(test)]
+mod tests_parse;

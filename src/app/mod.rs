@@ -1,38 +1,39 @@
 //! Builds every component from a `Config` and owns the tasks and the shutdown order.
 //!
 //! Start-up: bind the listener (so probes answer at once), replay the WAL in the background,
-//! then attach the forwarder and mark the server ready. Shutdown (SIGTERM/SIGINT): stop
+//! then attach the forwarder and the embedded store (which replays the WAL after its cursor)
+//! and mark the server ready. Submodules: `forwarding`, `series` (cardinality snapshots),
+//! `store` (the embedded store's start and stop). Shutdown (SIGTERM/SIGINT): stop
 //! accepting, let in-flight writes finish (each gets its fsync and its answer), stop the
 //! forwarder at a clean cursor, persist that cursor, close the WAL (final fsync), exit 0.
 //!
 //! Also: the admin listener (`/metrics`, `/-/reload`), the metrics registry (built here and
 //! handed to each component), SIGHUP → config reload, and the periodic refusal log.
 
+mod forwarding;
+mod series;
+mod store;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
 use crate::config::{Config, UpstreamApi, WalCompression, WalSync};
-use crate::forward::{self, ForwardConfig, Forwarder};
+use crate::forward;
 use crate::http::serve::ServeSettings;
 use crate::http::{self, AppState, Core, HttpSettings};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::model::{BucketName, TenantId, WalSeq};
 use crate::reload::Reloader;
 use crate::tenant::{self, Registry, SharedRegistry};
 use crate::wal::{Compression, SyncMode, Wal, WalConfig};
-
-/// The WAL consumer name of the forwarder.
-const FORWARD_CONSUMER: &str = "forward";
-/// The WAL consumer name of the series tracker (fronting mode only; see `limits::snapshot`).
-const SERIES_CONSUMER: &str = "series";
+use forwarding::start_forwarding;
+use series::{restore_series, snapshot_series};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -49,6 +50,8 @@ pub enum AppError {
     Wal(#[from] crate::wal::WalError),
     #[error(transparent)]
     Forward(#[from] forward::ForwardError),
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
     #[error("a background task failed: {0}")]
@@ -218,14 +221,20 @@ pub async fn run_from(
         )?),
         None => None,
     };
+    // Before the server is ready: writes are checked against the field types the replay found.
+    let embedded = store::start_store(&config, &wal).await?;
     metrics.sources.attach_wal(wal.clone());
     metrics.sources.attach_limits(limits.clone());
     if let Some(f) = &forwarding {
         metrics.sources.attach_forward(f.status.clone());
     }
+    if let Some(e) = &embedded {
+        metrics.sources.attach_store(e.store.clone());
+    }
     let core = Core {
         wal: wal.clone(),
         forward: forwarding.as_ref().map(|f| f.status.clone()),
+        store: embedded.as_ref().map(|e| e.store.clone()),
     };
     let _ = state.core.set(core);
     tracing::info!("ready");
@@ -254,93 +263,14 @@ pub async fn run_from(
     if let Some(f) = forwarding {
         f.stop().await?;
     }
-    // 4. Final fsync.
+    // 4. The store finishes a flush in flight; its buffers are replayed from the WAL next time.
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    // 5. Final fsync.
     wal.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
-}
-
-/// Loads the series snapshot and replays the WAL after it (before the server is ready).
-async fn restore_series(
-    limits: &Arc<Limits>,
-    wal: &Wal,
-    data_dir: &std::path::Path,
-    consumer: bool,
-) -> Result<(), AppError> {
-    if consumer {
-        wal.register_consumer(SERIES_CONSUMER)?;
-    }
-    let limits = limits.clone();
-    let wal = wal.clone();
-    let dir = data_dir.to_path_buf();
-    let task = tokio::task::spawn_blocking(move || {
-        let after = match limits.load_snapshot(&dir) {
-            Ok(seq) => seq,
-            Err(e) => {
-                tracing::warn!(error = %e, "series snapshot unusable; counting series from the whole WAL");
-                WalSeq(0)
-            }
-        };
-        let mut reader = wal.reader(after);
-        let mut records = 0u64;
-        loop {
-            match reader.try_next() {
-                Ok(Some(record)) => {
-                    limits.replay(&record);
-                    records += 1;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "replaying the WAL into the series sets stopped early");
-                    break;
-                }
-            }
-        }
-        tracing::info!(after = after.0, records, "series sets restored");
-    });
-    task.await?;
-    Ok(())
-}
-
-/// Writes the series snapshot every `SNAPSHOT_EVERY` and once more at shutdown; in fronting
-/// mode then moves the series consumer's WAL cursor to the snapshot's seq.
-async fn snapshot_series(
-    limits: Arc<Limits>,
-    wal: Wal,
-    dir: PathBuf,
-    consumer: bool,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let stopping = tokio::select! {
-            _ = tokio::time::sleep(crate::limits::snapshot::SNAPSHOT_EVERY) => false,
-            _ = stopped(&mut stop) => true,
-        };
-        if stopping {
-            // Let in-flight writes finish their appends before the last snapshot.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let seq = wal.stats().last_seq.unwrap_or_default();
-        let (l, d) = (limits.clone(), dir.clone());
-        match tokio::task::spawn_blocking(move || l.write_snapshot(&d, seq)).await {
-            Ok(Ok(())) => {
-                if consumer {
-                    if let Err(e) = wal.commit_cursor(SERIES_CONSUMER, seq).await {
-                        tracing::warn!(error = %e, "moving the series WAL cursor failed");
-                    }
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "writing the series snapshot failed"),
-            Err(e) => tracing::warn!(error = %e, "series snapshot task failed"),
-        }
-        if stopping {
-            return;
-        }
-    }
-}
-
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 fn wal_config(config: &Config) -> WalConfig {
@@ -358,118 +288,6 @@ fn wal_config(config: &Config) -> WalConfig {
             WalCompression::None => Compression::None,
         },
         preallocate: true,
-    }
-}
-
-/// The forwarder and the two tasks that connect it to the WAL.
-struct Forwarding {
-    status: forward::ForwardStatus,
-    pump: JoinHandle<()>,
-    forwarder: JoinHandle<Result<(), forward::ForwardError>>,
-    committer: JoinHandle<()>,
-}
-
-impl Forwarding {
-    async fn stop(self) -> Result<(), AppError> {
-        // `run` returns on shutdown; the committer persists the last watermark when the
-        // forwarder drops its sender.
-        self.pump.abort();
-        let result = self.forwarder.await?;
-        self.committer.await?;
-        result.map_err(AppError::from)
-    }
-}
-
-fn start_forwarding(
-    config: &Config,
-    tenants: &Arc<SharedRegistry>,
-    wal: &Wal,
-    stop: watch::Receiver<bool>,
-) -> Result<Forwarding, AppError> {
-    let upstream = config
-        .upstream
-        .as_ref()
-        .expect("start_forwarding is called only with an upstream");
-    let api = match upstream.api {
-        UpstreamApi::V1 => forward::UpstreamApi::V1,
-        UpstreamApi::V2 => forward::UpstreamApi::V2,
-    };
-    let mut cfg = ForwardConfig::new(
-        upstream.url.clone(),
-        api,
-        config.data_dir.join("deadletter"),
-    );
-    cfg.timeout = upstream.timeout;
-    cfg.batch_lines = upstream.batch_lines;
-    cfg.batch_bytes = usize::try_from(upstream.batch_bytes).unwrap_or(usize::MAX);
-    cfg.gzip = upstream.gzip;
-    cfg.max_in_flight = upstream.max_in_flight;
-    cfg.max_backoff = upstream.max_backoff;
-    let resolver = Arc::new(TenantResolver(tenants.clone()));
-    let forwarder = Forwarder::new(cfg, resolver)?;
-    let status = forwarder.status();
-    let cursor = wal.register_consumer(FORWARD_CONSUMER)?;
-    let (tx, rx) = mpsc::channel(64);
-    let mut reader = wal.reader(cursor);
-    let pump = tokio::spawn(async move {
-        loop {
-            match reader.next().await {
-                Ok(record) => {
-                    if tx.send(record).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the WAL for forwarding failed; forwarding stops");
-                    return;
-                }
-            }
-        }
-    });
-    let (ack_tx, ack_rx) = watch::channel(cursor);
-    let forwarder = tokio::spawn(forwarder.run(rx, ack_tx, stop));
-    let committer = tokio::spawn(commit_cursor(wal.clone(), ack_rx, cursor));
-    Ok(Forwarding {
-        status,
-        pump,
-        forwarder,
-        committer,
-    })
-}
-
-/// Persists the forwarder's watermark as the durable cursor, at most every 100 ms, and a
-/// last time when the forwarder stops.
-async fn commit_cursor(wal: Wal, mut acked: watch::Receiver<WalSeq>, mut committed: WalSeq) {
-    loop {
-        let open = acked.changed().await.is_ok();
-        let seq = *acked.borrow_and_update();
-        if seq > committed {
-            match wal.commit_cursor(FORWARD_CONSUMER, seq).await {
-                Ok(()) => committed = seq,
-                Err(e) => tracing::error!(error = %e, "persisting the forward cursor failed"),
-            }
-        }
-        if !open {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Upstream destinations from the tenant registry (read afresh for every attempt, so a
-/// reloaded token applies to the next retry).
-struct TenantResolver(Arc<SharedRegistry>);
-
-impl forward::Resolve for TenantResolver {
-    fn destination(&self, tenant: &TenantId, bucket: &BucketName) -> Option<forward::Destination> {
-        let t = self.0.load().tenant(tenant)?;
-        Some(forward::Destination {
-            org: t.upstream_org().unwrap_or_default().to_owned(),
-            bucket: t.upstream_bucket(bucket),
-            token: t.upstream_token().map(|s| s.expose().to_owned()),
-            username: t.upstream_username().map(str::to_owned),
-            password: t.upstream_password().map(|s| s.expose().to_owned()),
-        })
     }
 }
 

@@ -1,0 +1,77 @@
+//! The embedded store's place in the process: open it, replay the WAL into it before the server
+//! is ready, run its consumer, stop it at shutdown.
+//!
+//! Owns: the `[store]` → `StoreOptions` mapping, start-up replay (`/ready` and writes wait for
+//! it, so ingest's field-type check knows everything the WAL holds) and forgetting the `store`
+//! WAL cursor when the store is turned off (or the WAL would keep every segment for it).
+//! Shutdown leaves the buffers to the WAL: a flush in flight is finished and its cursor
+//! committed; what is only buffered is replayed at the next start.
+//! Does not own the store (`store`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::AppError;
+use crate::config::Config;
+use crate::store::{self, STORE_CONSUMER, Store, StoreOptions, StoreTask};
+use crate::wal::Wal;
+
+/// The running store.
+pub(super) struct Embedded {
+    pub(super) store: Arc<Store>,
+    task: StoreTask,
+}
+
+impl Embedded {
+    pub(super) async fn stop(self) {
+        self.task.stop().await;
+    }
+}
+
+fn options(config: &Config) -> StoreOptions {
+    let s = &config.store;
+    let mut o = StoreOptions::new(s.dir.clone());
+    o.flush_interval = s.flush_interval;
+    o.flush_bytes = usize::try_from(s.flush_bytes).unwrap_or(usize::MAX);
+    o.max_buffer_bytes = usize::try_from(s.max_buffer_bytes).unwrap_or(usize::MAX);
+    o
+}
+
+/// Opens the store and replays the WAL after its cursor; `None` when the store is off.
+pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Embedded>, AppError> {
+    if !config.store.enabled {
+        if wal.stats().cursors.iter().any(|(n, _)| n == STORE_CONSUMER) {
+            tracing::info!("store disabled: forgetting its WAL cursor");
+            wal.remove_consumer(STORE_CONSUMER).await?;
+        }
+        return Ok(None);
+    }
+    let cursor = wal.register_consumer(STORE_CONSUMER)?;
+    let opts = options(config);
+    let (store, report) = tokio::task::spawn_blocking(move || Store::open(opts, cursor)).await??;
+    tracing::info!(
+        files = report.files,
+        tmp_deleted = report.tmp_deleted,
+        superseded_deleted = report.superseded_deleted,
+        cursor = cursor.0,
+        "store catalog loaded"
+    );
+    let store = Arc::new(store);
+    let task = store::consumer::start(store.clone(), wal.clone(), cursor)?;
+    let target = wal.last_durable();
+    loop {
+        match store.wait_applied(target, Duration::from_secs(10)).await {
+            Ok(()) => break,
+            Err(_) => tracing::info!(
+                applied = store.applied().0,
+                target = target.0,
+                "store: replaying the WAL"
+            ),
+        }
+    }
+    tracing::info!(
+        records = target.0.saturating_sub(cursor.0),
+        "store: WAL replayed"
+    );
+    Ok(Some(Embedded { store, task }))
+}

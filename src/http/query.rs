@@ -1,0 +1,241 @@
+//! `GET|POST /query`: InfluxQL as InfluxDB 1.x answers it (wire.md §2.2–2.5, §3.5).
+//!
+//! Owns: reading the request (`q` from the query string, a form body or an
+//! `application/vnd.influxql` body; `db`, `rp`, `epoch`, `chunked`, `chunk_size`), the answers
+//! before any statement runs (401, 400 `missing required parameter "q"`, 400 `error parsing
+//! query: …`, 403 for a `CREATE DATABASE` the tenant may not, 429 past the tenant's query
+//! limits), the read-your-writes barrier (a query sees every write acknowledged before it
+//! started), the per-query timeout, and streaming chunked answers.
+//! Does not own: statements (`query::influxql`), encoding (`query::influxql::response`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::auth::{self, Params};
+use super::body;
+use super::error::{ApiError, Dialect};
+use crate::error::ErrorCode;
+use crate::model::BucketName;
+use crate::query::QueryContext;
+use crate::query::influxql::ast::{Query, Statement};
+use crate::query::influxql::response::{self, Epoch, StatementResult};
+use crate::query::influxql::run::Runner;
+use crate::tenant::{BucketPattern, Tenant, bucket_for_v1, v1_db_rp};
+
+/// Longest query text read from a request body or the query string.
+pub const MAX_QUERY_BYTES: usize = 1 << 20;
+/// Longest a query may run.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most rows one statement may answer.
+pub const MAX_ROWS: usize = 1_000_000;
+/// Most (estimated) bytes one statement may read from the store.
+pub const MAX_SCAN_BYTES: usize = 1 << 30;
+/// InfluxDB's default `chunk_size`.
+const DEFAULT_CHUNK_SIZE: usize = 10_000;
+
+/// `GET|POST /query`.
+pub async fn query_v1(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let d = Dialect::V1;
+    let mut params = Params::parse(query.as_deref());
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut raw_q = None;
+    if method == Method::POST {
+        let bytes = match body::read_capped(body, None, MAX_QUERY_BYTES).await {
+            Ok(b) => b,
+            Err(e) => return ApiError::from_err(d, &e).into_response(),
+        };
+        if ctype.starts_with("application/vnd.influxql") {
+            raw_q = Some(String::from_utf8_lossy(&bytes).into_owned());
+        } else {
+            params.extend_form(&bytes);
+        }
+    }
+    let tenant = match auth::authenticate(&state, d, &headers, &params) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let Some(q) = raw_q.or_else(|| params.get("q").map(str::to_owned)) else {
+        return ApiError::new(d, ErrorCode::Invalid, "missing required parameter \"q\"")
+            .into_response();
+    };
+    if q.len() > MAX_QUERY_BYTES {
+        let msg = format!(
+            "query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+            q.len()
+        );
+        return ApiError::new(d, ErrorCode::RequestTooLarge, msg).into_response();
+    }
+    let parsed = match crate::query::influxql::parser::parse_query(&q) {
+        Ok(p) => p,
+        Err(e) => {
+            return ApiError::new(d, ErrorCode::Invalid, format!("error parsing query: {e}"))
+                .into_response();
+        }
+    };
+    if let Some(denied) = authorize(&tenant, &parsed, &headers, &params) {
+        return denied;
+    }
+    let permit = match state.limits.start_query(tenant.id()) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut err = ApiError::from_err(d, &e);
+            if let Some(secs) = e.retry_after() {
+                err = err.retry_after(secs);
+            }
+            return err.into_response();
+        }
+    };
+    let Some(core) = state.core.get().cloned() else {
+        return ApiError::new(d, ErrorCode::Unavailable, "replaying the write-ahead log")
+            .retry_after(1)
+            .into_response();
+    };
+    let epoch = Epoch::from_param(params.get("epoch"));
+    let chunked = params.get("chunked") == Some("true");
+    let chunk_size = params
+        .get("chunk_size")
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_CHUNK_SIZE);
+    let db = params.get("db").unwrap_or("").to_owned();
+    let rp = params.get("rp").map(str::to_owned);
+    let now_ns = state.clock.now_ns();
+    let read_only = method == Method::GET;
+
+    if let Some(store) = &core.store
+        && let Err(e) = store
+            .wait_applied(core.wal.last_durable(), QUERY_TIMEOUT)
+            .await
+    {
+        return ApiError::from_err(d, &e).into_response();
+    }
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let owned = owned_dbs(
+            &tenant,
+            core.store
+                .as_deref()
+                .map(|s| s as &dyn crate::store::ReadStore),
+        );
+        let tenant_ref = Arc::clone(&tenant);
+        let resolve = move |db: &str, rp: Option<&str>| -> Option<BucketName> {
+            bucket_for_v1(db, rp)
+                .ok()
+                .filter(|b| tenant_ref.can_read(b))
+        };
+        let runner = Runner {
+            ctx: QueryContext {
+                tenant: tenant.id(),
+                db: &db,
+                rp: rp.as_deref(),
+                resolve: &resolve,
+                now_ns,
+                max_scan_bytes: MAX_SCAN_BYTES,
+                max_rows: MAX_ROWS,
+            },
+            store: core
+                .store
+                .as_deref()
+                .map(|s| s as &dyn crate::store::ReadStore),
+            owned_dbs: &owned,
+            read_only,
+            select: &|sel, ctx, store| {
+                crate::query::influxql::lower::execute_select(sel, ctx, store)
+                    .map_err(|e| e.to_string())
+            },
+        };
+        runner.run(&parsed)
+    });
+    let results = match tokio::time::timeout(QUERY_TIMEOUT, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => {
+            return ApiError::new(d, ErrorCode::Internal, "query failed").into_response();
+        }
+        Err(_) => vec![StatementResult::error(
+            0,
+            format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
+        )],
+    };
+    if chunked {
+        let docs = response::encode_chunked(&results, epoch, chunk_size);
+        let stream = futures_util::stream::iter(
+            docs.into_iter()
+                .map(|doc| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(doc))),
+        );
+        return json(StatusCode::OK, Body::from_stream(stream));
+    }
+    json(
+        StatusCode::OK,
+        Body::from(response::encode(&results, epoch)),
+    )
+}
+
+fn json(status: StatusCode, body: Body) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// InfluxDB authorizes the whole query before running any statement: a `CREATE DATABASE` of a
+/// bucket the tenant may not write is a 403 for the request.
+fn authorize(
+    tenant: &Tenant,
+    query: &Query,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Option<Response> {
+    for stmt in &query.statements {
+        let Statement::CreateDatabase(c) = stmt else {
+            continue;
+        };
+        let allowed = bucket_for_v1(&c.name, None).is_ok_and(|b| tenant.can_write(&b));
+        if !allowed {
+            let user = auth::username(headers, params).unwrap_or_else(|| tenant.id().to_string());
+            let msg = format!(
+                "error authorizing query: {user} not authorized to execute statement 'CREATE DATABASE {}', requires admin privilege",
+                c.name
+            );
+            return Some(ApiError::new(Dialect::V1, ErrorCode::Forbidden, msg).into_response());
+        }
+    }
+    None
+}
+
+/// The tenant's v1 databases: its listed buckets, and for `"*"` the buckets holding data.
+fn owned_dbs(tenant: &Tenant, store: Option<&dyn crate::store::ReadStore>) -> Vec<String> {
+    let mut dbs: Vec<String> = Vec::new();
+    for p in tenant.buckets() {
+        if let BucketPattern::Exact(b) = p {
+            dbs.push(v1_db_rp(b).0.to_owned());
+        }
+    }
+    if let Some(store) = store {
+        for b in store.buckets(tenant.id()) {
+            if tenant.can_read(&b) {
+                dbs.push(v1_db_rp(&b).0.to_owned());
+            }
+        }
+    }
+    dbs.sort();
+    dbs.dedup();
+    dbs
+}

@@ -1,0 +1,107 @@
+//! The points one call reads: a field's non-null values over the rows of one group, merged in
+//! time order (rows of several series at the same time keep the series order).
+
+use super::scan::{FieldCol, Measured, SeriesRun};
+use crate::query::result::Datum;
+
+/// Values of one field, typed.
+#[derive(Debug, Clone)]
+pub enum Vals {
+    Float(Vec<f64>),
+    Integer(Vec<i64>),
+    Unsigned(Vec<u64>),
+    Boolean(Vec<bool>),
+    String(Vec<String>),
+}
+
+impl Vals {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Float(v) => v.len(),
+            Self::Integer(v) => v.len(),
+            Self::Unsigned(v) => v.len(),
+            Self::Boolean(v) => v.len(),
+            Self::String(v) => v.len(),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> Datum {
+        match self {
+            Self::Float(v) => Datum::Float(v[i]),
+            Self::Integer(v) => Datum::Integer(v[i]),
+            Self::Unsigned(v) => Datum::Unsigned(v[i]),
+            Self::Boolean(v) => Datum::Boolean(v[i]),
+            Self::String(v) => Datum::String(v[i].clone()),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Float(_) => "float",
+            Self::Integer(_) => "integer",
+            Self::Unsigned(_) => "unsigned",
+            Self::Boolean(_) => "boolean",
+            Self::String(_) => "string",
+        }
+    }
+}
+
+/// Points of one field in one group, sorted by time.
+#[derive(Debug, Clone)]
+pub struct Points {
+    pub times: Vec<i64>,
+    pub vals: Vals,
+    /// Row of each point in the measurement's scan answer (for auxiliary fields and tags).
+    pub rows: Vec<u32>,
+}
+
+/// Rows of `series` (indices into `m.series`) that pass `keep`, merged by time.
+pub fn group_rows(
+    m: &Measured,
+    series: &[usize],
+    keep: &dyn Fn(&SeriesRun, usize) -> bool,
+) -> Vec<u32> {
+    let mut rows: Vec<u32> = Vec::new();
+    for &s in series {
+        let run = &m.series[s];
+        rows.extend(
+            (run.start..run.end)
+                .filter(|&r| keep(run, r))
+                .map(|r| r as u32),
+        );
+    }
+    if series.len() > 1 {
+        // Stable: equal times keep series order. Runs are sorted, so this is a run merge.
+        rows.sort_by_key(|&r| m.times[r as usize]);
+    }
+    rows
+}
+
+/// The non-null values of `col` at `rows`.
+pub fn points(m: &Measured, col: &FieldCol, rows: &[u32]) -> Points {
+    let valid: Vec<u32> = rows
+        .iter()
+        .copied()
+        .filter(|&r| col.is_valid(r as usize))
+        .collect();
+    let times = valid.iter().map(|&r| m.times[r as usize]).collect();
+    let vals = match col {
+        FieldCol::Float(a) => Vals::Float(valid.iter().map(|&r| a.value(r as usize)).collect()),
+        FieldCol::Integer(a) => Vals::Integer(valid.iter().map(|&r| a.value(r as usize)).collect()),
+        FieldCol::Unsigned(a) => {
+            Vals::Unsigned(valid.iter().map(|&r| a.value(r as usize)).collect())
+        }
+        FieldCol::Boolean(a) => Vals::Boolean(valid.iter().map(|&r| a.value(r as usize)).collect()),
+        FieldCol::String(a) => Vals::String(
+            valid
+                .iter()
+                .map(|&r| a.value(r as usize).to_owned())
+                .collect(),
+        ),
+    };
+    Points {
+        times,
+        vals,
+        rows: valid,
+    }
+}

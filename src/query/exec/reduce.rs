@@ -1,0 +1,342 @@
+//! Aggregates and selectors over the points of one window, with InfluxDB 1.x's result types
+//! and tie rules (`count` is an integer, `mean` a float, `sum` keeps the input type, `max`
+//! keeps the earliest of equal values, `first`/`last` prefer the larger of equal times, ...).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::QueryError;
+use super::points::{Points, Vals};
+use crate::query::plan::Func;
+use crate::query::result::Datum;
+
+/// One point a reducer emits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Out {
+    /// The selected point's time; `None` stamps the point with its window's time.
+    pub time: Option<i64>,
+    pub value: Datum,
+    /// Scan row of the selected point (selectors), for auxiliary fields.
+    pub row: Option<u32>,
+}
+
+impl Out {
+    fn agg(value: Datum) -> Self {
+        Self {
+            time: None,
+            value,
+            row: None,
+        }
+    }
+}
+
+fn unsupported(func: &Func, p: &Points) -> QueryError {
+    QueryError::UnsupportedType {
+        func: func.name(),
+        ty: p.vals.type_name(),
+    }
+}
+
+/// Reduces points `r` of `p` (non-empty) with an aggregate or selector.
+pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, QueryError> {
+    let t = &p.times[r.clone()];
+    let rows = &p.rows[r.clone()];
+    let one = |v: Datum| Ok(vec![Out::agg(v)]);
+    match func {
+        Func::Count => one(Datum::Integer(r.len() as i64)),
+        Func::Sum => match &p.vals {
+            Vals::Float(v) => one(Datum::Float(v[r].iter().sum())),
+            Vals::Integer(v) => one(Datum::Integer(
+                v[r].iter().fold(0i64, |a, b| a.wrapping_add(*b)),
+            )),
+            Vals::Unsigned(v) => one(Datum::Unsigned(
+                v[r].iter().fold(0u64, |a, b| a.wrapping_add(*b)),
+            )),
+            _ => Err(unsupported(func, p)),
+        },
+        Func::Mean => {
+            let s = floats(&p.vals, r.clone()).ok_or_else(|| unsupported(func, p))?;
+            one(Datum::Float(s.iter().sum::<f64>() / s.len() as f64))
+        }
+        Func::Median => {
+            let mut s = floats(&p.vals, r).ok_or_else(|| unsupported(func, p))?;
+            s.sort_by(f64::total_cmp);
+            let n = s.len();
+            let m = if n % 2 == 0 {
+                let (lo, hi) = (s[n / 2 - 1], s[n / 2]);
+                lo + (hi - lo) / 2.0
+            } else {
+                s[n / 2]
+            };
+            one(Datum::Float(m))
+        }
+        Func::Stddev => {
+            let s = floats(&p.vals, r).ok_or_else(|| unsupported(func, p))?;
+            if s.len() < 2 {
+                return one(Datum::Float(f64::NAN));
+            }
+            let (mut mean, mut count) = (0.0, 0usize);
+            for v in s.iter().filter(|v| !v.is_nan()) {
+                count += 1;
+                mean += (v - mean) / count as f64;
+            }
+            let var: f64 = s
+                .iter()
+                .filter(|v| !v.is_nan())
+                .map(|v| (v - mean).powi(2))
+                .sum();
+            one(Datum::Float((var / (count as f64 - 1.0)).sqrt()))
+        }
+        Func::Spread => match &p.vals {
+            Vals::Float(v) => {
+                let v = &v[r];
+                let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+                one(Datum::Float(max - min))
+            }
+            Vals::Integer(v) => {
+                let v = &v[r];
+                let (min, max) = (v.iter().min(), v.iter().max());
+                one(Datum::Integer(
+                    max.copied()
+                        .unwrap_or(0)
+                        .wrapping_sub(min.copied().unwrap_or(0)),
+                ))
+            }
+            Vals::Unsigned(v) => {
+                let v = &v[r];
+                let (min, max) = (v.iter().min(), v.iter().max());
+                one(Datum::Unsigned(
+                    max.copied()
+                        .unwrap_or(0)
+                        .wrapping_sub(min.copied().unwrap_or(0)),
+                ))
+            }
+            _ => Err(unsupported(func, p)),
+        },
+        Func::Min | Func::Max => {
+            if matches!(p.vals, Vals::String(_)) {
+                return Err(unsupported(func, p));
+            }
+            let want = if *func == Func::Min {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+            let mut best = 0;
+            for i in 1..t.len() {
+                let c = cmp_vals(&p.vals, r.start + i, r.start + best);
+                if c == want || (c == Ordering::Equal && t[i] < t[best]) {
+                    best = i;
+                }
+            }
+            Ok(vec![selected(p, r.start + best, t[best], rows[best])])
+        }
+        Func::First | Func::Last => {
+            let first = *func == Func::First;
+            let mut best = 0;
+            for i in 1..t.len() {
+                let later = t[i].cmp(&t[best]);
+                let better_time = if first {
+                    later == Ordering::Less
+                } else {
+                    later == Ordering::Greater
+                };
+                let tie = later == Ordering::Equal
+                    && tie_prefers(&p.vals, r.start + i, r.start + best, first);
+                if better_time || tie {
+                    best = i;
+                }
+            }
+            Ok(vec![selected(p, r.start + best, t[best], rows[best])])
+        }
+        Func::Percentile(pct) => {
+            if matches!(p.vals, Vals::String(_) | Vals::Boolean(_)) {
+                return Err(unsupported(func, p));
+            }
+            let n = t.len();
+            let i = ((n as f64) * pct / 100.0 + 0.5).floor() as i64 - 1;
+            if i < 0 || i as usize >= n {
+                return Ok(Vec::new());
+            }
+            let mut idx: Vec<usize> = r.clone().collect();
+            idx.sort_by(|&a, &b| cmp_vals(&p.vals, a, b));
+            let k = idx[i as usize];
+            Ok(vec![selected(p, k, p.times[k], p.rows[k])])
+        }
+        Func::Mode => {
+            // Most frequent value; ties go to the value seen first (then the larger value).
+            let mut seen: HashMap<String, (usize, i64, usize)> = HashMap::new();
+            for i in r.clone() {
+                let key = key_of(&p.vals, i);
+                let e = seen.entry(key).or_insert((0, p.times[i], i));
+                e.0 += 1;
+                e.1 = e.1.min(p.times[i]);
+            }
+            let best = seen
+                .values()
+                .max_by(|a, b| {
+                    a.0.cmp(&b.0)
+                        .then(b.1.cmp(&a.1))
+                        .then(cmp_vals(&p.vals, a.2, b.2))
+                })
+                .map(|e| e.2)
+                .unwrap_or(r.start);
+            one(p.vals.get(best))
+        }
+        Func::Distinct => {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            let mut order = Vec::new();
+            for i in r {
+                let key = key_of(&p.vals, i);
+                if !seen.contains_key(&key) {
+                    seen.insert(key, i);
+                    order.push(i);
+                }
+            }
+            order.sort_by_key(|&i| p.times[i]);
+            Ok(order.into_iter().map(|i| Out::agg(p.vals.get(i))).collect())
+        }
+        other => Err(QueryError::Internal {
+            what: match other {
+                Func::Integral(_) => "integral is not a window reducer",
+                _ => "transformation used as a window reducer",
+            },
+        }),
+    }
+}
+
+fn selected(p: &Points, i: usize, time: i64, row: u32) -> Out {
+    Out {
+        time: Some(time),
+        value: p.vals.get(i),
+        row: Some(row),
+    }
+}
+
+/// Values as floats (numeric types only).
+fn floats(v: &Vals, r: Range<usize>) -> Option<Vec<f64>> {
+    Some(match v {
+        Vals::Float(v) => v[r].to_vec(),
+        Vals::Integer(v) => v[r].iter().map(|x| *x as f64).collect(),
+        Vals::Unsigned(v) => v[r].iter().map(|x| *x as f64).collect(),
+        _ => return None,
+    })
+}
+
+fn cmp_vals(v: &Vals, a: usize, b: usize) -> Ordering {
+    match v {
+        Vals::Float(v) => v[a].partial_cmp(&v[b]).unwrap_or(Ordering::Equal),
+        Vals::Integer(v) => v[a].cmp(&v[b]),
+        Vals::Unsigned(v) => v[a].cmp(&v[b]),
+        Vals::Boolean(v) => v[a].cmp(&v[b]),
+        Vals::String(v) => v[a].cmp(&v[b]),
+    }
+}
+
+/// first/last at equal times: the larger value wins (for booleans `first` prefers false).
+fn tie_prefers(v: &Vals, cand: usize, best: usize, first: bool) -> bool {
+    match v {
+        Vals::Boolean(b) if first => !b[cand] && b[best],
+        _ => cmp_vals(v, cand, best) == Ordering::Greater,
+    }
+}
+
+fn key_of(v: &Vals, i: usize) -> String {
+    match v {
+        Vals::Float(v) => v[i].to_bits().to_string(),
+        Vals::Integer(v) => v[i].to_string(),
+        Vals::Unsigned(v) => v[i].to_string(),
+        Vals::Boolean(v) => v[i].to_string(),
+        Vals::String(v) => v[i].clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(times: &[i64], vals: Vals) -> Points {
+        Points {
+            times: times.to_vec(),
+            vals,
+            rows: (0..times.len() as u32).collect(),
+        }
+    }
+
+    fn val(func: Func, p: &Points) -> Datum {
+        reduce(&func, p, 0..p.times.len()).expect("reduce")[0]
+            .value
+            .clone()
+    }
+
+    #[test]
+    fn aggregates_have_influxdb_result_types() {
+        let ints = pts(&[1, 2, 3, 4], Vals::Integer(vec![4, 1, 3, 10]));
+        assert_eq!(val(Func::Count, &ints), Datum::Integer(4));
+        assert_eq!(val(Func::Sum, &ints), Datum::Integer(18));
+        assert_eq!(val(Func::Mean, &ints), Datum::Float(4.5));
+        assert_eq!(val(Func::Median, &ints), Datum::Float(3.5));
+        assert_eq!(val(Func::Spread, &ints), Datum::Integer(9));
+        assert_eq!(val(Func::Max, &ints), Datum::Integer(10));
+        let floats = pts(&[1, 2, 3], Vals::Float(vec![2.0, 4.0, 4.0]));
+        assert_eq!(val(Func::Sum, &floats), Datum::Float(10.0));
+        assert_eq!(val(Func::Mode, &floats), Datum::Float(4.0));
+        let Datum::Float(sd) = val(Func::Stddev, &floats) else {
+            panic!("stddev is a float")
+        };
+        assert!((sd - 1.1547005383792515).abs() < 1e-12);
+    }
+
+    #[test]
+    fn selectors_keep_the_points_time_with_influxdb_ties() {
+        let p = pts(&[10, 20, 30, 30], Vals::Float(vec![5.0, 7.0, 7.0, 1.0]));
+        let max = &reduce(&Func::Max, &p, 0..4).expect("max")[0];
+        assert_eq!((max.time, &max.value), (Some(20), &Datum::Float(7.0)));
+        let last = &reduce(&Func::Last, &p, 0..4).expect("last")[0];
+        assert_eq!((last.time, &last.value), (Some(30), &Datum::Float(7.0)));
+        let first = &reduce(&Func::First, &p, 0..4).expect("first")[0];
+        assert_eq!((first.time, &first.value), (Some(10), &Datum::Float(5.0)));
+        let min = &reduce(&Func::Min, &p, 0..4).expect("min")[0];
+        assert_eq!((min.time, &min.value), (Some(30), &Datum::Float(1.0)));
+    }
+
+    #[test]
+    fn percentile_picks_the_nearest_rank() {
+        let p = pts(&[1, 2, 3, 4, 5], Vals::Integer(vec![50, 10, 40, 20, 30]));
+        let out = &reduce(&Func::Percentile(50.0), &p, 0..5).expect("p50")[0];
+        assert_eq!((out.time, &out.value), (Some(5), &Datum::Integer(30)));
+        let p90 = &reduce(&Func::Percentile(90.0), &p, 0..5).expect("p90")[0];
+        assert_eq!(p90.value, Datum::Integer(50));
+        assert!(
+            reduce(&Func::Percentile(5.0), &p, 0..5)
+                .expect("p5")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn stddev_of_one_point_is_nan_and_distinct_keeps_first_seen_order() {
+        let one = pts(&[1], Vals::Float(vec![3.0]));
+        assert!(matches!(val(Func::Stddev, &one), Datum::Float(f) if f.is_nan()));
+        let p = pts(
+            &[1, 2, 3, 4],
+            Vals::String(vec!["b".into(), "a".into(), "b".into(), "c".into()]),
+        );
+        let d: Vec<Datum> = reduce(&Func::Distinct, &p, 0..4)
+            .expect("distinct")
+            .into_iter()
+            .map(|o| o.value)
+            .collect();
+        assert_eq!(
+            d,
+            vec![
+                Datum::String("b".into()),
+                Datum::String("a".into()),
+                Datum::String("c".into())
+            ]
+        );
+        assert!(reduce(&Func::Mean, &p, 0..4).is_err());
+    }
+}

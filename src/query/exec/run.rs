@@ -1,0 +1,476 @@
+//! The executor's driver: per measurement, scan, filter, group; per group, raw rows or the
+//! call streams joined into rows; then ordering and limits.
+
+use std::collections::BTreeMap;
+
+use super::points::{Points, group_rows, points};
+use super::scan::{Measured, Resolved, SeriesRun};
+use super::stream::{SPoint, Windows, fill, integral, transform, windowed};
+use super::value::{arith, nan_to_null};
+use super::{Limits, QueryError};
+use crate::lineproto::FieldType;
+use crate::model::TenantId;
+use crate::query::plan::{Call, Expr, Fill, Func, MIN_TIME, SelectPlan, VarKind};
+use crate::query::result::{Datum, Series};
+use crate::store::{ReadStore, ScanRequest};
+
+const SECOND: i64 = 1_000_000_000;
+
+/// Everything a group's computation reads.
+struct Group<'a> {
+    plan: &'a SelectPlan,
+    m: &'a Measured,
+    rows: Vec<u32>,
+    windows: Option<Windows>,
+    /// A lone selector keeps its point's time when there is no GROUP BY time.
+    selector_mode: bool,
+    limits: Limits,
+}
+
+pub fn execute(
+    plan: &SelectPlan,
+    tenant: &TenantId,
+    store: &dyn ReadStore,
+    limits: Limits,
+) -> Result<Vec<Series>, QueryError> {
+    let mut calls: Vec<&Call> = Vec::new();
+    for f in &plan.fields {
+        f.expr.top_calls(&mut calls);
+    }
+    let mut keys: Vec<String> = Vec::new();
+    let mut uniq: Vec<&Call> = Vec::new();
+    for c in calls {
+        let k = c.to_string();
+        if !keys.contains(&k) {
+            keys.push(k);
+            uniq.push(c);
+        }
+    }
+    let selector_mode = uniq.len() == 1 && uniq[0].func.is_selector();
+    let windows = plan.interval.map(|interval| Windows {
+        interval,
+        tz: plan.tz,
+    });
+    // Transformations over windows read one window before the range (after it, descending).
+    let extend = plan.interval.is_some() && uniq.iter().any(|c| needs_extra_window(c));
+    let (mut scan_start, mut scan_end) = (plan.start, plan.end);
+    if let (true, Some(i)) = (extend, plan.interval) {
+        if plan.ascending {
+            scan_start = scan_start.saturating_sub(i.every);
+        } else {
+            scan_end = scan_end.saturating_add(i.every);
+        }
+    }
+
+    let mut columns = vec![plan.time_column.clone()];
+    columns.extend(plan.fields.iter().map(|f| f.name.clone()));
+    let mut out: Vec<Series> = Vec::new();
+    let mut total_rows = 0usize;
+    for source in &plan.sources {
+        let Some(schema) = store.schema(tenant, &source.bucket, &source.measurement) else {
+            continue;
+        };
+        let is_field = |name: &str, kind: VarKind| {
+            kind != VarKind::Tag && schema.fields.iter().any(|(k, _)| k == name)
+        };
+        let mut out_vars = Vec::new();
+        for f in &plan.fields {
+            collect_vars(&f.expr, &mut out_vars);
+        }
+        if !out_vars.iter().any(|v| is_field(&v.name, v.kind)) {
+            // Nothing selected exists as a field here: InfluxDB answers no series.
+            continue;
+        }
+        let mut all_vars = out_vars.clone();
+        if let Some(c) = &plan.condition {
+            c.vars(&mut all_vars);
+        }
+        let mut needed: Vec<String> = schema
+            .fields
+            .iter()
+            .filter(|(k, _): &&(String, FieldType)| {
+                all_vars
+                    .iter()
+                    .any(|v| &v.name == k && v.kind != VarKind::Tag)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        needed.dedup();
+        let batch = store.scan(&ScanRequest {
+            tenant,
+            bucket: &source.bucket,
+            measurement: &source.measurement,
+            min_time: scan_start,
+            max_time: scan_end,
+            tag_equals: &plan.tag_hints,
+            fields: Some(&needed),
+            max_bytes: limits.max_scan_bytes,
+        })?;
+        let m = Measured::from_batch(&source.measurement, &batch)?;
+        let cond = plan.condition.as_ref();
+        let row_level = cond.is_some_and(|c| m.cond_reads_fields(c));
+        // Group the series that may match, by their values of the GROUP BY tags.
+        let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+        for (i, s) in m.series.iter().enumerate() {
+            if let (Some(c), false) = (cond, row_level)
+                && !m.matches(c, s, s.start)
+            {
+                continue;
+            }
+            let key = plan
+                .group_by
+                .iter()
+                .map(|k| {
+                    m.tag_keys
+                        .binary_search(k)
+                        .ok()
+                        .and_then(|t| s.tags[t].clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            groups.entry(key).or_default().push(i);
+        }
+        let mut series_here: Vec<Series> = Vec::new();
+        for (key, series) in groups {
+            let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
+                (Some(c), true) => m.matches(c, s, r),
+                _ => true,
+            };
+            let rows = group_rows(&m, &series, &keep);
+            let g = Group {
+                plan,
+                m: &m,
+                rows,
+                windows,
+                selector_mode,
+                limits,
+            };
+            let mut values = if uniq.is_empty() {
+                g.raw_rows()
+            } else {
+                g.aggregate_rows(&uniq, &keys)?
+            };
+            values = values
+                .into_iter()
+                .skip(plan.offset)
+                .take(if plan.limit == 0 {
+                    usize::MAX
+                } else {
+                    plan.limit
+                })
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            total_rows += values.len();
+            if total_rows > limits.max_rows {
+                return Err(QueryError::TooManyRows {
+                    limit: limits.max_rows,
+                });
+            }
+            series_here.push(Series {
+                name: source.measurement.clone(),
+                tags: plan.group_by.iter().cloned().zip(key).collect(),
+                columns: columns.clone(),
+                values,
+                partial: false,
+            });
+        }
+        let limit = if plan.slimit == 0 {
+            usize::MAX
+        } else {
+            plan.slimit
+        };
+        out.extend(series_here.into_iter().skip(plan.soffset).take(limit));
+    }
+    if !plan.ascending {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+/// Whether the call reads one window before the range (InfluxDB widens the input of these
+/// transformations by one interval).
+fn needs_extra_window(c: &Call) -> bool {
+    match &c.arg {
+        Expr::Call(inner) => {
+            matches!(
+                c.func,
+                Func::Derivative { .. }
+                    | Func::Difference { .. }
+                    | Func::MovingAverage(_)
+                    | Func::Elapsed(_)
+            ) || needs_extra_window(inner)
+        }
+        _ => false,
+    }
+}
+
+/// Variables of an expression, inside calls too.
+fn collect_vars<'a>(e: &'a Expr, out: &mut Vec<&'a crate::query::plan::VarRef>) {
+    match e {
+        Expr::Var(v) => out.push(v),
+        Expr::Call(c) => collect_vars(&c.arg, out),
+        Expr::Binary(l, _, r) => {
+            collect_vars(l, out);
+            collect_vars(r, out);
+        }
+        _ => {}
+    }
+}
+
+impl Group<'_> {
+    fn series_of(&self, row: u32) -> &SeriesRun {
+        let r = row as usize;
+        let i = self.m.series.partition_point(|s| s.start <= r);
+        &self.m.series[i.saturating_sub(1)]
+    }
+
+    /// One row per point that holds at least one selected field.
+    fn raw_rows(&self) -> Vec<Vec<Datum>> {
+        let mut vars = Vec::new();
+        for f in &self.plan.fields {
+            collect_vars(&f.expr, &mut vars);
+        }
+        let cols: Vec<_> = vars
+            .iter()
+            .filter_map(|v| match self.m.resolve(v) {
+                Resolved::Field(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        let mut rows: Vec<Vec<Datum>> = Vec::new();
+        let mut emit = |r: u32| {
+            let ri = r as usize;
+            if !cols.iter().any(|c| c.is_valid(ri)) {
+                return;
+            }
+            let s = self.series_of(r);
+            let mut row = Vec::with_capacity(self.plan.fields.len() + 1);
+            row.push(Datum::Time(self.m.times[ri]));
+            for f in &self.plan.fields {
+                row.push(nan_to_null(self.m.eval(&f.expr, s, ri)));
+            }
+            rows.push(row);
+        };
+        if self.plan.ascending {
+            self.rows.iter().copied().for_each(&mut emit);
+        } else {
+            self.rows.iter().rev().copied().for_each(&mut emit);
+        }
+        rows
+    }
+
+    /// The points of `v` in `[start, end]` (ascending), or `None` when it is not a field here.
+    fn field_points(&self, v: &crate::query::plan::VarRef, start: i64, end: i64) -> Option<Points> {
+        let Resolved::Field(col) = self.m.resolve(v) else {
+            return None;
+        };
+        let lo = self
+            .rows
+            .partition_point(|&r| self.m.times[r as usize] < start);
+        let hi = self
+            .rows
+            .partition_point(|&r| self.m.times[r as usize] <= end);
+        Some(points(self.m, col, &self.rows[lo..hi.max(lo)]))
+    }
+
+    /// The stream of one call over `[start, end]`, in processing order.
+    fn call_stream(&self, c: &Call, start: i64, end: i64) -> Result<Vec<SPoint>, QueryError> {
+        let plan = self.plan;
+        let asc = plan.ascending;
+        if c.func.is_transform() {
+            let (mut s, mut e) = (start, end);
+            if let (Some(i), false) = (plan.interval, matches!(c.func, Func::CumulativeSum)) {
+                if asc {
+                    s = s.saturating_sub(i.every);
+                } else {
+                    e = e.saturating_add(i.every);
+                }
+            }
+            let input = match &c.arg {
+                Expr::Call(inner) => self.call_stream(inner, s, e)?,
+                Expr::Var(v) => match self.field_points(v, s, e) {
+                    Some(p) => raw_stream(&p, asc),
+                    None => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            let unit = plan.interval.map_or(SECOND, |i| i.every);
+            return transform(&c.func, &input, unit, asc);
+        }
+        let Expr::Var(v) = &c.arg else {
+            return Err(QueryError::Internal {
+                what: "aggregate over a nested call",
+            });
+        };
+        let Some(p) = self.field_points(v, start, end) else {
+            return Ok(Vec::new());
+        };
+        if let Func::Integral(unit) = c.func {
+            let mut s = integral(&p, unit, self.windows.as_ref())?;
+            if !asc {
+                s.reverse();
+            }
+            return Ok(s);
+        }
+        let untimed = if start == MIN_TIME { 0 } else { start };
+        let s = windowed(
+            &c.func,
+            &p,
+            self.windows.as_ref(),
+            untimed,
+            self.selector_mode,
+        )?;
+        match &self.windows {
+            Some(w) => fill(
+                s,
+                w,
+                plan.fill,
+                start,
+                end,
+                asc,
+                c.func == Func::Count,
+                self.limits.max_rows,
+            ),
+            None => Ok(if asc {
+                s
+            } else {
+                s.into_iter().rev().collect()
+            }),
+        }
+    }
+
+    /// Rows of an aggregate plan: the union of the call streams' times, joined.
+    fn aggregate_rows(
+        &self,
+        calls: &[&Call],
+        keys: &[String],
+    ) -> Result<Vec<Vec<Datum>>, QueryError> {
+        let plan = self.plan;
+        let streams = calls
+            .iter()
+            .map(|c| self.call_stream(c, plan.start, plan.end))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut heads = vec![0usize; streams.len()];
+        let mut last: Vec<Datum> = vec![Datum::Null; streams.len()];
+        let mut rows = Vec::new();
+        loop {
+            let mut t: Option<i64> = None;
+            for (s, &h) in streams.iter().zip(&heads) {
+                if let Some(p) = s.get(h) {
+                    t = Some(match t {
+                        None => p.time,
+                        Some(t) if plan.ascending => t.min(p.time),
+                        Some(t) => t.max(p.time),
+                    });
+                }
+            }
+            let Some(t) = t else { break };
+            let mut vals: Vec<Datum> = Vec::with_capacity(streams.len());
+            let mut aux_row: Option<u32> = None;
+            for (k, s) in streams.iter().enumerate() {
+                match s.get(heads[k]) {
+                    Some(p) if p.time == t => {
+                        heads[k] += 1;
+                        aux_row = aux_row.or(p.row);
+                        let v = match (&p.value, plan.fill) {
+                            (Datum::Null, Fill::Number(f)) => Datum::Float(f),
+                            (Datum::Null, Fill::Integer(i)) => Datum::Integer(i),
+                            (Datum::Null, Fill::Previous) => last[k].clone(),
+                            (v, _) => v.clone(),
+                        };
+                        last[k] = v.clone();
+                        vals.push(v);
+                    }
+                    _ => {
+                        let v = match plan.fill {
+                            Fill::Number(f) => cast_like(&last[k], Datum::Float(f)),
+                            Fill::Integer(i) => cast_like(&last[k], Datum::Integer(i)),
+                            Fill::Previous => last[k].clone(),
+                            _ => Datum::Null,
+                        };
+                        vals.push(v);
+                    }
+                }
+            }
+            let aux = aux_row.map(|r| (self.series_of(r), r as usize));
+            let mut row = Vec::with_capacity(plan.fields.len() + 1);
+            row.push(Datum::Time(t));
+            for f in &plan.fields {
+                row.push(nan_to_null(self.eval(&f.expr, keys, &vals, aux)));
+            }
+            rows.push(row);
+            if rows.len() > self.limits.max_rows {
+                return Err(QueryError::TooManyRows {
+                    limit: self.limits.max_rows,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    fn eval(
+        &self,
+        e: &Expr,
+        keys: &[String],
+        vals: &[Datum],
+        aux: Option<(&SeriesRun, usize)>,
+    ) -> Datum {
+        match e {
+            Expr::Call(c) => {
+                let k = c.to_string();
+                keys.iter()
+                    .position(|x| *x == k)
+                    .map_or(Datum::Null, |i| vals[i].clone())
+            }
+            Expr::Binary(l, op, r) => arith(
+                &self.eval(l, keys, vals, aux),
+                *op,
+                &self.eval(r, keys, vals, aux),
+            ),
+            Expr::Var(_) => match aux {
+                Some((s, r)) => self.m.eval(e, s, r),
+                None => Datum::Null,
+            },
+            other => self.m.eval(other, &EMPTY_RUN, 0),
+        }
+    }
+}
+
+static EMPTY_RUN: SeriesRun = SeriesRun {
+    tags: Vec::new(),
+    start: 0,
+    end: 0,
+};
+
+/// A fill number in the type of the stream's last value (InfluxDB casts to the call's type).
+fn cast_like(sample: &Datum, fill: Datum) -> Datum {
+    let f = match fill {
+        Datum::Float(f) => f,
+        Datum::Integer(i) => i as f64,
+        other => return other,
+    };
+    match sample {
+        Datum::Integer(_) => Datum::Integer(f as i64),
+        Datum::Unsigned(_) => Datum::Unsigned(f as u64),
+        Datum::Float(_) => Datum::Float(f),
+        _ => fill,
+    }
+}
+
+/// Raw points as a stream, in processing order.
+fn raw_stream(p: &Points, ascending: bool) -> Vec<SPoint> {
+    let n = p.times.len();
+    let mut s: Vec<SPoint> = (0..n)
+        .map(|i| SPoint {
+            time: p.times[i],
+            value: p.vals.get(i),
+            row: Some(p.rows[i]),
+        })
+        .collect();
+    if !ascending {
+        s.reverse();
+    }
+    s
+}

@@ -1,0 +1,359 @@
+//! The InfluxDB 1.x `/query` JSON answer (wire.md §2.4, §3.5).
+//!
+//! Owns: encoding statement results (`Series`, statement errors, messages) as InfluxDB 1.x
+//! writes them: `{"results":[{"statement_id":0,"series":[{"name","tags","columns","values",
+//! "partial"}],"messages":[…],"partial","error"}]}` + `\n`, keys in that order, empty parts
+//! omitted; times as epoch integers (`epoch=`) or RFC3339Nano strings; chunked answers as one
+//! JSON document per chunk. Does not own: computing the results.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::query::{Datum, Series};
+
+/// How `time` values are written (`epoch` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epoch {
+    /// No `epoch`: RFC3339Nano strings.
+    Rfc3339,
+    /// Integers: nanoseconds divided by this.
+    Divisor(i64),
+}
+
+impl Epoch {
+    /// InfluxDB's `convertToEpoch`: `u`/`µ` µs, `ms`, `s`, `m`, `h`; anything else (`n`, `ns`,
+    /// and also `us`, which 1.x does not know) nanoseconds. Absent or empty: RFC3339.
+    pub fn from_param(p: Option<&str>) -> Self {
+        match p {
+            None | Some("") => Self::Rfc3339,
+            Some("u" | "µ") => Self::Divisor(1_000),
+            Some("ms") => Self::Divisor(1_000_000),
+            Some("s") => Self::Divisor(1_000_000_000),
+            Some("m") => Self::Divisor(60_000_000_000),
+            Some("h") => Self::Divisor(3_600_000_000_000),
+            Some(_) => Self::Divisor(1),
+        }
+    }
+}
+
+/// One statement's outcome.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StatementResult {
+    pub statement_id: usize,
+    pub series: Vec<Series>,
+    /// `(level, text)` messages, e.g. InfluxDB's read-only-context warning.
+    pub messages: Vec<(String, String)>,
+    pub error: Option<String>,
+    pub partial: bool,
+}
+
+impl StatementResult {
+    pub fn ok(statement_id: usize, series: Vec<Series>) -> Self {
+        Self {
+            statement_id,
+            series,
+            ..Self::default()
+        }
+    }
+
+    pub fn error(statement_id: usize, message: impl Into<String>) -> Self {
+        Self {
+            statement_id,
+            error: Some(message.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// RFC3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`).
+pub fn rfc3339_nano(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let Some(dt) = chrono::DateTime::from_timestamp(secs, 0) else {
+        return ns.to_string();
+    };
+    let mut out = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        let _ = write!(out, ".{}", digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+/// A float as Go's `encoding/json` writes it: shortest round-trip digits, no `.0` on integral
+/// values, exponent form (`1e+21`, `1e-7`) outside `[1e-6, 1e21)`. NaN and infinities
+/// (which InfluxDB cannot store) are null.
+pub fn go_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "null".to_owned();
+    }
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let e = format!("{f:e}");
+        return match e.split_once('e') {
+            Some((m, exp)) if !exp.starts_with('-') => format!("{m}e+{exp}"),
+            _ => e,
+        };
+    }
+    format!("{f}")
+}
+
+fn datum(d: &Datum, epoch: Epoch) -> Value {
+    match d {
+        Datum::Null => Value::Null,
+        Datum::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Datum::Integer(i) => json!(i),
+        Datum::Unsigned(u) => json!(u),
+        Datum::Boolean(b) => json!(b),
+        Datum::String(s) => json!(s),
+        Datum::Time(ns) => match epoch {
+            Epoch::Rfc3339 => json!(rfc3339_nano(*ns)),
+            // Go's integer division truncates toward zero.
+            Epoch::Divisor(d) => json!(ns / d),
+        },
+    }
+}
+
+/// A JSON string literal.
+fn quoted(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}
+
+// Objects are written by hand: InfluxDB's key order (`name, tags, columns, values`) is what
+// Grafana's streaming parser relies on, and serde_json's map sorts keys.
+fn write_series(out: &mut String, s: &Series, epoch: Epoch) {
+    out.push('{');
+    if !s.name.is_empty() {
+        let _ = write!(out, "\"name\":{},", quoted(&s.name));
+    }
+    if !s.tags.is_empty() {
+        out.push_str("\"tags\":{");
+        for (i, (k, v)) in s.tags.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{}:{}", quoted(k), quoted(v));
+        }
+        out.push_str("},");
+    }
+    let _ = write!(out, "\"columns\":{}", json!(s.columns));
+    if !s.values.is_empty() {
+        out.push_str(",\"values\":[");
+        for (i, row) in s.values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (j, d) in row.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                match d {
+                    Datum::Float(f) => out.push_str(&go_float(*f)),
+                    _ => {
+                        let _ = write!(out, "{}", datum(d, epoch));
+                    }
+                }
+            }
+            out.push(']');
+        }
+        out.push(']');
+    }
+    if s.partial {
+        out.push_str(",\"partial\":true");
+    }
+    out.push('}');
+}
+
+fn write_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
+    let _ = write!(out, "{{\"statement_id\":{}", r.statement_id);
+    if !r.series.is_empty() {
+        out.push_str(",\"series\":[");
+        for (i, s) in r.series.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_series(out, s, epoch);
+        }
+        out.push(']');
+    }
+    if !r.messages.is_empty() {
+        out.push_str(",\"messages\":[");
+        for (i, (level, text)) in r.messages.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(
+                out,
+                "{{\"level\":{},\"text\":{}}}",
+                quoted(level),
+                quoted(text)
+            );
+        }
+        out.push(']');
+    }
+    if r.partial {
+        out.push_str(",\"partial\":true");
+    }
+    if let Some(e) = &r.error {
+        let _ = write!(out, ",\"error\":{}", quoted(e));
+    }
+    out.push('}');
+}
+
+/// The whole non-chunked answer, with its trailing newline.
+pub fn encode(results: &[StatementResult], epoch: Epoch) -> String {
+    let mut out = String::from("{\"results\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_result(&mut out, r, epoch);
+    }
+    out.push_str("]}\n");
+    out
+}
+
+/// The chunked answer: one JSON document (+ `\n`) per chunk of at most `chunk_size` rows of one
+/// series. A series cut in several chunks is `partial` in all but its last chunk; a statement
+/// whose answer continues in a later document is `partial` in all but its last one.
+pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usize) -> Vec<String> {
+    let chunk_size = chunk_size.max(1);
+    let mut docs = Vec::new();
+    for r in results {
+        let mut pieces: Vec<Series> = Vec::new();
+        for s in &r.series {
+            if s.values.len() <= chunk_size {
+                pieces.push(s.clone());
+                continue;
+            }
+            let n = s.values.len().div_ceil(chunk_size);
+            for (i, rows) in s.values.chunks(chunk_size).enumerate() {
+                pieces.push(Series {
+                    values: rows.to_vec(),
+                    partial: i + 1 < n,
+                    ..s.clone()
+                });
+            }
+        }
+        if pieces.is_empty() {
+            docs.push(encode(std::slice::from_ref(r), epoch));
+            continue;
+        }
+        let n = pieces.len();
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let last = i + 1 == n;
+            let part = StatementResult {
+                statement_id: r.statement_id,
+                series: vec![piece],
+                messages: if last { r.messages.clone() } else { Vec::new() },
+                error: if last { r.error.clone() } else { None },
+                partial: !last,
+            };
+            docs.push(encode(&[part], epoch));
+        }
+    }
+    docs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu() -> Series {
+        Series {
+            name: "cpu".into(),
+            tags: vec![("host".into(), "web01".into())],
+            columns: vec!["time".into(), "mean".into()],
+            values: vec![
+                vec![Datum::Time(1_717_236_000_000_000_000), Datum::Float(97.53)],
+                vec![Datum::Time(1_717_236_010_000_000_000), Datum::Null],
+            ],
+            partial: false,
+        }
+    }
+
+    #[test]
+    fn grafana_shape_with_epoch_ms() {
+        let out = encode(
+            &[StatementResult::ok(0, vec![cpu()])],
+            Epoch::from_param(Some("ms")),
+        );
+        assert_eq!(
+            out,
+            "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"web01\"},\"columns\":[\"time\",\"mean\"],\"values\":[[1717236000000,97.53],[1717236010000,null]]}]}]}\n"
+        );
+    }
+
+    #[test]
+    fn empty_answer_and_errors() {
+        assert_eq!(
+            encode(&[StatementResult::ok(0, vec![])], Epoch::Rfc3339),
+            "{\"results\":[{\"statement_id\":0}]}\n"
+        );
+        assert_eq!(
+            encode(
+                &[StatementResult::error(1, "database not found: x")],
+                Epoch::Rfc3339
+            ),
+            "{\"results\":[{\"statement_id\":1,\"error\":\"database not found: x\"}]}\n"
+        );
+    }
+
+    #[test]
+    fn floats_are_written_as_go_writes_them() {
+        assert_eq!(go_float(90.0), "90");
+        assert_eq!(go_float(-0.5), "-0.5");
+        assert_eq!(go_float(97.53), "97.53");
+        assert_eq!(go_float(1e21), "1e+21");
+        assert_eq!(go_float(1.5e-7), "1.5e-7");
+        assert_eq!(go_float(0.000001), "0.000001");
+        assert_eq!(go_float(123456789012345680000.0), "123456789012345680000");
+        assert_eq!(go_float(f64::NAN), "null");
+    }
+
+    #[test]
+    fn times_without_epoch_are_rfc3339_nano() {
+        assert_eq!(
+            rfc3339_nano(1_717_236_010_000_000_000),
+            "2024-06-01T10:00:10Z"
+        );
+        assert_eq!(
+            rfc3339_nano(1_717_236_010_500_000_000),
+            "2024-06-01T10:00:10.5Z"
+        );
+        assert_eq!(rfc3339_nano(1), "1970-01-01T00:00:00.000000001Z");
+        assert_eq!(rfc3339_nano(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn epochs_divide_like_influxdb() {
+        let t = 1_717_236_010_123_456_789;
+        let enc = |p| datum(&Datum::Time(t), Epoch::from_param(Some(p)));
+        assert_eq!(enc("ns"), json!(t));
+        assert_eq!(enc("us"), json!(t), "1.x does not know `us`: nanoseconds");
+        assert_eq!(enc("u"), json!(t / 1_000));
+        assert_eq!(enc("ms"), json!(1_717_236_010_123_i64));
+        assert_eq!(enc("s"), json!(1_717_236_010_i64));
+        assert_eq!(enc("h"), json!(t / 3_600_000_000_000));
+    }
+
+    #[test]
+    fn chunks_mark_partial_series_and_results() {
+        let docs = encode_chunked(
+            &[StatementResult::ok(0, vec![cpu(), cpu()])],
+            Epoch::Divisor(1),
+            1,
+        );
+        assert_eq!(docs.len(), 4);
+        let first: Value = serde_json::from_str(&docs[0]).expect("json");
+        assert_eq!(first["results"][0]["partial"], json!(true));
+        assert_eq!(first["results"][0]["series"][0]["partial"], json!(true));
+        let second: Value = serde_json::from_str(&docs[1]).expect("json");
+        assert_eq!(second["results"][0]["series"][0].get("partial"), None);
+        let last: Value = serde_json::from_str(&docs[3]).expect("json");
+        assert_eq!(last["results"][0].get("partial"), None);
+    }
+}

@@ -1,0 +1,88 @@
+//! Runs the statements of one `/query` request, in order, into their results.
+//!
+//! Owns: statement dispatch (SELECT to the engine, SHOW to `show`, `CREATE DATABASE` for an owned
+//! bucket, everything else refused by name), InfluxDB's rule that the first failing statement
+//! ends the request (later statements are not run), and the read-only-context warning a GET
+//! with `CREATE DATABASE` gets. Does not own: who may do what before running (the HTTP layer
+//! refuses a `CREATE DATABASE` of a foreign bucket with 403 first), encoding.
+
+use super::ast::{Query, SelectStatement, Statement};
+use super::response::StatementResult;
+use super::show;
+use crate::query::{QueryContext, Series};
+use crate::store::ReadStore;
+
+/// What a request's statements run against.
+pub struct Runner<'a> {
+    pub ctx: QueryContext<'a>,
+    /// The embedded store, when this sluice has one.
+    pub store: Option<&'a dyn ReadStore>,
+    /// The tenant's v1 databases, for `SHOW DATABASES`.
+    pub owned_dbs: &'a [String],
+    /// The request was a GET (InfluxDB warns about write statements in a read-only context).
+    pub read_only: bool,
+    /// Executes one SELECT; its error message goes into `results[i].error`.
+    pub select: &'a (
+            dyn Fn(
+        &SelectStatement,
+        &QueryContext<'_>,
+        &dyn ReadStore,
+    ) -> Result<Vec<Series>, String>
+                + Sync
+        ),
+}
+
+impl Runner<'_> {
+    /// Every statement's result, up to and including the first that fails.
+    pub fn run(&self, query: &Query) -> Vec<StatementResult> {
+        let mut out = Vec::with_capacity(query.statements.len());
+        for (id, stmt) in query.statements.iter().enumerate() {
+            let result = self.statement(id, stmt);
+            let failed = result.error.is_some();
+            out.push(result);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+
+    fn statement(&self, id: usize, stmt: &Statement) -> StatementResult {
+        match stmt {
+            Statement::CreateDatabase(c) => {
+                let mut r = StatementResult::ok(id, Vec::new());
+                if self.read_only {
+                    r.messages.push((
+                        "warning".to_owned(),
+                        format!(
+                            "deprecated use of 'CREATE DATABASE {}' in a read only context, please use a POST request instead",
+                            c.name
+                        ),
+                    ));
+                }
+                r
+            }
+            Statement::Unsupported { name, .. } => {
+                StatementResult::error(id, format!("sluice does not support {name} statements"))
+            }
+            _ => {
+                let Some(store) = self.store else {
+                    return StatementResult::error(
+                        id,
+                        "sluice answers SELECT and SHOW only from its embedded store, which is off",
+                    );
+                };
+                let answer = match stmt {
+                    Statement::Select(sel) => (self.select)(sel, &self.ctx, store),
+                    _ => {
+                        show::run(stmt, &self.ctx, store, self.owned_dbs).map_err(|e| e.to_string())
+                    }
+                };
+                match answer {
+                    Ok(series) => StatementResult::ok(id, series),
+                    Err(e) => StatementResult::error(id, e),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! SHOW statements over the store's catalog, answered as InfluxDB 1.x shapes them (wire.md §2.11).
+//!
+//! Owns: `SHOW DATABASES | MEASUREMENTS | TAG KEYS | TAG VALUES | FIELD KEYS | RETENTION POLICIES
+//! | SERIES` and their `ON`, `FROM`, `WITH`, `WHERE`, `LIMIT`, `OFFSET` clauses.
+//! Does not own: reading rows (SHOW reads only `ReadStore::{buckets, measurements, schema,
+//! series}`), who may see which bucket (`QueryContext::resolve` and the caller's bucket list).
+//!
+//! Rules (InfluxDB 1.x's): TAG KEYS, TAG VALUES and FIELD KEYS answer one series per
+//! measurement (measurements in name order, those with nothing to show left out), with
+//! `LIMIT`/`OFFSET` applied inside each measurement and `SLIMIT`/`SOFFSET` to measurements;
+//! MEASUREMENTS and SERIES answer one series, `LIMIT`/`OFFSET` over the whole list. A `WHERE`
+//! keeps the series whose tags satisfy it (a missing tag equals `''`); time conditions in it are
+//! ignored (series are not indexed by time).
+
+use regex::Regex;
+
+use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
+use crate::model::BucketName;
+use crate::query::{Datum, QueryContext, Series};
+use crate::store::{ReadStore, SeriesKey};
+
+/// Why a SHOW statement has no answer; messages are InfluxDB's statement errors.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ShowError {
+    #[error("database name required")]
+    DatabaseRequired,
+    #[error("database not found: {db}")]
+    DatabaseNotFound { db: String },
+    #[error("retention policy not found: {rp}")]
+    RetentionPolicyNotFound { rp: String },
+    #[error("{0}")]
+    BadRegex(String),
+    #[error("SHOW {what} does not support {feature}")]
+    Unsupported {
+        what: &'static str,
+        feature: &'static str,
+    },
+}
+
+/// Runs one SHOW statement. `owned_dbs` lists the tenant's v1 databases (for `SHOW DATABASES`).
+pub fn run(
+    stmt: &Statement,
+    ctx: &QueryContext<'_>,
+    store: &dyn ReadStore,
+    owned_dbs: &[String],
+) -> Result<Vec<Series>, ShowError> {
+    match stmt {
+        Statement::ShowDatabases => Ok(vec![one(
+            "databases",
+            &["name"],
+            owned_dbs.iter().map(|d| vec![s(d)]).collect(),
+        )]),
+        Statement::ShowRetentionPolicies(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            let _ = bucket(ctx, db, None)?;
+            // Each bucket `db` is rp `autogen`, the default; `db/rp` buckets are further rps.
+            let mut rps = vec!["autogen".to_owned()];
+            for other in owned_dbs_rps(store, ctx, db) {
+                rps.push(other);
+            }
+            let values = rps
+                .iter()
+                .map(|rp| {
+                    vec![
+                        s(rp),
+                        s("0s"),
+                        s("168h0m0s"),
+                        Datum::Integer(1),
+                        Datum::Boolean(rp == "autogen"),
+                    ]
+                })
+                .collect();
+            Ok(vec![one(
+                "",
+                &[
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ],
+                values,
+            )])
+        }
+        Statement::ShowMeasurements(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            // InfluxDB answers SHOW MEASUREMENTS of an absent database with nothing, not an error.
+            let Ok(b) = bucket(ctx, db, None) else {
+                return Ok(Vec::new());
+            };
+            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let filter = st
+                .with_measurement
+                .as_ref()
+                .map(|m| NameFilter::new(&m.name))
+                .transpose()?;
+            let mut names: Vec<Vec<Datum>> = store
+                .measurements(ctx.tenant, &b)
+                .into_iter()
+                .filter(|m| filter.as_ref().is_none_or(|f| f.matches(m)))
+                .filter(|m| {
+                    cond.as_ref()
+                        .is_none_or(|c| store.series(ctx.tenant, &b, m).iter().any(|k| c.eval(k)))
+                })
+                .map(|m| vec![Datum::String(m)])
+                .collect();
+            page(&mut names, st.limit, st.offset);
+            Ok(nonempty(one("measurements", &["name"], names)))
+        }
+        Statement::ShowTagKeys(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let mut out = Vec::new();
+            for (b, m) in sources(ctx, store, db, &st.sources)? {
+                let mut keys: Vec<String> = match &cond {
+                    None => store
+                        .schema(ctx.tenant, &b, &m)
+                        .map(|s| s.tags)
+                        .unwrap_or_default(),
+                    Some(c) => {
+                        let mut keys: Vec<String> = store
+                            .series(ctx.tenant, &b, &m)
+                            .iter()
+                            .filter(|k| c.eval(k))
+                            .flat_map(|k| k.iter().map(|(t, _)| t.clone()))
+                            .collect();
+                        keys.sort();
+                        keys.dedup();
+                        keys
+                    }
+                };
+                page(&mut keys, st.limit, st.offset);
+                if !keys.is_empty() {
+                    out.push(one(
+                        &m,
+                        &["tagKey"],
+                        keys.into_iter().map(|k| vec![Datum::String(k)]).collect(),
+                    ));
+                }
+            }
+            page(&mut out, st.slimit, st.soffset);
+            Ok(out)
+        }
+        Statement::ShowTagValues(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let keys = KeyFilter::new(&st.key)?;
+            let mut out = Vec::new();
+            for (b, m) in sources(ctx, store, db, &st.sources)? {
+                let mut pairs: Vec<(String, String)> = store
+                    .series(ctx.tenant, &b, &m)
+                    .iter()
+                    .filter(|k| cond.as_ref().is_none_or(|c| c.eval(k)))
+                    .flat_map(|k| k.iter().filter(|(t, _)| keys.matches(t)).cloned())
+                    .collect();
+                pairs.sort();
+                pairs.dedup();
+                page(&mut pairs, st.limit, st.offset);
+                if !pairs.is_empty() {
+                    let values = pairs
+                        .into_iter()
+                        .map(|(k, v)| vec![Datum::String(k), Datum::String(v)])
+                        .collect();
+                    out.push(one(&m, &["key", "value"], values));
+                }
+            }
+            Ok(out)
+        }
+        Statement::ShowFieldKeys(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            let mut out = Vec::new();
+            for (b, m) in sources(ctx, store, db, &st.sources)? {
+                let mut fields = store
+                    .schema(ctx.tenant, &b, &m)
+                    .map(|s| s.fields)
+                    .unwrap_or_default();
+                page(&mut fields, st.limit, st.offset);
+                if !fields.is_empty() {
+                    let values = fields
+                        .into_iter()
+                        .map(|(k, t)| vec![Datum::String(k), Datum::String(t.to_string())])
+                        .collect();
+                    out.push(one(&m, &["fieldKey", "fieldType"], values));
+                }
+            }
+            Ok(out)
+        }
+        Statement::ShowSeries(st) => {
+            let db = database(ctx, st.database.as_deref())?;
+            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let mut keys = Vec::new();
+            for (b, m) in sources(ctx, store, db, &st.sources)? {
+                for k in store.series(ctx.tenant, &b, &m) {
+                    if cond.as_ref().is_none_or(|c| c.eval(&k)) {
+                        keys.push(series_key(&m, &k));
+                    }
+                }
+            }
+            // InfluxDB orders series by their escaped key.
+            keys.sort();
+            keys.dedup();
+            page(&mut keys, st.limit, st.offset);
+            let keys = keys.into_iter().map(|k| vec![Datum::String(k)]).collect();
+            Ok(nonempty(one("", &["key"], keys)))
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn s(v: &str) -> Datum {
+    Datum::String(v.to_owned())
+}
+
+fn one(name: &str, columns: &[&str], values: Vec<Vec<Datum>>) -> Series {
+    Series {
+        name: name.to_owned(),
+        tags: Vec::new(),
+        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+        values,
+        partial: false,
+    }
+}
+
+/// An empty list answers no series at all (`{"statement_id":0}`), as InfluxDB does.
+fn nonempty(series: Series) -> Vec<Series> {
+    if series.values.is_empty() {
+        Vec::new()
+    } else {
+        vec![series]
+    }
+}
+
+/// `OFFSET` then `LIMIT` (0 = no limit).
+fn page<T>(items: &mut Vec<T>, limit: Option<u64>, offset: Option<u64>) {
+    let offset = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    items.drain(..offset.min(items.len()));
+    if let Some(limit) = limit.filter(|l| *l > 0) {
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+}
+
+fn database<'a>(ctx: &'a QueryContext<'_>, on: Option<&'a str>) -> Result<&'a str, ShowError> {
+    let db = on.unwrap_or(ctx.db);
+    if db.is_empty() {
+        return Err(ShowError::DatabaseRequired);
+    }
+    Ok(db)
+}
+
+/// The bucket of `db` (and `rp`, else the request's): InfluxDB's errors for an absent database
+/// or an absent retention policy of an existing (owned) one.
+pub fn bucket(ctx: &QueryContext<'_>, db: &str, rp: Option<&str>) -> Result<BucketName, ShowError> {
+    let rp = rp.or(ctx.rp).filter(|rp| !rp.is_empty());
+    if let Some(b) = (ctx.resolve)(db, rp) {
+        return Ok(b);
+    }
+    match rp {
+        Some(rp) if (ctx.resolve)(db, None).is_some() => {
+            Err(ShowError::RetentionPolicyNotFound { rp: rp.to_owned() })
+        }
+        _ => Err(ShowError::DatabaseNotFound { db: db.to_owned() }),
+    }
+}
+
+/// The tenant's further retention policies of `db`: buckets named `db/<rp>` holding data.
+fn owned_dbs_rps(store: &dyn ReadStore, ctx: &QueryContext<'_>, db: &str) -> Vec<String> {
+    let mut rps: Vec<String> = store
+        .buckets(ctx.tenant)
+        .iter()
+        .filter_map(|b| {
+            b.as_str()
+                .strip_prefix(db)?
+                .strip_prefix('/')
+                .map(str::to_owned)
+        })
+        .filter(|rp| rp != "autogen" && (ctx.resolve)(db, Some(rp)).is_some())
+        .collect();
+    rps.sort();
+    rps.dedup();
+    rps
+}
+
+/// (bucket, measurement) pairs a FROM list names, in measurement order; every measurement of
+/// the statement's database when the list is empty.
+fn sources(
+    ctx: &QueryContext<'_>,
+    store: &dyn ReadStore,
+    db: &str,
+    from: &[Source],
+) -> Result<Vec<(BucketName, String)>, ShowError> {
+    let mut out = Vec::new();
+    if from.is_empty() {
+        let b = bucket(ctx, db, None)?;
+        for m in store.measurements(ctx.tenant, &b) {
+            out.push((b.clone(), m));
+        }
+        return Ok(out);
+    }
+    for src in from {
+        let Source::Measurement(Measurement {
+            database,
+            retention_policy,
+            name,
+        }) = src
+        else {
+            return Err(ShowError::Unsupported {
+                what: "statements",
+                feature: "subqueries",
+            });
+        };
+        let db = database.as_deref().unwrap_or(db);
+        let b = bucket(ctx, db, retention_policy.as_deref())?;
+        let filter = NameFilter::new(name)?;
+        for m in store.measurements(ctx.tenant, &b) {
+            if filter.matches(&m) {
+                out.push((b.clone(), m));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out.dedup();
+    Ok(out)
+}
+
+/// Line-protocol escaping of a series key, as `SHOW SERIES` prints it: `cpu,host=a\ b`.
+fn series_key(measurement: &str, tags: &SeriesKey) -> String {
+    let mut out = escape(measurement, &[',', ' ']);
+    for (k, v) in tags {
+        out.push(',');
+        out.push_str(&escape(k, &[',', '=', ' ']));
+        out.push('=');
+        out.push_str(&escape(v, &[',', '=', ' ']));
+    }
+    out
+}
+
+fn escape(s: &str, special: &[char]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if special.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn regex(pattern: &str) -> Result<Regex, ShowError> {
+    Regex::new(pattern).map_err(|e| ShowError::BadRegex(e.to_string()))
+}
+
+/// A measurement name or regex from `FROM` / `WITH MEASUREMENT`.
+enum NameFilter {
+    Exact(String),
+    Regex(Regex),
+}
+
+impl NameFilter {
+    fn new(name: &MeasurementName) -> Result<Self, ShowError> {
+        Ok(match name {
+            MeasurementName::Name(n) => Self::Exact(n.clone()),
+            MeasurementName::Regex(r) => Self::Regex(regex(&r.pattern)?),
+        })
+    }
+
+    fn matches(&self, m: &str) -> bool {
+        match self {
+            Self::Exact(n) => n == m,
+            Self::Regex(r) => r.is_match(m),
+        }
+    }
+}
+
+/// `WITH KEY …` of SHOW TAG VALUES.
+enum KeyFilter {
+    Eq(String),
+    Neq(String),
+    Regex(Regex, bool),
+    In(Vec<String>),
+}
+
+impl KeyFilter {
+    fn new(f: &TagKeyFilter) -> Result<Self, ShowError> {
+        Ok(match f {
+            TagKeyFilter::Eq(k) => Self::Eq(k.clone()),
+            TagKeyFilter::Neq(k) => Self::Neq(k.clone()),
+            TagKeyFilter::EqRegex(r) => Self::Regex(regex(&r.pattern)?, true),
+            TagKeyFilter::NeqRegex(r) => Self::Regex(regex(&r.pattern)?, false),
+            TagKeyFilter::In(ks) => Self::In(ks.clone()),
+        })
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            Self::Eq(k) => k == key,
+            Self::Neq(k) => k != key,
+            Self::Regex(r, want) => r.is_match(key) == *want,
+            Self::In(ks) => ks.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// A WHERE condition compiled for evaluation against one series' tags.
+enum TagCond {
+    And(Box<TagCond>, Box<TagCond>),
+    Or(Box<TagCond>, Box<TagCond>),
+    Eq(String, String, bool),
+    Regex(String, Regex, bool),
+    /// Conditions on time or fields: series are not filtered by them.
+    True,
+}
+
+impl TagCond {
+    fn new(e: &Expr) -> Result<Self, ShowError> {
+        Ok(match e {
+            Expr::Paren(inner) => Self::new(inner)?,
+            Expr::Binary { op, lhs, rhs } => match op {
+                BinaryOp::And => Self::And(Box::new(Self::new(lhs)?), Box::new(Self::new(rhs)?)),
+                BinaryOp::Or => Self::Or(Box::new(Self::new(lhs)?), Box::new(Self::new(rhs)?)),
+                BinaryOp::Eq | BinaryOp::Neq | BinaryOp::EqRegex | BinaryOp::NeqRegex => {
+                    let (key, lit) = match (&**lhs, &**rhs) {
+                        (Expr::VarRef { name, .. }, lit) | (lit, Expr::VarRef { name, .. }) => {
+                            (name, lit)
+                        }
+                        _ => return Ok(Self::True),
+                    };
+                    if key == "time" {
+                        return Ok(Self::True);
+                    }
+                    let positive = matches!(op, BinaryOp::Eq | BinaryOp::EqRegex);
+                    match lit {
+                        Expr::String(v) => Self::Eq(key.clone(), v.clone(), positive),
+                        Expr::Regex(r) => Self::Regex(key.clone(), regex(&r.pattern)?, positive),
+                        _ => Self::True,
+                    }
+                }
+                _ => Self::True,
+            },
+            _ => Self::True,
+        })
+    }
+
+    fn eval(&self, tags: &SeriesKey) -> bool {
+        let value = |key: &str| {
+            tags.iter()
+                .find(|(k, _)| k == key)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        match self {
+            Self::And(a, b) => a.eval(tags) && b.eval(tags),
+            Self::Or(a, b) => a.eval(tags) || b.eval(tags),
+            Self::Eq(k, v, positive) => (value(k) == v) == *positive,
+            Self::Regex(k, r, positive) => r.is_match(value(k)) == *positive,
+            Self::True => true,
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! SHOW statements against a small catalog, compared with what InfluxDB 1.6.7 answered for the
+//! same points (checked by hand against a real influxd; the differential test covers more).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use arrow::record_batch::RecordBatch;
+
+use super::parser::parse_query;
+use super::show::{ShowError, run};
+use crate::lineproto::FieldType;
+use crate::model::{BucketName, TenantId};
+use crate::query::{Datum, QueryContext, Series};
+use crate::store::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey, StoreError};
+
+/// Catalog only: (tenant, bucket) → measurement → (series, fields).
+#[derive(Default)]
+struct Catalog {
+    data: BTreeMap<(String, String), BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>>,
+}
+
+impl Catalog {
+    fn add(
+        &mut self,
+        tenant: &str,
+        bucket: &str,
+        m: &str,
+        tags: &[(&str, &str)],
+        fields: &[(&str, FieldType)],
+    ) {
+        let entry = self
+            .data
+            .entry((tenant.into(), bucket.into()))
+            .or_default()
+            .entry(m.into())
+            .or_default();
+        let mut key: SeriesKey = tags
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        key.sort();
+        if !entry.0.contains(&key) {
+            entry.0.push(key);
+            entry.0.sort();
+        }
+        for (f, t) in fields {
+            if !entry.1.iter().any(|(k, _)| k == f) {
+                entry.1.push(((*f).into(), *t));
+                entry.1.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
+    }
+
+    fn bucket(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+    ) -> Option<&BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>> {
+        self.data
+            .get(&(tenant.as_str().to_owned(), bucket.as_str().to_owned()))
+    }
+}
+
+impl ReadStore for Catalog {
+    fn buckets(&self, tenant: &TenantId) -> Vec<BucketName> {
+        self.data
+            .keys()
+            .filter(|(t, _)| t == tenant.as_str())
+            .map(|(_, b)| BucketName::new(b).unwrap())
+            .collect()
+    }
+
+    fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String> {
+        self.bucket(tenant, bucket)
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn schema(&self, tenant: &TenantId, bucket: &BucketName, m: &str) -> Option<MeasurementSchema> {
+        let (series, fields) = self.bucket(tenant, bucket)?.get(m)?;
+        let mut tags: Vec<String> = series.iter().flatten().map(|(k, _)| k.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        Some(MeasurementSchema {
+            tags,
+            fields: fields.clone(),
+        })
+    }
+
+    fn series(&self, tenant: &TenantId, bucket: &BucketName, m: &str) -> Vec<SeriesKey> {
+        self.bucket(tenant, bucket)
+            .and_then(|b| b.get(m))
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn scan(&self, _: &ScanRequest<'_>) -> Result<RecordBatch, StoreError> {
+        unreachable!("SHOW does not scan rows")
+    }
+}
+
+/// The points used against influxd: `cpu,host=a,cpu=cpu0 usage_idle=90,usage_user=5i`,
+/// `cpu,host=b,cpu=cpu0 usage_idle=80`, `cpu,host=a\ b,cpu=c\,1 usage_idle=70`,
+/// `mem,host=a used=1i,host=5i`, `disk free=3`; tenant `other` has its own `db2`.
+fn catalog() -> Catalog {
+    let mut c = Catalog::default();
+    let f = FieldType::Float;
+    let i = FieldType::Integer;
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "a"), ("cpu", "cpu0")],
+        &[("usage_idle", f), ("usage_user", i)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "b"), ("cpu", "cpu0")],
+        &[("usage_idle", f)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "cpu",
+        &[("host", "a b"), ("cpu", "c,1")],
+        &[("usage_idle", f)],
+    );
+    c.add(
+        "acme",
+        "db1",
+        "mem",
+        &[("host", "a")],
+        &[("used", i), ("host", i)],
+    );
+    c.add("acme", "db1", "disk", &[], &[("free", f)]);
+    c.add("other", "db2", "secret", &[("host", "x")], &[("v", f)]);
+    c
+}
+
+fn show(q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
+    let store = catalog();
+    let tenant = TenantId::new("acme").unwrap();
+    let resolve = |db: &str, rp: Option<&str>| -> Option<BucketName> {
+        (db == "db1" && rp.is_none_or(|r| r == "autogen")).then(|| BucketName::new("db1").unwrap())
+    };
+    let ctx = QueryContext {
+        tenant: &tenant,
+        db,
+        rp: None,
+        resolve: &resolve,
+        now_ns: 0,
+        max_scan_bytes: usize::MAX,
+        max_rows: usize::MAX,
+    };
+    let query = parse_query(q).unwrap();
+    run(&query.statements[0], &ctx, &store, &["db1".to_owned()])
+}
+
+/// `[(name, [[cells as text]])]`, for compact expectations.
+fn table(series: &[Series]) -> Vec<(String, Vec<Vec<String>>)> {
+    series
+        .iter()
+        .map(|s| {
+            let rows = s
+                .values
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|d| match d {
+                            Datum::String(s) => s.clone(),
+                            other => format!("{other:?}"),
+                        })
+                        .collect()
+                })
+                .collect();
+            (s.name.clone(), rows)
+        })
+        .collect()
+}
+
+fn rows(v: &[&[&str]]) -> Vec<Vec<String>> {
+    v.iter()
+        .map(|r| r.iter().map(|c| (*c).to_owned()).collect())
+        .collect()
+}
+
+#[test]
+fn show_series_is_in_escaped_key_order_without_a_name() {
+    let out = show("SHOW SERIES", "db1").unwrap();
+    assert_eq!(out[0].columns, ["key"]);
+    assert_eq!(
+        table(&out),
+        [(
+            String::new(),
+            rows(&[
+                &["cpu,cpu=c\\,1,host=a\\ b"],
+                &["cpu,cpu=cpu0,host=a"],
+                &["cpu,cpu=cpu0,host=b"],
+                &["disk"],
+                &["mem,host=a"]
+            ])
+        )]
+    );
+    let out = show("SHOW SERIES FROM cpu WHERE host = 'a' LIMIT 1", "db1").unwrap();
+    assert_eq!(table(&out)[0].1, rows(&[&["cpu,cpu=cpu0,host=a"]]));
+}
+
+#[test]
+fn show_measurements_filters_and_pages() {
+    let out = show("SHOW MEASUREMENTS WHERE host = 'b'", "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [("measurements".to_owned(), rows(&[&["cpu"]]))]
+    );
+    let out = show("SHOW MEASUREMENTS LIMIT 1 OFFSET 1", "db1").unwrap();
+    assert_eq!(table(&out)[0].1, rows(&[&["disk"]]));
+    let out = show("SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CP/", "db1").unwrap();
+    assert_eq!(table(&out)[0].1, rows(&[&["cpu"]]));
+    // An absent database — or another tenant's — is an empty answer, as in InfluxDB 1.6.7.
+    assert_eq!(show("SHOW MEASUREMENTS", "db2").unwrap(), vec![]);
+    assert_eq!(show("SHOW MEASUREMENTS ON nope", "db1").unwrap(), vec![]);
+    assert_eq!(
+        show("SHOW MEASUREMENTS", ""),
+        Err(ShowError::DatabaseRequired)
+    );
+}
+
+#[test]
+fn tag_and_field_keys_answer_one_series_per_measurement() {
+    let out = show("SHOW TAG KEYS", "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [
+            ("cpu".to_owned(), rows(&[&["cpu"], &["host"]])),
+            ("mem".to_owned(), rows(&[&["host"]]))
+        ]
+    );
+    let out = show("SHOW TAG KEYS LIMIT 1", "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [
+            ("cpu".to_owned(), rows(&[&["cpu"]])),
+            ("mem".to_owned(), rows(&[&["host"]]))
+        ]
+    );
+    let out = show("SHOW FIELD KEYS", "db1").unwrap();
+    assert_eq!(out[0].columns, ["fieldKey", "fieldType"]);
+    assert_eq!(
+        table(&out),
+        [
+            (
+                "cpu".to_owned(),
+                rows(&[&["usage_idle", "float"], &["usage_user", "integer"]])
+            ),
+            ("disk".to_owned(), rows(&[&["free", "float"]])),
+            (
+                "mem".to_owned(),
+                rows(&[&["host", "integer"], &["used", "integer"]])
+            ),
+        ]
+    );
+    let out = show("SHOW FIELD KEYS FROM \"autogen\".\"cpu\"", "db1").unwrap();
+    assert_eq!(table(&out).len(), 1);
+}
+
+#[test]
+fn tag_values_by_key_forms() {
+    let out = show(
+        "SHOW TAG VALUES WITH KEY = \"host\" WHERE time > 1717236005000000000",
+        "db1",
+    )
+    .unwrap();
+    assert_eq!(out[0].columns, ["key", "value"]);
+    assert_eq!(
+        table(&out),
+        [
+            (
+                "cpu".to_owned(),
+                rows(&[&["host", "a"], &["host", "a b"], &["host", "b"]])
+            ),
+            ("mem".to_owned(), rows(&[&["host", "a"]])),
+        ]
+    );
+    let out = show("SHOW TAG VALUES WITH KEY =~ /.*/ LIMIT 1", "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [
+            ("cpu".to_owned(), rows(&[&["cpu", "c,1"]])),
+            ("mem".to_owned(), rows(&[&["host", "a"]]))
+        ]
+    );
+    let out = show(
+        "SHOW TAG VALUES FROM cpu WITH KEY IN (\"cpu\", \"host\") WHERE host =~ /^b$/",
+        "db1",
+    )
+    .unwrap();
+    assert_eq!(
+        table(&out),
+        [("cpu".to_owned(), rows(&[&["cpu", "cpu0"], &["host", "b"]]))]
+    );
+}
+
+#[test]
+fn absent_and_foreign_databases_answer_alike() {
+    for q in [
+        "SHOW TAG KEYS",
+        "SHOW FIELD KEYS",
+        "SHOW SERIES",
+        "SHOW TAG VALUES WITH KEY = \"host\"",
+        "SHOW RETENTION POLICIES",
+    ] {
+        assert_eq!(
+            show(q, "nope"),
+            Err(ShowError::DatabaseNotFound { db: "nope".into() }),
+            "{q}"
+        );
+        assert_eq!(
+            show(q, "db2"),
+            Err(ShowError::DatabaseNotFound { db: "db2".into() }),
+            "{q}"
+        );
+        assert_eq!(show(q, ""), Err(ShowError::DatabaseRequired), "{q}");
+    }
+    assert_eq!(
+        show("SHOW FIELD KEYS FROM \"nope\".\"cpu\"", "db1"),
+        Err(ShowError::RetentionPolicyNotFound { rp: "nope".into() })
+    );
+}
+
+#[test]
+fn databases_and_retention_policies() {
+    let out = show("SHOW DATABASES", "").unwrap();
+    assert_eq!(table(&out), [("databases".to_owned(), rows(&[&["db1"]]))]);
+    let out = show("SHOW RETENTION POLICIES ON db1", "").unwrap();
+    assert_eq!(
+        out[0].columns,
+        [
+            "name",
+            "duration",
+            "shardGroupDuration",
+            "replicaN",
+            "default"
+        ]
+    );
+    assert_eq!(
+        out[0].values,
+        [vec![
+            Datum::String("autogen".into()),
+            Datum::String("0s".into()),
+            Datum::String("168h0m0s".into()),
+            Datum::Integer(1),
+            Datum::Boolean(true)
+        ]]
+    );
+}

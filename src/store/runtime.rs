@@ -1,0 +1,527 @@
+//! `Store`: the embedded store at run time — buffers, catalog, field types, read-your-writes.
+//!
+//! Owns: the in-memory state every part shares (the active buffers being filled from the WAL,
+//! the batch being flushed, the catalog, the bucket field types, the applied WAL sequence), its
+//! start-up (load the catalog, replay the WAL from the store's cursor, rebuild the field types)
+//! and the `ReadStore` implementation over files + buffers. The consumer thread that fills and
+//! flushes is in `consumer`.
+//!
+//! Consistency: one lock (`state`) guards the buffers; the catalog has its own, always taken
+//! after `state` when both are needed. A flush's files enter the catalog and its batch leaves
+//! `flushing` under both locks, so a scan (which snapshots both under the same order) sees every
+//! row exactly once or twice (identical rows, merged), never zero times.
+//!
+//! Read-your-writes: `applied` is the highest WAL seq whose rows are in the buffers (or files).
+//! A query that must see every acknowledged write calls [`Store::wait_applied`] with the WAL's
+//! last durable seq (`Wal::last_durable`) taken when the query starts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use tokio::sync::watch;
+
+use super::StoreError;
+use super::batch::{FxBuild, MeasurementBuffer};
+use super::catalog::{BucketKey, Catalog, LoadReport};
+use super::consumer::Flushing;
+use super::parquet_file::WriteOptions;
+use super::read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
+use super::scan::{ScanStats, output_schema, scan_sources};
+use super::types::FieldTypes;
+use crate::lineproto::{self, FieldType, ParseOptions};
+use crate::model::{BucketName, Record, TenantId, WalSeq};
+
+/// How the store runs (from `[store]`).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub dir: PathBuf,
+    /// Flush the buffers once the oldest unflushed record is this old.
+    pub flush_interval: Duration,
+    /// Flush once the buffers hold this many (estimated) bytes.
+    pub flush_bytes: usize,
+    /// Stop reading the WAL while buffers (active + flushing) hold this many bytes.
+    pub max_buffer_bytes: usize,
+    pub write: WriteOptions,
+}
+
+impl StoreOptions {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            flush_interval: Duration::from_secs(300),
+            flush_bytes: 64 << 20,
+            max_buffer_bytes: 256 << 20,
+            write: WriteOptions::default(),
+        }
+    }
+}
+
+/// The WAL consumer name of the store.
+pub const STORE_CONSUMER: &str = "store";
+
+/// Buffers of one bucket, by unescaped measurement.
+pub(super) type BucketBuffers = HashMap<Vec<u8>, MeasurementBuffer, FxBuild>;
+
+/// What the consumer fills and scans read.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub active: HashMap<BucketKey, BucketBuffers>,
+    /// WAL range of the records applied to `active` (`first` unset while none).
+    pub first: Option<WalSeq>,
+    pub last: WalSeq,
+    pub active_bytes: usize,
+    pub flushing: Option<Arc<Flushing>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct StoreCounters {
+    pub flushes: AtomicU64,
+    pub flush_failures: AtomicU64,
+    pub flush_seconds_micros: AtomicU64,
+    pub rows_written: AtomicU64,
+    pub files_written: AtomicU64,
+    pub points_refused: AtomicU64,
+    pub scans: AtomicU64,
+    pub row_groups_read: AtomicU64,
+    pub row_groups_skipped: AtomicU64,
+}
+
+/// A snapshot of the store's numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreStats {
+    pub buffered_rows: u64,
+    pub buffered_bytes: u64,
+    pub files: u64,
+    pub file_bytes: u64,
+    pub applied_seq: u64,
+    pub committed_seq: u64,
+    pub flushes: u64,
+    pub flush_failures: u64,
+    pub flush_seconds: f64,
+    pub rows_written: u64,
+    pub files_written: u64,
+    pub points_refused: u64,
+    pub row_groups_read: u64,
+    pub row_groups_skipped: u64,
+}
+
+/// The embedded store. Shared as `Arc<Store>`; see the module docs.
+#[derive(Debug)]
+pub struct Store {
+    pub(super) opts: StoreOptions,
+    pub(super) state: Mutex<State>,
+    pub(super) catalog: RwLock<Catalog>,
+    pub(super) types: FieldTypes,
+    pub(super) applied: watch::Sender<u64>,
+    pub(super) committed: AtomicU64,
+    pub(super) counters: StoreCounters,
+    /// Set by [`Store::flush_soon`]; the consumer flushes at its next look.
+    pub(super) flush_requested: std::sync::atomic::AtomicBool,
+}
+
+impl Store {
+    /// Loads the catalog from `opts.dir` (blocking: reads every footer and tag column). The
+    /// store holds nothing of the WAL yet: call [`Store::apply`] for the records after
+    /// `committed` (start-up replay), then run the consumer.
+    pub fn open(opts: StoreOptions, committed: WalSeq) -> Result<(Self, LoadReport), StoreError> {
+        let (catalog, report) = Catalog::load(&opts.dir)?;
+        let types = FieldTypes::new();
+        for ((tenant, bucket), measurements) in &catalog.buckets {
+            for (m, entry) in measurements {
+                for (f, ty) in &entry.fields {
+                    types.record(tenant, bucket, m.as_bytes(), f.as_bytes(), *ty);
+                }
+            }
+        }
+        let (applied, _) = watch::channel(committed.0);
+        let store = Self {
+            opts,
+            state: Mutex::new(State {
+                last: committed,
+                ..State::default()
+            }),
+            catalog: RwLock::new(catalog),
+            types,
+            applied,
+            committed: AtomicU64::new(committed.0),
+            counters: StoreCounters::default(),
+            flush_requested: std::sync::atomic::AtomicBool::new(false),
+        };
+        Ok((store, report))
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.opts
+    }
+
+    /// The bucket field types ingest checks writes against.
+    pub fn field_types(&self) -> &FieldTypes {
+        &self.types
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn catalog_read(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the consumer to flush what it buffered now (whatever the policy says).
+    pub fn flush_soon(&self) {
+        self.flush_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// The highest WAL seq whose rows queries see.
+    pub fn applied(&self) -> WalSeq {
+        WalSeq(*self.applied.borrow())
+    }
+
+    /// The store's durable WAL cursor (every record up to it is in Parquet files).
+    pub fn committed(&self) -> WalSeq {
+        WalSeq(self.committed.load(Ordering::Relaxed))
+    }
+
+    /// Waits until every record up to `seq` is visible to queries; `Err(NotApplied)` after
+    /// `timeout`. Call it at query start with `Wal::last_durable()`: every write acknowledged
+    /// before the query began is then in the answer.
+    pub async fn wait_applied(&self, seq: WalSeq, timeout: Duration) -> Result<(), StoreError> {
+        let mut rx = self.applied.subscribe();
+        if *rx.borrow_and_update() >= seq.0 {
+            return Ok(());
+        }
+        match tokio::time::timeout(timeout, rx.wait_for(|a| *a >= seq.0)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::NotApplied {
+                seq: seq.0,
+                applied: *self.applied.borrow(),
+            }),
+        }
+    }
+
+    /// Decodes one WAL record into the active buffers and publishes it as applied. Points the
+    /// buffer refuses (a type conflict that slipped past ingest, a reserved key) are counted
+    /// and skipped; the record is still applied.
+    pub fn apply(&self, rec: &Record) {
+        let entry = &rec.entry;
+        let opts = ParseOptions {
+            precision: entry.precision,
+            allow_unsigned: true,
+        };
+        let mut refused = 0u64;
+        {
+            let mut st = self.lock();
+            let key = (entry.tenant.clone(), entry.bucket.clone());
+            let mut added = 0usize;
+            let bufs = st.active.entry(key).or_default();
+            for raw in lineproto::split_lines(&entry.lines) {
+                let Ok(line) = lineproto::parse_line(raw, &opts) else {
+                    refused += 1;
+                    continue;
+                };
+                let m = lineproto::unescape_measurement(line.measurement());
+                let buf = match bufs.get_mut(m.as_ref()) {
+                    Some(b) => b,
+                    None => {
+                        let name = String::from_utf8_lossy(&m).into_owned();
+                        bufs.entry(m.to_vec())
+                            .or_insert_with(|| MeasurementBuffer::new(&name))
+                    }
+                };
+                let before = buf.estimated_bytes();
+                let columns = buf.field_count();
+                match buf.push_line(&line, entry.precision, 0) {
+                    Ok(()) => {
+                        added += buf.estimated_bytes() - before;
+                        if buf.field_count() != columns {
+                            // New fields: ingest must know them (start-up replay).
+                            for (k, ty) in buf.field_types() {
+                                self.types.record(
+                                    &entry.tenant,
+                                    &entry.bucket,
+                                    &m,
+                                    k.as_bytes(),
+                                    ty,
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        tracing::warn!(seq = rec.seq.0, error = %e, "store refused a point from the WAL");
+                    }
+                }
+            }
+            st.active_bytes += added;
+            st.first.get_or_insert(rec.seq);
+            st.last = rec.seq;
+        }
+        if refused > 0 {
+            self.counters
+                .points_refused
+                .fetch_add(refused, Ordering::Relaxed);
+        }
+        self.applied.send_replace(rec.seq.0);
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let (buffered_rows, buffered_bytes) = {
+            let st = self.lock();
+            let rows: usize = st
+                .active
+                .values()
+                .flat_map(|b| b.values())
+                .map(MeasurementBuffer::len)
+                .sum();
+            let flushing = st.flushing.as_ref().map_or(0, |f| f.bytes);
+            (rows as u64, (st.active_bytes + flushing) as u64)
+        };
+        let (files, file_bytes) = {
+            let cat = self.catalog_read();
+            let mut n = 0u64;
+            let mut bytes = 0u64;
+            for f in cat
+                .buckets
+                .values()
+                .flat_map(|m| m.values())
+                .flat_map(|e| e.partitions.values())
+                .flatten()
+            {
+                n += 1;
+                bytes += f.bytes;
+            }
+            (n, bytes)
+        };
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StoreStats {
+            buffered_rows,
+            buffered_bytes,
+            files,
+            file_bytes,
+            applied_seq: *self.applied.borrow(),
+            committed_seq: self.committed.load(Ordering::Relaxed),
+            flushes: load(&c.flushes),
+            flush_failures: load(&c.flush_failures),
+            flush_seconds: load(&c.flush_seconds_micros) as f64 / 1e6,
+            rows_written: load(&c.rows_written),
+            files_written: load(&c.files_written),
+            points_refused: load(&c.points_refused),
+            row_groups_read: load(&c.row_groups_read),
+            row_groups_skipped: load(&c.row_groups_skipped),
+        }
+    }
+
+    /// The schema over files, the batch being flushed and the active buffer.
+    fn schema_of(
+        &self,
+        st: &State,
+        cat: &Catalog,
+        key: &BucketKey,
+        measurement: &str,
+    ) -> Option<MeasurementSchema> {
+        let mut tags: BTreeSet<String> = BTreeSet::new();
+        let mut fields: BTreeMap<String, FieldType> = BTreeMap::new();
+        let mut found = false;
+        if let Some(e) = cat.measurement(&key.0, &key.1, measurement) {
+            if e.file_count() > 0 {
+                found = true;
+                tags.extend(e.tags.iter().cloned());
+                fields.extend(e.fields.iter().map(|(k, t)| (k.clone(), *t)));
+            }
+        }
+        if let Some(f) = &st.flushing {
+            if let Some(p) = f.parts.get(&(key.clone(), measurement.to_owned())) {
+                found = true;
+                tags.extend(p.schema.tags.iter().cloned());
+                for (k, t) in &p.schema.fields {
+                    fields.entry(k.clone()).or_insert(*t);
+                }
+            }
+        }
+        if let Some(buf) = st
+            .active
+            .get(key)
+            .and_then(|b| b.get(measurement.as_bytes()))
+            .filter(|b| !b.is_empty())
+        {
+            found = true;
+            let s = buffer_schema(buf);
+            tags.extend(s.tags);
+            for (k, t) in s.fields {
+                fields.entry(k).or_insert(t);
+            }
+        }
+        found.then(|| MeasurementSchema {
+            tags: tags.into_iter().collect(),
+            fields: fields.into_iter().collect(),
+        })
+    }
+
+    /// [`ReadStore::scan`] with what it did.
+    pub fn scan_with_stats(
+        &self,
+        req: &ScanRequest<'_>,
+    ) -> Result<(RecordBatch, ScanStats), StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.scan_once(req) {
+                // A file compacted or dropped between the snapshot and its open: look again.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn scan_once(&self, req: &ScanRequest<'_>) -> Result<(RecordBatch, ScanStats), StoreError> {
+        let key = (req.tenant.clone(), req.bucket.clone());
+        let (schema, files, buffers) = {
+            let st = self.lock();
+            let cat = self.catalog_read();
+            let Some(schema) = self.schema_of(&st, &cat, &key, req.measurement) else {
+                return Ok((
+                    RecordBatch::new_empty(output_schema(&MeasurementSchema::default(), Some(&[]))),
+                    ScanStats::default(),
+                ));
+            };
+            let files = cat
+                .measurement(req.tenant, req.bucket, req.measurement)
+                .map(|e| e.files_between(req.min_time, req.max_time))
+                .unwrap_or_default();
+            let mut buffers = Vec::new();
+            let flushing = st.flushing.clone();
+            if let Some(buf) = st
+                .active
+                .get(&key)
+                .and_then(|b| b.get(req.measurement.as_bytes()))
+                .filter(|b| !b.is_empty())
+            {
+                let overlaps = buf
+                    .time_range()
+                    .is_some_and(|(lo, hi)| hi >= req.min_time && lo <= req.max_time);
+                if overlaps {
+                    buffers.push(buf.to_record_batch()?);
+                }
+            }
+            (schema, files, (flushing, buffers))
+        };
+        // The generation being flushed is older than the active buffer: it merges first.
+        let (flushing, active) = buffers;
+        let mut buffers = Vec::with_capacity(2);
+        if let Some(p) = flushing
+            .as_ref()
+            .and_then(|f| f.parts.get(&(key.clone(), req.measurement.to_owned())))
+        {
+            buffers.push(p.batch()?);
+        }
+        buffers.extend(active);
+        let out = output_schema(&schema, req.fields);
+        let mut stats = ScanStats::default();
+        let batch = scan_sources(req, &out, &files, &buffers, &mut stats)?;
+        let c = &self.counters;
+        c.scans.fetch_add(1, Ordering::Relaxed);
+        c.row_groups_read
+            .fetch_add(stats.row_groups_read as u64, Ordering::Relaxed);
+        c.row_groups_skipped
+            .fetch_add(stats.row_groups_skipped as u64, Ordering::Relaxed);
+        Ok((batch, stats))
+    }
+}
+
+/// Tag keys and field types of one buffer.
+pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
+    let tags: BTreeSet<String> = buf
+        .series()
+        .flat_map(|s| s.iter().map(|(k, _)| k.clone()))
+        .collect();
+    MeasurementSchema {
+        tags: tags.into_iter().collect(),
+        fields: buf.field_types().map(|(k, t)| (k.to_owned(), t)).collect(),
+    }
+}
+
+impl ReadStore for Store {
+    fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String> {
+        let key = (tenant.clone(), bucket.clone());
+        let st = self.lock();
+        let cat = self.catalog_read();
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        if let Some(ms) = cat.buckets.get(&key) {
+            out.extend(
+                ms.iter()
+                    .filter(|(_, e)| e.file_count() > 0)
+                    .map(|(m, _)| m.clone()),
+            );
+        }
+        if let Some(f) = &st.flushing {
+            out.extend(
+                f.parts
+                    .keys()
+                    .filter(|(k, _)| *k == key)
+                    .map(|(_, m)| m.clone()),
+            );
+        }
+        if let Some(bufs) = st.active.get(&key) {
+            out.extend(
+                bufs.values()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| b.measurement().to_owned()),
+            );
+        }
+        out.into_iter().collect()
+    }
+
+    fn schema(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        measurement: &str,
+    ) -> Option<MeasurementSchema> {
+        let st = self.lock();
+        let cat = self.catalog_read();
+        self.schema_of(&st, &cat, &(tenant.clone(), bucket.clone()), measurement)
+    }
+
+    fn series(&self, tenant: &TenantId, bucket: &BucketName, measurement: &str) -> Vec<SeriesKey> {
+        let key = (tenant.clone(), bucket.clone());
+        let st = self.lock();
+        let cat = self.catalog_read();
+        let mut out: BTreeSet<SeriesKey> = BTreeSet::new();
+        if let Some(e) = cat
+            .measurement(tenant, bucket, measurement)
+            .filter(|e| e.file_count() > 0)
+        {
+            out.extend(e.series.iter().cloned());
+        }
+        if let Some(p) = st
+            .flushing
+            .as_ref()
+            .and_then(|f| f.parts.get(&(key.clone(), measurement.to_owned())))
+        {
+            out.extend(p.series.iter().cloned());
+        }
+        if let Some(buf) = st
+            .active
+            .get(&key)
+            .and_then(|b| b.get(measurement.as_bytes()))
+        {
+            out.extend(buf.series().map(<[(String, String)]>::to_vec));
+        }
+        out.into_iter().collect()
+    }
+
+    fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError> {
+        self.scan_with_stats(request).map(|(b, _)| b)
+    }
+}
