@@ -4,6 +4,7 @@
 mod bench;
 mod durability;
 mod forward_v1;
+mod influxql;
 mod limits;
 mod metrics;
 mod peers;
