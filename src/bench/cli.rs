@@ -1,5 +1,5 @@
-//! The `sluice-bench` command line: `run` (one load against a running server) and `compare`
-//! (sluice and its peers side by side).
+//! The `sluice-bench` command line: `run` (one load against a running server), `compare`
+//! (sluice and its peers side by side) and `query` (InfluxQL timings vs InfluxDB 1.6.7).
 //!
 //! Owns: argument shapes and turning them into a pool and a `LoadSpec`. Does not own: the
 //! send loops (`load`) or the harness (`compare`).
@@ -15,6 +15,7 @@ use super::batches::{self, Api, PoolSpec, TenantSpec};
 use super::compare::CompareArgs;
 use super::generate::{Fleet, ROUND_NS};
 use super::load::{self, LoadSpec, Mode, Stop};
+use super::query::QueryArgs;
 use super::report::Report;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ pub enum Command {
     Run(RunArgs),
     /// Start sluice and each peer in turn on 127.0.0.1, run the same load, table + PNG chart.
     Compare(CompareArgs),
+    /// Load the same data into InfluxDB 1.6.7 and sluice, time the same InfluxQL on each.
+    Query(QueryArgs),
 }
 
 /// The data and the request shape.

@@ -2,10 +2,9 @@
 //!
 //! Owns: Telegraf-shaped data (`generate`), pre-built write requests (`batches`), the closed
 //! and open send loops (`load`), `/proc` accounting (`procstat`), the report (`report`), the
-//! command line (`cli`) and the side-by-side run of sluice and its peers (`compare`).
+//! command line (`cli`), the side-by-side run of sluice and its peers (`compare`) and the
+//! InfluxQL timings against InfluxDB 1.6.7 on the same data (`query`).
 //! Does not own: anything sluice itself does; it talks to sluice only over HTTP.
-//!
-//! Not built yet: a query mode (sluice answers no queries yet).
 
 pub mod batches;
 pub mod cli;
@@ -13,6 +12,7 @@ pub mod compare;
 pub mod generate;
 pub mod load;
 pub mod procstat;
+pub mod query;
 pub mod report;
 
 /// Everything that can stop a benchmark.

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use sluice::bench::cli::{self, Cli, Command};
-use sluice::bench::compare;
+use sluice::bench::{compare, query};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -41,6 +41,13 @@ fn main() -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string(done)?);
                 }
                 results?;
+            }
+            Command::Query(args) => {
+                // As for compare: the processes live inside `query::run`'s future.
+                let report = query::run(&args, rx).await?;
+                let table = query::write_outputs(&args, &report)?;
+                eprintln!("\n{table}");
+                println!("{}", serde_json::to_string(&report)?);
             }
         }
         Ok(())

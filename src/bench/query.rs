@@ -1,0 +1,470 @@
+//! `sluice-bench query`: the same data loaded into InfluxDB 1.6.7 and into sluice (embedded
+//! store), then the same InfluxQL timed against each, as Grafana sends it; one table of
+//! ratios from one run (issue 5's query benchmarks).
+//!
+//! Owns: the query data set (built from `generate::Fleet`), the three queries, timing and the
+//! table. Does not own: starting systems (`compare::systems`), sending writes (`load`).
+//!
+//! Data (one bucket `bench`): a *deep* fleet, `deep_devices` × `interfaces` SNMP interfaces
+//! (plus a ping and an snmp line per device) every 10 s for `hours`, and a *wide* fleet, one
+//! round of `wide_devices` × `interfaces` just before it (50 016 `interface` series by
+//! default). Queries, each run once to warm up then `repeat` times (median and min reported):
+//! - `mean 1h/10s, 100 series`: `mean("ifHCInOctets")` over the last hour, `GROUP BY time(10s)`,
+//!   over 100 interface series (devices 0 and 1, and 4 interfaces of device 2), one answer
+//!   series of 361 windows.
+//! - `nnd 24h, 48 ifaces`: `non_negative_derivative(mean("ifHCInOctets"), 1s)` over `hours`,
+//!   `GROUP BY time(1m), "ifName"` for device 0's 48 interfaces.
+//! - `show tag values, 50k series`: `SHOW TAG VALUES FROM "interface" WITH KEY = "agent_host"`.
+//!
+//! A system that answers an error is reported with the error, not timed; the run goes on.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::BenchError;
+use super::batches::{self, Api, PoolSpec};
+use super::compare::systems::{self, Bins, System};
+use super::generate::{Fleet, ROUND_NS};
+use super::load::{self, LoadSpec, Mode, Stop};
+
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// Hours of data of the deep fleet (the derivative query spans all of it).
+    #[arg(long, default_value_t = 24)]
+    pub hours: u32,
+    /// Devices of the deep fleet (at least 3: the 100-series query reads devices 0–2).
+    #[arg(long, default_value_t = 3)]
+    pub deep_devices: u32,
+    /// Devices of the wide fleet (one round): × interfaces = series for SHOW TAG VALUES.
+    #[arg(long, default_value_t = 1042)]
+    pub wide_devices: u32,
+    #[arg(long, default_value_t = 48)]
+    pub interfaces: u32,
+    /// Timed runs per query (after one warm-up run).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+    /// Concurrent writers while loading.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    #[arg(long, default_value_t = 5000)]
+    pub batch: u64,
+    /// Where results.json and table.md go.
+    #[arg(long, default_value = "bench-results/query")]
+    pub out: PathBuf,
+    /// sluice binary (default: `sluice` next to this executable).
+    #[arg(long)]
+    pub sluice_bin: Option<PathBuf>,
+    #[arg(long, default_value = "/usr/bin/influxd")]
+    pub influxd_bin: PathBuf,
+}
+
+/// One query against one system.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    pub system: String,
+    pub query: String,
+    pub median_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+    pub runs_ms: Vec<f64>,
+    /// Rows over all series of the answer.
+    pub rows: usize,
+    pub bytes: usize,
+    pub error: Option<String>,
+}
+
+/// Loading one system.
+#[derive(Debug, Clone, Serialize)]
+pub struct Loaded {
+    pub system: String,
+    pub lines: u64,
+    pub seconds: f64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryReport {
+    pub loads: Vec<Loaded>,
+    pub timings: Vec<Timing>,
+    pub queries: Vec<(String, String)>,
+}
+
+/// The systems compared, InfluxDB first (the reference).
+const SYSTEMS: [System; 2] = [System::Influxd, System::Sluice];
+
+/// `(label, InfluxQL)` of the three queries, for data ending at `end_ns`.
+pub fn queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
+    let ms = |ns: i64| ns / 1_000_000;
+    let hour = 3_600_000_000_000;
+    let span = i64::from(args.hours) * hour;
+    vec![
+        (
+            format!(
+                "mean 1h/10s, {} series",
+                2 * args.interfaces + args.interfaces.min(4)
+            ),
+            format!(
+                "SELECT mean(\"ifHCInOctets\") FROM \"interface\" WHERE (\"agent_host\" =~ /^10\\.0\\.0\\.[01]$/ OR (\"agent_host\" = '10.0.0.2' AND \"ifName\" =~ /^Gi0\\/0\\/[0-3]$/)) AND time >= {}ms and time <= {}ms GROUP BY time(10s) fill(null)",
+                ms(end_ns - hour),
+                ms(end_ns)
+            ),
+        ),
+        (
+            format!("nnd {}h, {} ifaces", args.hours, args.interfaces),
+            format!(
+                "SELECT non_negative_derivative(mean(\"ifHCInOctets\"), 1s) *8 FROM \"interface\" WHERE \"agent_host\" = '10.0.0.0' AND time >= {}ms and time <= {}ms GROUP BY time(1m), \"ifName\" fill(null)",
+                ms(end_ns - span),
+                ms(end_ns)
+            ),
+        ),
+        (
+            format!(
+                "show tag values, {} series",
+                u64::from(args.wide_devices.max(args.deep_devices)) * u64::from(args.interfaces)
+            ),
+            "SHOW TAG VALUES FROM \"interface\" WITH KEY = \"agent_host\"".into(),
+        ),
+    ]
+}
+
+/// Runs the benchmark; every process started is stopped before it returns.
+pub async fn run(
+    args: &QueryArgs,
+    interrupt: tokio::sync::watch::Receiver<bool>,
+) -> Result<QueryReport, BenchError> {
+    if args.deep_devices < 3 {
+        return Err(BenchError::Usage {
+            reason: "--deep-devices must be at least 3".into(),
+        });
+    }
+    let bins = Bins {
+        sluice: args.sluice_bin.clone().unwrap_or_else(default_sluice),
+        influxd: args.influxd_bin.clone(),
+        victoria: PathBuf::new(),
+        vmagent: PathBuf::new(),
+        nginx: PathBuf::new(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(0));
+    let end_ns = now / ROUND_NS * ROUND_NS;
+    let qs = queries(args, end_ns);
+    let mut report = QueryReport {
+        loads: Vec::new(),
+        timings: Vec::new(),
+        queries: qs.clone(),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .map_err(|e| BenchError::Client {
+            reason: e.to_string(),
+        })?;
+    for sys in SYSTEMS {
+        if *interrupt.borrow() {
+            return Err(BenchError::Interrupted);
+        }
+        let (tenant, api) = systems::tenant_for(sys, Api::V2);
+        let pools = pools(args, end_ns, &tenant, api).await?;
+        let lines: u64 = pools.iter().flatten().map(|b| b.lines).sum();
+        eprintln!("== {}: loading {lines} lines", sys.label());
+        let running = systems::start(sys, &bins).await?;
+        let started = Instant::now();
+        for pool in pools {
+            let want: u64 = pool.iter().map(|b| b.lines).sum();
+            let spec = LoadSpec {
+                base_url: running.url.clone(),
+                mode: Mode::Closed {
+                    concurrency: args.concurrency,
+                },
+                stop: Stop::PoolOnce,
+                warmup: Duration::ZERO,
+                timeout: Duration::from_secs(120),
+                progress: false,
+                pids: Vec::new(),
+            };
+            let r = load::run(&spec, pool, interrupt.clone()).await?;
+            if r.lines_accepted != want {
+                return Err(BenchError::Client {
+                    reason: format!(
+                        "{} accepted {} of {want} lines (statuses {:?}, errors {:?})",
+                        sys.label(),
+                        r.lines_accepted,
+                        r.status_counts,
+                        r.error_samples
+                    ),
+                });
+            }
+        }
+        report.loads.push(Loaded {
+            system: sys.label().into(),
+            lines,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        for (label, q) in &qs {
+            let t = time_query(&client, &running.url, &tenant.token, q, args.repeat).await;
+            eprintln!(
+                "   {label}: {}",
+                t.error.clone().unwrap_or_else(|| format!(
+                    "median {:.1} ms, {} rows",
+                    t.median_ms.unwrap_or(0.0),
+                    t.rows
+                ))
+            );
+            report.timings.push(Timing {
+                system: sys.label().into(),
+                query: label.clone(),
+                ..t
+            });
+        }
+        drop(running);
+    }
+    Ok(report)
+}
+
+async fn pools(
+    args: &QueryArgs,
+    end_ns: i64,
+    tenant: &batches::TenantSpec,
+    api: Api,
+) -> Result<Vec<Vec<batches::Batch>>, BenchError> {
+    let rounds = i64::from(args.hours) * 360;
+    let deep = Fleet {
+        tenants: 1,
+        devices: args.deep_devices,
+        interfaces: args.interfaces,
+        seed: 1,
+        start_ns: end_ns - rounds * ROUND_NS,
+    };
+    let wide = Fleet {
+        devices: args.wide_devices,
+        start_ns: deep.start_ns - ROUND_NS,
+        ..deep
+    };
+    let specs = [
+        (wide, wide.lines_per_round()),
+        (
+            deep,
+            deep.lines_per_round() * u64::try_from(rounds).unwrap_or(0),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (fleet, lines) in specs {
+        let spec = PoolSpec {
+            fleet,
+            tenants: vec![tenant.clone()],
+            api,
+            gzip: true,
+            batch_lines: args.batch.max(1),
+            lines,
+        };
+        out.push(
+            tokio::task::spawn_blocking(move || batches::build_pool(&spec))
+                .await
+                .map_err(|e| BenchError::Client {
+                    reason: format!("pool builder failed: {e}"),
+                })?,
+        );
+    }
+    Ok(out)
+}
+
+/// One warm-up, then `repeat` timed runs of `q` (GET, `epoch=ms`, as Grafana sends it).
+async fn time_query(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    q: &str,
+    repeat: usize,
+) -> Timing {
+    let mut t = Timing {
+        system: String::new(),
+        query: String::new(),
+        median_ms: None,
+        min_ms: None,
+        runs_ms: Vec::new(),
+        rows: 0,
+        bytes: 0,
+        error: None,
+    };
+    for i in 0..=repeat.max(1) {
+        let mut req = client.get(format!("{base}/query")).query(&[
+            ("db", "bench"),
+            ("epoch", "ms"),
+            ("q", q),
+        ]);
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Token {token}"));
+        }
+        let started = Instant::now();
+        let answer = match req.send().await {
+            Ok(r) => {
+                let status = r.status();
+                r.bytes().await.map(|b| (status, b))
+            }
+            Err(e) => Err(e),
+        };
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        let (status, body) = match answer {
+            Ok(x) => x,
+            Err(e) => {
+                t.error = Some(format!("request failed: {e}"));
+                return t;
+            }
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let err = v["error"]
+            .as_str()
+            .or_else(|| v["results"][0]["error"].as_str())
+            .map(str::to_owned);
+        if !status.is_success() || err.is_some() {
+            t.error = Some(format!("{status}: {}", err.unwrap_or_default()));
+            return t;
+        }
+        if i == 0 {
+            t.bytes = body.len();
+            t.rows = rows(&v);
+            continue;
+        }
+        t.runs_ms.push(elapsed);
+    }
+    let mut sorted = t.runs_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    t.min_ms = sorted.first().copied();
+    t.median_ms = sorted.get(sorted.len() / 2).copied();
+    t
+}
+
+fn rows(v: &serde_json::Value) -> usize {
+    v["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["series"].as_array().into_iter().flatten())
+        .map(|s| s["values"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+fn default_sluice() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("sluice")))
+        .unwrap_or_else(|| PathBuf::from("sluice"))
+}
+
+/// The markdown table: per query, each system's median and the ratio influxd / sluice.
+pub fn table(r: &QueryReport) -> String {
+    let find = |sys: System, q: &str| {
+        r.timings
+            .iter()
+            .find(|t| t.system == sys.label() && t.query == q)
+    };
+    let cell = |t: Option<&Timing>| match t {
+        Some(Timing { error: Some(e), .. }) => {
+            format!("error: {}", e.chars().take(60).collect::<String>())
+        }
+        Some(t) => format!(
+            "{:.1} (min {:.1}, {} rows)",
+            t.median_ms.unwrap_or(0.0),
+            t.min_ms.unwrap_or(0.0),
+            t.rows
+        ),
+        None => "–".into(),
+    };
+    let mut s = String::from(
+        "| query | influxd 1.6 ms, median | sluice ms, median | **influxd / sluice** |\n|---|---:|---:|---:|\n",
+    );
+    for (label, _) in &r.queries {
+        let (a, b) = (find(System::Influxd, label), find(System::Sluice, label));
+        let ratio = match (a.and_then(|t| t.median_ms), b.and_then(|t| t.median_ms)) {
+            (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
+            _ => "–".into(),
+        };
+        let _ = writeln!(s, "| {label} | {} | {} | {ratio} |", cell(a), cell(b));
+    }
+    for l in &r.loads {
+        let _ = writeln!(
+            s,
+            "\nload {}: {} lines in {:.1} s ({:.0} lines/s)",
+            l.system,
+            l.lines,
+            l.seconds,
+            l.lines as f64 / l.seconds.max(1e-9)
+        );
+    }
+    s
+}
+
+/// Writes results.json and table.md into `args.out`; returns the table.
+pub fn write_outputs(args: &QueryArgs, r: &QueryReport) -> Result<String, BenchError> {
+    let io = |what: String| move |source| BenchError::Io { what, source };
+    std::fs::create_dir_all(&args.out).map_err(io(format!("creating {}", args.out.display())))?;
+    let t = table(r);
+    let json = serde_json::to_string_pretty(r).unwrap_or_default();
+    std::fs::write(args.out.join("results.json"), json).map_err(io("results.json".into()))?;
+    std::fs::write(args.out.join("table.md"), &t).map_err(io("table.md".into()))?;
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> QueryArgs {
+        QueryArgs {
+            hours: 24,
+            deep_devices: 3,
+            wide_devices: 1042,
+            interfaces: 48,
+            repeat: 5,
+            concurrency: 4,
+            batch: 5000,
+            out: PathBuf::from("x"),
+            sluice_bin: None,
+            influxd_bin: PathBuf::from("influxd"),
+        }
+    }
+
+    #[test]
+    fn queries_name_the_sizes_and_span_the_data() {
+        let q = queries(&args(), 7_200_000_000_000);
+        assert_eq!(q[0].0, "mean 1h/10s, 100 series");
+        assert!(q[0].1.contains("time >= 3600000ms and time <= 7200000ms"));
+        assert_eq!(q[1].0, "nnd 24h, 48 ifaces");
+        assert!(q[1].1.contains("time >= -79200000ms"));
+        assert_eq!(q[2].0, "show tag values, 50016 series");
+    }
+
+    #[test]
+    fn table_shows_ratio_and_errors() {
+        let t = |system: System, query: &str, ms: Option<f64>, error: Option<&str>| Timing {
+            system: system.label().into(),
+            query: query.into(),
+            median_ms: ms,
+            min_ms: ms,
+            runs_ms: ms.into_iter().collect(),
+            rows: 3,
+            bytes: 10,
+            error: error.map(str::to_owned),
+        };
+        let r = QueryReport {
+            loads: vec![],
+            queries: vec![("a".into(), "q".into()), ("b".into(), "q".into())],
+            timings: vec![
+                t(System::Influxd, "a", Some(50.0), None),
+                t(System::Sluice, "a", Some(5.0), None),
+                t(System::Influxd, "b", Some(1.0), None),
+                t(System::Sluice, "b", None, Some("200 OK: nope")),
+            ],
+        };
+        let s = table(&r);
+        assert!(
+            s.contains("| a | 50.0 (min 50.0, 3 rows) | 5.0 (min 5.0, 3 rows) | **10.0×** |"),
+            "{s}"
+        );
+        assert!(s.contains("error: 200 OK: nope"), "{s}");
+    }
+}
