@@ -10,6 +10,7 @@ mod influxql;
 mod limits;
 mod metrics;
 mod peers;
+mod sluice_dashboard;
 mod sluice_process;
 mod store;
 mod store_inspect;
