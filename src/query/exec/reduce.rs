@@ -156,6 +156,26 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             let k = idx[i as usize];
             Ok(vec![selected(p, k, p.times[k], p.rows[k])])
         }
+        Func::Top(n) | Func::Bottom(n) => {
+            if matches!(p.vals, Vals::String(_) | Vals::Boolean(_)) {
+                return Err(unsupported(func, p));
+            }
+            // The n largest (smallest) values, earlier time first among equal values, then
+            // ordered by time (InfluxDB's top/bottom reducers).
+            let top = matches!(func, Func::Top(_));
+            let mut idx: Vec<usize> = r.clone().collect();
+            idx.sort_by(|&a, &b| {
+                let by_value = cmp_vals(&p.vals, a, b);
+                let by_value = if top { by_value.reverse() } else { by_value };
+                by_value.then(p.times[a].cmp(&p.times[b]))
+            });
+            idx.truncate(*n);
+            idx.sort_by_key(|&i| p.times[i]);
+            Ok(idx
+                .into_iter()
+                .map(|i| selected(p, i, p.times[i], p.rows[i]))
+                .collect())
+        }
         Func::Mode => {
             // Most frequent value; ties go to the value seen first (then the larger value).
             let mut seen: HashMap<String, (usize, i64, usize)> = HashMap::new();

@@ -46,6 +46,19 @@ pub fn execute(
             uniq.push(c);
         }
     }
+    // Every top-level call (duplicates included) → index of its stream in `uniq`.
+    let mut all_calls: Vec<&Call> = Vec::new();
+    for f in &plan.fields {
+        f.expr.top_calls(&mut all_calls);
+    }
+    let slots: Vec<(usize, usize)> = all_calls
+        .iter()
+        .map(|c| {
+            let k = c.to_string();
+            let i = keys.iter().position(|x| *x == k).unwrap_or(0);
+            (*c as *const Call as usize, i)
+        })
+        .collect();
     let selector_mode = uniq.len() == 1 && uniq[0].func.is_selector();
     let windows = plan.interval.map(|interval| Windows {
         interval,
@@ -147,7 +160,7 @@ pub fn execute(
             let mut values = if uniq.is_empty() {
                 g.raw_rows()
             } else {
-                g.aggregate_rows(&uniq, &keys)?
+                g.aggregate_rows(&uniq, &slots)?
             };
             values = values
                 .into_iter()
@@ -234,6 +247,11 @@ impl Group<'_> {
                 _ => None,
             })
             .collect();
+        let raw_fill = match self.plan.fill {
+            Fill::Number(f) => Some(f),
+            Fill::Integer(i) => Some(i as f64),
+            _ => None,
+        };
         let mut rows: Vec<Vec<Datum>> = Vec::new();
         let mut emit = |r: u32| {
             let ri = r as usize;
@@ -244,7 +262,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(self.plan.fields.len() + 1);
             row.push(Datum::Time(self.m.times[ri]));
             for f in &self.plan.fields {
-                row.push(nan_to_null(self.m.eval(&f.expr, s, ri)));
+                row.push(nan_to_null(self.m.eval_filled(&f.expr, s, ri, raw_fill)));
             }
             rows.push(row);
         };
@@ -318,7 +336,7 @@ impl Group<'_> {
             self.selector_mode,
         )?;
         match &self.windows {
-            Some(w) => fill(
+            Some(w) if !matches!(c.func, Func::Top(_) | Func::Bottom(_)) => fill(
                 s,
                 w,
                 plan.fill,
@@ -328,7 +346,7 @@ impl Group<'_> {
                 c.func == Func::Count,
                 self.limits.max_rows,
             ),
-            None => Ok(if asc {
+            _ => Ok(if asc {
                 s
             } else {
                 s.into_iter().rev().collect()
@@ -337,7 +355,11 @@ impl Group<'_> {
     }
 
     /// Rows of an aggregate plan: the union of the call streams' times, joined.
-    fn aggregate_rows(&self, calls: &[&Call], keys: &[String]) -> Result<Vec<Vec<Datum>>, QueryError> {
+    fn aggregate_rows(
+        &self,
+        calls: &[&Call],
+        slots: &[(usize, usize)],
+    ) -> Result<Vec<Vec<Datum>>, QueryError> {
         let plan = self.plan;
         let streams = calls
             .iter()
@@ -389,7 +411,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(plan.fields.len() + 1);
             row.push(Datum::Time(t));
             for f in &plan.fields {
-                row.push(nan_to_null(self.eval(&f.expr, keys, &vals, aux)));
+                row.push(nan_to_null(self.eval(&f.expr, slots, &vals, aux)));
             }
             rows.push(row);
             if rows.len() > self.limits.max_rows {
@@ -404,21 +426,22 @@ impl Group<'_> {
     fn eval(
         &self,
         e: &Expr,
-        keys: &[String],
+        slots: &[(usize, usize)],
         vals: &[Datum],
         aux: Option<(&SeriesRun, usize)>,
     ) -> Datum {
         match e {
             Expr::Call(c) => {
-                let k = c.to_string();
-                keys.iter()
-                    .position(|x| *x == k)
-                    .map_or(Datum::Null, |i| vals[i].clone())
+                let addr = c.as_ref() as *const Call as usize;
+                slots
+                    .iter()
+                    .find(|(a, _)| *a == addr)
+                    .map_or(Datum::Null, |(_, i)| vals[*i].clone())
             }
             Expr::Binary(l, op, r) => arith(
-                &self.eval(l, keys, vals, aux),
+                &self.eval(l, slots, vals, aux),
                 *op,
-                &self.eval(r, keys, vals, aux),
+                &self.eval(r, slots, vals, aux),
             ),
             Expr::Var(_) => match aux {
                 Some((s, r)) => self.m.eval(e, s, r),

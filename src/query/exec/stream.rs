@@ -120,9 +120,14 @@ pub fn windowed(
         while j < n && w.start(p.times[j]) == ws {
             j += 1;
         }
+        // top() and bottom() keep their points' times even with GROUP BY time.
+        let own_time = matches!(func, Func::Top(_) | Func::Bottom(_));
         for o in super::reduce::reduce(func, p, i..j)? {
             out.push(SPoint {
-                time: ws,
+                time: match (own_time, o.time) {
+                    (true, Some(t)) => t,
+                    _ => ws,
+                },
                 value: o.value,
                 row: o.row,
             });

@@ -165,7 +165,10 @@ pub fn lower_select(
     if fields.is_empty() {
         return Err(QueryError::NoField);
     }
-    let mut check = Check::default();
+    let mut check = Check {
+        limit: stmt.limit,
+        ..Check::default()
+    };
     let mut lowered = Vec::with_capacity(fields.len());
     for (_, _, e) in &fields {
         lowered.push(check.expr(e, interval.is_some())?);

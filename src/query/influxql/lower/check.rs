@@ -17,11 +17,13 @@ pub struct Check {
     /// A field or tag outside any call (`HasAuxiliaryFields`).
     aux: bool,
     distinct: bool,
+    /// `top` or `bottom` when one was seen.
+    top_bottom: Option<&'static str>,
+    /// The statement's LIMIT (top/bottom may not ask for more rows).
+    pub limit: Option<u64>,
 }
 
 const UNSUPPORTED_FUNCTIONS: &[&str] = &[
-    "top",
-    "bottom",
     "sample",
     "holt_winters",
     "holt_winters_with_fit",
@@ -186,6 +188,46 @@ impl Check {
                 };
                 return Ok(call(Func::Percentile(p), field(args)?));
             }
+            "top" | "bottom" => {
+                if let Some(f) = self.top_bottom {
+                    return Err(QueryError::TopBottomCombined { func: f });
+                }
+                if args.len() < 2 {
+                    return Err(invalid(format!(
+                        "invalid number of arguments for {name}, expected at least 2, got {}",
+                        args.len()
+                    )));
+                }
+                let n = match strip(&args[args.len() - 1]) {
+                    Expr::Integer(n) if *n >= 1 => *n,
+                    Expr::Integer(n) => {
+                        return Err(invalid(format!("limit ({n}) in {name} function must be at least 1")));
+                    }
+                    other => {
+                        return Err(invalid(format!(
+                            "expected integer as last argument in {name}(), found {other:?}"
+                        )));
+                    }
+                };
+                if let Some(limit) = self.limit
+                    && limit > 0
+                    && n as u64 > limit
+                {
+                    return Err(invalid(format!(
+                        "limit ({n}) in {name} function can not be larger than the LIMIT ({limit}) in the select statement"
+                    )));
+                }
+                if args.len() > 2 {
+                    return Err(QueryError::Unsupported {
+                        what: format!("{name}() with tag arguments"),
+                    });
+                }
+                let f = if name == "top" { "top" } else { "bottom" };
+                self.top_bottom = Some(f);
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                let func = if name == "top" { Func::Top(n) } else { Func::Bottom(n) };
+                return Ok(call(func, field(args)?));
+            }
             "distinct" => {
                 if args.is_empty() {
                     return Err(invalid("distinct function requires at least one argument".into()));
@@ -273,6 +315,9 @@ impl Check {
 
     /// `validateFields`: the combinations InfluxDB refuses.
     pub fn validate(&self, stmt: &ast::SelectStatement, interval: bool) -> Result<(), QueryError> {
+        if let (Some(f), true) = (self.top_bottom, self.calls > 1) {
+            return Err(QueryError::TopBottomCombined { func: f });
+        }
         if self.calls == 0 {
             match stmt.fill {
                 Some(ast::Fill::None) => return Err(QueryError::FillWithoutFunction { mode: "none" }),
