@@ -5,4 +5,21 @@
 //! Does not own: executing the plan (`query`), reading rows (`store`).
 
 pub mod ast;
+pub mod lexer;
+pub mod literal;
 pub mod lower;
+mod parse_expr;
+mod parse_select;
+mod parse_stmt;
+pub mod parser;
+pub mod print;
+pub mod token;
+
+pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
+
+#[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
+mod tests_parse;
+#[cfg(test)]
+mod tests_roundtrip;
