@@ -72,7 +72,14 @@ fn var(n: &str) -> Expr {
     })
 }
 
-fn plan(measurement: &str, expr: Expr, start: i64, end: i64, every: i64, group_by: &[&str]) -> SelectPlan {
+fn plan(
+    measurement: &str,
+    expr: Expr,
+    start: i64,
+    end: i64,
+    every: i64,
+    group_by: &[&str],
+) -> SelectPlan {
     SelectPlan {
         sources: vec![Source {
             bucket: BucketName::new("telegraf").unwrap(),

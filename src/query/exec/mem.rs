@@ -78,7 +78,9 @@ fn role<'a>(f: &'a arrow::datatypes::Field) -> (Option<&'a str>, String) {
     let md = f.metadata();
     (
         md.get(ROLE).map(String::as_str),
-        md.get(ROLE_KEY).cloned().unwrap_or_else(|| f.name().clone()),
+        md.get(ROLE_KEY)
+            .cloned()
+            .unwrap_or_else(|| f.name().clone()),
     )
 }
 

@@ -56,7 +56,11 @@ pub struct Points {
 }
 
 /// Rows of `series` (indices into `m.series`) that pass `keep`, merged by time.
-pub fn group_rows(m: &Measured, series: &[usize], keep: &dyn Fn(&SeriesRun, usize) -> bool) -> Vec<u32> {
+pub fn group_rows(
+    m: &Measured,
+    series: &[usize],
+    keep: &dyn Fn(&SeriesRun, usize) -> bool,
+) -> Vec<u32> {
     let mut rows: Vec<u32> = Vec::new();
     for &s in series {
         let run = &m.series[s];
@@ -83,15 +87,11 @@ pub fn points(m: &Measured, col: &FieldCol, rows: &[u32]) -> Points {
     let times = valid.iter().map(|&r| m.times[r as usize]).collect();
     let vals = match col {
         FieldCol::Float(a) => Vals::Float(valid.iter().map(|&r| a.value(r as usize)).collect()),
-        FieldCol::Integer(a) => {
-            Vals::Integer(valid.iter().map(|&r| a.value(r as usize)).collect())
-        }
+        FieldCol::Integer(a) => Vals::Integer(valid.iter().map(|&r| a.value(r as usize)).collect()),
         FieldCol::Unsigned(a) => {
             Vals::Unsigned(valid.iter().map(|&r| a.value(r as usize)).collect())
         }
-        FieldCol::Boolean(a) => {
-            Vals::Boolean(valid.iter().map(|&r| a.value(r as usize)).collect())
-        }
+        FieldCol::Boolean(a) => Vals::Boolean(valid.iter().map(|&r| a.value(r as usize)).collect()),
         FieldCol::String(a) => Vals::String(
             valid
                 .iter()

@@ -56,6 +56,10 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             _ => Err(unsupported(func, p)),
         },
         Func::Mean => {
+            if let Vals::Float(v) = &p.vals {
+                let v = &v[r];
+                return one(Datum::Float(v.iter().sum::<f64>() / v.len() as f64));
+            }
             let s = floats(&p.vals, r.clone()).ok_or_else(|| unsupported(func, p))?;
             one(Datum::Float(s.iter().sum::<f64>() / s.len() as f64))
         }
@@ -98,12 +102,20 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             Vals::Integer(v) => {
                 let v = &v[r];
                 let (min, max) = (v.iter().min(), v.iter().max());
-                one(Datum::Integer(max.copied().unwrap_or(0).wrapping_sub(min.copied().unwrap_or(0))))
+                one(Datum::Integer(
+                    max.copied()
+                        .unwrap_or(0)
+                        .wrapping_sub(min.copied().unwrap_or(0)),
+                ))
             }
             Vals::Unsigned(v) => {
                 let v = &v[r];
                 let (min, max) = (v.iter().min(), v.iter().max());
-                one(Datum::Unsigned(max.copied().unwrap_or(0).wrapping_sub(min.copied().unwrap_or(0))))
+                one(Datum::Unsigned(
+                    max.copied()
+                        .unwrap_or(0)
+                        .wrapping_sub(min.copied().unwrap_or(0)),
+                ))
             }
             _ => Err(unsupported(func, p)),
         },
@@ -135,7 +147,8 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
                 } else {
                     later == Ordering::Greater
                 };
-                let tie = later == Ordering::Equal && tie_prefers(&p.vals, r.start + i, r.start + best, first);
+                let tie = later == Ordering::Equal
+                    && tie_prefers(&p.vals, r.start + i, r.start + best, first);
                 if better_time || tie {
                     best = i;
                 }
@@ -277,7 +290,9 @@ mod tests {
     }
 
     fn val(func: Func, p: &Points) -> Datum {
-        reduce(&func, p, 0..p.times.len()).expect("reduce")[0].value.clone()
+        reduce(&func, p, 0..p.times.len()).expect("reduce")[0]
+            .value
+            .clone()
     }
 
     #[test]
@@ -318,14 +333,21 @@ mod tests {
         assert_eq!((out.time, &out.value), (Some(5), &Datum::Integer(30)));
         let p90 = &reduce(&Func::Percentile(90.0), &p, 0..5).expect("p90")[0];
         assert_eq!(p90.value, Datum::Integer(50));
-        assert!(reduce(&Func::Percentile(5.0), &p, 0..5).expect("p5").is_empty());
+        assert!(
+            reduce(&Func::Percentile(5.0), &p, 0..5)
+                .expect("p5")
+                .is_empty()
+        );
     }
 
     #[test]
     fn stddev_of_one_point_is_nan_and_distinct_keeps_first_seen_order() {
         let one = pts(&[1], Vals::Float(vec![3.0]));
         assert!(matches!(val(Func::Stddev, &one), Datum::Float(f) if f.is_nan()));
-        let p = pts(&[1, 2, 3, 4], Vals::String(vec!["b".into(), "a".into(), "b".into(), "c".into()]));
+        let p = pts(
+            &[1, 2, 3, 4],
+            Vals::String(vec!["b".into(), "a".into(), "b".into(), "c".into()]),
+        );
         let d: Vec<Datum> = reduce(&Func::Distinct, &p, 0..4)
             .expect("distinct")
             .into_iter()
@@ -333,7 +355,11 @@ mod tests {
             .collect();
         assert_eq!(
             d,
-            vec![Datum::String("b".into()), Datum::String("a".into()), Datum::String("c".into())]
+            vec![
+                Datum::String("b".into()),
+                Datum::String("a".into()),
+                Datum::String("c".into())
+            ]
         );
         assert!(reduce(&Func::Mean, &p, 0..4).is_err());
     }

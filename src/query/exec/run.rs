@@ -65,12 +65,13 @@ pub fn execute(
         tz: plan.tz,
     });
     // Transformations over windows read one window before the range (after it, descending).
-    let extend = plan.interval.is_some()
-        && uniq.iter().any(|c| needs_extra_window(c));
+    let extend = plan.interval.is_some() && uniq.iter().any(|c| needs_extra_window(c));
     let (mut scan_start, mut scan_end) = (plan.start, plan.end);
     if let (true, Some(i)) = (extend, plan.interval) {
         if plan.ascending {
-            scan_start = scan_start.saturating_sub(i.every);
+            if scan_start != MIN_TIME {
+                scan_start = scan_start.saturating_sub(i.every);
+            }
         } else {
             scan_end = scan_end.saturating_add(i.every);
         }
@@ -103,7 +104,9 @@ pub fn execute(
             .fields
             .iter()
             .filter(|(k, _): &&(String, FieldType)| {
-                all_vars.iter().any(|v| &v.name == k && v.kind != VarKind::Tag)
+                all_vars
+                    .iter()
+                    .any(|v| &v.name == k && v.kind != VarKind::Tag)
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -165,7 +168,11 @@ pub fn execute(
             values = values
                 .into_iter()
                 .skip(plan.offset)
-                .take(if plan.limit == 0 { usize::MAX } else { plan.limit })
+                .take(if plan.limit == 0 {
+                    usize::MAX
+                } else {
+                    plan.limit
+                })
                 .collect();
             if values.is_empty() {
                 continue;
@@ -296,7 +303,10 @@ impl Group<'_> {
             let (mut s, mut e) = (start, end);
             if let (Some(i), false) = (plan.interval, matches!(c.func, Func::CumulativeSum)) {
                 if asc {
-                    s = s.saturating_sub(i.every);
+                    // Without a lower bound there is no window before the first one.
+                    if s != MIN_TIME {
+                        s = s.saturating_sub(i.every);
+                    }
                 } else {
                     e = e.saturating_add(i.every);
                 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array,
-    StringArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, StringArray,
+    UInt64Array,
 };
 use arrow::datatypes::{DataType, Int32Type, TimestampNanosecondType};
 use arrow::record_batch::RecordBatch;
@@ -113,7 +113,10 @@ impl Measured {
         let mut times = None;
         for (i, f) in schema.fields().iter().enumerate() {
             let md = f.metadata();
-            let key = md.get(ROLE_KEY).cloned().unwrap_or_else(|| f.name().clone());
+            let key = md
+                .get(ROLE_KEY)
+                .cloned()
+                .unwrap_or_else(|| f.name().clone());
             match md.get(ROLE).map(String::as_str) {
                 Some(ROLE_TAG) => {
                     let col = batch.column(i).as_dictionary_opt::<Int32Type>().ok_or(
@@ -147,9 +150,11 @@ impl Measured {
         let dict_values: Vec<&StringArray> = tag_cols
             .iter()
             .map(|c| {
-                c.values().as_string_opt::<i32>().ok_or(QueryError::Internal {
-                    what: "tag dictionary values are not strings",
-                })
+                c.values()
+                    .as_string_opt::<i32>()
+                    .ok_or(QueryError::Internal {
+                        what: "tag dictionary values are not strings",
+                    })
             })
             .collect::<Result<_, _>>()?;
         let tag_at = |t: usize, row: usize| -> Option<&str> {
@@ -242,7 +247,13 @@ impl Measured {
         }
     }
 
-    fn eval_filled_inner(&self, e: &Expr, series: &SeriesRun, row: usize, fill: Option<f64>) -> Datum {
+    fn eval_filled_inner(
+        &self,
+        e: &Expr,
+        series: &SeriesRun,
+        row: usize,
+        fill: Option<f64>,
+    ) -> Datum {
         match e {
             Expr::Float(f) => Datum::Float(*f),
             Expr::Integer(i) => Datum::Integer(*i),

@@ -158,7 +158,11 @@ pub fn fill(
         return Ok(ordered(s, ascending));
     }
     let s = ordered(s, ascending);
-    let (first, last) = if ascending { (start, end) } else { (end, start) };
+    let (first, last) = if ascending {
+        (start, end)
+    } else {
+        (end, start)
+    };
     let mut wt = if first == MIN_TIME {
         match s.first() {
             Some(p) => w.start(p.time),
@@ -266,7 +270,9 @@ pub fn transform(
     ascending: bool,
 ) -> Result<Vec<SPoint>, QueryError> {
     let pts: Vec<&SPoint> = input.iter().filter(|p| p.value != Datum::Null).collect();
-    if let Some(p) = pts.iter().find(|p| matches!(p.value, Datum::String(_) | Datum::Boolean(_)))
+    if let Some(p) = pts
+        .iter()
+        .find(|p| matches!(p.value, Datum::String(_) | Datum::Boolean(_)))
         && !matches!(func, Func::Elapsed(_))
     {
         return Err(QueryError::UnsupportedType {
@@ -315,8 +321,10 @@ pub fn transform(
                     let d = sub_typed(&p.value, &q.value);
                     let negative = match (&p.value, &q.value) {
                         (Datum::Unsigned(a), Datum::Unsigned(b)) => a < b,
-                        _ => matches!(d, Datum::Float(f) if f < 0.0)
-                            || matches!(d, Datum::Integer(i) if i < 0),
+                        _ => {
+                            matches!(d, Datum::Float(f) if f < 0.0)
+                                || matches!(d, Datum::Integer(i) if i < 0)
+                        }
                     };
                     if !(*non_negative && negative) {
                         out.push(at(p.time, d));
@@ -403,7 +411,11 @@ fn sub_typed(a: &Datum, b: &Datum) -> Datum {
 
 /// `integral(field, unit)`: the trapezoidal area under the points, per window (interpolated at
 /// window ends) or over everything (stamped 0), as InfluxDB's integral reducer computes it.
-pub fn integral(p: &Points, unit: i64, windows: Option<&Windows>) -> Result<Vec<SPoint>, QueryError> {
+pub fn integral(
+    p: &Points,
+    unit: i64,
+    windows: Option<&Windows>,
+) -> Result<Vec<SPoint>, QueryError> {
     let vals: Vec<f64> = match &p.vals {
         Vals::Float(v) => v.clone(),
         Vals::Integer(v) => v.iter().map(|x| *x as f64).collect(),

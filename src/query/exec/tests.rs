@@ -23,10 +23,22 @@ fn bucket() -> BucketName {
 fn store() -> MemStore {
     let mut s = MemStore::new();
     let pts: &[(&str, &[(&str, Value)], i64)] = &[
-        ("h1", &[("a", Value::Float(1.0)), ("b", Value::Integer(10))], 0),
-        ("h1", &[("a", Value::Float(3.0)), ("b", Value::Integer(20))], 10),
+        (
+            "h1",
+            &[("a", Value::Float(1.0)), ("b", Value::Integer(10))],
+            0,
+        ),
+        (
+            "h1",
+            &[("a", Value::Float(3.0)), ("b", Value::Integer(20))],
+            10,
+        ),
         ("h1", &[("a", Value::Float(2.0))], 20),
-        ("h2", &[("a", Value::Float(5.0)), ("b", Value::Integer(1))], 5),
+        (
+            "h2",
+            &[("a", Value::Float(5.0)), ("b", Value::Integer(1))],
+            5,
+        ),
         ("h2", &[("a", Value::Float(4.0))], 25),
         ("h2", &[("b", Value::Integer(7))], 40),
     ];
@@ -34,8 +46,15 @@ fn store() -> MemStore {
         s.push("t1", "db", "m", &[("host", host)], fields.to_vec(), t * S)
             .expect("push");
     }
-    s.push("t1", "db", "m2", &[("host", "h1")], vec![("a", Value::Float(100.0))], 15 * S)
-        .expect("push");
+    s.push(
+        "t1",
+        "db",
+        "m2",
+        &[("host", "h1")],
+        vec![("a", Value::Float(100.0))],
+        15 * S,
+    )
+    .expect("push");
     s.seal().expect("seal");
     s
 }
@@ -125,9 +144,18 @@ fn raw_select_merges_series_by_time_and_skips_points_without_the_field() {
 fn raw_math_and_tags() {
     // influxd: SELECT a*2, a+b, b/3 ... → [0,2,11,3.33..], ..., [40,null,null,2.33..]
     let mut p = plan(vec![
-        ("a", Expr::Binary(Box::new(var("a")), BinOp::Mul, Box::new(Expr::Integer(2)))),
-        ("a_b", Expr::Binary(Box::new(var("a")), BinOp::Add, Box::new(var("b")))),
-        ("b", Expr::Binary(Box::new(var("b")), BinOp::Div, Box::new(Expr::Integer(3)))),
+        (
+            "a",
+            Expr::Binary(Box::new(var("a")), BinOp::Mul, Box::new(Expr::Integer(2))),
+        ),
+        (
+            "a_b",
+            Expr::Binary(Box::new(var("a")), BinOp::Add, Box::new(var("b"))),
+        ),
+        (
+            "b",
+            Expr::Binary(Box::new(var("b")), BinOp::Div, Box::new(Expr::Integer(3))),
+        ),
         ("host", var("host")),
     ]);
     p.limit = 2;
@@ -135,8 +163,20 @@ fn raw_math_and_tags() {
     assert_eq!(
         out[0].values,
         vec![
-            vec![t(0), f(2.0), f(11.0), f(10.0 / 3.0), Datum::String("h1".into())],
-            vec![t(5), f(10.0), f(6.0), f(1.0 / 3.0), Datum::String("h2".into())],
+            vec![
+                t(0),
+                f(2.0),
+                f(11.0),
+                f(10.0 / 3.0),
+                Datum::String("h1".into())
+            ],
+            vec![
+                t(5),
+                f(10.0),
+                f(6.0),
+                f(1.0 / 3.0),
+                Datum::String("h2".into())
+            ],
         ]
     );
 }
@@ -185,7 +225,11 @@ fn group_by_time_and_tag_with_fill_null_descending() {
     );
     assert_eq!(
         out[1].values,
-        vec![vec![t(40), Datum::Null], vec![t(20), f(2.0)], vec![t(0), f(2.0)]]
+        vec![
+            vec![t(40), Datum::Null],
+            vec![t(20), f(2.0)],
+            vec![t(0), f(2.0)]
+        ]
     );
 }
 
@@ -203,7 +247,12 @@ fn count_fills_with_zero_and_fill_modes() {
     // h2: a at 5 and 25.
     assert_eq!(
         out[1].values,
-        vec![vec![t(0), i(1)], vec![t(10), i(0)], vec![t(20), i(1)], vec![t(30), i(0)]]
+        vec![
+            vec![t(0), i(1)],
+            vec![t(10), i(0)],
+            vec![t(20), i(1)],
+            vec![t(30), i(0)]
+        ]
     );
     let mut p = plan(vec![("mean", call(Func::Mean, var("a")))]);
     p.start = 0;
@@ -265,14 +314,22 @@ fn nested_derivative_reads_one_window_before_the_range_and_takes_math() {
         call(Func::Mean, var("a")),
     );
     let out = run(&p);
-    assert_eq!(out[0].values, vec![vec![t(10), f(2.0)], vec![t(20), f(-1.0)]]);
+    assert_eq!(
+        out[0].values,
+        vec![vec![t(10), f(2.0)], vec![t(20), f(-1.0)]]
+    );
 }
 
 #[test]
 fn raw_transforms() {
     let mut p = plan(vec![(
         "difference",
-        call(Func::Difference { non_negative: false }, var("b")),
+        call(
+            Func::Difference {
+                non_negative: false,
+            },
+            var("b"),
+        ),
     )]);
     p.group_by = vec!["host".into()];
     let out = run(&p);
@@ -280,13 +337,19 @@ fn raw_transforms() {
     assert_eq!(out[1].values, vec![vec![t(40), i(6)]]);
     p.fields[0].expr = call(Func::CumulativeSum, var("a"));
     let out = run(&p);
-    assert_eq!(out[0].values, vec![vec![t(0), f(1.0)], vec![t(10), f(4.0)], vec![t(20), f(6.0)]]);
+    assert_eq!(
+        out[0].values,
+        vec![vec![t(0), f(1.0)], vec![t(10), f(4.0)], vec![t(20), f(6.0)]]
+    );
     p.fields[0].expr = call(Func::Elapsed(S), var("a"));
     let out = run(&p);
     assert_eq!(out[1].values, vec![vec![t(25), i(20)]]);
     p.fields[0].expr = call(Func::MovingAverage(2), var("a"));
     let out = run(&p);
-    assert_eq!(out[0].values, vec![vec![t(10), f(2.0)], vec![t(20), f(2.5)]]);
+    assert_eq!(
+        out[0].values,
+        vec![vec![t(10), f(2.0)], vec![t(20), f(2.5)]]
+    );
 }
 
 #[test]
@@ -297,7 +360,10 @@ fn conditions_on_tags_and_fields() {
         Box::new(Cond::Cmp(var("a"), CmpOp::Gt, Expr::Integer(1))),
     ));
     let out = run(&p);
-    assert_eq!(out[0].values, vec![vec![t(10), f(3.0)], vec![t(20), f(2.0)]]);
+    assert_eq!(
+        out[0].values,
+        vec![vec![t(10), f(3.0)], vec![t(20), f(2.0)]]
+    );
     // influxd: SELECT a FROM m WHERE b > 5 → only rows holding a.
     p.condition = Some(Cond::Cmp(var("b"), CmpOp::Gt, Expr::Integer(5)));
     let out = run(&p);

@@ -19,8 +19,8 @@ use regex::Regex;
 use super::ast::{self, BinaryOp, DataType, Dimension, Expr, MeasurementName, WildcardKind};
 use crate::query::exec::{self, Limits, QueryError};
 use crate::query::plan::{
-    self, BinOp, Fill, Interval, MAX_TIME, MIN_TIME, OutputField, SelectPlan, Source,
-    VarKind, VarRef,
+    self, BinOp, Fill, Interval, MAX_TIME, MIN_TIME, OutputField, SelectPlan, Source, VarKind,
+    VarRef,
 };
 use crate::query::result::{QueryContext, Series};
 use crate::store::{MeasurementSchema, ReadStore};
@@ -55,9 +55,12 @@ pub fn lower_select(
         });
     }
     let tz = match &stmt.tz {
-        Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| QueryError::Invalid {
-            message: format!("unable to find time zone {name}"),
-        })?),
+        Some(name) => Some(
+            name.parse::<chrono_tz::Tz>()
+                .map_err(|_| QueryError::Invalid {
+                    message: format!("unable to find time zone {name}"),
+                })?,
+        ),
         None => None,
     };
     let sources = resolve_sources(stmt, ctx, store)?;
@@ -77,7 +80,10 @@ pub fn lower_select(
     let mut dim_wildcard = false;
     for d in &stmt.group_by {
         match d {
-            Dimension::Time { interval: i, offset } => {
+            Dimension::Time {
+                interval: i,
+                offset,
+            } => {
                 if interval.is_some() {
                     return Err(invalid("multiple time dimensions not allowed"));
                 }
@@ -101,7 +107,9 @@ pub fn lower_select(
                 group_by.extend(all_tags.iter().filter(|t| re.is_match(t)).cloned());
             }
             Dimension::Other(Expr::VarRef { name, .. }) if name.eq_ignore_ascii_case("time") => {
-                return Err(invalid("time() is a function and expects at least one argument"));
+                return Err(invalid(
+                    "time() is a function and expects at least one argument",
+                ));
             }
             Dimension::Other(Expr::Call { .. }) => {
                 return Err(invalid("only time() calls allowed in dimensions"));
@@ -140,13 +148,21 @@ pub fn lower_select(
                     }
                 }
             }
-            Expr::Call { name, args } if matches!(args.first().map(strip), Some(Expr::Wildcard(_) | Expr::Regex(_))) => {
+            Expr::Call { name, args }
+                if matches!(
+                    args.first().map(strip),
+                    Some(Expr::Wildcard(_) | Expr::Regex(_))
+                ) =>
+            {
                 let re = match args.first().map(strip) {
                     Some(Expr::Regex(r)) => Some(regex(&r.pattern)?),
                     _ => None,
                 };
                 let base = f.alias.clone().unwrap_or_else(|| name.clone());
-                for (fname, _) in all_fields.iter().filter(|(n, _)| re.as_ref().is_none_or(|r| r.is_match(n))) {
+                for (fname, _) in all_fields
+                    .iter()
+                    .filter(|(n, _)| re.as_ref().is_none_or(|r| r.is_match(n)))
+                {
                     let mut a = args.clone();
                     a[0] = Expr::VarRef {
                         name: fname.clone(),
@@ -165,10 +181,7 @@ pub fn lower_select(
     if fields.is_empty() {
         return Err(QueryError::NoField);
     }
-    let mut check = Check {
-        limit: stmt.limit,
-        ..Check::default()
-    };
+    let mut check = Check::with_limit(stmt.limit);
     let mut lowered = Vec::with_capacity(fields.len());
     for (_, _, e) in &fields {
         lowered.push(check.expr(e, interval.is_some())?);
@@ -198,9 +211,11 @@ pub fn lower_select(
         .map(|c| cond::tag_hints(c, &is_tag))
         .unwrap_or_default();
     let start = bounds.min.unwrap_or(MIN_TIME);
-    let end = bounds
-        .max
-        .unwrap_or(if interval.is_some() { ctx.now_ns } else { MAX_TIME });
+    let end = bounds.max.unwrap_or(if interval.is_some() {
+        ctx.now_ns
+    } else {
+        MAX_TIME
+    });
 
     let fill = match &stmt.fill {
         None | Some(ast::Fill::Null) => Fill::Null,
@@ -268,9 +283,8 @@ fn resolve_sources(
             return Err(QueryError::DatabaseRequired);
         }
         let rp = m.retention_policy.as_deref().or(ctx.rp);
-        let bucket = (ctx.resolve)(db, rp).ok_or_else(|| QueryError::DatabaseNotFound {
-            db: db.to_owned(),
-        })?;
+        let bucket = (ctx.resolve)(db, rp)
+            .ok_or_else(|| QueryError::DatabaseNotFound { db: db.to_owned() })?;
         match &m.name {
             MeasurementName::Name(n) => out.push(Source {
                 bucket,
@@ -290,7 +304,8 @@ fn resolve_sources(
         }
     }
     out.sort_by(|a, b| {
-        (a.measurement.as_str(), a.bucket.as_str()).cmp(&(b.measurement.as_str(), b.bucket.as_str()))
+        (a.measurement.as_str(), a.bucket.as_str())
+            .cmp(&(b.measurement.as_str(), b.bucket.as_str()))
     });
     out.dedup();
     Ok(out)
@@ -319,7 +334,11 @@ fn expand(
 fn typed_var(name: &str, is_field: bool) -> Expr {
     Expr::VarRef {
         name: name.to_owned(),
-        data_type: Some(if is_field { DataType::Field } else { DataType::Tag }),
+        data_type: Some(if is_field {
+            DataType::Field
+        } else {
+            DataType::Tag
+        }),
     }
 }
 
@@ -415,3 +434,6 @@ fn bin_op(op: BinaryOp) -> Option<BinOp> {
 pub(crate) fn lower_value(e: &Expr) -> Result<plan::Expr, QueryError> {
     Check::default().value(e, false, false)
 }
+
+#[cfg(test)]
+mod tests;

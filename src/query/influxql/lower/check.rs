@@ -20,7 +20,7 @@ pub struct Check {
     /// `top` or `bottom` when one was seen.
     top_bottom: Option<&'static str>,
     /// The statement's LIMIT (top/bottom may not ask for more rows).
-    pub limit: Option<u64>,
+    limit: Option<u64>,
 }
 
 const UNSUPPORTED_FUNCTIONS: &[&str] = &[
@@ -60,6 +60,14 @@ fn invalid(message: String) -> QueryError {
 }
 
 impl Check {
+    /// A check for a statement with this LIMIT.
+    pub fn with_limit(limit: Option<u64>) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
     /// One top-level select expression.
     pub fn expr(&mut self, e: &Expr, interval: bool) -> Result<plan::Expr, QueryError> {
         let out = self.value(e, true, interval)?;
@@ -72,7 +80,12 @@ impl Check {
     }
 
     /// A value expression; `select` marks the select list (where fields are auxiliary).
-    pub fn value(&mut self, e: &Expr, select: bool, interval: bool) -> Result<plan::Expr, QueryError> {
+    pub fn value(
+        &mut self,
+        e: &Expr,
+        select: bool,
+        interval: bool,
+    ) -> Result<plan::Expr, QueryError> {
         Ok(match e {
             Expr::VarRef { .. } => {
                 self.aux |= select;
@@ -85,8 +98,14 @@ impl Check {
             Expr::String(s) => plan::Expr::String(s.clone()),
             Expr::Boolean(b) => plan::Expr::Boolean(*b),
             Expr::Duration(d) => plan::Expr::Integer(d.nanos),
-            Expr::Wildcard(_) => return Err(invalid("unable to use wildcard in a binary expression".into())),
-            Expr::Regex(_) => return Err(invalid("unable to use regex in a binary expression".into())),
+            Expr::Wildcard(_) => {
+                return Err(invalid(
+                    "unable to use wildcard in a binary expression".into(),
+                ));
+            }
+            Expr::Regex(_) => {
+                return Err(invalid("unable to use regex in a binary expression".into()));
+            }
             Expr::Binary { op, lhs, rhs } => {
                 let Some(op) = bin_op(*op) else {
                     return Err(QueryError::Unsupported {
@@ -96,11 +115,18 @@ impl Check {
                 let literal = |e: &Expr| {
                     matches!(
                         e,
-                        Expr::Integer(_) | Expr::Unsigned(_) | Expr::Float(_) | Expr::String(_) | Expr::Boolean(_) | Expr::Duration(_)
+                        Expr::Integer(_)
+                            | Expr::Unsigned(_)
+                            | Expr::Float(_)
+                            | Expr::String(_)
+                            | Expr::Boolean(_)
+                            | Expr::Duration(_)
                     )
                 };
                 if select && literal(lhs) && literal(rhs) {
-                    return Err(invalid("cannot perform a binary expression on two literals".into()));
+                    return Err(invalid(
+                        "cannot perform a binary expression on two literals".into(),
+                    ));
                 }
                 plan::Expr::Binary(
                     Box::new(self.value(lhs, select, interval)?),
@@ -117,12 +143,19 @@ impl Check {
             }
             Expr::Call { name, args } if select => self.call(name, args, interval)?,
             Expr::Call { name, .. } => {
-                return Err(invalid(format!("invalid function call in condition: {name}()")));
+                return Err(invalid(format!(
+                    "invalid function call in condition: {name}()"
+                )));
             }
         })
     }
 
-    fn call(&mut self, name: &str, args: &[Expr], interval: bool) -> Result<plan::Expr, QueryError> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        interval: bool,
+    ) -> Result<plan::Expr, QueryError> {
         self.calls += 1;
         let count = |min: usize, max: usize| -> Result<(), QueryError> {
             let got = args.len();
@@ -149,12 +182,16 @@ impl Check {
             match args.get(i).map(strip) {
                 None => Ok(None),
                 Some(Expr::Duration(d)) if d.nanos > 0 => Ok(Some(d.nanos)),
-                Some(Expr::Duration(d)) => Err(invalid(format!("duration argument must be positive, got {}", d.text))),
+                Some(Expr::Duration(d)) => Err(invalid(format!(
+                    "duration argument must be positive, got {}",
+                    d.text
+                ))),
                 Some(_) => Err(invalid(what.to_owned())),
             }
         };
         let func = match name {
-            "count" | "sum" | "mean" | "median" | "mode" | "stddev" | "spread" | "max" | "min" | "first" | "last" => {
+            "count" | "sum" | "mean" | "median" | "mode" | "stddev" | "spread" | "max" | "min"
+            | "first" | "last" => {
                 count(1, 1)?;
                 if matches!(args.first().map(strip), Some(Expr::Distinct(_)))
                     || matches!(args.first().map(strip), Some(Expr::Call { name, .. }) if name == "distinct")
@@ -201,11 +238,13 @@ impl Check {
                 let n = match strip(&args[args.len() - 1]) {
                     Expr::Integer(n) if *n >= 1 => *n,
                     Expr::Integer(n) => {
-                        return Err(invalid(format!("limit ({n}) in {name} function must be at least 1")));
+                        return Err(invalid(format!(
+                            "limit ({n}) in {name} function must be at least 1"
+                        )));
                     }
                     other => {
                         return Err(invalid(format!(
-                            "expected integer as last argument in {name}(), found {other:?}"
+                            "expected integer as last argument in {name}(), found {other}"
                         )));
                     }
                 };
@@ -225,15 +264,23 @@ impl Check {
                 let f = if name == "top" { "top" } else { "bottom" };
                 self.top_bottom = Some(f);
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
-                let func = if name == "top" { Func::Top(n) } else { Func::Bottom(n) };
+                let func = if name == "top" {
+                    Func::Top(n)
+                } else {
+                    Func::Bottom(n)
+                };
                 return Ok(call(func, field(args)?));
             }
             "distinct" => {
                 if args.is_empty() {
-                    return Err(invalid("distinct function requires at least one argument".into()));
+                    return Err(invalid(
+                        "distinct function requires at least one argument".into(),
+                    ));
                 }
                 if args.len() != 1 {
-                    return Err(invalid("distinct function can only have one argument".into()));
+                    return Err(invalid(
+                        "distinct function can only have one argument".into(),
+                    ));
                 }
                 self.distinct = true;
                 self.aggregate = true;
@@ -243,7 +290,10 @@ impl Check {
                 count(1, 2)?;
                 let unit = duration(1, "second argument must be a duration")?;
                 self.aggregate = true;
-                return Ok(call(Func::Integral(unit.unwrap_or(1_000_000_000)), field(args)?));
+                return Ok(call(
+                    Func::Integral(unit.unwrap_or(1_000_000_000)),
+                    field(args)?,
+                ));
             }
             "derivative" | "non_negative_derivative" => {
                 count(1, 2)?;
@@ -269,9 +319,15 @@ impl Check {
                 match strip(&args[1]) {
                     Expr::Integer(n) if *n > 1 => Func::MovingAverage(*n as usize),
                     Expr::Integer(n) => {
-                        return Err(invalid(format!("moving_average window must be greater than 1, got {n}")));
+                        return Err(invalid(format!(
+                            "moving_average window must be greater than 1, got {n}"
+                        )));
                     }
-                    _ => return Err(invalid("second argument for moving_average must be an integer".into())),
+                    _ => {
+                        return Err(invalid(
+                            "second argument for moving_average must be an integer".into(),
+                        ));
+                    }
                 }
             }
             "elapsed" => {
@@ -320,8 +376,12 @@ impl Check {
         }
         if self.calls == 0 {
             match stmt.fill {
-                Some(ast::Fill::None) => return Err(QueryError::FillWithoutFunction { mode: "none" }),
-                Some(ast::Fill::Linear) => return Err(QueryError::FillWithoutFunction { mode: "linear" }),
+                Some(ast::Fill::None) => {
+                    return Err(QueryError::FillWithoutFunction { mode: "none" });
+                }
+                Some(ast::Fill::Linear) => {
+                    return Err(QueryError::FillWithoutFunction { mode: "linear" });
+                }
                 _ => {}
             }
             if interval {
