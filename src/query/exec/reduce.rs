@@ -213,9 +213,9 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             let mut seen: HashMap<String, usize> = HashMap::new();
             let mut order = Vec::new();
             for i in r {
-                let key = key_of(&p.vals, i);
-                if !seen.contains_key(&key) {
-                    seen.insert(key, i);
+                if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(key_of(&p.vals, i))
+                {
+                    e.insert(i);
                     order.push(i);
                 }
             }

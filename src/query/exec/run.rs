@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::points::{Points, group_rows, points};
 use super::scan::{Measured, Resolved, SeriesRun};
-use super::stream::{SPoint, Windows, fill, integral, transform, windowed};
+use super::stream::{FillSpec, SPoint, Windows, fill, integral, transform, windowed};
 use super::value::{arith, nan_to_null};
 use super::{Limits, QueryError};
 use crate::lineproto::FieldType;
@@ -349,12 +349,14 @@ impl Group<'_> {
             Some(w) if !matches!(c.func, Func::Top(_) | Func::Bottom(_)) => fill(
                 s,
                 w,
-                plan.fill,
-                start,
-                end,
-                asc,
-                c.func == Func::Count,
-                self.limits.max_rows,
+                FillSpec {
+                    mode: plan.fill,
+                    start,
+                    end,
+                    ascending: asc,
+                    count_like: c.func == Func::Count,
+                    max_points: self.limits.max_rows,
+                },
             ),
             _ => Ok(if asc {
                 s

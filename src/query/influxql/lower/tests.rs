@@ -13,9 +13,12 @@ use crate::store::Value;
 
 const S: i64 = 1_000_000_000;
 
+/// (host, fields, time in s).
+type Point<'a> = (&'a str, &'a [(&'a str, Value)], i64);
+
 fn store() -> MemStore {
     let mut s = MemStore::new();
-    let pts: &[(&str, &[(&str, Value)], i64)] = &[
+    let pts: &[Point] = &[
         (
             "h1",
             &[("a", Value::Float(1.0)), ("b", Value::Integer(10))],
