@@ -322,10 +322,21 @@ impl Group<'_> {
             let unit = plan.interval.map_or(SECOND, |i| i.every);
             return transform(&c.func, &input, unit, asc);
         }
-        let Expr::Var(v) = &c.arg else {
-            return Err(QueryError::Internal {
-                what: "aggregate over a nested call",
-            });
+        let untimed = if start == MIN_TIME { 0 } else { start };
+        let (v, distinct_count) = match &c.arg {
+            Expr::Var(v) => (v, false),
+            // count(distinct(x)): the distinct values of each window, counted.
+            Expr::Call(inner) if c.func == Func::Count && inner.func == Func::Distinct => {
+                match &inner.arg {
+                    Expr::Var(v) => (v, true),
+                    _ => return Ok(Vec::new()),
+                }
+            }
+            _ => {
+                return Err(QueryError::Internal {
+                    what: "aggregate over a nested call",
+                });
+            }
         };
         let Some(p) = self.field_points(v, start, end) else {
             return Ok(Vec::new());
@@ -337,14 +348,33 @@ impl Group<'_> {
             }
             return Ok(s);
         }
-        let untimed = if start == MIN_TIME { 0 } else { start };
-        let s = windowed(
-            &c.func,
-            &p,
-            self.windows.as_ref(),
-            untimed,
-            self.selector_mode,
-        )?;
+        let s = if distinct_count {
+            let d = windowed(&Func::Distinct, &p, self.windows.as_ref(), untimed, false)?;
+            let mut counted: Vec<SPoint> = Vec::new();
+            for q in d {
+                match counted.last_mut() {
+                    Some(last) if last.time == q.time => {
+                        if let Datum::Integer(n) = &mut last.value {
+                            *n += 1;
+                        }
+                    }
+                    _ => counted.push(SPoint {
+                        time: q.time,
+                        value: Datum::Integer(1),
+                        row: None,
+                    }),
+                }
+            }
+            counted
+        } else {
+            windowed(
+                &c.func,
+                &p,
+                self.windows.as_ref(),
+                untimed,
+                self.selector_mode,
+            )?
+        };
         match &self.windows {
             Some(w) if !matches!(c.func, Func::Top(_) | Func::Bottom(_)) => fill(
                 s,

@@ -193,12 +193,30 @@ impl Check {
             "count" | "sum" | "mean" | "median" | "mode" | "stddev" | "spread" | "max" | "min"
             | "first" | "last" => {
                 count(1, 1)?;
-                if matches!(args.first().map(strip), Some(Expr::Distinct(_)))
-                    || matches!(args.first().map(strip), Some(Expr::Call { name, .. }) if name == "distinct")
-                {
-                    return Err(QueryError::Unsupported {
-                        what: format!("{name}(distinct(...))"),
-                    });
+                let inner_distinct = match args.first().map(strip) {
+                    Some(Expr::Distinct(f)) => Some(Expr::VarRef {
+                        name: f.clone(),
+                        data_type: None,
+                    }),
+                    Some(Expr::Call { name: n, args: a }) if n == "distinct" => {
+                        if a.len() != 1 {
+                            return Err(invalid(
+                                "distinct function can only have one argument".into(),
+                            ));
+                        }
+                        Some(a[0].clone())
+                    }
+                    _ => None,
+                };
+                if let Some(arg) = inner_distinct {
+                    if name != "count" {
+                        return Err(QueryError::Unsupported {
+                            what: format!("{name}(distinct(...))"),
+                        });
+                    }
+                    self.aggregate = true;
+                    let d = call(Func::Distinct, field(std::slice::from_ref(&arg))?);
+                    return Ok(call(Func::Count, d));
                 }
                 let f = match name {
                     "count" => Func::Count,

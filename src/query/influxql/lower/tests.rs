@@ -263,6 +263,28 @@ fn answers_match_influxdb() {
     );
     let out = run("SELECT a FROM m WHERE b > 5");
     assert_eq!(out[0].values.len(), 2);
+    let out = run("SELECT count(distinct(a)), count(distinct b) FROM m");
+    assert_eq!(
+        out[0].values,
+        vec![vec![Datum::Time(0), Datum::Integer(5), Datum::Integer(4)]]
+    );
+    // influxd: integral(a, 10s) ... GROUP BY time(20s) → [0s, 6], [20s, 1.5].
+    let out =
+        run("SELECT integral(a, 10s) FROM m WHERE time >= 0s and time <= 40s GROUP BY time(20s)");
+    assert_eq!(
+        out[0].values,
+        vec![
+            vec![Datum::Time(0), Datum::Float(6.0)],
+            vec![Datum::Time(20 * S), Datum::Float(1.5)],
+        ]
+    );
+    // influxd: GROUP BY time(20s, 5s) starts at the window holding the range start.
+    let out = run("SELECT mean(a) FROM m WHERE time >= 0s AND time <= 40s GROUP BY time(20s, 5s)");
+    assert_eq!(
+        out[0].values[0],
+        vec![Datum::Time(-15 * S), Datum::Float(1.0)]
+    );
+    assert_eq!(out[0].values.len(), 3);
     let out = run("SELECT top(a, 2) FROM m");
     assert_eq!(
         out[0].values,
