@@ -285,6 +285,14 @@ fn answers_match_influxdb() {
         vec![Datum::Time(-15 * S), Datum::Float(1.0)]
     );
     assert_eq!(out[0].values.len(), 3);
+    // influxd: tz() aligns a 1d window to local midnight (epoch=s: -3600).
+    let out = run(
+        "SELECT count(a) FROM m WHERE time >= 0s AND time <= 40s GROUP BY time(1d) tz('Europe/Paris')",
+    );
+    assert_eq!(
+        out[0].values,
+        vec![vec![Datum::Time(-3600 * S), Datum::Integer(5)]]
+    );
     let out = run("SELECT top(a, 2) FROM m");
     assert_eq!(
         out[0].values,
