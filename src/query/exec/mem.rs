@@ -74,7 +74,7 @@ impl MemStore {
     }
 }
 
-fn role<'a>(f: &'a arrow::datatypes::Field) -> (Option<&'a str>, String) {
+fn role(f: &arrow::datatypes::Field) -> (Option<&str>, String) {
     let md = f.metadata();
     (
         md.get(ROLE).map(String::as_str),

@@ -15,16 +15,6 @@ pub enum Vals {
 }
 
 impl Vals {
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Float(v) => v.len(),
-            Self::Integer(v) => v.len(),
-            Self::Unsigned(v) => v.len(),
-            Self::Boolean(v) => v.len(),
-            Self::String(v) => v.len(),
-        }
-    }
-
     pub fn get(&self, i: usize) -> Datum {
         match self {
             Self::Float(v) => Datum::Float(v[i]),

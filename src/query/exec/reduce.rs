@@ -56,6 +56,10 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             _ => Err(unsupported(func, p)),
         },
         Func::Mean => {
+            if let Vals::Float(v) = &p.vals {
+                let v = &v[r];
+                return one(Datum::Float(v.iter().sum::<f64>() / v.len() as f64));
+            }
             let s = floats(&p.vals, r.clone()).ok_or_else(|| unsupported(func, p))?;
             one(Datum::Float(s.iter().sum::<f64>() / s.len() as f64))
         }
@@ -165,33 +169,59 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
             let k = idx[i as usize];
             Ok(vec![selected(p, k, p.times[k], p.rows[k])])
         }
-        Func::Mode => {
-            // Most frequent value; ties go to the value seen first (then the larger value).
-            let mut seen: HashMap<String, (usize, i64, usize)> = HashMap::new();
-            for i in r.clone() {
-                let key = key_of(&p.vals, i);
-                let e = seen.entry(key).or_insert((0, p.times[i], i));
-                e.0 += 1;
-                e.1 = e.1.min(p.times[i]);
+        Func::Top(n) | Func::Bottom(n) => {
+            if matches!(p.vals, Vals::String(_) | Vals::Boolean(_)) {
+                return Err(unsupported(func, p));
             }
-            let best = seen
-                .values()
-                .max_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then(b.1.cmp(&a.1))
-                        .then(cmp_vals(&p.vals, a.2, b.2))
-                })
-                .map(|e| e.2)
-                .unwrap_or(r.start);
-            one(p.vals.get(best))
+            // The n largest (smallest) values, earlier time first among equal values, then
+            // ordered by time (InfluxDB's top/bottom reducers).
+            let top = matches!(func, Func::Top(_));
+            let mut idx: Vec<usize> = r.clone().collect();
+            idx.sort_by(|&a, &b| {
+                let by_value = cmp_vals(&p.vals, a, b);
+                let by_value = if top { by_value.reverse() } else { by_value };
+                by_value.then(p.times[a].cmp(&p.times[b]))
+            });
+            idx.truncate(*n);
+            idx.sort_by_key(|&i| p.times[i]);
+            Ok(idx
+                .into_iter()
+                .map(|i| selected(p, i, p.times[i], p.rows[i]))
+                .collect())
+        }
+        Func::Mode => {
+            // InfluxDB's walk over the points sorted by value: a run replaces the mode when it
+            // is more frequent, or as frequent and its first point is not later than the
+            // mode's latest; a value seen once never replaces the smallest value.
+            let mut idx: Vec<usize> = r.clone().collect();
+            idx.sort_by(|&a, &b| cmp_vals(&p.vals, a, b).then(p.times[a].cmp(&p.times[b])));
+            let (mut most_freq, mut curr_freq) = (0usize, 0usize);
+            let (mut curr, mut most) = (idx[0], idx[0]);
+            let (mut most_time, mut curr_time) = (p.times[idx[0]], p.times[idx[0]]);
+            for &k in &idx {
+                if cmp_vals(&p.vals, k, curr) != Ordering::Equal {
+                    curr_freq = 1;
+                    curr = k;
+                    curr_time = p.times[k];
+                    continue;
+                }
+                curr_freq += 1;
+                if most_freq > curr_freq || (most_freq == curr_freq && curr_time > most_time) {
+                    continue;
+                }
+                most_freq = curr_freq;
+                most = k;
+                most_time = p.times[k];
+            }
+            one(p.vals.get(most))
         }
         Func::Distinct => {
             let mut seen: HashMap<String, usize> = HashMap::new();
             let mut order = Vec::new();
             for i in r {
-                let key = key_of(&p.vals, i);
-                if !seen.contains_key(&key) {
-                    seen.insert(key, i);
+                if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(key_of(&p.vals, i))
+                {
+                    e.insert(i);
                     order.push(i);
                 }
             }
@@ -300,6 +330,18 @@ mod tests {
         assert_eq!((first.time, &first.value), (Some(10), &Datum::Float(5.0)));
         let min = &reduce(&Func::Min, &p, 0..4).expect("min")[0];
         assert_eq!((min.time, &min.value), (Some(30), &Datum::Float(1.0)));
+    }
+
+    #[test]
+    fn mode_follows_influxdb_walk() {
+        // influxd: mode(b) over 10@0, 20@10, 1@5, 7@40 is 1 (no value repeats).
+        let p = pts(&[0, 10, 5, 40], Vals::Integer(vec![10, 20, 1, 7]));
+        assert_eq!(val(Func::Mode, &p), Datum::Integer(1));
+        // Equal counts: 3's first point (2) is not after 2's latest (4).
+        let p = pts(&[1, 2, 3, 4], Vals::Integer(vec![2, 3, 3, 2]));
+        assert_eq!(val(Func::Mode, &p), Datum::Integer(3));
+        let p = pts(&[1, 2, 3], Vals::Integer(vec![5, 9, 9]));
+        assert_eq!(val(Func::Mode, &p), Datum::Integer(9));
     }
 
     #[test]

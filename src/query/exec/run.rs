@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::points::{Points, group_rows, points};
 use super::scan::{Measured, Resolved, SeriesRun};
-use super::stream::{SPoint, Windows, fill, integral, transform, windowed};
+use super::stream::{FillSpec, SPoint, Windows, fill, integral, transform, windowed};
 use super::value::{arith, nan_to_null};
 use super::{Limits, QueryError};
 use crate::lineproto::FieldType;
@@ -46,6 +46,19 @@ pub fn execute(
             uniq.push(c);
         }
     }
+    // Every top-level call (duplicates included) → index of its stream in `uniq`.
+    let mut all_calls: Vec<&Call> = Vec::new();
+    for f in &plan.fields {
+        f.expr.top_calls(&mut all_calls);
+    }
+    let slots: Vec<(usize, usize)> = all_calls
+        .iter()
+        .map(|c| {
+            let k = c.to_string();
+            let i = keys.iter().position(|x| *x == k).unwrap_or(0);
+            (*c as *const Call as usize, i)
+        })
+        .collect();
     let selector_mode = uniq.len() == 1 && uniq[0].func.is_selector();
     let windows = plan.interval.map(|interval| Windows {
         interval,
@@ -56,7 +69,9 @@ pub fn execute(
     let (mut scan_start, mut scan_end) = (plan.start, plan.end);
     if let (true, Some(i)) = (extend, plan.interval) {
         if plan.ascending {
-            scan_start = scan_start.saturating_sub(i.every);
+            if scan_start != MIN_TIME {
+                scan_start = scan_start.saturating_sub(i.every);
+            }
         } else {
             scan_end = scan_end.saturating_add(i.every);
         }
@@ -148,7 +163,7 @@ pub fn execute(
             let mut values = if uniq.is_empty() {
                 g.raw_rows()
             } else {
-                g.aggregate_rows(&uniq, &keys)?
+                g.aggregate_rows(&uniq, &slots)?
             };
             values = values
                 .into_iter()
@@ -239,6 +254,11 @@ impl Group<'_> {
                 _ => None,
             })
             .collect();
+        let raw_fill = match self.plan.fill {
+            Fill::Number(f) => Some(f),
+            Fill::Integer(i) => Some(i as f64),
+            _ => None,
+        };
         let mut rows: Vec<Vec<Datum>> = Vec::new();
         let mut emit = |r: u32| {
             let ri = r as usize;
@@ -249,7 +269,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(self.plan.fields.len() + 1);
             row.push(Datum::Time(self.m.times[ri]));
             for f in &self.plan.fields {
-                row.push(nan_to_null(self.m.eval(&f.expr, s, ri)));
+                row.push(nan_to_null(self.m.eval_filled(&f.expr, s, ri, raw_fill)));
             }
             rows.push(row);
         };
@@ -283,7 +303,10 @@ impl Group<'_> {
             let (mut s, mut e) = (start, end);
             if let (Some(i), false) = (plan.interval, matches!(c.func, Func::CumulativeSum)) {
                 if asc {
-                    s = s.saturating_sub(i.every);
+                    // Without a lower bound there is no window before the first one.
+                    if s != MIN_TIME {
+                        s = s.saturating_sub(i.every);
+                    }
                 } else {
                     e = e.saturating_add(i.every);
                 }
@@ -299,10 +322,21 @@ impl Group<'_> {
             let unit = plan.interval.map_or(SECOND, |i| i.every);
             return transform(&c.func, &input, unit, asc);
         }
-        let Expr::Var(v) = &c.arg else {
-            return Err(QueryError::Internal {
-                what: "aggregate over a nested call",
-            });
+        let untimed = if start == MIN_TIME { 0 } else { start };
+        let (v, distinct_count) = match &c.arg {
+            Expr::Var(v) => (v, false),
+            // count(distinct(x)): the distinct values of each window, counted.
+            Expr::Call(inner) if c.func == Func::Count && inner.func == Func::Distinct => {
+                match &inner.arg {
+                    Expr::Var(v) => (v, true),
+                    _ => return Ok(Vec::new()),
+                }
+            }
+            _ => {
+                return Err(QueryError::Internal {
+                    what: "aggregate over a nested call",
+                });
+            }
         };
         let Some(p) = self.field_points(v, start, end) else {
             return Ok(Vec::new());
@@ -314,26 +348,47 @@ impl Group<'_> {
             }
             return Ok(s);
         }
-        let untimed = if start == MIN_TIME { 0 } else { start };
-        let s = windowed(
-            &c.func,
-            &p,
-            self.windows.as_ref(),
-            untimed,
-            self.selector_mode,
-        )?;
+        let s = if distinct_count {
+            let d = windowed(&Func::Distinct, &p, self.windows.as_ref(), untimed, false)?;
+            let mut counted: Vec<SPoint> = Vec::new();
+            for q in d {
+                match counted.last_mut() {
+                    Some(last) if last.time == q.time => {
+                        if let Datum::Integer(n) = &mut last.value {
+                            *n += 1;
+                        }
+                    }
+                    _ => counted.push(SPoint {
+                        time: q.time,
+                        value: Datum::Integer(1),
+                        row: None,
+                    }),
+                }
+            }
+            counted
+        } else {
+            windowed(
+                &c.func,
+                &p,
+                self.windows.as_ref(),
+                untimed,
+                self.selector_mode,
+            )?
+        };
         match &self.windows {
-            Some(w) => fill(
+            Some(w) if !matches!(c.func, Func::Top(_) | Func::Bottom(_)) => fill(
                 s,
                 w,
-                plan.fill,
-                start,
-                end,
-                asc,
-                c.func == Func::Count,
-                self.limits.max_rows,
+                FillSpec {
+                    mode: plan.fill,
+                    start,
+                    end,
+                    ascending: asc,
+                    count_like: c.func == Func::Count,
+                    max_points: self.limits.max_rows,
+                },
             ),
-            None => Ok(if asc {
+            _ => Ok(if asc {
                 s
             } else {
                 s.into_iter().rev().collect()
@@ -345,7 +400,7 @@ impl Group<'_> {
     fn aggregate_rows(
         &self,
         calls: &[&Call],
-        keys: &[String],
+        slots: &[(usize, usize)],
     ) -> Result<Vec<Vec<Datum>>, QueryError> {
         let plan = self.plan;
         let streams = calls
@@ -398,7 +453,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(plan.fields.len() + 1);
             row.push(Datum::Time(t));
             for f in &plan.fields {
-                row.push(nan_to_null(self.eval(&f.expr, keys, &vals, aux)));
+                row.push(nan_to_null(self.eval(&f.expr, slots, &vals, aux)));
             }
             rows.push(row);
             if rows.len() > self.limits.max_rows {
@@ -413,21 +468,22 @@ impl Group<'_> {
     fn eval(
         &self,
         e: &Expr,
-        keys: &[String],
+        slots: &[(usize, usize)],
         vals: &[Datum],
         aux: Option<(&SeriesRun, usize)>,
     ) -> Datum {
         match e {
             Expr::Call(c) => {
-                let k = c.to_string();
-                keys.iter()
-                    .position(|x| *x == k)
-                    .map_or(Datum::Null, |i| vals[i].clone())
+                let addr = c.as_ref() as *const Call as usize;
+                slots
+                    .iter()
+                    .find(|(a, _)| *a == addr)
+                    .map_or(Datum::Null, |(_, i)| vals[*i].clone())
             }
             Expr::Binary(l, op, r) => arith(
-                &self.eval(l, keys, vals, aux),
+                &self.eval(l, slots, vals, aux),
                 *op,
-                &self.eval(r, keys, vals, aux),
+                &self.eval(r, slots, vals, aux),
             ),
             Expr::Var(_) => match aux {
                 Some((s, r)) => self.m.eval(e, s, r),

@@ -221,6 +221,39 @@ impl Measured {
     /// The value of an expression (without calls) at `row` of `series`, as the select list
     /// shows it: a missing tag or field is null.
     pub fn eval(&self, e: &Expr, series: &SeriesRun, row: usize) -> Datum {
+        self.eval_filled(e, series, row, None)
+    }
+
+    /// `eval`, with a missing field value replaced by `fill` (cast to the field's type), as a
+    /// raw query with `fill(<number>)` answers.
+    pub fn eval_filled(
+        &self,
+        e: &Expr,
+        series: &SeriesRun,
+        row: usize,
+        fill: Option<f64>,
+    ) -> Datum {
+        match e {
+            Expr::Var(v) => match (self.resolve(v), fill) {
+                (Resolved::Field(c), Some(f)) if !c.is_valid(row) => match c {
+                    FieldCol::Integer(_) => Datum::Integer(f as i64),
+                    FieldCol::Unsigned(_) => Datum::Unsigned(f as u64),
+                    FieldCol::Float(_) => Datum::Float(f),
+                    _ => Datum::Null,
+                },
+                _ => self.eval_filled_inner(e, series, row, fill),
+            },
+            _ => self.eval_filled_inner(e, series, row, fill),
+        }
+    }
+
+    fn eval_filled_inner(
+        &self,
+        e: &Expr,
+        series: &SeriesRun,
+        row: usize,
+        fill: Option<f64>,
+    ) -> Datum {
         match e {
             Expr::Float(f) => Datum::Float(*f),
             Expr::Integer(i) => Datum::Integer(*i),
@@ -233,9 +266,11 @@ impl Measured {
                     .map_or(Datum::Null, |s| Datum::String(s.clone())),
                 Resolved::Unknown => Datum::Null,
             },
-            Expr::Binary(l, op, r) => {
-                super::value::arith(&self.eval(l, series, row), *op, &self.eval(r, series, row))
-            }
+            Expr::Binary(l, op, r) => super::value::arith(
+                &self.eval_filled(l, series, row, fill),
+                *op,
+                &self.eval_filled(r, series, row, fill),
+            ),
             Expr::Call(_) => Datum::Null,
         }
     }

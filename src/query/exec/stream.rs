@@ -120,9 +120,14 @@ pub fn windowed(
         while j < n && w.start(p.times[j]) == ws {
             j += 1;
         }
+        // top() and bottom() keep their points' times even with GROUP BY time.
+        let own_time = matches!(func, Func::Top(_) | Func::Bottom(_));
         for o in super::reduce::reduce(func, p, i..j)? {
             out.push(SPoint {
-                time: ws,
+                time: match (own_time, o.time) {
+                    (true, Some(t)) => t,
+                    _ => ws,
+                },
                 value: o.value,
                 row: o.row,
             });
@@ -132,19 +137,30 @@ pub fn windowed(
     Ok(out)
 }
 
-/// Fills the windows from `start` to `end` (inclusive bounds of the query, processing order
-/// given by `ascending`) that `s` (ascending, window-stamped) lacks. `count_like` turns
-/// fill(null) into fill(0) as InfluxDB does for `count`.
-pub fn fill(
-    s: Vec<SPoint>,
-    w: &Windows,
-    mode: Fill,
-    start: i64,
-    end: i64,
-    ascending: bool,
-    count_like: bool,
-    max_points: usize,
-) -> Result<Vec<SPoint>, QueryError> {
+/// How `fill` completes a stream: the mode, the query's inclusive bounds, the processing
+/// order, and whether the call is `count` (fill(null) then fills with 0, as InfluxDB does).
+#[derive(Debug, Clone, Copy)]
+pub struct FillSpec {
+    pub mode: Fill,
+    pub start: i64,
+    pub end: i64,
+    pub ascending: bool,
+    pub count_like: bool,
+    /// Bound on the points of the filled stream.
+    pub max_points: usize,
+}
+
+/// Fills the windows from `start` to `end` that `s` (ascending, window-stamped) lacks, and
+/// returns the stream in processing order.
+pub fn fill(s: Vec<SPoint>, w: &Windows, spec: FillSpec) -> Result<Vec<SPoint>, QueryError> {
+    let FillSpec {
+        mode,
+        start,
+        end,
+        ascending,
+        count_like,
+        max_points,
+    } = spec;
     let mode = match mode {
         Fill::Null if count_like => Fill::Integer(0),
         m => m,

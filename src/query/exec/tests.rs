@@ -10,6 +10,9 @@ use crate::store::Value;
 
 const S: i64 = 1_000_000_000;
 
+/// (host, fields, time in s).
+type Point<'a> = (&'a str, &'a [(&'a str, Value)], i64);
+
 fn tenant() -> TenantId {
     TenantId::new("t1").expect("tenant id")
 }
@@ -22,7 +25,7 @@ fn bucket() -> BucketName {
 /// and b (integer), tag host; `m2` one point.
 fn store() -> MemStore {
     let mut s = MemStore::new();
-    let pts: &[(&str, &[(&str, Value)], i64)] = &[
+    let pts: &[Point] = &[
         (
             "h1",
             &[("a", Value::Float(1.0)), ("b", Value::Integer(10))],
@@ -410,4 +413,63 @@ fn row_limit_is_an_error_not_a_truncation() {
     )
     .expect_err("over the limit");
     assert!(matches!(err, super::QueryError::TooManyRows { limit: 3 }));
+}
+
+#[test]
+fn raw_fill_number_replaces_missing_fields_and_selectors_carry_aux_fields() {
+    // influxd: SELECT a, b FROM m fill(0) → [20s, 2, 0], [25s, 4, 0], [40s, 0, 7].
+    let mut p = plan(vec![("a", var("a")), ("b", var("b"))]);
+    p.fill = Fill::Integer(0);
+    let out = run(&p);
+    let v = &out[0].values;
+    assert_eq!(v[3], vec![t(20), f(2.0), i(0)]);
+    assert_eq!(v[5], vec![t(40), f(0.0), i(7)]);
+    // influxd: SELECT max(a), host, b FROM m → the max point's time, tag and field.
+    let out = run(&plan(vec![
+        ("max", call(Func::Max, var("a"))),
+        ("host", var("host")),
+        ("b", var("b")),
+    ]));
+    assert_eq!(
+        out[0].values,
+        vec![vec![t(5), f(5.0), Datum::String("h2".into()), i(1)]]
+    );
+}
+
+#[test]
+fn fill_previous_applies_inside_the_derivative_and_between_streams() {
+    // influxd (with an extra point h3 a=9@30s): SELECT non_negative_derivative(mean(a),1s),
+    // mean(b) ... GROUP BY time(10s) fill(previous) → [0,null,5.5] [10,0,20] [20,0,20]
+    // [30,0.6,20] [40,0,7]. Here without h3: means of a 3,3,3,-,- .
+    let mut p = plan(vec![
+        (
+            "non_negative_derivative",
+            call(
+                Func::Derivative {
+                    unit: Some(S),
+                    non_negative: true,
+                },
+                call(Func::Mean, var("a")),
+            ),
+        ),
+        ("mean", call(Func::Mean, var("b"))),
+    ]);
+    p.start = 0;
+    p.end = 40 * S;
+    p.interval = Some(Interval {
+        every: 10 * S,
+        offset: 0,
+    });
+    p.fill = Fill::Previous;
+    let out = run(&p);
+    assert_eq!(
+        out[0].values,
+        vec![
+            vec![t(0), Datum::Null, f(5.5)],
+            vec![t(10), f(0.0), f(20.0)],
+            vec![t(20), f(0.0), f(20.0)],
+            vec![t(30), f(0.0), f(20.0)],
+            vec![t(40), f(0.0), f(7.0)],
+        ]
+    );
 }

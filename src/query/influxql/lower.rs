@@ -181,7 +181,7 @@ pub fn lower_select(
     if fields.is_empty() {
         return Err(QueryError::NoField);
     }
-    let mut check = Check::default();
+    let mut check = Check::with_limit(stmt.limit);
     let mut lowered = Vec::with_capacity(fields.len());
     for (_, _, e) in &fields {
         lowered.push(check.expr(e, interval.is_some())?);
@@ -434,3 +434,6 @@ fn bin_op(op: BinaryOp) -> Option<BinOp> {
 pub(crate) fn lower_value(e: &Expr) -> Result<plan::Expr, QueryError> {
     Check::default().value(e, false, false)
 }
+
+#[cfg(test)]
+mod tests;

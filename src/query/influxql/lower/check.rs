@@ -17,11 +17,13 @@ pub struct Check {
     /// A field or tag outside any call (`HasAuxiliaryFields`).
     aux: bool,
     distinct: bool,
+    /// `top` or `bottom` when one was seen.
+    top_bottom: Option<&'static str>,
+    /// The statement's LIMIT (top/bottom may not ask for more rows).
+    limit: Option<u64>,
 }
 
 const UNSUPPORTED_FUNCTIONS: &[&str] = &[
-    "top",
-    "bottom",
     "sample",
     "holt_winters",
     "holt_winters_with_fit",
@@ -58,6 +60,14 @@ fn invalid(message: String) -> QueryError {
 }
 
 impl Check {
+    /// A check for a statement with this LIMIT.
+    pub fn with_limit(limit: Option<u64>) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
     /// One top-level select expression.
     pub fn expr(&mut self, e: &Expr, interval: bool) -> Result<plan::Expr, QueryError> {
         let out = self.value(e, true, interval)?;
@@ -183,12 +193,30 @@ impl Check {
             "count" | "sum" | "mean" | "median" | "mode" | "stddev" | "spread" | "max" | "min"
             | "first" | "last" => {
                 count(1, 1)?;
-                if matches!(args.first().map(strip), Some(Expr::Distinct(_)))
-                    || matches!(args.first().map(strip), Some(Expr::Call { name, .. }) if name == "distinct")
-                {
-                    return Err(QueryError::Unsupported {
-                        what: format!("{name}(distinct(...))"),
-                    });
+                let inner_distinct = match args.first().map(strip) {
+                    Some(Expr::Distinct(f)) => Some(Expr::VarRef {
+                        name: f.clone(),
+                        data_type: None,
+                    }),
+                    Some(Expr::Call { name: n, args: a }) if n == "distinct" => {
+                        if a.len() != 1 {
+                            return Err(invalid(
+                                "distinct function can only have one argument".into(),
+                            ));
+                        }
+                        Some(a[0].clone())
+                    }
+                    _ => None,
+                };
+                if let Some(arg) = inner_distinct {
+                    if name != "count" {
+                        return Err(QueryError::Unsupported {
+                            what: format!("{name}(distinct(...))"),
+                        });
+                    }
+                    self.aggregate = true;
+                    let d = call(Func::Distinct, field(std::slice::from_ref(&arg))?);
+                    return Ok(call(Func::Count, d));
                 }
                 let f = match name {
                     "count" => Func::Count,
@@ -214,6 +242,52 @@ impl Check {
                     _ => return Err(invalid("expected float argument in percentile()".into())),
                 };
                 return Ok(call(Func::Percentile(p), field(args)?));
+            }
+            "top" | "bottom" => {
+                if let Some(f) = self.top_bottom {
+                    return Err(QueryError::TopBottomCombined { func: f });
+                }
+                if args.len() < 2 {
+                    return Err(invalid(format!(
+                        "invalid number of arguments for {name}, expected at least 2, got {}",
+                        args.len()
+                    )));
+                }
+                let n = match strip(&args[args.len() - 1]) {
+                    Expr::Integer(n) if *n >= 1 => *n,
+                    Expr::Integer(n) => {
+                        return Err(invalid(format!(
+                            "limit ({n}) in {name} function must be at least 1"
+                        )));
+                    }
+                    other => {
+                        return Err(invalid(format!(
+                            "expected integer as last argument in {name}(), found {other}"
+                        )));
+                    }
+                };
+                if let Some(limit) = self.limit
+                    && limit > 0
+                    && n as u64 > limit
+                {
+                    return Err(invalid(format!(
+                        "limit ({n}) in {name} function can not be larger than the LIMIT ({limit}) in the select statement"
+                    )));
+                }
+                if args.len() > 2 {
+                    return Err(QueryError::Unsupported {
+                        what: format!("{name}() with tag arguments"),
+                    });
+                }
+                let f = if name == "top" { "top" } else { "bottom" };
+                self.top_bottom = Some(f);
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                let func = if name == "top" {
+                    Func::Top(n)
+                } else {
+                    Func::Bottom(n)
+                };
+                return Ok(call(func, field(args)?));
             }
             "distinct" => {
                 if args.is_empty() {
@@ -315,6 +389,9 @@ impl Check {
 
     /// `validateFields`: the combinations InfluxDB refuses.
     pub fn validate(&self, stmt: &ast::SelectStatement, interval: bool) -> Result<(), QueryError> {
+        if let (Some(f), true) = (self.top_bottom, self.calls > 1) {
+            return Err(QueryError::TopBottomCombined { func: f });
+        }
         if self.calls == 0 {
             match stmt.fill {
                 Some(ast::Fill::None) => {

@@ -2,12 +2,12 @@
 //! any depth of `AND`/`OR`, narrows one range), the remaining row filter, and the tag pruning
 //! hints the store may use.
 
-use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use regex::Regex;
 
 use super::{lower_value, var_ref};
 use crate::query::exec::QueryError;
 use crate::query::influxql::ast::{BinaryOp, Expr};
+use crate::query::influxql::literal::parse_time_string;
 use crate::query::plan::{CmpOp, Cond, MAX_TIME, MIN_TIME, VarRef};
 
 /// Inclusive bounds found in a condition (`None`: unbounded).
@@ -74,7 +74,7 @@ pub fn split(
             TimeBounds::default(),
         )),
         other => Err(QueryError::Invalid {
-            message: format!("invalid condition expression: {other:?}"),
+            message: format!("invalid condition expression: {other}"),
         }),
     }
 }
@@ -87,7 +87,7 @@ fn comparison(op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Result<Cond, QueryError> 
     if matches!(op, BinaryOp::EqRegex | BinaryOp::NeqRegex) {
         let (Some(var), Expr::Regex(re)) = (var_ref(strip(lhs)), strip(rhs)) else {
             return Err(QueryError::Unsupported {
-                what: format!("regex condition {lhs:?} {} {rhs:?}", op.as_str()),
+                what: format!("regex condition {lhs} {} {rhs}", op.as_str()),
             });
         };
         let re = Regex::new(&re.pattern).map_err(|e| QueryError::Invalid {
@@ -155,7 +155,7 @@ fn time_bound(
 /// between them.
 pub fn time_value(e: &Expr, now: i64, tz: Option<chrono_tz::Tz>) -> Result<i64, QueryError> {
     let bad = || QueryError::Invalid {
-        message: format!("invalid operation: time and {e:?} are not compatible"),
+        message: format!("invalid operation: time and {e} are not compatible"),
     };
     match e {
         Expr::Paren(i) => time_value(i, now, tz),
@@ -163,8 +163,8 @@ pub fn time_value(e: &Expr, now: i64, tz: Option<chrono_tz::Tz>) -> Result<i64, 
         Expr::Duration(d) => Ok(d.nanos),
         Expr::Integer(i) => Ok(*i),
         Expr::Float(f) => Ok(*f as i64),
-        Expr::String(s) => parse_time_string(s, tz).ok_or(QueryError::Invalid {
-            message: "invalid timestamp string".into(),
+        Expr::String(s) => parse_time_string(s, tz).map_err(|e| QueryError::Invalid {
+            message: e.to_string(),
         }),
         Expr::Binary { op, lhs, rhs } => {
             let (l, r) = (time_value(lhs, now, tz)?, time_value(rhs, now, tz)?);
@@ -175,29 +175,6 @@ pub fn time_value(e: &Expr, now: i64, tz: Option<chrono_tz::Tz>) -> Result<i64, 
             }
         }
         _ => Err(bad()),
-    }
-}
-
-/// `2006-01-02 15:04:05.999999999`, RFC3339 (nano), or `2006-01-02`, in `tz` when the text
-/// has no offset (UTC without `tz()`).
-fn parse_time_string(s: &str, tz: Option<chrono_tz::Tz>) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return t.timestamp_nanos_opt();
-    }
-    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
-    match tz {
-        Some(tz) => tz
-            .from_local_datetime(&naive)
-            .earliest()?
-            .timestamp_nanos_opt(),
-        None => naive.and_utc().timestamp_nanos_opt(),
     }
 }
 
@@ -302,21 +279,5 @@ mod tests {
         );
         assert_eq!(regex_alternatives("^web.*$"), None);
         assert_eq!(regex_alternatives("web"), None);
-    }
-
-    #[test]
-    fn time_strings() {
-        assert_eq!(
-            parse_time_string("1970-01-01T00:00:01Z", None),
-            Some(1_000_000_000)
-        );
-        assert_eq!(
-            parse_time_string("1970-01-02", None),
-            Some(86_400_000_000_000)
-        );
-        assert_eq!(
-            parse_time_string("1970-01-01 00:00:00.5", None),
-            Some(500_000_000)
-        );
     }
 }
