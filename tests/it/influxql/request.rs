@@ -50,6 +50,10 @@ pub enum Check {
     /// `SHOW DATABASES`: sluice lists only the tenant's buckets; InfluxDB lists every database.
     /// sluice's values must be InfluxDB's, filtered to the tenant's buckets, in InfluxDB's order.
     OwnDatabases,
+    /// Rows of one series with the same `time` (points of several series merged, no GROUP BY)
+    /// may come in any order: InfluxDB's own order for them changes with the time range and
+    /// the WHERE clause (an unstable merge). Both answers are compared with such rows sorted.
+    TiesUnordered,
     /// Tenant isolation: sluice must answer exactly what it answers for an absent database.
     /// InfluxDB is asked the same request with `foreign` replaced by `absent`; its answer, with
     /// `absent` replaced back by `foreign`, is the reference.
