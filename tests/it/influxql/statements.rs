@@ -34,13 +34,24 @@ pub fn durability() -> Vec<Stmt> {
 /// checksum of the whole data set.
 fn coverage() -> Vec<Stmt> {
     let mut v = Vec::new();
+    // Every interface line carries every field: one count is the point count; the sums
+    // cover the counters and the rewritten `ifInErrors`.
+    let checks = [
+        (
+            "interface",
+            "count(\"ifHCInOctets\"), sum(\"ifHCInOctets\"), sum(\"ifHCOutOctets\"), sum(\"ifInErrors\")",
+        ),
+        ("ping", "count(*), sum(*)"),
+        ("cpu", "count(*), sum(*)"),
+        ("snmp", "count(*), sum(\"uptime\")"),
+    ];
     for t in 0..3 {
-        for m in ["interface", "ping", "cpu", "snmp"] {
+        for (m, aggs) in checks {
             v.push(
                 s(
                     &format!("coverage tenant {t} {m}"),
                     format!(
-                        "SELECT count(*), sum(*) FROM \"{m}\" WHERE {} GROUP BY *",
+                        "SELECT {aggs} FROM \"{m}\" WHERE {} GROUP BY *",
                         tf(0, 0, 16, 0)
                     ),
                 )
@@ -108,6 +119,8 @@ fn aggregates() -> Vec<Stmt> {
         s("selector keeps its time", format!("SELECT max(\"average_response_ms\") FROM \"ping\" WHERE {win} GROUP BY \"url\"")),
         s("selector with tag and field", format!("SELECT min(\"usage_idle\"), \"cpu\", \"usage_user\" FROM \"cpu\" WHERE \"host\" = 'web02' AND {win}")),
         s("aggregate without window", format!("SELECT mean(\"usage_idle\"), count(\"usage_idle\"), max(\"usage_idle\") FROM \"cpu\" WHERE {win}")).epoch(None),
+        // InfluxDB skips the string field `sysLocation`.
+        s("sum star with a string field", format!("SELECT sum(*) FROM \"snmp\" WHERE {win} GROUP BY \"agent_host\"")),
         s("count star", format!("SELECT count(*) FROM \"ping\" WHERE {win} GROUP BY \"url\"")),
         s("aggregate math", format!("SELECT mean(\"usage_user\") + mean(\"usage_system\") AS \"busy\", max(\"usage_idle\") / 100 FROM \"cpu\" WHERE {TOTAL} AND {win} GROUP BY time(5m)")),
         s("string first last count", format!("SELECT first(\"sysLocation\"), last(\"sysLocation\"), count(\"sysLocation\") FROM \"snmp\" WHERE {win} GROUP BY \"agent_host\"")),
