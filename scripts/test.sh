@@ -5,9 +5,13 @@
 #
 # Installs (only when missing): the peer servers influxd 1.x (Debian `influxdb`) and
 # VictoriaMetrics (Debian `victoria-metrics`), and Python's `influxdb-client` and
-# `prometheus-client` (its text parser checks /metrics). Makes sure no
+# `prometheus-client` (its text parser checks /metrics); for the deployment checks Debian
+# `shellcheck` and Python's `kubernetes-validate`, `yamllint`, `jsonschema`, `PyYAML` (kubectl
+# comes with the machine). Makes sure no
 # system service from those packages is left running (the tests start their own, on free
-# loopback ports). Then runs `cargo test --all-targets`, honouring CARGO_TARGET_DIR.
+# loopback ports). Then runs the deployment checks (deploy/check/run.sh: Kubernetes schemas,
+# project rules, yamllint, shellcheck, Telegraf TOML, dashboards) and
+# `cargo test --all-targets`, honouring CARGO_TARGET_DIR.
 # Idempotent; when everything is present it only checks and runs the tests.
 set -euo pipefail
 
@@ -49,6 +53,7 @@ missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     apt_install "${missing[@]}"
@@ -66,6 +71,22 @@ if ! python3 -c 'import prometheus_client.parser' >/dev/null 2>&1; then
         python3 -m pip install -q --break-system-packages prometheus-client
 fi
 
+pip_install() {
+    python3 -m pip install -q "$@" || python3 -m pip install -q --break-system-packages "$@"
+}
+python3 -c 'import kubernetes_validate, jsonschema, yaml' >/dev/null 2>&1 || {
+    log "installing python kubernetes-validate"
+    pip_install kubernetes-validate jsonschema PyYAML
+}
+command -v yamllint >/dev/null 2>&1 || {
+    log "installing python yamllint"
+    pip_install yamllint
+}
+if ! command -v kubectl >/dev/null 2>&1; then
+    log "kubectl is missing (it comes with the machine image; Debian's kubernetes-client is too old for kustomize components)"
+    exit 1
+fi
+
 # A packaged service bound to its default port is not ours: stop it through the service
 # manager (never by process name).
 stop_service_on_port() {
@@ -81,5 +102,7 @@ stop_service_on_port victoria-metrics 8428
 
 log "influxd: $(influxd version 2>/dev/null | head -n1)"
 log "victoria-metrics: $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo unknown)"
+
+./deploy/check/run.sh
 
 cargo test --all-targets "$@"

@@ -1,4 +1,4 @@
-//! The `sluice` command line: `serve`, `token`, `config check`, `wal inspect`.
+//! The `sluice` command line: `serve`, `token`, `config check`, `wal inspect`, `store inspect`.
 
 #![allow(clippy::print_stdout)]
 
@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: WalCommand,
     },
+    /// The embedded store's Parquet files.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -64,6 +69,18 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 enum WalCommand {
     /// Segments, record counts, sequence range, consumer cursors and size of a WAL directory.
+    Inspect {
+        dir: PathBuf,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Partitions, files (WAL range, rows, bytes, time range), schema per measurement, and
+    /// superseded, temporary or stray files of a store directory. Reads footers only.
     Inspect {
         dir: PathBuf,
         /// One JSON object instead of a table.
@@ -107,6 +124,18 @@ fn main() -> anyhow::Result<()> {
         } => {
             let report = sluice::wal::inspect(&dir)
                 .with_context(|| format!("inspecting the WAL in {}", dir.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+        Command::Store {
+            command: StoreCommand::Inspect { dir, json },
+        } => {
+            anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+            let report = sluice::store::maintain::inspect(&dir)
+                .with_context(|| format!("inspecting the store in {}", dir.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

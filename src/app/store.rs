@@ -3,16 +3,22 @@
 //!
 //! Owns: the `[store]` → `StoreOptions` mapping, start-up replay (`/ready` and writes wait for
 //! it, so ingest's field-type check knows everything the WAL holds) and forgetting the `store`
-//! WAL cursor when the store is turned off (or the WAL would keep every segment for it).
+//! WAL cursor when the store is turned off (or the WAL would keep every segment for it); the
+//! maintenance thread (retention + compaction) and its retention policy from `[store]` and
+//! `[[tenant]] retention`, replaced at every reload.
 //! Shutdown leaves the buffers to the WAL: a flush in flight is finished and its cursor
 //! committed; what is only buffered is replayed at the next start.
 //! Does not own the store (`store`).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::AppError;
+use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::reload::Reloader;
+use crate::store::maintain::RetentionPolicy;
+use crate::store::maintain::task::{MaintainSettings, MaintainTask, SharedPolicy};
 use crate::store::{self, STORE_CONSUMER, Store, StoreOptions, StoreTask};
 use crate::wal::Wal;
 
@@ -20,12 +26,25 @@ use crate::wal::Wal;
 pub(super) struct Embedded {
     pub(super) store: Arc<Store>,
     task: StoreTask,
+    maintain: MaintainTask,
 }
 
 impl Embedded {
     pub(super) async fn stop(self) {
+        self.maintain.stop().await;
         self.task.stop().await;
     }
+}
+
+/// `[store] retention` as the default, `[[tenant]] retention` as per-tenant overrides.
+pub(super) fn retention_policy(config: &Config) -> RetentionPolicy {
+    let mut p = RetentionPolicy::uniform(config.store.retention);
+    for t in &config.tenants {
+        if let Some(r) = t.retention {
+            p.tenants.insert(t.id.clone(), r);
+        }
+    }
+    p
 }
 
 fn options(config: &Config) -> StoreOptions {
@@ -38,7 +57,11 @@ fn options(config: &Config) -> StoreOptions {
 }
 
 /// Opens the store and replays the WAL after its cursor; `None` when the store is off.
-pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Embedded>, AppError> {
+pub(super) async fn start_store(
+    config: &Config,
+    wal: &Wal,
+    reloader: &Reloader,
+) -> Result<Option<Embedded>, AppError> {
     if !config.store.enabled {
         if wal.stats().cursors.iter().any(|(n, _)| n == STORE_CONSUMER) {
             tracing::info!("store disabled: forgetting its WAL cursor");
@@ -73,5 +96,24 @@ pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Emb
         records = target.0.saturating_sub(cursor.0),
         "store: WAL replayed"
     );
-    Ok(Some(Embedded { store, task }))
+    let policy: SharedPolicy = Arc::new(RwLock::new(retention_policy(config)));
+    {
+        let policy = policy.clone();
+        reloader.add_hook(
+            "store retention",
+            Box::new(move |c: &Config| {
+                *policy.write().unwrap_or_else(PoisonError::into_inner) = retention_policy(c);
+            }),
+        );
+    }
+    let settings = MaintainSettings {
+        interval: config.store.maintenance_interval,
+        ..MaintainSettings::default()
+    };
+    let maintain = MaintainTask::start(store.clone(), policy, Arc::new(SystemClock), settings)?;
+    Ok(Some(Embedded {
+        store,
+        task,
+        maintain,
+    }))
 }

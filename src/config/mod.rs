@@ -209,6 +209,8 @@ pub struct StoreSettings {
     /// The store stops reading the WAL while its buffers hold this many bytes (the WAL keeps
     /// the records).
     pub max_buffer_bytes: u64,
+    /// Time between two retention + compaction passes.
+    pub maintenance_interval: Duration,
 }
 
 /// `[upstream] api`.

@@ -75,6 +75,7 @@ pub(super) struct RawStore {
     pub flush_interval: Option<Spanned<HumanDuration>>,
     pub flush_bytes: Option<Spanned<ByteSize>>,
     pub max_buffer_bytes: Option<Spanned<ByteSize>>,
+    pub maintenance_interval: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -84,6 +84,7 @@ struct OutStore {
     flush_interval: String,
     flush_bytes: String,
     max_buffer_bytes: String,
+    maintenance_interval: String,
 }
 
 fn retention(r: Option<std::time::Duration>) -> String {
@@ -186,6 +187,7 @@ pub(super) fn to_toml(c: &Config) -> String {
             flush_interval: format_duration(c.store.flush_interval),
             flush_bytes: format_size(c.store.flush_bytes),
             max_buffer_bytes: format_size(c.store.max_buffer_bytes),
+            maintenance_interval: format_duration(c.store.maintenance_interval),
         },
         limits: OutGlobalLimits {
             replicas: c.limits.replicas,

@@ -24,6 +24,7 @@ pub(super) fn defaults(data_dir: &Path, upstream: bool) -> StoreSettings {
         flush_interval: Duration::from_secs(300),
         flush_bytes: 64 * MIB,
         max_buffer_bytes: 256 * MIB,
+        maintenance_interval: Duration::from_secs(60),
     }
 }
 
@@ -54,6 +55,18 @@ pub(super) fn build(
             );
         }
         s.flush_interval = v;
+    }
+    if let Some(d) = raw.maintenance_interval {
+        let HumanDuration(v) = *d.get_ref();
+        if v.is_zero() {
+            return invalid(
+                text,
+                "store.maintenance_interval".into(),
+                d.span(),
+                "must be longer than 0",
+            );
+        }
+        s.maintenance_interval = v;
     }
     s.flush_bytes = positive_size(text, "store.flush_bytes", raw.flush_bytes, s.flush_bytes)?;
     let max_span = raw.max_buffer_bytes.as_ref().map(Spanned::span);

@@ -461,6 +461,7 @@ fn store_defaults_follow_the_upstream() {
     assert_eq!(c.store.dir, std::path::PathBuf::from("/d/store"));
     assert_eq!(c.store.retention, None);
     assert_eq!(c.store.flush_interval, Duration::from_secs(300));
+    assert_eq!(c.store.maintenance_interval, Duration::from_secs(60));
     let c = parse("[upstream]\nurl = \"http://influx:8086\"\n").unwrap();
     assert!(!c.store.enabled, "fronting: off unless asked");
     let c = parse(
@@ -474,7 +475,7 @@ fn store_defaults_follow_the_upstream() {
 #[test]
 fn store_keys_and_tenant_retention() {
     let text = format!(
-        "[store]\ndir = \"/s\"\nretention = \"forever\"\nflush_interval = \"30s\"\nflush_bytes = \"8MiB\"\nmax_buffer_bytes = \"32MiB\"\n\
+        "[store]\ndir = \"/s\"\nretention = \"forever\"\nflush_interval = \"30s\"\nflush_bytes = \"8MiB\"\nmax_buffer_bytes = \"32MiB\"\nmaintenance_interval = \"10s\"\n\
          [[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"7d\"\n\
          [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\n",
         hash(1),
@@ -484,6 +485,7 @@ fn store_keys_and_tenant_retention() {
     assert_eq!(c.store.dir, std::path::PathBuf::from("/s"));
     assert_eq!(c.store.flush_bytes, 8 << 20);
     assert_eq!(c.store.max_buffer_bytes, 32 << 20);
+    assert_eq!(c.store.maintenance_interval, Duration::from_secs(10));
     assert_eq!(
         c.tenants[0].retention,
         Some(Some(Duration::from_secs(7 * 86_400)))

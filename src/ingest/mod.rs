@@ -121,6 +121,9 @@ impl HasErrorCode for IngestError {
     }
 }
 
+/// (measurement, field key), escaped, as written.
+type MeasurementField<'b> = (&'b [u8], &'b [u8]);
+
 /// A line's fields as (escaped key, type), in written order.
 type FieldSignature<'b> = Vec<(&'b [u8], FieldType)>;
 
@@ -201,7 +204,7 @@ struct Judge<'b> {
     dropped_count: usize,
     /// (measurement, field key) → first type seen in this batch, or the bucket's type (then
     /// `true`).
-    field_types: HashMap<(&'b [u8], &'b [u8]), (FieldType, bool)>,
+    field_types: HashMap<MeasurementField<'b>, (FieldType, bool)>,
     /// The bucket's field types, when the store checks them.
     known: Option<&'b dyn KnownTypes>,
     /// Field signature of the last accepted line of each measurement (at most `MAX_SCHEMAS`).

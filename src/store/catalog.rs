@@ -380,14 +380,15 @@ pub fn describe_file(
     })
 }
 
-/// (column index, key) of the tags, (key, type) of the fields, index of `time`.
-pub(crate) fn roles(
-    schema: &Schema,
-) -> (
+/// What each column of a store batch is: see [`roles`].
+pub(crate) type Roles = (
     Vec<(usize, String)>,
     Vec<(String, FieldType)>,
     Option<usize>,
-) {
+);
+
+/// (column index, key) of the tags, (key, type) of the fields, index of `time`.
+pub(crate) fn roles(schema: &Schema) -> Roles {
     let mut tags = Vec::new();
     let mut fields = Vec::new();
     let mut time = None;

@@ -4,9 +4,10 @@
 //! deduplicated Arrow `RecordBatch` (`batch`), writing such a batch durably to a Parquet file and
 //! reading it back (`parquet_file`), and where partitions and files live on disk, including the
 //! split of a batch into UTC-day partitions (`layout`).
+//! Retention, compaction and `store inspect` work on the files alone (`maintain`).
 //! Does not own (yet): the WAL consumer and its cursor, the flush policy, the catalog of files and
-//! per-bucket schemas, retention, compaction, query-time reads (a later session builds those on
-//! top of these pieces), nor parsing (see `lineproto`) or the ingest verdicts (see `ingest`).
+//! per-bucket schemas, query-time reads (a later session builds those on top of these pieces),
+//! nor parsing (see `lineproto`) or the ingest verdicts (see `ingest`).
 //!
 //! # Arrow schema of a measurement batch
 //!
@@ -39,6 +40,7 @@ pub mod catalog;
 pub mod consumer;
 pub mod files;
 pub mod layout;
+pub mod maintain;
 pub mod parquet_file;
 pub mod read;
 pub mod runtime;

@@ -2,13 +2,18 @@
 //! group of tests. Peer tests skip (loudly) only when a peer binary is missing and `CI` is unset.
 
 mod bench;
+mod dashboards;
+mod deploy;
 mod durability;
 mod forward_v1;
 mod influxql;
 mod limits;
 mod metrics;
 mod peers;
+mod sluice_dashboard;
 mod sluice_process;
 mod store;
+mod store_inspect;
+mod store_soak;
 mod support;
 mod write_api;

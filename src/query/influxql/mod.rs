@@ -8,16 +8,23 @@ pub mod ast;
 pub mod lexer;
 pub mod literal;
 pub mod lower;
+mod parse_expr;
+mod parse_select;
 mod parse_stmt;
 pub mod parser;
 pub mod print;
 pub mod response;
 pub mod run;
 pub mod show;
+pub mod token;
 
 pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};
 
 #[cfg(test)]
 mod show_tests;
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_parse;
+#[cfg(test)]
+mod tests_roundtrip;

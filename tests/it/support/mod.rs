@@ -5,6 +5,7 @@
 //! Not every test uses every helper, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+pub mod grafana;
 pub mod http;
 pub mod influxdb;
 pub mod point;

@@ -19,7 +19,7 @@ use toml::{Table, Value};
 use super::ports::{free_port, wait_http};
 use super::process::Proc;
 
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The sluice binary cargo built for this test run.
 pub fn sluice_bin() -> PathBuf {
@@ -101,7 +101,7 @@ pub struct Sluice {
 
 impl Sluice {
     /// Writes the config (see [`fill_config`]), starts `sluice serve --config FILE` and waits
-    /// for `GET /ready` → 200. Panics with sluice's stderr if it exits or is not ready in 15 s.
+    /// for `GET /ready` → 200. Panics with sluice's stderr if it exits or is not ready in 90 s (a debug build replaying a large WAL after kill -9 needs tens of seconds).
     pub fn start(config_toml: &str) -> Sluice {
         let mut s = Sluice::spawn(config_toml);
         s.wait_ready();
