@@ -258,13 +258,20 @@ struct IfState {
     speed: i64,
 }
 
-/// Generates every tenant's batches.
+/// Generates every tenant's batches (a thread per tenant).
 pub fn generate(spec: &Spec) -> Vec<TenantData> {
-    spec.tenants
-        .iter()
-        .enumerate()
-        .map(|(t, shape)| tenant(spec, t, *shape))
-        .collect()
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = spec
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(t, shape)| sc.spawn(move || tenant(spec, t, *shape)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("generator thread"))
+            .collect()
+    })
 }
 
 fn tenant(spec: &Spec, t: usize, shape: TenantShape) -> TenantData {

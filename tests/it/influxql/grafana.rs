@@ -195,7 +195,7 @@ fn grafana_requests_have_grafanas_shape() {
             );
         }
     }
-    require_query_engine(&sluice, &data);
+    let _ = require_query_engine(&sluice, &data);
     let mut problems = Vec::new();
     for (stmt, kind) in &reqs {
         let token = &data[stmt.tenant].token;

@@ -18,8 +18,10 @@ use crate::support::telegraf::{CHUNK, USER_AGENT};
 
 /// Concurrent senders.
 pub const SENDERS: usize = 4;
+/// Longest a restart may take to be ready (WAL and store replay; debug build, busy machine).
+pub const RESTART_TIMEOUT: Duration = Duration::from_secs(180);
 /// Longest a batch may take to be acknowledged (retries included).
-const BATCH_DEADLINE: Duration = Duration::from_secs(120);
+const BATCH_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Where the batches go.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +43,8 @@ pub struct LoadStats {
     pub resent: usize,
     /// sluice kill -9 + restart cycles done during the load.
     pub kills: usize,
+    /// Time to `/ready` of each restart after a kill.
+    pub restarts: Vec<Duration>,
 }
 
 impl LoadStats {
@@ -127,6 +131,7 @@ pub fn into_sluice(sluice: &mut Sluice, data: &[TenantData], kill_at: &[f64]) ->
     plan.sort_unstable();
     let plan = Mutex::new((plan, 0usize));
     let sluice = Mutex::new(sluice);
+    let restarts = Mutex::new(Vec::new());
     let mut stats = send_all(Target::Sluice(&url), data, |acked| {
         let mut p = plan.lock().expect("kill plan lock");
         let next = p.1;
@@ -136,10 +141,12 @@ pub fn into_sluice(sluice: &mut Sluice, data: &[TenantData], kill_at: &[f64]) ->
             s.kill9();
             // Let the other senders hit the closed port for a moment.
             std::thread::sleep(Duration::from_millis(200));
-            s.restart();
+            s.restart_within(RESTART_TIMEOUT);
+            restarts.lock().expect("restarts lock").push(s.startup);
         }
     });
     stats.kills = plan.lock().expect("kill plan lock").1;
+    stats.restarts = restarts.into_inner().expect("restarts lock");
     stats
 }
 
@@ -203,5 +210,6 @@ pub fn send_all(
         elapsed: started.elapsed(),
         resent: resent.into_inner(),
         kills: 0,
+        restarts: Vec::new(),
     }
 }

@@ -12,7 +12,8 @@
 //! - `grafana`: Grafana's own requests and the exact answer shape it parses (wire.md §2.4).
 //!
 //! Tests: `differential_matches_influxdb` (a clean load, and a load during which sluice is
-//! SIGKILLed twice, asked again after a graceful restart), `grafana_requests_have_grafanas_shape`.
+//! SIGKILLed twice, asked again after a graceful restart), `grafana_requests_have_grafanas_shape`,
+//! `query_bench_runs_end_to_end` (a tiny `sluice-bench query`).
 //! Run: `cargo test --test it influxql -- --nocapture` (numbers are printed as `[influxql]`).
 
 mod bench_smoke;
@@ -46,12 +47,27 @@ pub fn sluice_config(data: &[TenantData]) -> String {
     c.to_toml()
 }
 
-/// Fails with one clear line when sluice cannot answer InfluxQL at all yet, instead of a
-/// report of every statement failing the same way.
-pub fn require_query_engine(sluice: &Sluice, data: &[TenantData]) {
+/// Longest wait for sluice's first answer after a load: queries wait until the store has
+/// applied every acknowledged write (read-your-writes), which after 1.1 M lines takes a debug
+/// build tens of seconds.
+const FIRST_ANSWER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Waits until sluice answers `SHOW MEASUREMENTS` for tenant 0 (connection timeouts while the
+/// store catches up are retried) and returns how long that took. Fails with one clear line
+/// when sluice cannot answer InfluxQL at all, instead of a report of every statement failing
+/// the same way.
+pub fn require_query_engine(sluice: &Sluice, data: &[TenantData]) -> std::time::Duration {
+    let started = std::time::Instant::now();
     let probe: Stmt = s("probe", "SHOW MEASUREMENTS");
-    let a = Answer::send(&probe.request(&sluice.url(), Some(&data[0].token), None))
-        .expect("sluice answers /query");
+    let a = loop {
+        match Answer::send(&probe.request(&sluice.url(), Some(&data[0].token), None)) {
+            Ok(a) => break a,
+            Err(e) => assert!(
+                started.elapsed() < FIRST_ANSWER,
+                "sluice did not answer /query within {FIRST_ANSWER:?}: {e}"
+            ),
+        }
+    };
     if a.status != 200 || a.error().is_some() || a.rows() == 0 {
         panic!(
             "sluice cannot answer InfluxQL yet (embedded mode, no upstream): `SHOW MEASUREMENTS` \
@@ -61,6 +77,7 @@ pub fn require_query_engine(sluice: &Sluice, data: &[TenantData]) {
             a.text.trim()
         );
     }
+    started.elapsed()
 }
 
 /// InfluxDB loaded with the data set, the statements checked against it (a statement whose
@@ -99,7 +116,8 @@ fn generate(spec: &dataset::Spec) -> Vec<TenantData> {
     data
 }
 
-/// The differential report for `sluice` (labelled `what`), or `None` when all match.
+/// Compares every statement; prints the differential report (on the real stderr, as it is
+/// found) and returns a one-line summary when something differs.
 fn compare_all(
     what: &str,
     stmts: &[Stmt],
@@ -115,21 +133,30 @@ fn compare_all(
         started.elapsed(),
         failures.len()
     ));
-    (!failures.is_empty()).then(|| {
-        format!(
-            "== {what}: {}",
-            differential::report(&failures, stmts.len())
-        )
-    })
+    if failures.is_empty() {
+        return None;
+    }
+    report(&format!(
+        "{what}: {}",
+        differential::report(&failures, stmts.len())
+    ));
+    let names: Vec<&str> = failures.iter().map(|f| f.stmt.name.as_str()).collect();
+    Some(format!(
+        "{what}: {} of {} statements differ (report above): {names:?}",
+        failures.len(),
+        stmts.len()
+    ))
 }
 
-/// One InfluxDB load serves two sluices (InfluxDB's load is the slow part): one loaded
-/// cleanly, one SIGKILLed twice while loading (every batch without its 204 re-sent, as
-/// Telegraf does), asked again after a graceful restart.
+/// One InfluxDB load serves two sluices: one loaded cleanly and asked every statement; one
+/// SIGKILLed twice while loading (every batch without its 204 re-sent, as Telegraf does),
+/// asked the durability statements (a `count(*), sum(*)` checksum of every series, and the raw
+/// selects of late, duplicate and rewritten points), again after a graceful restart.
 #[test]
 fn differential_matches_influxdb() {
     let stmts = statements::all();
     assert!(stmts.len() >= 60, "issue 5 asks for at least 60 statements");
+    let durable = statements::durability();
     let data = generate(&dataset::Spec::full());
     let Some(influx) = influx_with(&data, &stmts) else {
         return;
@@ -144,30 +171,42 @@ fn differential_matches_influxdb() {
         st.lines_per_s(),
         load::SENDERS
     ));
+    let waited = require_query_engine(&clean, &data);
+    report(&format!(
+        "sluice: first answer after the load in {waited:.1?}"
+    ));
+    let mut reports = Vec::new();
+    reports.extend(compare_all("clean load", &stmts, &influx, &clean, &data));
+    drop(clean);
     let mut killed = Sluice::start(&config);
     let st = load::into_sluice(&mut killed, &data, &[0.3, 0.7]);
     report(&format!(
-        "sluice with kill -9: {} lines in {:.1?}, {} kills, {} sends repeated",
-        st.lines, st.elapsed, st.kills, st.resent
+        "sluice with kill -9: {} lines in {:.1?}, {} kills (ready again after {:.1?}), {} sends repeated",
+        st.lines, st.elapsed, st.kills, st.restarts, st.resent
     ));
     assert_eq!(st.kills, 2, "the kill plan ran");
-    require_query_engine(&clean, &data);
-    let mut reports = Vec::new();
-    reports.extend(compare_all("clean load", &stmts, &influx, &clean, &data));
+    let waited = require_query_engine(&killed, &data);
+    report(&format!(
+        "sluice: first answer after the load in {waited:.1?}"
+    ));
     reports.extend(compare_all(
         "kill -9 twice during the load",
-        &stmts,
+        &durable,
         &influx,
         &killed,
         &data,
     ));
-    killed.restart();
+    killed.restart_within(load::RESTART_TIMEOUT);
+    report(&format!(
+        "graceful restart: ready in {:.1?}",
+        killed.startup
+    ));
     reports.extend(compare_all(
         "the same after a graceful restart",
-        &stmts,
+        &durable,
         &influx,
         &killed,
         &data,
     ));
-    assert!(reports.is_empty(), "{}", reports.join("\n\n"));
+    assert!(reports.is_empty(), "{}", reports.join("\n"));
 }

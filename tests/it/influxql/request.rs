@@ -10,6 +10,10 @@ use serde_json::Value;
 use super::dataset::{H, t0_ns, tenant_names};
 use crate::support::http::{Body, Request, form_encode};
 
+/// Longest wait for one answer: the whole-data-set checksums take a debug build of sluice
+/// tens of seconds on a busy machine (InfluxDB: 1–4 s).
+pub const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Grafana's User-Agent (wire.md §2.1).
 pub const GRAFANA_UA: &str = "Grafana/11.3.0";
 
@@ -50,6 +54,10 @@ pub enum Check {
     /// `SHOW DATABASES`: sluice lists only the tenant's buckets; InfluxDB lists every database.
     /// sluice's values must be InfluxDB's, filtered to the tenant's buckets, in InfluxDB's order.
     OwnDatabases,
+    /// Rows of one series with the same `time` (points of several series merged, no GROUP BY)
+    /// may come in any order: InfluxDB's own order for them changes with the time range and
+    /// the WHERE clause (an unstable merge). Both answers are compared with such rows sorted.
+    TiesUnordered,
     /// Tenant isolation: sluice must answer exactly what it answers for an absent database.
     /// InfluxDB is asked the same request with `foreign` replaced by `absent`; its answer, with
     /// `absent` replaced back by `foreign`, is the reference.
@@ -213,7 +221,7 @@ pub struct Answer {
 impl Answer {
     pub fn send(req: &Request) -> Result<Answer, String> {
         let r = req
-            .send()
+            .send_within(ANSWER_TIMEOUT)
             .map_err(|e| format!("{} {}: {e}", req.method, req.url))?;
         let text = r.text();
         Ok(Answer {

@@ -17,6 +17,48 @@ pub fn all() -> Vec<Stmt> {
     v.extend(grouping_and_sources());
     v.extend(shows());
     v.extend(errors_and_isolation());
+    v.extend(coverage());
+    v
+}
+
+/// What the kill -9 and restart checks ask: every point of every series (`count(*)` and
+/// `sum(*)` per series over the whole data set, for each tenant and measurement) and the raw
+/// selects (late lines, duplicates, rewrites).
+pub fn durability() -> Vec<Stmt> {
+    let mut v = coverage();
+    v.extend(raw());
+    v
+}
+
+/// Per tenant and measurement, `count(*), sum(*)` of every series over all 16 hours: a
+/// checksum of the whole data set.
+fn coverage() -> Vec<Stmt> {
+    let mut v = Vec::new();
+    // Every interface line carries every field: one count is the point count; the sums
+    // cover the counters and the rewritten `ifInErrors`.
+    let checks = [
+        (
+            "interface",
+            "count(\"ifHCInOctets\"), sum(\"ifHCInOctets\"), sum(\"ifHCOutOctets\"), sum(\"ifInErrors\")",
+        ),
+        ("ping", "count(*), sum(*)"),
+        ("cpu", "count(*), sum(*)"),
+        ("snmp", "count(*), sum(\"uptime\")"),
+    ];
+    for t in 0..3 {
+        for (m, aggs) in checks {
+            v.push(
+                s(
+                    &format!("coverage tenant {t} {m}"),
+                    format!(
+                        "SELECT {aggs} FROM \"{m}\" WHERE {} GROUP BY *",
+                        tf(0, 0, 16, 0)
+                    ),
+                )
+                .tenant(t),
+            );
+        }
+    }
     v
 }
 
@@ -40,8 +82,8 @@ fn raw() -> Vec<Stmt> {
         s("raw math", format!("SELECT \"usage_idle\" * 2 + 1, \"usage_user\" / \"usage_system\" AS \"ratio\", 100 - \"usage_idle\" AS \"busy\" FROM \"cpu\" WHERE {TOTAL} AND {}", tf(10, 0, 10, 5))),
         s("raw integer math", format!("SELECT \"ifHCInOctets\" - \"ifHCOutOctets\" AS \"net\", \"ifInErrors\" % 3 FROM \"interface\" WHERE {} AND {}", iface(1, 2), tf(10, 0, 10, 5))),
         s("raw tag column", format!("SELECT \"usage_idle\", \"host\", \"cpu\" FROM \"cpu\" WHERE \"cpu\" = 'cpu0' AND {}", tf(10, 0, 10, 2))),
-        s("raw field condition", format!("SELECT \"usage_idle\" FROM \"cpu\" WHERE \"usage_idle\" < 50 AND \"host\" = 'web02' AND {}", w())),
-        s("raw sparse condition", format!("SELECT * FROM \"ping\" WHERE \"percent_packet_loss\" > 0 AND {}", w())).post(),
+        s("raw field condition", format!("SELECT \"usage_idle\" FROM \"cpu\" WHERE \"usage_idle\" < 50 AND \"host\" = 'web02' AND {}", w())).check(Check::TiesUnordered),
+        s("raw sparse condition", format!("SELECT * FROM \"ping\" WHERE \"percent_packet_loss\" > 0 AND {}", w())).post().check(Check::TiesUnordered),
         s("raw rewrite cpu", format!("SELECT * FROM \"cpu\" WHERE {TOTAL} AND {}", tf(10, 9, 10, 13))),
         s("raw rewrite ifInErrors", format!("SELECT \"ifInErrors\", \"ifOutErrors\" FROM \"interface\" WHERE {} AND {}", iface(1, 1), tf(10, 29, 10, 32))),
         s("raw late lines", format!("SELECT \"ifHCInOctets\" FROM \"interface\" WHERE {} AND {}", iface(2, 1), tf(8, 58, 9, 7))).epoch(Some("s")),
@@ -77,6 +119,8 @@ fn aggregates() -> Vec<Stmt> {
         s("selector keeps its time", format!("SELECT max(\"average_response_ms\") FROM \"ping\" WHERE {win} GROUP BY \"url\"")),
         s("selector with tag and field", format!("SELECT min(\"usage_idle\"), \"cpu\", \"usage_user\" FROM \"cpu\" WHERE \"host\" = 'web02' AND {win}")),
         s("aggregate without window", format!("SELECT mean(\"usage_idle\"), count(\"usage_idle\"), max(\"usage_idle\") FROM \"cpu\" WHERE {win}")).epoch(None),
+        // InfluxDB skips the string field `sysLocation`.
+        s("sum star with a string field", format!("SELECT sum(*) FROM \"snmp\" WHERE {win} GROUP BY \"agent_host\"")),
         s("count star", format!("SELECT count(*) FROM \"ping\" WHERE {win} GROUP BY \"url\"")),
         s("aggregate math", format!("SELECT mean(\"usage_user\") + mean(\"usage_system\") AS \"busy\", max(\"usage_idle\") / 100 FROM \"cpu\" WHERE {TOTAL} AND {win} GROUP BY time(5m)")),
         s("string first last count", format!("SELECT first(\"sysLocation\"), last(\"sysLocation\"), count(\"sysLocation\") FROM \"snmp\" WHERE {win} GROUP BY \"agent_host\"")),
@@ -210,7 +254,8 @@ fn grouping_and_sources() -> Vec<Stmt> {
         s("slimit", format!("SELECT mean(\"ifHCInOctets\") FROM \"interface\" WHERE {win} GROUP BY time(15m), \"agent_host\", \"ifName\" SLIMIT 3")),
         s("slimit soffset", format!("SELECT count(\"usage_idle\") FROM \"cpu\" WHERE {win} GROUP BY \"cpu\", \"host\" SLIMIT 2 SOFFSET 3")),
         s("db.rp.m", format!("SELECT max(\"uptime\") FROM \"telegraf_0\".\"autogen\".\"snmp\" WHERE {win} GROUP BY \"agent_host\"")),
-        s("regex source", format!("SELECT * FROM /^(cpu|snmp)$/ WHERE \"host\" =~ /^(web01|telegraf-0)$/ AND {} LIMIT 2", tf(10, 0, 10, 1))),
+        // One series per measurement: no rows with equal times compete for the LIMIT.
+        s("regex source", format!("SELECT * FROM /^(cpu|snmp)$/ WHERE ((\"host\" = 'web01' AND \"cpu\" = 'cpu-total') OR \"agent_host\" = '10.0.0.1') AND {} LIMIT 2", tf(10, 0, 10, 1))),
         s("two measurements", format!("SELECT count(\"usage_idle\"), count(\"uptime\") FROM \"cpu\", \"snmp\" WHERE {win}")),
         s("three statements", format!("SELECT mean(\"usage_idle\") FROM \"cpu\" WHERE {TOTAL} AND {win} GROUP BY time(20m); SHOW MEASUREMENTS; SELECT count(\"ifHCInOctets\") FROM \"interface\" WHERE {win}")).post(),
         s("tenant 1 grafana bits/s", format!("SELECT non_negative_derivative(mean(\"ifHCInOctets\"), 1s) *8 AS \"in\" FROM \"interface\" WHERE (\"agent_host\" =~ /^(10\\.1\\.0\\.1)$/ AND \"ifName\" =~ /^(Gi1\\/0\\/1|Te1\\/1\\/1)$/) AND {win} GROUP BY time(1m), \"ifName\" fill(null)")).tenant(1).token_auth(),

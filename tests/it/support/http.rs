@@ -70,6 +70,12 @@ impl Request {
     pub fn send(&self) -> io::Result<Response> {
         send(self)
     }
+
+    /// Like [`send`](Request::send) with another read/write timeout (slow answers of debug
+    /// builds).
+    pub fn send_within(&self, timeout: Duration) -> io::Result<Response> {
+        send_timeout(self, timeout)
+    }
 }
 
 /// A response with its body already de-chunked and (if `Content-Encoding: gzip`) gunzipped.
@@ -120,6 +126,11 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends one request on a fresh connection and reads the whole response.
 pub fn send(req: &Request) -> io::Result<Response> {
+    send_timeout(req, IO_TIMEOUT)
+}
+
+/// [`send`] with `timeout` for each read and write.
+pub fn send_timeout(req: &Request, timeout: Duration) -> io::Result<Response> {
     let url = url::Url::parse(&req.url).map_err(|e| io::Error::other(format!("{e}")))?;
     let host = url
         .host_str()
@@ -131,8 +142,8 @@ pub fn send(req: &Request) -> io::Result<Response> {
         target.push_str(q);
     }
     let stream = TcpStream::connect((host, port))?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
 
     let mut head = format!(

@@ -146,9 +146,15 @@ impl Sluice {
 
     /// Waits for `GET /ready` → 200 (records [`startup`](Sluice::startup)).
     pub fn wait_ready(&mut self) {
+        self.wait_ready_within(READY_TIMEOUT);
+    }
+
+    /// Like [`wait_ready`](Sluice::wait_ready) with another limit (replaying a big WAL and
+    /// store takes longer, in debug builds on a busy machine tens of seconds).
+    pub fn wait_ready_within(&mut self, timeout: Duration) {
         let started = Instant::now();
         let url = format!("{}/ready", self.url());
-        wait_http(&url, 200, READY_TIMEOUT, &mut self.proc);
+        wait_http(&url, 200, timeout, &mut self.proc);
         self.startup = started.elapsed();
     }
 
@@ -227,9 +233,14 @@ impl Sluice {
     /// Stops (SIGTERM, SIGKILL after 10 s) if running, then starts again with the same config,
     /// port and data dir, and waits for `/ready`.
     pub fn restart(&mut self) {
+        self.restart_within(READY_TIMEOUT);
+    }
+
+    /// Like [`restart`](Sluice::restart), waiting up to `timeout` for `/ready`.
+    pub fn restart_within(&mut self, timeout: Duration) {
         self.proc.stop(Duration::from_secs(10));
         self.proc.respawn();
-        self.wait_ready();
+        self.wait_ready_within(timeout);
     }
 }
 
