@@ -117,3 +117,33 @@ pub(super) async fn start_store(
         maintain,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::{BucketName, TenantId};
+
+    #[test]
+    fn retention_policy_takes_the_default_and_tenant_overrides() {
+        let h = |n: u32| crate::tenant::token::hash(&format!("t{n}"));
+        let text = format!(
+            "[store]\nretention = \"2d\"\n\
+             [[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"forever\"\n\
+             [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"7d\"\n\
+             [[tenant]]\nid = \"c\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\n",
+            h(1),
+            h(2),
+            h(3)
+        );
+        let c = Config::from_toml_str(&text, |_| None).unwrap();
+        let p = retention_policy(&c);
+        let r = |t: &str| p.retention(&TenantId::new(t).unwrap(), &BucketName::new("x").unwrap());
+        assert_eq!(r("a"), None);
+        assert_eq!(r("b"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(r("c"), Some(Duration::from_secs(2 * 86_400)));
+    }
+}

@@ -39,8 +39,8 @@
 //!
 //! Budget: the merge holds the inputs' rows in memory, so inputs are bounded by `max_input_bytes`,
 //! counted as the uncompressed column bytes the Parquet footers record (a proxy for the Arrow
-//! memory of the rows; the merge peaks at about twice that: the merge buffer plus the output
-//! batch). A partition over the budget is split, not refused: its live files, in `last` order,
+//! memory of the rows; the merge peaks at a small multiple of it: the merge buffer keeps an
+//! `Option` slot per field per row, about twice the Arrow bytes, then the output batch). A partition over the budget is split, not refused: its live files, in `last` order,
 //! are cut into runs of consecutive files whose sum fits, and each run of at least two files
 //! becomes one output file. A single file over the budget is left alone. Runs of consecutive
 //! files keep last-write-wins: no file outside a run has a `last` between the run's first and
@@ -66,7 +66,9 @@
 //! superseded by an output made of older files). Not safe to run two maintenance passes over
 //! the same root at once (the runtime runs one background task). A reader that listed a
 //! partition before a compaction and opens an input after its deletion gets `NotFound` and
-//! must list again.
+//! must list again. `task` runs the passes beside the runtime and updates its catalog before
+//! anything is deleted: expired partitions leave the catalog before retention removes them, a
+//! compaction's output enters it (superseding the inputs) before the inputs are unlinked.
 
 pub mod compact;
 pub mod inspect;
