@@ -4,6 +4,8 @@
 //! Owns: the `[store]` → `StoreOptions` mapping, start-up replay (`/ready` and writes wait for
 //! it, so ingest's field-type check knows everything the WAL holds) and forgetting the `store`
 //! WAL cursor when the store is turned off (or the WAL would keep every segment for it).
+//! Retention (`[store] retention`, `[[tenant]] retention`) and compaction run every 5 minutes
+//! (`store::maintenance`); a SIGHUP does not change the retention yet (restart).
 //! Shutdown leaves the buffers to the WAL: a flush in flight is finished and its cursor
 //! committed; what is only buffered is replayed at the next start.
 //! Does not own the store (`store`).
@@ -12,20 +14,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppError;
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::store::maintain::{CompactOptions, RetentionPolicy};
+use crate::store::maintenance::{self, MaintenanceOptions, MaintenanceTask};
 use crate::store::{self, STORE_CONSUMER, Store, StoreOptions, StoreTask};
 use crate::wal::Wal;
+
+/// How often retention and compaction run.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(300);
 
 /// The running store.
 pub(super) struct Embedded {
     pub(super) store: Arc<Store>,
     task: StoreTask,
+    maintenance: MaintenanceTask,
 }
 
 impl Embedded {
     pub(super) async fn stop(self) {
+        self.maintenance.stop().await;
         self.task.stop().await;
     }
+}
+
+/// `[store] retention` and the tenants' overrides.
+fn retention(config: &Config) -> RetentionPolicy {
+    let mut p = RetentionPolicy::uniform(config.store.retention);
+    for t in &config.tenants {
+        if let Some(r) = t.retention {
+            p.tenants.insert(t.id.clone(), r);
+        }
+    }
+    p
 }
 
 fn options(config: &Config) -> StoreOptions {
@@ -38,7 +59,11 @@ fn options(config: &Config) -> StoreOptions {
 }
 
 /// Opens the store and replays the WAL after its cursor; `None` when the store is off.
-pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Embedded>, AppError> {
+pub(super) async fn start_store(
+    config: &Config,
+    wal: &Wal,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<Embedded>, AppError> {
     if !config.store.enabled {
         if wal.stats().cursors.iter().any(|(n, _)| n == STORE_CONSUMER) {
             tracing::info!("store disabled: forgetting its WAL cursor");
@@ -73,5 +98,15 @@ pub(super) async fn start_store(config: &Config, wal: &Wal) -> Result<Option<Emb
         records = target.0.saturating_sub(cursor.0),
         "store: WAL replayed"
     );
-    Ok(Some(Embedded { store, task }))
+    let opts = MaintenanceOptions {
+        every: MAINTENANCE_EVERY,
+        retention: retention(config),
+        compact: CompactOptions::default(),
+    };
+    let maintenance = maintenance::start(store.clone(), opts, clock)?;
+    Ok(Some(Embedded {
+        store,
+        task,
+        maintenance,
+    }))
 }

@@ -336,3 +336,45 @@ async fn cursor_moves_only_after_the_files_are_durable_and_restart_replays_the_r
     );
     task.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_drops_expired_days_and_compacts_with_the_catalog_in_step() {
+    use super::maintain::{CompactOptions, RetentionPolicy};
+    use super::maintenance::{MaintenanceOptions, run_pass};
+    let dir = tempfile::tempdir().unwrap();
+    let wal = wal(dir.path());
+    let (store, task) = start(&wal, opts(dir.path())).await;
+    const DAY: i64 = 86_400_000_000_000;
+    // Day 0 (old) gets three flushes of the same series; day 10 one.
+    for v in 1..=3 {
+        append(&wal, &format!("cpu,host=a v={v} {}\n", 100 + v)).await;
+        flush(&store).await;
+    }
+    append(&wal, &format!("cpu,host=a v=9 {}\n", 10 * DAY + 5)).await;
+    flush(&store).await;
+    assert_eq!(store.stats().files, 4);
+    let before = rows(&scan(&store, None, &[]));
+    let mut opts = MaintenanceOptions {
+        every: Duration::from_secs(60),
+        retention: RetentionPolicy::uniform(None),
+        compact: CompactOptions {
+            grace: Duration::from_secs(60),
+            ..CompactOptions::default()
+        },
+    };
+    // Day 0 is closed at day 5: its three files become one; answers do not change.
+    let r = run_pass(&store, &opts, 5 * DAY).unwrap();
+    assert_eq!((r.partitions_compacted, r.files_merged), (1, 3), "{r:?}");
+    assert_eq!(store.stats().files, 2);
+    assert_eq!(rows(&scan(&store, None, &[])), before);
+    // A 2-day retention at day 11 drops day 0, keeps day 10.
+    opts.retention = RetentionPolicy::uniform(Some(Duration::from_secs(2 * 86_400)));
+    let r = run_pass(&store, &opts, 11 * DAY).unwrap();
+    assert_eq!(r.partitions_dropped, 1, "{r:?}");
+    assert_eq!(store.stats().files, 1);
+    assert_eq!(
+        rows(&scan(&store, None, &[])),
+        vec![format!("host=a;v=9;time={}", 10 * DAY + 5)]
+    );
+    task.stop().await;
+}
