@@ -62,8 +62,12 @@ async fn start(wal: &Wal, o: StoreOptions) -> (Arc<Store>, StoreTask) {
     (store, task)
 }
 
-async fn flush(store: &Store) {
-    let target = store.applied();
+async fn flush(store: &Store, wal: &Wal) {
+    let target = wal.last_durable();
+    store
+        .wait_applied(target, Duration::from_secs(10))
+        .await
+        .unwrap();
     store.flush_soon();
     for _ in 0..200 {
         if store.committed() >= target {
@@ -148,7 +152,7 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
         "host=b;v=2;w=-;time=10".to_owned(),
     ];
     assert_eq!(rows(&scan(&store, None, &[])), want1, "from the buffer");
-    flush(&store).await;
+    flush(&store, &wal).await;
     assert_eq!(store.stats().files, 1);
     assert_eq!(rows(&scan(&store, None, &[])), want1, "from the file");
     // A later write of the same point: v replaced, w kept.
@@ -163,7 +167,7 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
         "host=b;v=2;w=-;time=10".to_owned(),
     ];
     assert_eq!(rows(&scan(&store, None, &[])), want2, "file + buffer");
-    flush(&store).await;
+    flush(&store, &wal).await;
     assert_eq!(store.stats().files, 2);
     assert_eq!(rows(&scan(&store, None, &[])), want2, "two files");
     // Only `w` asked: rows without it are dropped.
@@ -190,9 +194,9 @@ async fn schema_evolves_across_files_and_buffer() {
     let wal = wal(dir.path());
     let (store, task) = start(&wal, opts(dir.path())).await;
     append(&wal, "cpu,host=a v=1 10\n").await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     append(&wal, "cpu,host=a,dc=x s=\"up\" 20\n").await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     append(&wal, "cpu n=3i 30\n").await;
     store
         .wait_applied(wal.last_durable(), Duration::from_secs(5))
@@ -232,7 +236,7 @@ async fn pruning_skips_row_groups_by_time_and_tag() {
         }
     }
     append(&wal, &body).await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     let (tenant, bucket) = ids();
     let tags = [("host".to_owned(), vec!["c".to_owned()])];
     let req = ScanRequest {
@@ -291,7 +295,7 @@ async fn cursor_moves_only_after_the_files_are_durable_and_restart_replays_the_r
                 .1
         };
         assert_eq!(cursor(&wal), WalSeq(0));
-        flush(&store).await;
+        flush(&store, &wal).await;
         assert_eq!(cursor(&wal), s1);
         let s2 = append(&wal, "cpu,host=a v=2 20\ncpu,host=b v=3 30\n").await;
         store
@@ -348,10 +352,10 @@ async fn maintenance_drops_expired_days_and_compacts_with_the_catalog_in_step() 
     // Day 0 (old) gets three flushes of the same series; day 10 one.
     for v in 1..=3 {
         append(&wal, &format!("cpu,host=a v={v} {}\n", 100 + v)).await;
-        flush(&store).await;
+        flush(&store, &wal).await;
     }
     append(&wal, &format!("cpu,host=a v=9 {}\n", 10 * DAY + 5)).await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     assert_eq!(store.stats().files, 4);
     let before = rows(&scan(&store, None, &[]));
     let mut opts = MaintenanceOptions {
