@@ -96,6 +96,17 @@ fn read_day(dir: &Path, day: Day, into: &mut Model) {
     panic!("{} kept changing under the reader", dir.display());
 }
 
+/// The sum of the numbers that follow `field` in sluice's log (its maintenance pass reports).
+fn sum_of(log: &str, field: &str) -> usize {
+    log.match_indices(field)
+        .filter_map(|(i, _)| {
+            let rest = &log[i + field.len()..];
+            let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            rest[..end].parse::<usize>().ok()
+        })
+        .sum()
+}
+
 #[derive(Debug, Default)]
 struct Numbers {
     checks: usize,
@@ -221,8 +232,8 @@ fn soak(wall: Duration) -> Numbers {
     }
     check(&s, &store, &mut model, &mut n);
     let log = s.stderr();
-    n.compactions = log.matches("compacted").count();
-    n.drops = log.matches("retention dropped a partition").count();
+    n.compactions = sum_of(&log, "partitions_compacted: ");
+    n.drops = sum_of(&log, "partitions_dropped: ");
     // Bounded: outside today's partition, the bytes do not trend up.
     let rest: Vec<u64> = n.usage.iter().map(|u| u.1).collect();
     if rest.len() >= 6 {

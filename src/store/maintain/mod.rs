@@ -1,14 +1,14 @@
 //! Store maintenance and inspection over the on-disk layout: retention, compaction, `store inspect`.
 //!
 //! Owns: dropping expired partitions (`retention`), merging the files of closed partitions
-//! (`compact`), removing what crashes left at start-up (`sweep`), the background thread that
-//! runs both beside the runtime and keeps its catalog in step (`task`), the read-only report
-//! behind `sluice store inspect` (`inspect`), and walking the
+//! (`compact`), removing what crashes left at start-up (`sweep`), the read-only report behind
+//! `sluice store inspect` (`inspect`), and walking the
 //! directory tree `<root>/<tenant>/<bucket>/<measurement>/<YYYY-MM-DD>/` they share (`walk`).
-//! Apart from `task`, every function here is a standalone, blocking function of the store root
-//! and an injected `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the
-//! WAL consumer, buffers, flushes, the catalog or query-time reads, nor the layout and file-name
-//! rules it follows (`layout`, `files`).
+//! Every function here is a standalone, blocking function of the store root and an injected
+//! `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the WAL consumer,
+//! buffers, flushes, the catalog, query-time reads, or when these run (`store::maintenance`
+//! calls them from the runtime's background thread), nor the layout and file-name rules they
+//! follow (`layout`, `files`).
 //!
 //! # Retention
 //!
@@ -66,16 +66,13 @@
 //! superseded by an output made of older files). Not safe to run two maintenance passes over
 //! the same root at once (the runtime runs one background task). A reader that listed a
 //! partition before a compaction and opens an input after its deletion gets `NotFound` and
-//! must list again. `task` runs the passes beside the runtime and updates its catalog before
-//! anything is deleted: expired partitions leave the catalog before retention removes them, a
-//! compaction's output enters it (superseding the inputs) before the inputs are unlinked.
+//! must list again (or, as the runtime does, hold a lock that maintenance takes to delete).
 
 pub mod compact;
 pub mod inspect;
 pub mod retention;
 mod rows;
 pub mod sweep;
-pub mod task;
 pub mod walk;
 
 #[cfg(test)]
