@@ -15,7 +15,7 @@
 //! - `limits`: per-tenant write rates, series cardinality, query limits, global overload guards.
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
-//! - `store`: embedded store foundations: Arrow measurement buffers, durable Parquet files, partition layout.
+//! - `store`: the embedded store: WAL consumer, Arrow buffers, durable Parquet partitions, catalog, scans, retention and compaction.
 //! - `query`: InfluxQL front-end, logical plan, execution over the store, answer encoders.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).

@@ -152,7 +152,7 @@ pub async fn run_from(
             ),
             body_read_timeout: config.server.body_read_timeout,
         },
-        clock,
+        clock: clock.clone(),
         started: SystemTime::now(),
         core: OnceLock::new(),
     });
@@ -222,7 +222,7 @@ pub async fn run_from(
         None => None,
     };
     // Before the server is ready: writes are checked against the field types the replay found.
-    let embedded = store::start_store(&config, &wal, &reloader).await?;
+    let embedded = store::start_store(&config, &wal, clock.clone()).await?;
     metrics.sources.attach_wal(wal.clone());
     metrics.sources.attach_limits(limits.clone());
     if let Some(f) = &forwarding {

@@ -3,22 +3,22 @@
 //!
 //! Owns: the `[store]` → `StoreOptions` mapping, start-up replay (`/ready` and writes wait for
 //! it, so ingest's field-type check knows everything the WAL holds) and forgetting the `store`
-//! WAL cursor when the store is turned off (or the WAL would keep every segment for it); the
-//! maintenance thread (retention + compaction) and its retention policy from `[store]` and
-//! `[[tenant]] retention`, replaced at every reload.
+//! WAL cursor when the store is turned off (or the WAL would keep every segment for it).
+//! Retention (`[store] retention`, `[[tenant]] retention`) and compaction run every
+//! `[store] maintenance_interval` (`store::maintenance`); a SIGHUP does not change the retention
+//! yet (restart).
 //! Shutdown leaves the buffers to the WAL: a flush in flight is finished and its cursor
 //! committed; what is only buffered is replayed at the next start.
 //! Does not own the store (`store`).
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppError;
-use crate::clock::SystemClock;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::reload::Reloader;
-use crate::store::maintain::RetentionPolicy;
-use crate::store::maintain::task::{MaintainSettings, MaintainTask, SharedPolicy};
+use crate::store::maintain::{CompactOptions, RetentionPolicy};
+use crate::store::maintenance::{self, MaintenanceOptions, MaintenanceTask};
 use crate::store::{self, STORE_CONSUMER, Store, StoreOptions, StoreTask};
 use crate::wal::Wal;
 
@@ -26,18 +26,18 @@ use crate::wal::Wal;
 pub(super) struct Embedded {
     pub(super) store: Arc<Store>,
     task: StoreTask,
-    maintain: MaintainTask,
+    maintenance: MaintenanceTask,
 }
 
 impl Embedded {
     pub(super) async fn stop(self) {
-        self.maintain.stop().await;
+        self.maintenance.stop().await;
         self.task.stop().await;
     }
 }
 
-/// `[store] retention` as the default, `[[tenant]] retention` as per-tenant overrides.
-pub(super) fn retention_policy(config: &Config) -> RetentionPolicy {
+/// `[store] retention` and the tenants' overrides.
+fn retention(config: &Config) -> RetentionPolicy {
     let mut p = RetentionPolicy::uniform(config.store.retention);
     for t in &config.tenants {
         if let Some(r) = t.retention {
@@ -60,7 +60,7 @@ fn options(config: &Config) -> StoreOptions {
 pub(super) async fn start_store(
     config: &Config,
     wal: &Wal,
-    reloader: &Reloader,
+    clock: Arc<dyn Clock>,
 ) -> Result<Option<Embedded>, AppError> {
     if !config.store.enabled {
         if wal.stats().cursors.iter().any(|(n, _)| n == STORE_CONSUMER) {
@@ -96,24 +96,45 @@ pub(super) async fn start_store(
         records = target.0.saturating_sub(cursor.0),
         "store: WAL replayed"
     );
-    let policy: SharedPolicy = Arc::new(RwLock::new(retention_policy(config)));
-    {
-        let policy = policy.clone();
-        reloader.add_hook(
-            "store retention",
-            Box::new(move |c: &Config| {
-                *policy.write().unwrap_or_else(PoisonError::into_inner) = retention_policy(c);
-            }),
-        );
-    }
-    let settings = MaintainSettings {
-        interval: config.store.maintenance_interval,
-        ..MaintainSettings::default()
+    let opts = MaintenanceOptions {
+        every: config.store.maintenance_interval,
+        retention: retention(config),
+        compact: CompactOptions::default(),
     };
-    let maintain = MaintainTask::start(store.clone(), policy, Arc::new(SystemClock), settings)?;
+    let maintenance = maintenance::start(store.clone(), opts, clock)?;
     Ok(Some(Embedded {
         store,
         task,
-        maintain,
+        maintenance,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::{BucketName, TenantId};
+
+    #[test]
+    fn retention_takes_the_default_and_tenant_overrides() {
+        let h = |n: u32| crate::tenant::token::hash(&format!("t{n}"));
+        let text = format!(
+            "[store]\nretention = \"2d\"\n\
+             [[tenant]]\nid = \"a\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"forever\"\n\
+             [[tenant]]\nid = \"b\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\nretention = \"7d\"\n\
+             [[tenant]]\nid = \"c\"\ntoken_sha256 = [\"{}\"]\nbuckets = [\"*\"]\n",
+            h(1),
+            h(2),
+            h(3)
+        );
+        let c = Config::from_toml_str(&text, |_| None).unwrap();
+        let p = retention(&c);
+        let r = |t: &str| p.retention(&TenantId::new(t).unwrap(), &BucketName::new("x").unwrap());
+        assert_eq!(r("a"), None);
+        assert_eq!(r("b"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(r("c"), Some(Duration::from_secs(2 * 86_400)));
+    }
 }

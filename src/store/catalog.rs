@@ -110,7 +110,7 @@ impl Catalog {
         let mut cat = Catalog::default();
         let mut report = LoadReport::default();
         for dir in partition_dirs(root)? {
-            let (key, names) = scan_partition(root, &dir, &mut report)?;
+            let (key, names) = scan_partition(root, &dir, &mut report, true)?;
             for name in names {
                 let info = describe_file(key.clone(), name, dir.join(name.to_string()))?;
                 cat.insert(info);
@@ -136,6 +136,8 @@ impl Catalog {
     pub fn add_file(&mut self, info: FileInfo) -> Vec<Arc<FileMeta>> {
         let entry = self.entry(&info.meta.key);
         let files = entry.partitions.entry(info.meta.key.day).or_default();
+        // The same name again (a resync saw the file first, or a replay rewrote it).
+        files.retain(|f| f.name != info.meta.name);
         let mut names: Vec<FileName> = files.iter().map(|f| f.name).collect();
         names.push(info.meta.name);
         let live = live_files(names);
@@ -164,7 +166,7 @@ impl Catalog {
         let mut seen: BTreeSet<(BucketKey, String, Day)> = BTreeSet::new();
         let mut report = LoadReport::default();
         for dir in partition_dirs(root)? {
-            let (key, names) = scan_partition(root, &dir, &mut report)?;
+            let (key, names) = scan_partition(root, &dir, &mut report, false)?;
             seen.insert((
                 (key.tenant.clone(), key.bucket.clone()),
                 key.measurement.clone(),
@@ -262,11 +264,13 @@ fn partition_dirs(root: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(out)
 }
 
-/// The partition of `dir` and its live files; deletes `.tmp` files and superseded files.
+/// The partition of `dir` and its live files; with `clean` (start-up only: nothing writes)
+/// deletes `.tmp` files and superseded files.
 fn scan_partition(
     root: &Path,
     dir: &Path,
     report: &mut LoadReport,
+    clean: bool,
 ) -> Result<(PartitionKey, Vec<FileName>), StoreError> {
     // The key comes from a would-be file path (`parse_file` checks every component).
     let (key, _) = PartitionKey::parse_file(root, &dir.join("x.parquet"))?;
@@ -279,9 +283,11 @@ fn scan_partition(
             continue;
         };
         if file.ends_with(".tmp") {
-            // A flush or compaction that did not finish: its inputs are still live.
-            fs::remove_file(e.path()).map_err(io("remove", &e.path()))?;
-            report.tmp_deleted += 1;
+            // A flush or compaction that did not finish (at start-up): its inputs are live.
+            if clean {
+                fs::remove_file(e.path()).map_err(io("remove", &e.path()))?;
+                report.tmp_deleted += 1;
+            }
         } else if let Some(name) = FileName::parse(file) {
             names.push(name);
         } else {
@@ -290,7 +296,7 @@ fn scan_partition(
         }
     }
     let live = live_files(names.clone());
-    for n in names.iter().filter(|n| !live.contains(n)) {
+    for n in names.iter().filter(|n| clean && !live.contains(n)) {
         let path = dir.join(n.to_string());
         fs::remove_file(&path).map_err(io("remove", &path))?;
         report.superseded_deleted += 1;

@@ -292,6 +292,8 @@ impl Consumer {
             let last = st.flushing.take().map(|f| f.last);
             drop(cat);
             drop(st);
+            // Not under a scan that picked them (scans hold `files` for reading).
+            let _files = (!gone.is_empty()).then(|| self.store.files_write());
             for f in gone {
                 if let Err(e) = std::fs::remove_file(&f.path) {
                     tracing::warn!(path = %f.path.display(), error = %e, "removing a superseded file failed");

@@ -1,13 +1,17 @@
-//! The embedded store's foundations: columnar buffers, Parquet files, partition layout.
+//! The embedded store: WAL records → Arrow buffers → Parquet partitions, read by queries.
 //!
 //! Owns: turning parsed line-protocol points of one (tenant, bucket, measurement) into a sorted,
 //! deduplicated Arrow `RecordBatch` (`batch`), writing such a batch durably to a Parquet file and
-//! reading it back (`parquet_file`), and where partitions and files live on disk, including the
-//! split of a batch into UTC-day partitions (`layout`).
-//! Retention, compaction and `store inspect` work on the files alone (`maintain`).
-//! Does not own (yet): the WAL consumer and its cursor, the flush policy, the catalog of files and
-//! per-bucket schemas, query-time reads (a later session builds those on top of these pieces),
-//! nor parsing (see `lineproto`) or the ingest verdicts (see `ingest`).
+//! reading it back (`parquet_file`), where partitions and files live on disk, including the
+//! split of a batch into UTC-day partitions (`layout`) and file names by WAL range (`files`).
+//! At run time (`runtime::Store`): the WAL consumer with its own cursor and the flush policy
+//! (`consumer`), the catalog of files, schemas and series (`catalog`), the bucket field types
+//! ingest checks writes against (`types`), query-time reads (`scan`, behind the `read`
+//! contract), read-your-writes (`Store::wait_applied`) and the background maintenance task
+//! (`maintenance`) over retention, compaction and `store inspect`, which work on the files
+//! alone (`maintain`).
+//! Does not own: parsing (see `lineproto`), the ingest verdicts (see `ingest`), what queries
+//! compute (`query`).
 //!
 //! # Arrow schema of a measurement batch
 //!
@@ -41,6 +45,7 @@ pub mod consumer;
 pub mod files;
 pub mod layout;
 pub mod maintain;
+pub mod maintenance;
 pub mod parquet_file;
 pub mod read;
 pub mod runtime;

@@ -122,6 +122,9 @@ pub struct Store {
     pub(super) counters: StoreCounters,
     /// Set by [`Store::flush_soon`]; the consumer flushes at its next look.
     pub(super) flush_requested: std::sync::atomic::AtomicBool,
+    /// Held for reading by a scan from picking its files until it has read them; for writing
+    /// by maintenance while it deletes files (see `maintenance`).
+    pub(super) files: RwLock<()>,
 }
 
 impl Store {
@@ -129,7 +132,11 @@ impl Store {
     /// store holds nothing of the WAL yet: call [`Store::apply`] for the records after
     /// `committed` (start-up replay), then run the consumer.
     pub fn open(opts: StoreOptions, committed: WalSeq) -> Result<(Self, LoadReport), StoreError> {
-        let (catalog, report) = Catalog::load(&opts.dir)?;
+        // What crashes left (tmp files, superseded files, interrupted retention drops).
+        let swept = super::maintain::startup_sweep(&opts.dir)?;
+        let (catalog, mut report) = Catalog::load(&opts.dir)?;
+        report.tmp_deleted += swept.tmp_files.len();
+        report.superseded_deleted += swept.superseded_files.len();
         let types = FieldTypes::new();
         for ((tenant, bucket), measurements) in &catalog.buckets {
             for (m, entry) in measurements {
@@ -151,6 +158,7 @@ impl Store {
             committed: AtomicU64::new(committed.0),
             counters: StoreCounters::default(),
             flush_requested: std::sync::atomic::AtomicBool::new(false),
+            files: RwLock::new(()),
         };
         Ok((store, report))
     }
@@ -174,6 +182,19 @@ impl Store {
 
     pub(super) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
         self.catalog.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Exclusive use of the files (maintenance deletes files only while holding it).
+    pub(super) fn files_write(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.files.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Re-reads which files exist after maintenance changed them (blocking: directory
+    /// listings, and the footers of new files).
+    pub fn resync_catalog(&self) -> Result<(), StoreError> {
+        let _st = self.lock();
+        let mut cat = self.catalog_write();
+        cat.resync(&self.opts.dir)
     }
 
     /// Asks the consumer to flush what it buffered now (whatever the policy says).
@@ -386,6 +407,8 @@ impl Store {
 
     fn scan_once(&self, req: &ScanRequest<'_>) -> Result<(RecordBatch, ScanStats), StoreError> {
         let key = (req.tenant.clone(), req.bucket.clone());
+        // No file this scan picks is deleted before it is read.
+        let _files = self.files.read().unwrap_or_else(PoisonError::into_inner);
         let (schema, files, buffers) = {
             let st = self.lock();
             let cat = self.catalog_read();

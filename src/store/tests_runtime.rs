@@ -62,8 +62,12 @@ async fn start(wal: &Wal, o: StoreOptions) -> (Arc<Store>, StoreTask) {
     (store, task)
 }
 
-async fn flush(store: &Store) {
-    let target = store.applied();
+async fn flush(store: &Store, wal: &Wal) {
+    let target = wal.last_durable();
+    store
+        .wait_applied(target, Duration::from_secs(10))
+        .await
+        .unwrap();
     store.flush_soon();
     for _ in 0..200 {
         if store.committed() >= target {
@@ -148,7 +152,7 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
         "host=b;v=2;w=-;time=10".to_owned(),
     ];
     assert_eq!(rows(&scan(&store, None, &[])), want1, "from the buffer");
-    flush(&store).await;
+    flush(&store, &wal).await;
     assert_eq!(store.stats().files, 1);
     assert_eq!(rows(&scan(&store, None, &[])), want1, "from the file");
     // A later write of the same point: v replaced, w kept.
@@ -163,7 +167,7 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
         "host=b;v=2;w=-;time=10".to_owned(),
     ];
     assert_eq!(rows(&scan(&store, None, &[])), want2, "file + buffer");
-    flush(&store).await;
+    flush(&store, &wal).await;
     assert_eq!(store.stats().files, 2);
     assert_eq!(rows(&scan(&store, None, &[])), want2, "two files");
     // Only `w` asked: rows without it are dropped.
@@ -190,9 +194,9 @@ async fn schema_evolves_across_files_and_buffer() {
     let wal = wal(dir.path());
     let (store, task) = start(&wal, opts(dir.path())).await;
     append(&wal, "cpu,host=a v=1 10\n").await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     append(&wal, "cpu,host=a,dc=x s=\"up\" 20\n").await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     append(&wal, "cpu n=3i 30\n").await;
     store
         .wait_applied(wal.last_durable(), Duration::from_secs(5))
@@ -232,7 +236,7 @@ async fn pruning_skips_row_groups_by_time_and_tag() {
         }
     }
     append(&wal, &body).await;
-    flush(&store).await;
+    flush(&store, &wal).await;
     let (tenant, bucket) = ids();
     let tags = [("host".to_owned(), vec!["c".to_owned()])];
     let req = ScanRequest {
@@ -291,7 +295,7 @@ async fn cursor_moves_only_after_the_files_are_durable_and_restart_replays_the_r
                 .1
         };
         assert_eq!(cursor(&wal), WalSeq(0));
-        flush(&store).await;
+        flush(&store, &wal).await;
         assert_eq!(cursor(&wal), s1);
         let s2 = append(&wal, "cpu,host=a v=2 20\ncpu,host=b v=3 30\n").await;
         store
@@ -333,6 +337,48 @@ async fn cursor_moves_only_after_the_files_are_durable_and_restart_replays_the_r
         store.field_types().snapshot(&t, &b).get(b"cpu", b"v"),
         Some(crate::lineproto::FieldType::Float),
         "rebuilt from files and replay"
+    );
+    task.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_drops_expired_days_and_compacts_with_the_catalog_in_step() {
+    use super::maintain::{CompactOptions, RetentionPolicy};
+    use super::maintenance::{MaintenanceOptions, run_pass};
+    let dir = tempfile::tempdir().unwrap();
+    let wal = wal(dir.path());
+    let (store, task) = start(&wal, opts(dir.path())).await;
+    const DAY: i64 = 86_400_000_000_000;
+    // Day 0 (old) gets three flushes of the same series; day 10 one.
+    for v in 1..=3 {
+        append(&wal, &format!("cpu,host=a v={v} {}\n", 100 + v)).await;
+        flush(&store, &wal).await;
+    }
+    append(&wal, &format!("cpu,host=a v=9 {}\n", 10 * DAY + 5)).await;
+    flush(&store, &wal).await;
+    assert_eq!(store.stats().files, 4);
+    let before = rows(&scan(&store, None, &[]));
+    let mut opts = MaintenanceOptions {
+        every: Duration::from_secs(60),
+        retention: RetentionPolicy::uniform(None),
+        compact: CompactOptions {
+            grace: Duration::from_secs(60),
+            ..CompactOptions::default()
+        },
+    };
+    // Day 0 is closed at day 5: its three files become one; answers do not change.
+    let r = run_pass(&store, &opts, 5 * DAY).unwrap();
+    assert_eq!((r.partitions_compacted, r.files_merged), (1, 3), "{r:?}");
+    assert_eq!(store.stats().files, 2);
+    assert_eq!(rows(&scan(&store, None, &[])), before);
+    // A 2-day retention at day 11 drops day 0, keeps day 10.
+    opts.retention = RetentionPolicy::uniform(Some(Duration::from_secs(2 * 86_400)));
+    let r = run_pass(&store, &opts, 11 * DAY).unwrap();
+    assert_eq!(r.partitions_dropped, 1, "{r:?}");
+    assert_eq!(store.stats().files, 1);
+    assert_eq!(
+        rows(&scan(&store, None, &[])),
+        vec![format!("host=a;v=9;time={}", 10 * DAY + 5)]
     );
     task.stop().await;
 }

@@ -96,6 +96,19 @@ fn read_day(dir: &Path, day: Day, into: &mut Model) {
     panic!("{} kept changing under the reader", dir.display());
 }
 
+/// The sum of the numbers that follow `field` in sluice's log (its maintenance pass reports).
+fn sum_of(log: &str, field: &str) -> usize {
+    log.match_indices(field)
+        .filter_map(|(i, _)| {
+            let rest = &log[i + field.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse::<usize>().ok()
+        })
+        .sum()
+}
+
 #[derive(Debug, Default)]
 struct Numbers {
     checks: usize,
@@ -106,6 +119,8 @@ struct Numbers {
     /// Log lines of sluice: compactions and partitions dropped.
     compactions: usize,
     drops: usize,
+    /// Flushes that failed and were retried (a flush racing with the drop of its partition).
+    flush_failures: f64,
 }
 
 fn disk(store: &Path, today: Day) -> (u64, u64, usize) {
@@ -220,9 +235,10 @@ fn soak(wall: Duration) -> Numbers {
         }
     }
     check(&s, &store, &mut model, &mut n);
+    n.flush_failures = metric(&s, "sluice_store_flush_failures_total").unwrap_or(-1.0);
     let log = s.stderr();
-    n.compactions = log.matches("compacted").count();
-    n.drops = log.matches("retention dropped a partition").count();
+    n.compactions = sum_of(&log, "partitions_compacted: ");
+    n.drops = sum_of(&log, "partitions_dropped: ");
     // Bounded: outside today's partition, the bytes do not trend up.
     let rest: Vec<u64> = n.usage.iter().map(|u| u.1).collect();
     if rest.len() >= 6 {
@@ -261,8 +277,8 @@ fn store_soak_long() {
     let max_rest = n.usage.iter().map(|u| u.1).max().unwrap_or(0);
     eprintln!(
         "store soak {secs}s: {} requests, {} points, {} checks, {} compactions, {} partitions \
-         dropped; bytes (total, outside today, files) first {first:?} last {last:?}; max outside \
-         today {max_rest}",
-        n.requests, n.points, n.checks, n.compactions, n.drops
+         dropped, {} flush failures; bytes (total, outside today, files) first {first:?} last \
+         {last:?}; max outside today {max_rest}",
+        n.requests, n.points, n.checks, n.compactions, n.drops, n.flush_failures
     );
 }

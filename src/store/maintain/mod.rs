@@ -1,14 +1,14 @@
 //! Store maintenance and inspection over the on-disk layout: retention, compaction, `store inspect`.
 //!
 //! Owns: dropping expired partitions (`retention`), merging the files of closed partitions
-//! (`compact`), removing what crashes left at start-up (`sweep`), the background thread that
-//! runs both beside the runtime and keeps its catalog in step (`task`), the read-only report
-//! behind `sluice store inspect` (`inspect`), and walking the
+//! (`compact`), removing what crashes left at start-up (`sweep`), the read-only report behind
+//! `sluice store inspect` (`inspect`), and walking the
 //! directory tree `<root>/<tenant>/<bucket>/<measurement>/<YYYY-MM-DD>/` they share (`walk`).
-//! Apart from `task`, every function here is a standalone, blocking function of the store root
-//! and an injected `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the
-//! WAL consumer, buffers, flushes, the catalog or query-time reads, nor the layout and file-name
-//! rules it follows (`layout`, `files`).
+//! Every function here is a standalone, blocking function of the store root and an injected
+//! `now` (ns since the epoch): no state, no catalog, no clock. Does not own: the WAL consumer,
+//! buffers, flushes, the catalog, query-time reads, or when these run (`store::maintenance`
+//! calls them from the runtime's background thread), nor the layout and file-name rules they
+//! follow (`layout`, `files`).
 //!
 //! # Retention
 //!
@@ -39,8 +39,8 @@
 //!
 //! Budget: the merge holds the inputs' rows in memory, so inputs are bounded by `max_input_bytes`,
 //! counted as the uncompressed column bytes the Parquet footers record (a proxy for the Arrow
-//! memory of the rows; the merge peaks at about twice that: the merge buffer plus the output
-//! batch). A partition over the budget is split, not refused: its live files, in `last` order,
+//! memory of the rows; the merge peaks at a small multiple of it: the merge buffer keeps an
+//! `Option` slot per field per row, about twice the Arrow bytes, then the output batch). A partition over the budget is split, not refused: its live files, in `last` order,
 //! are cut into runs of consecutive files whose sum fits, and each run of at least two files
 //! becomes one output file. A single file over the budget is left alone. Runs of consecutive
 //! files keep last-write-wins: no file outside a run has a `last` between the run's first and
@@ -66,14 +66,13 @@
 //! superseded by an output made of older files). Not safe to run two maintenance passes over
 //! the same root at once (the runtime runs one background task). A reader that listed a
 //! partition before a compaction and opens an input after its deletion gets `NotFound` and
-//! must list again.
+//! must list again (or, as the runtime does, hold a lock that maintenance takes to delete).
 
 pub mod compact;
 pub mod inspect;
 pub mod retention;
 mod rows;
 pub mod sweep;
-pub mod task;
 pub mod walk;
 
 #[cfg(test)]
