@@ -342,6 +342,16 @@ pub struct RegexLit {
     pub pattern: String,
 }
 
+impl RegexLit {
+    /// Compiles the pattern as the parser checked it (the `regex` crate's syntax, a compiled
+    /// size of at most `parser::MAX_REGEX_SIZE`). Unanchored, like InfluxDB's `=~`.
+    pub fn compile(&self) -> Result<regex::Regex, regex::Error> {
+        regex::RegexBuilder::new(&self.pattern)
+            .size_limit(super::parser::MAX_REGEX_SIZE)
+            .build()
+    }
+}
+
 /// `SHOW MEASUREMENTS [ON db] [WITH MEASUREMENT (= m | =~ /re/)] [WHERE …]
 /// [ORDER BY time] [LIMIT n] [OFFSET n]`.
 #[derive(Debug, Clone, PartialEq, Default)]

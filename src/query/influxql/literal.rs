@@ -35,6 +35,7 @@ const NS_PER_UNIT: [(&str, i64); 9] = [
 
 /// An InfluxQL duration (`10s`, `1h30m`, `200ms`, `1u`, `1µ`, `1ns`, `1d`, `1w`, `-15m`,
 /// `1717236000000ms`) in nanoseconds. Units add up in any order; there is no fraction.
+/// As in InfluxDB, arithmetic wraps: a sum that wraps back to a positive value is accepted.
 pub fn parse_duration(text: &str) -> Result<i64, LiteralError> {
     // InfluxDB refuses blank and one-character input before looking at it.
     if text.len() < 2 {
@@ -44,8 +45,10 @@ pub fn parse_duration(text: &str) -> Result<i64, LiteralError> {
         Some(r) => (true, r),
         None => (false, text),
     };
+    // InfluxDB adds up in wrapping int64 arithmetic and calls it an overflow only when the
+    // sum of a positive duration ends up negative; reported with the last part.
     let mut total: i64 = 0;
-    let mut overflow: Option<(i64, &str)> = None;
+    let mut last = (0i64, "");
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 || digits == rest.len() {
@@ -63,22 +66,21 @@ pub fn parse_duration(text: &str) -> Result<i64, LiteralError> {
             .copied()
             .ok_or(LiteralError::InvalidDuration)?;
         rest = &rest[unit.len()..];
-        // After an overflow keep checking the syntax; report the last part, as InfluxDB does.
-        match measure
-            .checked_mul(scale)
-            .and_then(|v| total.checked_add(v))
-        {
-            Some(t) if overflow.is_none() => total = t,
-            _ => overflow = Some((measure, unit)),
-        }
+        total = total.wrapping_add(measure.wrapping_mul(scale));
+        last = (measure, unit);
     }
-    if let Some((measure, unit)) = overflow {
+    if total < 0 && !negative {
+        let (measure, unit) = last;
         return Err(LiteralError::OverflowedDuration {
             measure,
             unit: unit.to_owned(),
         });
     }
-    Ok(if negative { -total } else { total })
+    Ok(if negative {
+        total.wrapping_neg()
+    } else {
+        total
+    })
 }
 
 /// The InfluxQL text of a duration: the largest unit that divides it (`90m` → `90m`,
@@ -159,6 +161,8 @@ mod tests {
             ("-15m", -900 * S),
             ("1717236000000ms", 1_717_236_000_000_000_000),
             ("106751d", 106_751 * 86_400 * S),
+            // Wraps past i64 back to a positive value: InfluxDB accepts it, so do we.
+            ("159624000000m", 159_624_000_000i64.wrapping_mul(60 * S)),
         ];
         for (text, ns) in cases {
             assert_eq!(parse_duration(text), Ok(*ns), "{text}");

@@ -144,6 +144,13 @@ impl Parser<'_> {
                 };
                 Ok((Expr::Wildcard(Some(kind)), 1))
             }
+            Tok::BoundParam => {
+                let message = match t.lit.strip_prefix('$').unwrap_or_default() {
+                    "" => "empty bound parameter".to_owned(),
+                    name => format!("missing parameter: {name}"),
+                };
+                Err(ParseError::Invalid { message })
+            }
             Tok::Add | Tok::Sub => self.parse_signed(t.tok == Tok::Sub),
             _ => Err(self.unexpected(&t, &["identifier", "string", "number", "bool"])),
         }

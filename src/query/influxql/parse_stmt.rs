@@ -188,12 +188,43 @@ impl Parser<'_> {
                 }
             }
             "MEASUREMENT" => self.cardinality(&mut path)?,
-            "CONTINUOUS" => path.push(self.one_of(&["QUERIES"])?),
-            "GRANTS" => path.push(self.one_of(&["FOR"])?),
-            "SHARD" => path.push(self.one_of(&["GROUPS"])?),
+            // The diagnostics statements are short: parsed whole, so that what follows them
+            // is checked as InfluxDB checks it.
+            "CONTINUOUS" => {
+                path.push(self.one_of(&["QUERIES"])?);
+                return Ok(self.named(first, &path));
+            }
+            "SHARD" => {
+                path.push(self.one_of(&["GROUPS"])?);
+                return Ok(self.named(first, &path));
+            }
+            "GRANTS" => {
+                path.push(self.one_of(&["FOR"])?);
+                self.parse_ident()?;
+                return Ok(self.named(first, &path));
+            }
+            "STATS" | "DIAGNOSTICS" => {
+                if self.eat_kw("FOR") {
+                    let t = self.scan_ws();
+                    if t.tok != Tok::Str {
+                        return Err(self.unexpected(&t, &["string"]));
+                    }
+                }
+                return Ok(self.named(first, &path));
+            }
+            "QUERIES" | "SHARDS" | "SUBSCRIPTIONS" | "USERS" => return Ok(self.named(first, &path)),
             _ => {}
         }
         Ok(self.unsupported(first, &path))
+    }
+
+    /// An unsupported statement parsed to its end.
+    fn named(&mut self, first: &Token, path: &[&str]) -> Statement {
+        let end = self.last_end().max(first.end);
+        Statement::Unsupported {
+            name: path.join(" "),
+            text: self.src()[first.at.offset..end].trim().to_owned(),
+        }
     }
 
     /// `[EXACT] CARDINALITY` after `SHOW TAG KEY`, `SHOW FIELD KEY`, `SHOW MEASUREMENT`.

@@ -343,10 +343,8 @@ impl<'a> Parser<'a> {
             Tok::BadRegex => return Err(self.error_at("bad regex: ".to_owned(), t.at)),
             _ => return Err(self.unexpected(&t, &["regex"])),
         }
-        if let Err(e) = regex::RegexBuilder::new(&t.lit)
-            .size_limit(MAX_REGEX_SIZE)
-            .build()
-        {
+        let lit = RegexLit { pattern: t.lit };
+        if let Err(e) = lit.compile() {
             let reason = match &e {
                 regex::Error::Syntax(s) => {
                     let last = s.lines().last().unwrap_or_default();
@@ -354,9 +352,9 @@ impl<'a> Parser<'a> {
                 }
                 other => other.to_string(),
             };
-            let message = format!("error parsing regexp: {reason}: `{}`", t.lit);
+            let message = format!("error parsing regexp: {reason}: `{}`", lit.pattern);
             return Err(self.error_at(message, t.at));
         }
-        Ok(Some(RegexLit { pattern: t.lit }))
+        Ok(Some(lit))
     }
 }

@@ -68,7 +68,7 @@ pub fn quote_segments(segments: &[String]) -> String {
     let last = segments.len().saturating_sub(1);
     let mut out = String::new();
     for (i, s) in segments.iter().enumerate() {
-        let quote = ident_needs_quotes(s)
+        let quote = (ident_needs_quotes(s) && !s.is_empty())
             || (i < last && !s.is_empty())
             || ((i == 0 || i == last) && s.is_empty());
         if quote {

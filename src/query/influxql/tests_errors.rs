@@ -353,6 +353,41 @@ const ERRORS: &[(&str, &str)] = &[
         "DELETE",
         "found EOF, expected FROM, WHERE at line 1, char 8",
     ),
+    ("SHOW USERS)", "found ), expected ; at line 1, char 11"),
+    (
+        "SHOW GRANTS FOR",
+        "found EOF, expected identifier at line 1, char 17",
+    ),
+    (
+        "SHOW GRANTS FOR bo(b",
+        "found (, expected ; at line 1, char 19",
+    ),
+    (
+        "SELECT x FROM a.b..d",
+        r#"too many segments in "a"."b"..d at line 1, char 1"#,
+    ),
+    (
+        r#"SELECT x INTO "db"..."m2" FROM m"#,
+        r#"too many segments in "db"...m2 at line 1, char 1"#,
+    ),
+    ("SELECT x FROM m WHERE a = $x", "missing parameter: x"),
+    ("SELECT x FROM m WHERE a = $", "empty bound parameter"),
+    (
+        r#"SELECT x FROM m WHERE a = $"x y""#,
+        "missing parameter: x y",
+    ),
+    (
+        "$SHOW MEASUREMENTS",
+        "found $SHOW, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at line 1, char 1",
+    ),
+    (
+        "SELECT *::field, *::$tag FROM cpu",
+        "found $tag, expected field, tag at line 1, char 21",
+    ),
+    (
+        "SELECT x::--string FROM m",
+        "found , expected float, integer, string, boolean, field, tag at line 1, char 11",
+    ),
 ];
 
 #[test]

@@ -27,6 +27,8 @@ pub enum Tok {
     Comment,
     /// Bare or double-quoted identifier (not a keyword); `lit` is its unescaped text.
     Ident,
+    /// `$name`: a bound parameter (InfluxDB's `params=`), which sluice does not support.
+    BoundParam,
     /// A keyword; `lit` is empty, [`Token::kw`] says which (upper case).
     Keyword,
     /// Digits with a fractional part (`1.5`, `.5`, `5.`).
@@ -80,8 +82,10 @@ impl Tok {
         match self {
             Tok::Eof => "EOF",
             Tok::Illegal => "ILLEGAL",
+            Tok::BoundParam => "BOUNDPARAM",
             Tok::Ws => "WS",
-            Tok::Comment => "COMMENT",
+            // InfluxDB has no name for these two: `found , expected …`.
+            Tok::Comment => "",
             Tok::Ident => "IDENT",
             Tok::Keyword => "KEYWORD",
             Tok::Number => "NUMBER",
@@ -93,7 +97,7 @@ impl Tok {
             Tok::True => "TRUE",
             Tok::False => "FALSE",
             Tok::Regex => "REGEX",
-            Tok::BadRegex => "BADREGEX",
+            Tok::BadRegex => "",
             Tok::Add => "+",
             Tok::Sub => "-",
             Tok::Mul => "*",
