@@ -81,7 +81,7 @@ pub async fn query_v1(
         );
         return ApiError::new(d, ErrorCode::RequestTooLarge, msg).into_response();
     }
-    let parsed = match crate::query::influxql::parser::parse_query(&q) {
+    let parsed = match crate::query::influxql::parser::parse_query(q.trim()) {
         Ok(p) => p,
         Err(e) => {
             return ApiError::new(d, ErrorCode::Invalid, format!("error parsing query: {e}"))

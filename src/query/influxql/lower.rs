@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use regex::Regex;
 
 use super::ast::{self, BinaryOp, DataType, Dimension, Expr, MeasurementName, WildcardKind};
+use crate::lineproto::FieldType;
 use crate::query::exec::{self, Limits, QueryError};
 use crate::query::plan::{
     self, BinOp, Fill, Interval, MAX_TIME, MIN_TIME, OutputField, SelectPlan, Source, VarKind,
@@ -31,7 +32,12 @@ pub fn execute_select(
     ctx: &QueryContext<'_>,
     store: &dyn ReadStore,
 ) -> Result<Vec<Series>, QueryError> {
-    let plan = lower_select(stmt, ctx, store)?;
+    let plan = match lower_select(stmt, ctx, store) {
+        Ok(p) => p,
+        // `SELECT * FROM absent`: InfluxDB answers nothing rather than an error.
+        Err(QueryError::NoField) if !has_any_schema(stmt, ctx, store)? => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     exec::execute(
         &plan,
         ctx.tenant,
@@ -41,6 +47,34 @@ pub fn execute_select(
             max_rows: ctx.max_rows,
         },
     )
+}
+
+/// Whether any source of `stmt` names a measurement that exists.
+fn has_any_schema(
+    stmt: &ast::SelectStatement,
+    ctx: &QueryContext<'_>,
+    store: &dyn ReadStore,
+) -> Result<bool, QueryError> {
+    let sources = resolve_sources(stmt, ctx, store)?;
+    Ok(sources.iter().any(|s| {
+        store
+            .schema(ctx.tenant, &s.bucket, &s.measurement)
+            .is_some()
+    }))
+}
+
+/// The field types a wildcard argument of `func` expands to (InfluxDB's compiler): every type
+/// for `count first last distinct elapsed mode sample`, all but strings for `min max`, numbers
+/// otherwise.
+fn wildcard_takes(func: &str, t: FieldType) -> bool {
+    match func {
+        "count" | "first" | "last" | "distinct" | "elapsed" | "mode" | "sample" => true,
+        "min" | "max" => t != FieldType::String,
+        _ => matches!(
+            t,
+            FieldType::Float | FieldType::Integer | FieldType::Unsigned
+        ),
+    }
 }
 
 /// Builds the plan of one SELECT (reads the store's catalog for regex sources and wildcards).
@@ -73,6 +107,10 @@ pub fn lower_select(
         .flat_map(|s| s.fields.iter().map(|(k, _)| (k.clone(), true)))
         .collect();
     let all_tags: BTreeSet<String> = schemas.iter().flat_map(|s| s.tags.clone()).collect();
+    let field_types: std::collections::BTreeMap<&str, FieldType> = schemas
+        .iter()
+        .flat_map(|s| s.fields.iter().map(|(k, t)| (k.as_str(), *t)))
+        .collect();
 
     // GROUP BY.
     let mut interval: Option<Interval> = None;
@@ -162,6 +200,11 @@ pub fn lower_select(
                 for (fname, _) in all_fields
                     .iter()
                     .filter(|(n, _)| re.as_ref().is_none_or(|r| r.is_match(n)))
+                    .filter(|(n, _)| {
+                        field_types
+                            .get(n.as_str())
+                            .is_none_or(|t| wildcard_takes(name, *t))
+                    })
                 {
                     let mut a = args.clone();
                     a[0] = Expr::VarRef {

@@ -46,6 +46,8 @@ pub struct StatementResult {
     pub messages: Vec<(String, String)>,
     pub error: Option<String>,
     pub partial: bool,
+    /// The statement's `tz()`: RFC3339 times are written in that zone's offset.
+    pub tz: Option<chrono_tz::Tz>,
 }
 
 impl StatementResult {
@@ -66,19 +68,39 @@ impl StatementResult {
     }
 }
 
-/// RFC3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`).
+/// RFC3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
 pub fn rfc3339_nano(ns: i64) -> String {
+    rfc3339_nano_in(ns, None)
+}
+
+/// RFC3339Nano in `tz` (`Z` when its offset is zero, else `+01:00`), as Go writes a time
+/// carrying a location.
+pub fn rfc3339_nano_in(ns: i64, tz: Option<chrono_tz::Tz>) -> String {
+    use chrono::{Offset, TimeZone};
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let Some(dt) = chrono::DateTime::from_timestamp(secs, 0) else {
         return ns.to_string();
     };
-    let mut out = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (mut out, offset) = match tz {
+        Some(tz) => {
+            let local = tz.from_utc_datetime(&dt.naive_utc());
+            let off = local.offset().fix().local_minus_utc();
+            (local.format("%Y-%m-%dT%H:%M:%S").to_string(), off)
+        }
+        None => (dt.format("%Y-%m-%dT%H:%M:%S").to_string(), 0),
+    };
     if frac != 0 {
         let digits = format!("{frac:09}");
         let _ = write!(out, ".{}", digits.trim_end_matches('0'));
     }
-    out.push('Z');
+    if offset == 0 {
+        out.push('Z');
+    } else {
+        let sign = if offset < 0 { '-' } else { '+' };
+        let a = offset.abs();
+        let _ = write!(out, "{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60);
+    }
     out
 }
 
@@ -100,7 +122,7 @@ pub fn go_float(f: f64) -> String {
     format!("{f}")
 }
 
-fn datum(d: &Datum, epoch: Epoch) -> Value {
+fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
     match d {
         Datum::Null => Value::Null,
         Datum::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
@@ -109,7 +131,7 @@ fn datum(d: &Datum, epoch: Epoch) -> Value {
         Datum::Boolean(b) => json!(b),
         Datum::String(s) => json!(s),
         Datum::Time(ns) => match epoch {
-            Epoch::Rfc3339 => json!(rfc3339_nano(*ns)),
+            Epoch::Rfc3339 => json!(rfc3339_nano_in(*ns, tz)),
             // Go's integer division truncates toward zero.
             Epoch::Divisor(d) => json!(ns / d),
         },
@@ -123,7 +145,7 @@ fn quoted(s: &str) -> String {
 
 // Objects are written by hand: InfluxDB's key order (`name, tags, columns, values`) is what
 // Grafana's streaming parser relies on, and serde_json's map sorts keys.
-fn write_series(out: &mut String, s: &Series, epoch: Epoch) {
+fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz::Tz>) {
     out.push('{');
     if !s.name.is_empty() {
         let _ = write!(out, "\"name\":{},", quoted(&s.name));
@@ -153,7 +175,7 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch) {
                 match d {
                     Datum::Float(f) => out.push_str(&go_float(*f)),
                     _ => {
-                        let _ = write!(out, "{}", datum(d, epoch));
+                        let _ = write!(out, "{}", datum(d, epoch, tz));
                     }
                 }
             }
@@ -175,7 +197,7 @@ fn write_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
             if i > 0 {
                 out.push(',');
             }
-            write_series(out, s, epoch);
+            write_series(out, s, epoch, r.tz);
         }
         out.push(']');
     }
@@ -251,6 +273,7 @@ pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usi
                 messages: if last { r.messages.clone() } else { Vec::new() },
                 error: if last { r.error.clone() } else { None },
                 partial: !last,
+                tz: r.tz,
             };
             docs.push(encode(&[part], epoch));
         }
@@ -329,9 +352,24 @@ mod tests {
     }
 
     #[test]
+    fn tz_times_carry_the_zone_offset() {
+        let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("zone");
+        assert_eq!(
+            rfc3339_nano_in(1_717_236_000_000_000_000, Some(paris)),
+            "2024-06-01T12:00:00+02:00"
+        );
+        assert_eq!(
+            rfc3339_nano_in(1_704_103_200_500_000_000, Some(paris)),
+            "2024-01-01T11:00:00.5+01:00"
+        );
+        let utc: chrono_tz::Tz = "UTC".parse().expect("zone");
+        assert_eq!(rfc3339_nano_in(0, Some(utc)), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn epochs_divide_like_influxdb() {
         let t = 1_717_236_010_123_456_789;
-        let enc = |p| datum(&Datum::Time(t), Epoch::from_param(Some(p)));
+        let enc = |p| datum(&Datum::Time(t), Epoch::from_param(Some(p)), None);
         assert_eq!(enc("ns"), json!(t));
         assert_eq!(enc("us"), json!(t), "1.x does not know `us`: nanoseconds");
         assert_eq!(enc("u"), json!(t / 1_000));

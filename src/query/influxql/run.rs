@@ -79,7 +79,13 @@ impl Runner<'_> {
                     }
                 };
                 match answer {
-                    Ok(series) => StatementResult::ok(id, series),
+                    Ok(series) => {
+                        let mut r = StatementResult::ok(id, series);
+                        if let Statement::Select(sel) = stmt {
+                            r.tz = sel.tz.as_deref().and_then(|z| z.parse().ok());
+                        }
+                        r
+                    }
                     Err(e) => StatementResult::error(id, e),
                 }
             }

@@ -30,6 +30,8 @@ pub enum ShowError {
     RetentionPolicyNotFound { rp: String },
     #[error("{0}")]
     BadRegex(String),
+    #[error("SHOW MEASUREMENTS doesn't support time in WHERE clause")]
+    MeasurementsTimeCondition,
     #[error("SHOW {what} does not support {feature}")]
     Unsupported {
         what: &'static str,
@@ -88,6 +90,9 @@ pub fn run(
             let Ok(b) = bucket(ctx, db, None) else {
                 return Ok(Vec::new());
             };
+            if st.condition.as_ref().is_some_and(mentions_time) {
+                return Err(ShowError::MeasurementsTimeCondition);
+            }
             let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
             let filter = st
                 .with_measurement
@@ -204,6 +209,16 @@ pub fn run(
             Ok(nonempty(one("", &["key"], keys)))
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// Whether a condition compares `time`.
+fn mentions_time(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(inner) => mentions_time(inner),
+        Expr::Binary { lhs, rhs, .. } => mentions_time(lhs) || mentions_time(rhs),
+        Expr::VarRef { name, .. } => name.eq_ignore_ascii_case("time"),
+        _ => false,
     }
 }
 
