@@ -12,6 +12,10 @@ use super::show;
 use crate::query::{QueryContext, Series};
 use crate::store::ReadStore;
 
+/// Executes one SELECT over a store.
+pub type SelectFn = dyn Fn(&SelectStatement, &QueryContext<'_>, &dyn ReadStore) -> Result<Vec<Series>, String>
+    + Sync;
+
 /// What a request's statements run against.
 pub struct Runner<'a> {
     pub ctx: QueryContext<'a>,
@@ -22,14 +26,7 @@ pub struct Runner<'a> {
     /// The request was a GET (InfluxDB warns about write statements in a read-only context).
     pub read_only: bool,
     /// Executes one SELECT; its error message goes into `results[i].error`.
-    pub select: &'a (
-            dyn Fn(
-        &SelectStatement,
-        &QueryContext<'_>,
-        &dyn ReadStore,
-    ) -> Result<Vec<Series>, String>
-                + Sync
-        ),
+    pub select: &'a SelectFn,
 }
 
 impl Runner<'_> {

@@ -14,10 +14,13 @@ use crate::model::{BucketName, TenantId};
 use crate::query::{Datum, QueryContext, Series};
 use crate::store::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey, StoreError};
 
+/// One measurement: its series and its fields.
+type Entry = (Vec<SeriesKey>, Vec<(String, FieldType)>);
+
 /// Catalog only: (tenant, bucket) → measurement → (series, fields).
 #[derive(Default)]
 struct Catalog {
-    data: BTreeMap<(String, String), BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>>,
+    data: BTreeMap<(String, String), BTreeMap<String, Entry>>,
 }
 
 impl Catalog {
@@ -52,11 +55,7 @@ impl Catalog {
         }
     }
 
-    fn bucket(
-        &self,
-        tenant: &TenantId,
-        bucket: &BucketName,
-    ) -> Option<&BTreeMap<String, (Vec<SeriesKey>, Vec<(String, FieldType)>)>> {
+    fn bucket(&self, tenant: &TenantId, bucket: &BucketName) -> Option<&BTreeMap<String, Entry>> {
         self.data
             .get(&(tenant.as_str().to_owned(), bucket.as_str().to_owned()))
     }
