@@ -2,7 +2,10 @@
 //!
 //! Write path: `http` → `tenant` (auth) → `limits` (rates) → `ingest` (verdicts, via `lineproto`)
 //! → `limits` (series) → `wal`
-//! (fsync before the 204) → WAL consumers (`forward`). `app` wires them and owns shutdown.
+//! (fsync before the 204) → WAL consumers (`forward`, `store`). `app` wires them and owns shutdown.
+//!
+//! Query path: `http` (`/query`) → `tenant` → `limits` (queries) → `query` (InfluxQL → plan →
+//! execution) → `store` (catalog and scans).
 //!
 //! # Layout
 //!
