@@ -26,6 +26,7 @@ use crate::query::QueryContext;
 use crate::query::influxql::ast::{Query, Statement};
 use crate::query::influxql::response::{self, Epoch, StatementResult};
 use crate::query::influxql::run::Runner;
+use crate::store::ReadStore;
 use crate::tenant::{BucketPattern, Tenant, bucket_for_v1, v1_db_rp};
 
 /// Longest query text read from a request body or the query string.
@@ -93,13 +94,7 @@ pub async fn query_v1(
     }
     let permit = match state.limits.start_query(tenant.id()) {
         Ok(p) => p,
-        Err(e) => {
-            let mut err = ApiError::from_err(d, &e);
-            if let Some(secs) = e.retry_after() {
-                err = err.retry_after(secs);
-            }
-            return err.into_response();
-        }
+        Err(e) => return super::write::limit_error(d, &e),
     };
     let Some(core) = state.core.get().cloned() else {
         return ApiError::new(d, ErrorCode::Unavailable, "replaying the write-ahead log")
@@ -127,17 +122,10 @@ pub async fn query_v1(
     }
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let owned = owned_dbs(
-            &tenant,
-            core.store
-                .as_deref()
-                .map(|s| s as &dyn crate::store::ReadStore),
-        );
-        let tenant_ref = Arc::clone(&tenant);
-        let resolve = move |db: &str, rp: Option<&str>| -> Option<BucketName> {
-            bucket_for_v1(db, rp)
-                .ok()
-                .filter(|b| tenant_ref.can_read(b))
+        let store = core.store.as_deref().map(|s| s as &dyn ReadStore);
+        let owned = owned_dbs(&tenant, store);
+        let resolve = |db: &str, rp: Option<&str>| -> Option<BucketName> {
+            bucket_for_v1(db, rp).ok().filter(|b| tenant.can_read(b))
         };
         let runner = Runner {
             ctx: QueryContext {
@@ -149,16 +137,9 @@ pub async fn query_v1(
                 max_scan_bytes: MAX_SCAN_BYTES,
                 max_rows: MAX_ROWS,
             },
-            store: core
-                .store
-                .as_deref()
-                .map(|s| s as &dyn crate::store::ReadStore),
+            store,
             owned_dbs: &owned,
             read_only,
-            select: &|sel, ctx, store| {
-                crate::query::influxql::lower::execute_select(sel, ctx, store)
-                    .map_err(|e| e.to_string())
-            },
         };
         runner.run(&parsed)
     });
@@ -221,7 +202,7 @@ fn authorize(
 }
 
 /// The tenant's v1 databases: its listed buckets, and for `"*"` the buckets holding data.
-fn owned_dbs(tenant: &Tenant, store: Option<&dyn crate::store::ReadStore>) -> Vec<String> {
+fn owned_dbs(tenant: &Tenant, store: Option<&dyn ReadStore>) -> Vec<String> {
     let mut dbs: Vec<String> = Vec::new();
     for p in tenant.buckets() {
         if let BucketPattern::Exact(b) = p {

@@ -255,7 +255,7 @@ async fn accept(
 }
 
 /// A refusal by a limit, with its Retry-After when it has one.
-fn limit_error(d: Dialect, e: &LimitError) -> Response {
+pub(super) fn limit_error(d: Dialect, e: &LimitError) -> Response {
     if let Some(reason) = refusal_reason(e) {
         metrics::note_refused(reason, 0);
     }

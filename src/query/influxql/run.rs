@@ -6,15 +6,11 @@
 //! with `CREATE DATABASE` gets. Does not own: who may do what before running (the HTTP layer
 //! refuses a `CREATE DATABASE` of a foreign bucket with 403 first), encoding.
 
-use super::ast::{Query, SelectStatement, Statement};
+use super::ast::{Query, Statement};
 use super::response::StatementResult;
 use super::show;
-use crate::query::{QueryContext, Series};
+use crate::query::QueryContext;
 use crate::store::ReadStore;
-
-/// Executes one SELECT over a store.
-pub type SelectFn = dyn Fn(&SelectStatement, &QueryContext<'_>, &dyn ReadStore) -> Result<Vec<Series>, String>
-    + Sync;
 
 /// What a request's statements run against.
 pub struct Runner<'a> {
@@ -25,8 +21,6 @@ pub struct Runner<'a> {
     pub owned_dbs: &'a [String],
     /// The request was a GET (InfluxDB warns about write statements in a read-only context).
     pub read_only: bool,
-    /// Executes one SELECT; its error message goes into `results[i].error`.
-    pub select: &'a SelectFn,
 }
 
 impl Runner<'_> {
@@ -70,7 +64,8 @@ impl Runner<'_> {
                     );
                 };
                 let answer = match stmt {
-                    Statement::Select(sel) => (self.select)(sel, &self.ctx, store),
+                    Statement::Select(sel) => super::lower::execute_select(sel, &self.ctx, store)
+                        .map_err(|e| e.to_string()),
                     _ => {
                         show::run(stmt, &self.ctx, store, self.owned_dbs).map_err(|e| e.to_string())
                     }

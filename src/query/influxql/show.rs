@@ -264,7 +264,7 @@ fn database<'a>(ctx: &'a QueryContext<'_>, on: Option<&'a str>) -> Result<&'a st
 
 /// The bucket of `db` (and `rp`, else the request's): InfluxDB's errors for an absent database
 /// or an absent retention policy of an existing (owned) one.
-pub fn bucket(ctx: &QueryContext<'_>, db: &str, rp: Option<&str>) -> Result<BucketName, ShowError> {
+fn bucket(ctx: &QueryContext<'_>, db: &str, rp: Option<&str>) -> Result<BucketName, ShowError> {
     let rp = rp.or(ctx.rp).filter(|rp| !rp.is_empty());
     if let Some(b) = (ctx.resolve)(db, rp) {
         return Ok(b);
