@@ -65,6 +65,8 @@ pub struct AppState {
     pub started: SystemTime,
     /// Set once the WAL is replayed; until then writes get 503 and `/ready` is not ready.
     pub core: OnceLock<Core>,
+    /// Where query handlers report (`sluice_query_*`).
+    pub query_metrics: crate::metrics::QueryMetrics,
 }
 
 /// The whole API.

@@ -5,11 +5,12 @@
 //! before any statement runs (401, 400 `missing required parameter "q"`, 400 `error parsing
 //! query: …`, 403 for a `CREATE DATABASE` the tenant may not, 429 past the tenant's query
 //! limits), the read-your-writes barrier (a query sees every write acknowledged before it
-//! started), the per-query timeout, and streaming chunked answers.
+//! started), the per-query timeout, streaming chunked answers, and reporting each request to
+//! `sluice_query_*` (`metrics::QueryMetrics`).
 //! Does not own: statements (`query::influxql`), encoding (`query::influxql::response`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -21,7 +22,8 @@ use super::auth::{self, Params};
 use super::body;
 use super::error::{ApiError, Dialect};
 use crate::error::ErrorCode;
-use crate::model::BucketName;
+use crate::metrics::{Lang, QueryOutcome};
+use crate::model::{BucketName, TenantId};
 use crate::query::QueryContext;
 use crate::query::influxql::ast::{Query, Statement};
 use crate::query::influxql::response::{self, Epoch, StatementResult};
@@ -48,6 +50,39 @@ pub async fn query_v1(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
+    let mut seen = Seen::default();
+    let resp = run_v1(&state, method, query, headers, body, &mut seen).await;
+    let outcome = if seen.timed_out {
+        QueryOutcome::Timeout
+    } else {
+        QueryOutcome::of(resp.status().as_u16(), seen.statement_error)
+    };
+    state.query_metrics.observe(
+        Lang::InfluxQl,
+        seen.tenant.as_ref(),
+        outcome,
+        started.elapsed(),
+    );
+    resp
+}
+
+/// What the metrics need to know of a request beyond its status.
+#[derive(Default)]
+struct Seen {
+    tenant: Option<TenantId>,
+    statement_error: bool,
+    timed_out: bool,
+}
+
+async fn run_v1(
+    state: &Arc<AppState>,
+    method: Method,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+    seen: &mut Seen,
+) -> Response {
     let d = Dialect::V1;
     let mut params = Params::parse(query.as_deref());
     let ctype = headers
@@ -67,10 +102,11 @@ pub async fn query_v1(
             params.extend_form(&bytes);
         }
     }
-    let tenant = match auth::authenticate(&state, d, &headers, &params) {
+    let tenant = match auth::authenticate(state, d, &headers, &params) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
+    seen.tenant = Some(tenant.id().clone());
     let Some(q) = raw_q.or_else(|| params.get("q").map(str::to_owned)) else {
         return ApiError::new(d, ErrorCode::Invalid, "missing required parameter \"q\"")
             .into_response();
@@ -148,11 +184,15 @@ pub async fn query_v1(
         Ok(Err(_)) => {
             return ApiError::new(d, ErrorCode::Internal, "query failed").into_response();
         }
-        Err(_) => vec![StatementResult::error(
-            0,
-            format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
-        )],
+        Err(_) => {
+            seen.timed_out = true;
+            vec![StatementResult::error(
+                0,
+                format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
+            )]
+        }
     };
+    seen.statement_error = results.iter().any(|r| r.error.is_some());
     if chunked {
         let docs = response::encode_chunked(&results, epoch, chunk_size);
         let stream = futures_util::stream::iter(

@@ -23,6 +23,7 @@
 mod collect;
 mod note;
 pub mod process;
+mod query_metrics;
 mod refusals;
 mod store_metrics;
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use note::{
     WriteNote, count_lines, note_ingest_error, note_lines, note_refused, note_tenant,
     note_wal_error, track,
 };
+pub use query_metrics::{Lang, QueryMetrics, QueryOutcome};
 pub use refusals::RefusalLog;
 
 use crate::model::TenantId;
@@ -292,6 +294,7 @@ impl WriteMetrics {
 pub struct Metrics {
     registry: Arc<Registry>,
     pub write: WriteMetrics,
+    pub query: QueryMetrics,
     pub sources: ScrapeSources,
 }
 
@@ -310,11 +313,13 @@ impl Metrics {
         let mut registry = Registry::with_prefix("sluice");
         register(&mut registry);
         let write = WriteMetrics::register(&mut registry);
+        let query = QueryMetrics::register(&mut registry);
         let sources = ScrapeSources::default();
         registry.register_collector(Box::new(SluiceCollector::new(sources.clone())));
         Metrics {
             registry: Arc::new(registry),
             write,
+            query,
             sources,
         }
     }

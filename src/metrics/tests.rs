@@ -66,6 +66,7 @@ fn fixture() -> Fixture {
         clock,
         started: SystemTime::now(),
         core: OnceLock::new(),
+        query_metrics: metrics.query.clone(),
     });
     let _ = state.core.set(Core {
         wal,
