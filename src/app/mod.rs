@@ -155,6 +155,7 @@ pub async fn run_from(
         clock: clock.clone(),
         started: SystemTime::now(),
         core: OnceLock::new(),
+        query_metrics: metrics.query.clone(),
     });
     let server = {
         // `track` counts every answer of a write route: layers that answer writes themselves
@@ -230,6 +231,11 @@ pub async fn run_from(
     }
     if let Some(e) = &embedded {
         metrics.sources.attach_store(e.store.clone());
+        let st = e.store.clone();
+        reloader.add_hook(
+            "store-retention",
+            Box::new(move |c: &Config| st.set_retention(store::retention(c))),
+        );
     }
     let core = Core {
         wal: wal.clone(),

@@ -5,8 +5,8 @@
 //! it, so ingest's field-type check knows everything the WAL holds) and forgetting the `store`
 //! WAL cursor when the store is turned off (or the WAL would keep every segment for it).
 //! Retention (`[store] retention`, `[[tenant]] retention`) and compaction run every
-//! `[store] maintenance_interval` (`store::maintenance`); a SIGHUP does not change the retention
-//! yet (restart).
+//! `[store] maintenance_interval` (`store::maintenance`) with the store's retention policy,
+//! which a config reload replaces (the `store-retention` hook in `app`).
 //! Shutdown leaves the buffers to the WAL: a flush in flight is finished and its cursor
 //! committed; what is only buffered is replayed at the next start.
 //! Does not own the store (`store`).
@@ -37,7 +37,7 @@ impl Embedded {
 }
 
 /// `[store] retention` and the tenants' overrides.
-fn retention(config: &Config) -> RetentionPolicy {
+pub(super) fn retention(config: &Config) -> RetentionPolicy {
     let mut p = RetentionPolicy::uniform(config.store.retention);
     for t in &config.tenants {
         if let Some(r) = t.retention {
@@ -96,6 +96,7 @@ pub(super) async fn start_store(
         records = target.0.saturating_sub(cursor.0),
         "store: WAL replayed"
     );
+    store.set_retention(retention(config));
     let opts = MaintenanceOptions {
         every: config.store.maintenance_interval,
         retention: retention(config),

@@ -2,14 +2,15 @@
 //! turned into a sorted, deduplicated Arrow `RecordBatch` (schema: see the `store` module docs).
 //!
 //! Rows are kept in arrival order with a series id each; sorting and the last-write-wins merge
-//! happen once, in [`MeasurementBuffer::to_record_batch`].
+//! happen in [`MeasurementBuffer::to_record_batch`] (a flush) or
+//! [`MeasurementBuffer::select`] (a scan, of only the rows it wants).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-    StringDictionaryBuilder, TimestampNanosecondArray, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampNanosecondArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 
@@ -92,19 +93,24 @@ impl FieldColumn {
         }
     }
 
-    /// One value per run of rows (`runs` index rows): the last non-null of the run.
-    fn merge(&self, runs: &[Vec<usize>]) -> ArrayRef {
-        fn last<T: Clone>(col: &[Option<T>], run: &[usize]) -> Option<T> {
-            run.iter()
-                .rev()
-                .find_map(|&i| col.get(i).cloned().flatten())
+    /// One value per output row of `runs`: the last non-null of its buffer rows.
+    fn merge(&self, runs: &Runs<'_>) -> ArrayRef {
+        fn col<T: Clone, A: FromIterator<Option<T>>>(c: &[Option<T>], runs: &Runs<'_>) -> A {
+            (0..runs.len())
+                .map(|j| {
+                    runs.run(j)
+                        .iter()
+                        .rev()
+                        .find_map(|&i| c.get(i as usize).cloned().flatten())
+                })
+                .collect()
         }
         match self {
-            Self::Float(c) => Arc::new(runs.iter().map(|r| last(c, r)).collect::<Float64Array>()),
-            Self::Integer(c) => Arc::new(runs.iter().map(|r| last(c, r)).collect::<Int64Array>()),
-            Self::Unsigned(c) => Arc::new(runs.iter().map(|r| last(c, r)).collect::<UInt64Array>()),
-            Self::Boolean(c) => Arc::new(runs.iter().map(|r| last(c, r)).collect::<BooleanArray>()),
-            Self::String(c) => Arc::new(runs.iter().map(|r| last(c, r)).collect::<StringArray>()),
+            Self::Float(c) => Arc::new(col::<_, Float64Array>(c, runs)),
+            Self::Integer(c) => Arc::new(col::<_, Int64Array>(c, runs)),
+            Self::Unsigned(c) => Arc::new(col::<_, UInt64Array>(c, runs)),
+            Self::Boolean(c) => Arc::new(col::<_, BooleanArray>(c, runs)),
+            Self::String(c) => Arc::new(col::<_, StringArray>(c, runs)),
         }
     }
 }
@@ -415,6 +421,19 @@ impl MeasurementBuffer {
     /// The buffer as one Arrow batch: sorted by series then time, duplicates (same series and
     /// time) merged last-write-wins field by field. An empty buffer gives an empty batch.
     pub fn to_record_batch(&self) -> Result<RecordBatch, StoreError> {
+        self.select(i64::MIN, i64::MAX, None)
+    }
+
+    /// Like [`to_record_batch`](Self::to_record_batch), of only the rows with
+    /// `min_time <= time <= max_time` whose series `keep` accepts (all when `None`). The
+    /// schema is the whole buffer's either way. Work is proportional to the rows kept (plus
+    /// one pass over the rows and series), so a scan of a few series of a large buffer is cheap.
+    pub fn select(
+        &self,
+        min_time: i64,
+        max_time: i64,
+        keep: Option<&dyn Fn(&[(String, String)]) -> bool>,
+    ) -> Result<RecordBatch, StoreError> {
         let tag_keys: Vec<&str> = {
             let mut keys: Vec<&str> = self
                 .series
@@ -425,36 +444,75 @@ impl MeasurementBuffer {
             keys.dedup();
             keys
         };
-        // Rank every series by its tag values in column order, a missing tag first.
-        let mut by_values: Vec<u32> = (0..self.series.len() as u32).collect();
-        by_values.sort_by_cached_key(|&id| tag_values(&self.series[id as usize], &tag_keys));
-        let mut rank = vec![0u32; self.series.len()];
-        for (r, &id) in by_values.iter().enumerate() {
+        let wanted: Option<Vec<bool>> = keep.map(|f| self.series.iter().map(|s| f(s)).collect());
+        let mut rows: Vec<u32> = (0..self.time.len() as u32)
+            .filter(|&i| {
+                let t = self.time[i as usize];
+                t >= min_time
+                    && t <= max_time
+                    && wanted
+                        .as_ref()
+                        .is_none_or(|w| w[self.series_of_row[i as usize] as usize])
+            })
+            .collect();
+        // Rank the series present by their tag values in column order, a missing tag first.
+        let mut present: Vec<u32> = rows
+            .iter()
+            .map(|&i| self.series_of_row[i as usize])
+            .collect();
+        present.sort_unstable();
+        present.dedup();
+        present.sort_by_cached_key(|&id| tag_values(&self.series[id as usize], &tag_keys));
+        let mut rank = vec![u32::MAX; self.series.len()];
+        for (r, &id) in present.iter().enumerate() {
             rank[id as usize] = r as u32;
         }
-
-        let mut order: Vec<usize> = (0..self.time.len()).collect();
-        // Stable: equal (series, time) rows stay in arrival order, so "last" is the latest write.
-        order.sort_by_key(|&i| (rank[self.series_of_row[i] as usize], self.time[i]));
-        let mut runs: Vec<Vec<usize>> = Vec::new();
-        for i in order {
-            let key = (self.series_of_row[i], self.time[i]);
-            match runs.last_mut() {
-                Some(run) if (self.series_of_row[run[0]], self.time[run[0]]) == key => run.push(i),
-                _ => runs.push(vec![i]),
+        // Equal (series, time) rows stay in arrival order, so "last" is the latest write.
+        rows.sort_unstable_by_key(|&i| {
+            let i = i as usize;
+            (rank[self.series_of_row[i] as usize], self.time[i], i)
+        });
+        // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
+        let mut starts: Vec<u32> = Vec::new();
+        for (j, &i) in rows.iter().enumerate() {
+            let i = i as usize;
+            let same = j > 0 && {
+                let p = rows[j - 1] as usize;
+                self.series_of_row[p] == self.series_of_row[i] && self.time[p] == self.time[i]
+            };
+            if !same {
+                starts.push(j as u32);
             }
         }
+        let runs = Runs {
+            rows: &rows,
+            starts: &starts,
+        };
 
         let mut columns: Vec<(Field, ArrayRef)> = Vec::new();
         for key in &tag_keys {
-            let mut b = StringDictionaryBuilder::<Int32Type>::new();
-            for run in &runs {
-                let s = &self.series[self.series_of_row[run[0]] as usize];
-                match s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
-                    Ok(i) => b.append_value(&s[i].1),
-                    Err(_) => b.append_null(),
+            // The dictionary holds the values of the series present, keyed per series.
+            let mut values: Vec<&str> = Vec::new();
+            let mut value_ids: HashMap<&str, i32> = HashMap::new();
+            let mut of_series: Vec<Option<i32>> = vec![None; self.series.len()];
+            for &id in &present {
+                let s = &self.series[id as usize];
+                if let Ok(i) = s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
+                    let v = s[i].1.as_str();
+                    let next = values.len() as i32;
+                    let vid = *value_ids.entry(v).or_insert(next);
+                    if vid == next {
+                        values.push(v);
+                    }
+                    of_series[id as usize] = Some(vid);
                 }
             }
+            let keys: Int32Array = runs
+                .firsts()
+                .map(|i| of_series[self.series_of_row[i] as usize])
+                .collect();
+            let dict =
+                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))?;
             let name = tag_column_name(key, &self.field_index, &tag_keys);
             let field = Field::new(
                 name,
@@ -462,7 +520,7 @@ impl MeasurementBuffer {
                 true,
             )
             .with_metadata(role(ROLE_TAG, Some(key)));
-            columns.push((field, Arc::new(b.finish())));
+            columns.push((field, Arc::new(dict)));
         }
         for (key, &i) in &self.field_index {
             let col = &self.columns[i];
@@ -471,7 +529,7 @@ impl MeasurementBuffer {
             columns.push((field, col.merge(&runs)));
         }
         let time = TimestampNanosecondArray::from(
-            runs.iter().map(|r| self.time[r[0]]).collect::<Vec<i64>>(),
+            runs.firsts().map(|i| self.time[i]).collect::<Vec<i64>>(),
         );
         columns.push((
             Field::new(
@@ -484,6 +542,34 @@ impl MeasurementBuffer {
         ));
         let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+}
+
+/// Output rows of a sorted buffer: row j merges `rows[starts[j]..starts[j + 1]]` (buffer rows,
+/// in arrival order within one (series, time)).
+struct Runs<'a> {
+    rows: &'a [u32],
+    starts: &'a [u32],
+}
+
+impl Runs<'_> {
+    /// The buffer rows of output row `j`.
+    fn run(&self, j: usize) -> &[u32] {
+        let lo = self.starts[j] as usize;
+        let hi = self
+            .starts
+            .get(j + 1)
+            .map_or(self.rows.len(), |&h| h as usize);
+        &self.rows[lo..hi]
+    }
+
+    /// The first buffer row of each output row.
+    fn firsts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.starts.iter().map(|&s| self.rows[s as usize] as usize)
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
     }
 }
 

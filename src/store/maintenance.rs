@@ -113,6 +113,11 @@ pub fn start(
                     continue;
                 }
                 waited = Duration::ZERO;
+                // The store's policy follows config reloads.
+                let opts = MaintenanceOptions {
+                    retention: store.retention_policy(),
+                    ..opts.clone()
+                };
                 match run_pass(&store, &opts, clock.now_ns()) {
                     Ok(r) if r != PassReport::default() => {
                         tracing::info!(?r, "store maintenance pass");

@@ -30,6 +30,9 @@
 //! When the rows would exceed `max_bytes` (estimated Arrow memory), `scan` fails with
 //! `StoreError::ScanTooLarge` rather than returning a truncated answer.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
 use arrow::record_batch::RecordBatch;
 
 use super::StoreError;
@@ -46,6 +49,51 @@ pub struct MeasurementSchema {
     pub tags: Vec<String>,
     /// Field keys with the bucket's type for each, sorted by key.
     pub fields: Vec<(String, FieldType)>,
+}
+
+/// Every series of one measurement, sorted, and (built on first use) the distinct values of
+/// each tag key: what `SHOW TAG VALUES` and the other SHOW statements read.
+#[derive(Debug, Default)]
+pub struct SeriesIndex {
+    series: Vec<SeriesKey>,
+    values: OnceLock<BTreeMap<String, Vec<String>>>,
+}
+
+impl SeriesIndex {
+    /// The index of `series` (in any order, duplicates allowed).
+    pub fn new(mut series: Vec<SeriesKey>) -> Self {
+        series.sort_unstable();
+        series.dedup();
+        Self {
+            series,
+            values: OnceLock::new(),
+        }
+    }
+
+    /// The series, sorted (lexicographically by the key/value pairs).
+    pub fn series(&self) -> &[SeriesKey] {
+        &self.series
+    }
+
+    /// Tag key → its values, sorted and distinct, over every series.
+    pub fn tag_values(&self) -> &BTreeMap<String, Vec<String>> {
+        self.values.get_or_init(|| {
+            let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for s in &self.series {
+                for (k, v) in s {
+                    by_key.entry(k).or_default().push(v);
+                }
+            }
+            by_key
+                .into_iter()
+                .map(|(k, mut vs)| {
+                    vs.sort_unstable();
+                    vs.dedup();
+                    (k.to_owned(), vs.into_iter().map(str::to_owned).collect())
+                })
+                .collect()
+        })
+    }
 }
 
 /// Which rows of one measurement a query needs.
@@ -88,6 +136,22 @@ pub trait ReadStore: Send + Sync {
     /// Every series of a measurement, sorted (lexicographically by the key/value pairs).
     fn series(&self, tenant: &TenantId, bucket: &BucketName, measurement: &str) -> Vec<SeriesKey>;
 
+    /// [`series`](Self::series) as a shared index; a store may cache it between calls.
+    fn series_index(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        measurement: &str,
+    ) -> Arc<SeriesIndex> {
+        Arc::new(SeriesIndex::new(self.series(tenant, bucket, measurement)))
+    }
+
     /// The rows a query needs; see the module docs for the exact shape.
     fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError>;
+
+    /// How long the bucket keeps its rows; `None` for forever (`SHOW RETENTION POLICIES`).
+    fn retention(&self, tenant: &TenantId, bucket: &BucketName) -> Option<std::time::Duration> {
+        let _ = (tenant, bucket);
+        None
+    }
 }

@@ -28,8 +28,9 @@ use super::StoreError;
 use super::batch::{FxBuild, MeasurementBuffer};
 use super::catalog::{BucketKey, Catalog, LoadReport};
 use super::consumer::Flushing;
+use super::maintain::RetentionPolicy;
 use super::parquet_file::WriteOptions;
-use super::read::{MeasurementSchema, ReadStore, ScanRequest, SeriesKey};
+use super::read::{MeasurementSchema, ReadStore, ScanRequest, SeriesIndex, SeriesKey};
 use super::scan::{ScanStats, output_schema, scan_sources};
 use super::types::FieldTypes;
 use crate::lineproto::{self, FieldType, ParseOptions};
@@ -125,6 +126,14 @@ pub struct Store {
     /// Held for reading by a scan from picking its files until it has read them; for writing
     /// by maintenance while it deletes files (see `maintenance`).
     pub(super) files: RwLock<()>,
+    /// How long each bucket keeps its rows: read by maintenance at each pass and by
+    /// `SHOW RETENTION POLICIES`; replaced on reload.
+    pub(super) retention: RwLock<RetentionPolicy>,
+    /// Changes whenever the set of series of some measurement may have changed (a buffer
+    /// interned a series, the catalog was written): tags `series_cache` entries.
+    pub(super) series_gen: AtomicU64,
+    /// Series indexes built by `series_index`, with the `series_gen` they were built at.
+    pub(super) series_cache: Mutex<HashMap<(BucketKey, String), (u64, Arc<SeriesIndex>)>>,
 }
 
 impl Store {
@@ -159,8 +168,27 @@ impl Store {
             counters: StoreCounters::default(),
             flush_requested: std::sync::atomic::AtomicBool::new(false),
             files: RwLock::new(()),
+            retention: RwLock::new(RetentionPolicy::default()),
+            series_gen: AtomicU64::new(0),
+            series_cache: Mutex::new(HashMap::new()),
         };
         Ok((store, report))
+    }
+
+    /// Replaces the retention policy (start-up and config reload).
+    pub fn set_retention(&self, policy: RetentionPolicy) {
+        *self
+            .retention
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
+    /// The retention policy in force.
+    pub fn retention_policy(&self) -> RetentionPolicy {
+        self.retention
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn options(&self) -> &StoreOptions {
@@ -181,7 +209,10 @@ impl Store {
     }
 
     pub(super) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
-        self.catalog.write().unwrap_or_else(PoisonError::into_inner)
+        let guard = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
+        // Bumped while held: an index built under the read lock sees the change or is stale.
+        self.series_gen.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     /// Exclusive use of the files (maintenance deletes files only while holding it).
@@ -260,9 +291,13 @@ impl Store {
                 };
                 let before = buf.estimated_bytes();
                 let columns = buf.field_count();
+                let series = buf.series_count();
                 match buf.push_line(&line, entry.precision, 0) {
                     Ok(()) => {
                         added += buf.estimated_bytes() - before;
+                        if buf.series_count() != series {
+                            self.series_gen.fetch_add(1, Ordering::AcqRel);
+                        }
                         if buf.field_count() != columns {
                             // New fields: ingest must know them (start-up replay).
                             for (k, ty) in buf.field_types() {
@@ -434,7 +469,11 @@ impl Store {
                     .time_range()
                     .is_some_and(|(lo, hi)| hi >= req.min_time && lo <= req.max_time);
                 if overlaps {
-                    buffers.push(buf.to_record_batch()?);
+                    // Only the rows of the range, of the series the hint allows.
+                    let hint = |tags: &[(String, String)]| series_may_match(tags, req.tag_equals);
+                    let keep: Option<&dyn Fn(&[(String, String)]) -> bool> =
+                        (!req.tag_equals.is_empty()).then_some(&hint);
+                    buffers.push(buf.select(req.min_time, req.max_time, keep)?);
                 }
             }
             (schema, files, (flushing, buffers))
@@ -462,6 +501,17 @@ impl Store {
     }
 }
 
+/// Whether a series (tags sorted by key) holds, for every hinted key, one of its values (a
+/// missing tag counts as `""`): `ScanRequest::tag_equals`.
+pub(super) fn series_may_match(tags: &[(String, String)], hint: &[(String, Vec<String>)]) -> bool {
+    hint.iter().all(|(key, values)| {
+        let v = tags
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .map_or("", |i| tags[i].1.as_str());
+        values.iter().any(|w| w == v)
+    })
+}
+
 /// Tag keys and field types of one buffer.
 pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
     let tags: BTreeSet<String> = buf
@@ -475,6 +525,31 @@ pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
 }
 
 impl ReadStore for Store {
+    fn buckets(&self, tenant: &TenantId) -> Vec<BucketName> {
+        let st = self.lock();
+        let cat = self.catalog_read();
+        let mut out: BTreeSet<BucketName> = BTreeSet::new();
+        for ((t, b), ms) in &cat.buckets {
+            if t == tenant && ms.values().any(|e| e.file_count() > 0) {
+                out.insert(b.clone());
+            }
+        }
+        if let Some(f) = &st.flushing {
+            out.extend(
+                f.parts
+                    .keys()
+                    .filter(|((t, _), _)| t == tenant)
+                    .map(|((_, b), _)| b.clone()),
+            );
+        }
+        for ((t, b), bufs) in &st.active {
+            if t == tenant && bufs.values().any(|b| !b.is_empty()) {
+                out.insert(b.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
     fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String> {
         let key = (tenant.clone(), bucket.clone());
         let st = self.lock();
@@ -517,34 +592,69 @@ impl ReadStore for Store {
     }
 
     fn series(&self, tenant: &TenantId, bucket: &BucketName, measurement: &str) -> Vec<SeriesKey> {
+        self.series_index(tenant, bucket, measurement)
+            .series()
+            .to_vec()
+    }
+
+    fn series_index(
+        &self,
+        tenant: &TenantId,
+        bucket: &BucketName,
+        measurement: &str,
+    ) -> Arc<SeriesIndex> {
         let key = (tenant.clone(), bucket.clone());
-        let st = self.lock();
-        let cat = self.catalog_read();
-        let mut out: BTreeSet<SeriesKey> = BTreeSet::new();
-        if let Some(e) = cat
-            .measurement(tenant, bucket, measurement)
-            .filter(|e| e.file_count() > 0)
+        let cache_key = (key.clone(), measurement.to_owned());
         {
-            out.extend(e.series.iter().cloned());
+            let cache = self
+                .series_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((built_at, index)) = cache.get(&cache_key)
+                && *built_at == self.series_gen.load(Ordering::Acquire)
+            {
+                return index.clone();
+            }
         }
-        if let Some(p) = st
-            .flushing
-            .as_ref()
-            .and_then(|f| f.parts.get(&(key.clone(), measurement.to_owned())))
-        {
-            out.extend(p.series.iter().cloned());
-        }
-        if let Some(buf) = st
-            .active
-            .get(&key)
-            .and_then(|b| b.get(measurement.as_bytes()))
-        {
-            out.extend(buf.series().map(<[(String, String)]>::to_vec));
-        }
-        out.into_iter().collect()
+        let (built_at, index) = {
+            let st = self.lock();
+            let cat = self.catalog_read();
+            // Read under both locks: whatever changes the series after this bumps it again.
+            let built_at = self.series_gen.load(Ordering::Acquire);
+            let mut all: Vec<SeriesKey> = Vec::new();
+            if let Some(e) = cat
+                .measurement(tenant, bucket, measurement)
+                .filter(|e| e.file_count() > 0)
+            {
+                all.extend(e.series.iter().cloned());
+            }
+            if let Some(p) = st.flushing.as_ref().and_then(|f| f.parts.get(&cache_key)) {
+                all.extend(p.series.iter().cloned());
+            }
+            if let Some(buf) = st
+                .active
+                .get(&key)
+                .and_then(|b| b.get(measurement.as_bytes()))
+            {
+                all.extend(buf.series().map(<[(String, String)]>::to_vec));
+            }
+            (built_at, Arc::new(SeriesIndex::new(all)))
+        };
+        self.series_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(cache_key, (built_at, index.clone()));
+        index
     }
 
     fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError> {
         self.scan_with_stats(request).map(|(b, _)| b)
+    }
+
+    fn retention(&self, tenant: &TenantId, bucket: &BucketName) -> Option<Duration> {
+        self.retention
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retention(tenant, bucket)
     }
 }

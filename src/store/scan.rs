@@ -4,21 +4,22 @@
 //! a row group is skipped when no listed value lies within its min/max, and, for the empty value,
 //! it has no nulls), reading only the needed columns, casting each source to the answer's schema
 //! (a tag or field a source lacks is null: schema evolution), and the merge: sources in order
-//! (files by day then `last`, then the buffers, oldest first), sorted by series then time, one
-//! row per (series, time), last write wins field by field; the `max_bytes` bound.
+//! (files by day then `last`, then the buffers, oldest first), merged k-way by series then
+//! time, one row per (series, time), last write wins field by field; rows of series the
+//! `tag_equals` hint excludes dropped before the merge; the `max_bytes` bound.
 //! Does not own: which files and buffers exist (`catalog`, `Store`), the answer's contract
 //! (`read`).
 
 use std::fs::File;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, new_null_array};
-use arrow::compute::kernels::cmp::{gt_eq, lt_eq};
-use arrow::compute::{
-    SortColumn, SortOptions, and, cast, concat_batches, filter_record_batch, is_not_null,
-    lexsort_to_indices, or, take,
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch, StringArray, UInt32Array,
+    new_null_array,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::compute::kernels::cmp::{gt_eq, lt_eq};
+use arrow::compute::{and, cast, concat_batches, filter_record_batch, is_not_null, or, take};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::RowGroupMetaData;
@@ -100,13 +101,14 @@ fn role_of(f: &Field) -> (Option<&str>, Option<&str>) {
 }
 
 /// Casts `batch` (any source's schema) to `out`: columns matched by role and key, missing
-/// ones null, rows outside `[min, max]` dropped.
+/// ones null, rows outside `[req.min_time, req.max_time]` dropped, and rows of series the
+/// `req.tag_equals` hint excludes.
 fn conform(
     batch: &RecordBatch,
     out: &SchemaRef,
-    min: i64,
-    max: i64,
+    req: &ScanRequest<'_>,
 ) -> Result<RecordBatch, StoreError> {
+    let (min, max) = (req.min_time, req.max_time);
     let src = batch.schema();
     let find = |role: &str, key: Option<&str>| {
         src.fields()
@@ -136,11 +138,63 @@ fn conform(
         cols.push(col);
     }
     let conformed = RecordBatch::try_new(out.clone(), cols)?;
+    let mask = match hint_mask(&conformed, req.tag_equals)? {
+        Some(tags) => and(&mask, &tags)?,
+        None => mask,
+    };
     if mask.true_count() == batch.num_rows() {
         Ok(conformed)
     } else {
         Ok(filter_record_batch(&conformed, &mask)?)
     }
+}
+
+/// Rows whose series holds, for every hinted tag key, one of the hinted values (a null tag is
+/// the empty value); `None` without a hint.
+fn hint_mask(
+    batch: &RecordBatch,
+    hint: &[(String, Vec<String>)],
+) -> Result<Option<BooleanArray>, StoreError> {
+    if hint.is_empty() {
+        return Ok(None);
+    }
+    let schema = batch.schema();
+    let n = batch.num_rows();
+    let mut keep = vec![true; n];
+    for (key, values) in hint {
+        let empty_ok = values.iter().any(String::is_empty);
+        let col = schema
+            .fields()
+            .iter()
+            .position(|f| role_of(f) == (Some(ROLE_TAG), Some(key.as_str())));
+        let Some(ci) = col else {
+            // No such tag in the measurement: every row has the empty value.
+            if !empty_ok {
+                keep.iter_mut().for_each(|k| *k = false);
+            }
+            continue;
+        };
+        let Some(dict) = batch.column(ci).as_dictionary_opt::<Int32Type>() else {
+            continue;
+        };
+        let Some(dict_values) = dict.values().as_string_opt::<i32>() else {
+            continue;
+        };
+        let ok: Vec<bool> = (0..dict_values.len())
+            .map(|i| dict_values.is_valid(i) && values.iter().any(|v| v == dict_values.value(i)))
+            .collect();
+        let keys = dict.keys();
+        for (row, k) in keep.iter_mut().enumerate() {
+            if *k {
+                *k = if keys.is_valid(row) {
+                    ok.get(keys.value(row) as usize).copied().unwrap_or(false)
+                } else {
+                    empty_ok
+                };
+            }
+        }
+    }
+    Ok(Some(BooleanArray::from(keep)))
 }
 
 /// Whether a row group may hold rows the request wants.
@@ -237,12 +291,14 @@ fn read_file(
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
         .with_projection(mask)
         .with_row_groups(groups)
+        // Whole row groups per batch: fewer, larger batches to conform and merge.
+        .with_batch_size(64 * 1024)
         .build()?;
     let mut batches = Vec::new();
     for b in reader {
         let b = b?;
         stats.rows_read += b.num_rows();
-        let c = conform(&b, out, req.min_time, req.max_time)?;
+        let c = conform(&b, out, req)?;
         if c.num_rows() > 0 {
             batches.push(c);
         }
@@ -281,7 +337,7 @@ pub fn scan_sources(
         }
     }
     for b in buffers {
-        let c = conform(b, out, req.min_time, req.max_time)?;
+        let c = conform(b, out, req)?;
         if c.num_rows() > 0 {
             charge(std::slice::from_ref(&c))?;
             sources.push(vec![c]);
@@ -296,63 +352,172 @@ pub fn scan_sources(
     drop_empty_rows(&merged)
 }
 
-/// Sorts the sources' rows by series, time, source order and keeps one row per (series,
+/// Merges the sources' rows by series, time, source order and keeps one row per (series,
 /// time): per field, the value of the last row that has one.
+///
+/// Each source is sorted by series (tag values in column order, a null first) then time, with
+/// one row per (series, time). Series are ranked once (by their tag values, compared only
+/// where a run of rows changes series); then the merge works on runs (one series in one
+/// source): a series found in one source, or in sources whose times do not overlap, is copied
+/// run by run; only overlapping runs are merged row by row (by time, then source order).
 fn merge(out: &SchemaRef, sources: &[Vec<RecordBatch>]) -> Result<RecordBatch, StoreError> {
-    let mut ordinal: Vec<u32> = Vec::new();
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(sources.len());
     let mut all = Vec::new();
-    for (i, batches) in sources.iter().enumerate() {
-        for b in batches {
-            ordinal.extend(std::iter::repeat_n(i as u32, b.num_rows()));
-            all.push(b.clone());
-        }
+    let mut at = 0;
+    for batches in sources {
+        let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        ranges.push(at..at + n);
+        at += n;
+        all.extend(batches.iter().cloned());
     }
     let batch = concat_batches(out, &all)?;
-    let ordinal: ArrayRef = Arc::new(UInt32Array::from(ordinal));
-    let key_idx: Vec<usize> = out
+    let fields: Vec<(usize, &Field)> = out
         .fields()
         .iter()
+        .map(|f| f.as_ref())
         .enumerate()
-        .filter(|(_, f)| matches!(role_of(f).0, Some(ROLE_TAG | ROLE_TIME)))
-        .map(|(i, _)| i)
         .collect();
-    let opts = SortOptions {
-        descending: false,
-        nulls_first: true,
-    };
-    let mut sort_cols: Vec<SortColumn> = key_idx
+    let tag_cols: Vec<&DictionaryArray<Int32Type>> = fields
         .iter()
-        .map(|&i| SortColumn {
-            values: batch.column(i).clone(),
-            options: Some(opts),
+        .filter(|(_, f)| role_of(f).0 == Some(ROLE_TAG))
+        .filter_map(|(i, _)| batch.column(*i).as_dictionary_opt::<Int32Type>())
+        .collect();
+    let time_col = fields
+        .iter()
+        .find(|(_, f)| role_of(f).0 == Some(ROLE_TIME))
+        .and_then(|(i, _)| {
+            batch
+                .column(*i)
+                .as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>()
         })
-        .collect();
-    sort_cols.push(SortColumn {
-        values: ordinal,
-        options: Some(opts),
-    });
-    let order = lexsort_to_indices(&sort_cols, None)?;
-    let sorted: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| take(c.as_ref(), &order, None))
-        .collect::<Result<_, _>>()?;
-    let keys: Vec<ArrayRef> = key_idx.iter().map(|&i| sorted[i].clone()).collect();
-    let runs = arrow::compute::partition(&keys)?.ranges();
-    let first: UInt32Array = runs.iter().map(|r| Some(r.start as u32)).collect();
-    let mut cols = Vec::with_capacity(sorted.len());
-    for (i, f) in out.fields().iter().enumerate() {
-        let col = &sorted[i];
-        let idx = if role_of(f).0 == Some(ROLE_FIELD) {
-            runs.iter()
-                .map(|r| r.clone().rev().find(|&j| col.is_valid(j)).map(|j| j as u32))
-                .collect::<UInt32Array>()
+        .ok_or(StoreError::NoTimeColumn)?;
+    let times = time_col.values();
+    let rank = series_ranks(&tag_cols, batch.num_rows());
+
+    // Runs (rank, source, rows), by rank then source.
+    let mut runs: Vec<(u32, usize, std::ops::Range<usize>)> = Vec::new();
+    for (src, r) in ranges.iter().enumerate() {
+        let mut start = r.start;
+        for row in r.clone() {
+            if row + 1 == r.end || rank[row + 1] != rank[row] {
+                runs.push((rank[row], src, start..row + 1));
+                start = row + 1;
+            }
+        }
+    }
+    runs.sort_unstable_by_key(|(rank, src, _)| (*rank, *src));
+    // `first[j]`: the row giving output row j its tags and time; `dups`: output rows made of
+    // several rows (in source order), whose fields take the last non-null.
+    let mut first: Vec<u32> = Vec::with_capacity(batch.num_rows());
+    let mut dups: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut g = 0;
+    while g < runs.len() {
+        let mut h = g + 1;
+        while h < runs.len() && runs[h].0 == runs[g].0 {
+            h += 1;
+        }
+        let mut group: Vec<&std::ops::Range<usize>> =
+            runs[g..h].iter().map(|(_, _, r)| r).collect();
+        // Sources ordered by their first time; disjoint in time, they concatenate.
+        group.sort_by_key(|r| times[r.start]);
+        let disjoint = group
+            .windows(2)
+            .all(|w| times[w[0].end - 1] < times[w[1].start]);
+        if disjoint {
+            for r in group {
+                first.extend(r.clone().map(|row| row as u32));
+            }
         } else {
-            first.clone()
+            // Row by row: by time, then source order (runs[g..h] are in source order).
+            let mut rows: Vec<(i64, usize, u32)> = runs[g..h]
+                .iter()
+                .flat_map(|(_, src, r)| r.clone().map(move |row| (times[row], *src, row as u32)))
+                .collect();
+            rows.sort_unstable();
+            let mut k = 0;
+            while k < rows.len() {
+                let mut e = k + 1;
+                while e < rows.len() && rows[e].0 == rows[k].0 {
+                    e += 1;
+                }
+                if e - k > 1 {
+                    dups.push((first.len(), rows[k..e].iter().map(|r| r.2).collect()));
+                }
+                first.push(rows[k].2);
+                k = e;
+            }
+        }
+        g = h;
+    }
+    let first_idx = UInt32Array::from(first.clone());
+    let mut cols = Vec::with_capacity(fields.len());
+    for (i, f) in &fields {
+        let col = batch.column(*i);
+        let taken = if role_of(f).0 == Some(ROLE_FIELD) && !dups.is_empty() {
+            let mut idx: Vec<Option<u32>> = first.iter().map(|&r| Some(r)).collect();
+            for (j, rows) in &dups {
+                idx[*j] = rows
+                    .iter()
+                    .rev()
+                    .find(|&&r| col.is_valid(r as usize))
+                    .copied();
+            }
+            take(col.as_ref(), &UInt32Array::from(idx), None)?
+        } else {
+            take(col.as_ref(), &first_idx, None)?
         };
-        cols.push(take(col.as_ref(), &idx, None)?);
+        cols.push(taken);
     }
     Ok(RecordBatch::try_new(out.clone(), cols)?)
+}
+
+/// The rank of each row's series among the series of `tags` (tag values in column order, a
+/// null first, byte order): equal for rows of one series, ordered like the store's sort.
+fn series_ranks(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<u32> {
+    let values: Vec<Option<&StringArray>> = tags
+        .iter()
+        .map(|d| d.values().as_string_opt::<i32>())
+        .collect();
+    let tuple = |row: usize| -> Vec<Option<&str>> {
+        tags.iter()
+            .zip(&values)
+            .map(|(d, v)| {
+                let keys = d.keys();
+                if keys.is_null(row) {
+                    return None;
+                }
+                v.map(|v| v.value(keys.value(row) as usize))
+            })
+            .collect()
+    };
+    let same_keys = |a: usize, b: usize| {
+        tags.iter().all(|d| {
+            let k = d.keys();
+            k.is_valid(a) == k.is_valid(b) && (k.is_null(a) || k.value(a) == k.value(b))
+        })
+    };
+    let mut ids: std::collections::HashMap<Vec<Option<&str>>, u32> =
+        std::collections::HashMap::new();
+    let mut id_of_row: Vec<u32> = Vec::with_capacity(rows);
+    for row in 0..rows {
+        if row > 0 && same_keys(row - 1, row) {
+            let prev = id_of_row[row - 1];
+            id_of_row.push(prev);
+            continue;
+        }
+        let next = ids.len() as u32;
+        id_of_row.push(*ids.entry(tuple(row)).or_insert(next));
+    }
+    let mut by_tuple: Vec<(Vec<Option<&str>>, u32)> = ids.into_iter().collect();
+    by_tuple.sort_unstable();
+    let mut rank_of_id = vec![0u32; by_tuple.len()];
+    for (rank, (_, id)) in by_tuple.iter().enumerate() {
+        rank_of_id[*id as usize] = rank as u32;
+    }
+    id_of_row
+        .iter()
+        .map(|&id| rank_of_id[id as usize])
+        .collect()
 }
 
 /// Drops rows where every field column is null (all rows when there is no field column).

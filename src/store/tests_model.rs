@@ -1,5 +1,6 @@
-//! Property test: `to_record_batch` equals a simple model (a sorted map from (tag values, time)
-//! to the last non-null value of each field).
+//! Property tests: `to_record_batch` equals a simple model (a sorted map from (tag values, time)
+//! to the last non-null value of each field); so do `select` and the scan's k-way merge of
+//! several sources, with a time range and a tag hint.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -89,26 +90,91 @@ fn rows(b: &RecordBatch) -> Vec<Row> {
         .collect()
 }
 
+fn buffer(points: &[Point]) -> MeasurementBuffer {
+    let mut buf = MeasurementBuffer::new("m");
+    for p in points {
+        let tags = TAG_KEYS
+            .iter()
+            .zip(&p.tags)
+            .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), format!("v{v}"))))
+            .collect();
+        let mut fields = Vec::new();
+        if let Some(f) = p.f {
+            fields.push(("f".to_owned(), Value::Float(f)));
+        }
+        if let Some(g) = p.g {
+            fields.push(("g".to_owned(), Value::Integer(g)));
+        }
+        buf.push_point(tags, fields, p.time).unwrap();
+    }
+    buf
+}
+
+/// The model's rows in `[lo, hi]` whose tag `a` is `v0` or absent (the hint below).
+fn wanted(rows: Vec<Row>, lo: i64, hi: i64) -> Vec<Row> {
+    rows.into_iter()
+        .filter(|(tags, time, _, _)| {
+            *time >= lo && *time <= hi && tags[0].as_deref().is_none_or(|a| a == "v0")
+        })
+        .collect()
+}
+
 proptest! {
     #[test]
-    fn batch_matches_the_model(points in proptest::collection::vec(point(), 0..60)) {
-        let mut buf = MeasurementBuffer::new("m");
-        for p in &points {
-            let tags = TAG_KEYS
-                .iter()
-                .zip(&p.tags)
-                .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), format!("v{v}"))))
-                .collect();
-            let mut fields = Vec::new();
-            if let Some(f) = p.f {
-                fields.push(("f".to_owned(), Value::Float(f)));
-            }
-            if let Some(g) = p.g {
-                fields.push(("g".to_owned(), Value::Integer(g)));
-            }
-            buf.push_point(tags, fields, p.time).unwrap();
+    fn select_and_merge_match_the_model(
+        points in proptest::collection::vec(point(), 0..80),
+        cuts in proptest::collection::vec(0usize..80, 0..4),
+        lo in -4i64..2,
+        len in 0i64..8,
+    ) {
+        use crate::lineproto::FieldType;
+        use crate::model::{BucketName, TenantId};
+        use crate::store::read::{MeasurementSchema, ScanRequest};
+        use crate::store::scan::{ScanStats, output_schema, scan_sources};
+        let hi = lo + len;
+        let hint = vec![("a".to_owned(), vec!["v0".to_owned(), String::new()])];
+        let keep = |tags: &[(String, String)]| {
+            crate::store::runtime::series_may_match(tags, &hint)
+        };
+        // One buffer, a range and a hint.
+        let sel = buffer(&points).select(lo, hi, Some(&keep)).unwrap();
+        prop_assert_eq!(rows(&sel), wanted(model(&points), lo, hi));
+        // Several sources (arrival order split at `cuts`), merged by the scan.
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(points.len())).collect();
+        cuts.sort_unstable();
+        let mut sources = Vec::new();
+        let mut at = 0;
+        for c in cuts.into_iter().chain([points.len()]) {
+            sources.push(buffer(&points[at..c]).to_record_batch().unwrap());
+            at = c;
         }
-        let batch = buf.to_record_batch().unwrap();
+        let schema = MeasurementSchema {
+            tags: vec!["a".into(), "b".into()],
+            fields: vec![("f".into(), FieldType::Float), ("g".into(), FieldType::Integer)],
+        };
+        let out = output_schema(&schema, None);
+        let (tenant, bucket) = (TenantId::new("t").unwrap(), BucketName::new("b").unwrap());
+        let req = ScanRequest {
+            tenant: &tenant,
+            bucket: &bucket,
+            measurement: "m",
+            min_time: lo,
+            max_time: hi,
+            tag_equals: &hint,
+            fields: None,
+            max_bytes: usize::MAX,
+        };
+        let merged = scan_sources(&req, &out, &[], &sources, &mut ScanStats::default()).unwrap();
+        let expect: Vec<Row> = wanted(model(&points), lo, hi)
+            .into_iter()
+            .filter(|(_, _, f, g)| f.is_some() || g.is_some())
+            .collect();
+        prop_assert_eq!(rows(&merged), expect);
+    }
+
+    #[test]
+    fn batch_matches_the_model(points in proptest::collection::vec(point(), 0..60)) {
+        let batch = buffer(&points).to_record_batch().unwrap();
         prop_assert_eq!(rows(&batch), model(&points));
     }
 }

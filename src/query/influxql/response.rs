@@ -108,6 +108,22 @@ pub fn rfc3339_nano_in(ns: i64, tz: Option<chrono_tz::Tz>) -> String {
 /// values, exponent form (`1e+21`, `1e-7`) outside `[1e-6, 1e21)`. NaN and infinities
 /// (which InfluxDB cannot store) are null.
 pub fn go_float(f: f64) -> String {
+    let mut out = String::new();
+    write_go_float(&mut out, f);
+    out
+}
+
+/// [`go_float`] appended to `out`.
+fn write_go_float(out: &mut String, f: f64) {
+    let abs = f.abs();
+    if f.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
+        let _ = write!(out, "{f}");
+    } else {
+        out.push_str(&go_float_slow(f));
+    }
+}
+
+fn go_float_slow(f: f64) -> String {
     if !f.is_finite() {
         return "null".to_owned();
     }
@@ -172,9 +188,27 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
                 if j > 0 {
                     out.push(',');
                 }
+                // The common cells are written in place; the rest through serde_json.
                 match d {
-                    Datum::Float(f) => out.push_str(&go_float(*f)),
-                    _ => {
+                    Datum::Float(f) => write_go_float(out, *f),
+                    Datum::Null => out.push_str("null"),
+                    Datum::Integer(i) => {
+                        let _ = write!(out, "{i}");
+                    }
+                    Datum::Unsigned(u) => {
+                        let _ = write!(out, "{u}");
+                    }
+                    Datum::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+                    Datum::Time(ns) => match epoch {
+                        // Go's integer division truncates toward zero.
+                        Epoch::Divisor(div) => {
+                            let _ = write!(out, "{}", ns / div);
+                        }
+                        Epoch::Rfc3339 => {
+                            let _ = write!(out, "{}", datum(d, epoch, tz));
+                        }
+                    },
+                    Datum::String(_) => {
                         let _ = write!(out, "{}", datum(d, epoch, tz));
                     }
                 }

@@ -12,6 +12,8 @@
 //! keeps the series whose tags satisfy it (a missing tag equals `''`); time conditions in it are
 //! ignored (series are not indexed by time).
 
+use std::time::Duration;
+
 use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
@@ -54,19 +56,22 @@ pub fn run(
         )]),
         Statement::ShowRetentionPolicies(st) => {
             let db = database(ctx, st.database.as_deref())?;
-            let _ = bucket(ctx, db, None)?;
+            let default = bucket(ctx, db, None)?;
             // Each bucket `db` is rp `autogen`, the default; `db/rp` buckets are further rps.
-            let mut rps = vec!["autogen".to_owned()];
+            let mut rps = vec![("autogen".to_owned(), default)];
             for other in owned_dbs_rps(store, ctx, db) {
-                rps.push(other);
+                if let Some(b) = (ctx.resolve)(db, Some(&other)) {
+                    rps.push((other, b));
+                }
             }
             let values = rps
                 .iter()
-                .map(|rp| {
+                .map(|(rp, b)| {
+                    let keep = store.retention(ctx.tenant, b).unwrap_or_default();
                     vec![
                         s(rp),
-                        s("0s"),
-                        s("168h0m0s"),
+                        s(&go_duration(keep)),
+                        s(&go_duration(shard_group_duration(keep))),
                         Datum::Integer(1),
                         Datum::Boolean(rp == "autogen"),
                     ]
@@ -104,8 +109,13 @@ pub fn run(
                 .into_iter()
                 .filter(|m| filter.as_ref().is_none_or(|f| f.matches(m)))
                 .filter(|m| {
-                    cond.as_ref()
-                        .is_none_or(|c| store.series(ctx.tenant, &b, m).iter().any(|k| c.eval(k)))
+                    cond.as_ref().is_none_or(|c| {
+                        store
+                            .series_index(ctx.tenant, &b, m)
+                            .series()
+                            .iter()
+                            .any(|k| c.eval(k))
+                    })
                 })
                 .map(|m| vec![Datum::String(m)])
                 .collect();
@@ -124,7 +134,8 @@ pub fn run(
                         .unwrap_or_default(),
                     Some(c) => {
                         let mut keys: Vec<String> = store
-                            .series(ctx.tenant, &b, &m)
+                            .series_index(ctx.tenant, &b, &m)
+                            .series()
                             .iter()
                             .filter(|k| c.eval(k))
                             .flat_map(|k| k.iter().map(|(t, _)| t.clone()))
@@ -152,20 +163,34 @@ pub fn run(
             let keys = KeyFilter::new(&st.key)?;
             let mut out = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
-                let mut pairs: Vec<(String, String)> = store
-                    .series(ctx.tenant, &b, &m)
-                    .iter()
-                    .filter(|k| cond.as_ref().is_none_or(|c| c.eval(k)))
-                    .flat_map(|k| k.iter().filter(|(t, _)| keys.matches(t)).cloned())
-                    .collect();
-                pairs.sort();
-                pairs.dedup();
+                let index = store.series_index(ctx.tenant, &b, &m);
+                let mut pairs: Vec<(&str, &str)> = match &cond {
+                    // Without WHERE: straight from the index of values per key (sorted).
+                    None => index
+                        .tag_values()
+                        .iter()
+                        .filter(|(k, _)| keys.matches(k))
+                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
+                        .collect(),
+                    Some(c) => {
+                        let mut pairs: Vec<(&str, &str)> = index
+                            .series()
+                            .iter()
+                            .filter(|k| c.eval(k))
+                            .flat_map(|k| {
+                                k.iter()
+                                    .filter(|(t, _)| keys.matches(t))
+                                    .map(|(t, v)| (t.as_str(), v.as_str()))
+                            })
+                            .collect();
+                        pairs.sort_unstable();
+                        pairs.dedup();
+                        pairs
+                    }
+                };
                 page(&mut pairs, st.limit, st.offset);
                 if !pairs.is_empty() {
-                    let values = pairs
-                        .into_iter()
-                        .map(|(k, v)| vec![Datum::String(k), Datum::String(v)])
-                        .collect();
+                    let values = pairs.into_iter().map(|(k, v)| vec![s(k), s(v)]).collect();
                     out.push(one(&m, &["key", "value"], values));
                 }
             }
@@ -195,9 +220,9 @@ pub fn run(
             let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
             let mut keys = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
-                for k in store.series(ctx.tenant, &b, &m) {
-                    if cond.as_ref().is_none_or(|c| c.eval(&k)) {
-                        keys.push(series_key(&m, &k));
+                for k in store.series_index(ctx.tenant, &b, &m).series() {
+                    if cond.as_ref().is_none_or(|c| c.eval(k)) {
+                        keys.push(series_key(&m, k));
                     }
                 }
             }
@@ -209,6 +234,40 @@ pub fn run(
             Ok(nonempty(one("", &["key"], keys)))
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// InfluxDB 1.x's shard group duration for a retention (`0`: forever): a week for forever or
+/// 180 days and more, a day from 2 days, else an hour.
+fn shard_group_duration(retention: Duration) -> Duration {
+    const DAY: u64 = 24 * 3600;
+    match retention.as_secs() {
+        0 => Duration::from_secs(7 * DAY),
+        s if s >= 180 * DAY => Duration::from_secs(7 * DAY),
+        s if s >= 2 * DAY => Duration::from_secs(DAY),
+        _ => Duration::from_secs(3600),
+    }
+}
+
+/// A duration as Go's `time.Duration.String` writes it (`48h0m0s`, `1m30s`, `0s`, `1.5s`).
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    if secs == 0 && nanos == 0 {
+        return "0s".to_owned();
+    }
+    let (h, m, sec) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut sec_text = sec.to_string();
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        sec_text = format!("{sec}.{}", frac.trim_end_matches('0'));
+    }
+    if h > 0 {
+        format!("{h}h{m}m{sec_text}s")
+    } else if m > 0 {
+        format!("{m}m{sec_text}s")
+    } else {
+        format!("{sec_text}s")
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 
@@ -21,6 +22,7 @@ type Entry = (Vec<SeriesKey>, Vec<(String, FieldType)>);
 #[derive(Default)]
 struct Catalog {
     data: BTreeMap<(String, String), BTreeMap<String, Entry>>,
+    retention: Option<Duration>,
 }
 
 impl Catalog {
@@ -97,6 +99,10 @@ impl ReadStore for Catalog {
     fn scan(&self, _: &ScanRequest<'_>) -> Result<RecordBatch, StoreError> {
         unreachable!("SHOW does not scan rows")
     }
+
+    fn retention(&self, _: &TenantId, _: &BucketName) -> Option<Duration> {
+        self.retention
+    }
 }
 
 /// The points used against influxd: `cpu,host=a,cpu=cpu0 usage_idle=90,usage_user=5i`,
@@ -140,7 +146,10 @@ fn catalog() -> Catalog {
 }
 
 fn show(q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
-    let store = catalog();
+    show_in(&catalog(), q, db)
+}
+
+fn show_in(store: &Catalog, q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
     let tenant = TenantId::new("acme").unwrap();
     let resolve = |db: &str, rp: Option<&str>| -> Option<BucketName> {
         (db == "db1" && rp.is_none_or(|r| r == "autogen")).then(|| BucketName::new("db1").unwrap())
@@ -155,7 +164,7 @@ fn show(q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
         max_rows: usize::MAX,
     };
     let query = parse_query(q).unwrap();
-    run(&query.statements[0], &ctx, &store, &["db1".to_owned()])
+    run(&query.statements[0], &ctx, store, &["db1".to_owned()])
 }
 
 /// `[(name, [[cells as text]])]`, for compact expectations.
@@ -354,4 +363,27 @@ fn databases_and_retention_policies() {
             Datum::Boolean(true)
         ]]
     );
+}
+
+/// InfluxDB 1.6.7 answers `CREATE DATABASE d WITH DURATION 48h` then `SHOW RETENTION POLICIES
+/// ON d` with `48h0m0s` and a `24h0m0s` shard group; 1h → `1h0m0s`/`1h0m0s`; 200 days →
+/// `4800h0m0s`/`168h0m0s`; 90 minutes → `1h30m0s`/`1h0m0s`.
+#[test]
+fn retention_policies_show_the_store_retention_as_influxdb_prints_it() {
+    for (keep, duration, shard) in [
+        (48 * 3600, "48h0m0s", "24h0m0s"),
+        (3600, "1h0m0s", "1h0m0s"),
+        (5400, "1h30m0s", "1h0m0s"),
+        (200 * 86400, "4800h0m0s", "168h0m0s"),
+        (180 * 86400 - 1, "4319h59m59s", "24h0m0s"),
+    ] {
+        let mut store = catalog();
+        store.retention = Some(Duration::from_secs(keep));
+        let out = show_in(&store, "SHOW RETENTION POLICIES ON db1", "").unwrap();
+        assert_eq!(
+            out[0].values[0][1..3],
+            [Datum::String(duration.into()), Datum::String(shard.into())],
+            "{keep}"
+        );
+    }
 }

@@ -504,24 +504,18 @@ fn bounds_are_enforced() {
 }
 
 #[test]
-fn long_flat_input_parses_in_linear_time() {
-    // n fields and n sources, then 4n: the time grows about 4×, not 16× (no quadratic step).
-    let time = |n: usize| {
-        let q = format!(
-            "SELECT {} FROM {}",
-            vec!["x"; n].join(", "),
-            vec!["m"; n].join(", ")
-        );
-        let start = std::time::Instant::now();
-        let parsed = parse_query_limited(&q, 4 << 20).expect("parses");
-        let took = start.elapsed();
-        match &parsed.statements[0] {
-            Statement::Select(s) => assert_eq!((s.fields.len(), s.sources.len()), (n, n)),
-            other => panic!("{other:?}"),
-        }
-        took
-    };
-    let small = time(10_000);
-    let large = time(40_000);
-    assert!(large < small * 8, "10k: {small:?}, 40k: {large:?}");
+fn long_flat_input_parses_whole() {
+    // 40k fields and 40k sources: flat lists do not recurse, so no depth limit applies. (Its
+    // speed is a benchmark's business, not a test's: no timed assertion here.)
+    let n = 40_000;
+    let q = format!(
+        "SELECT {} FROM {}",
+        vec!["x"; n].join(", "),
+        vec!["m"; n].join(", ")
+    );
+    let parsed = parse_query_limited(&q, 4 << 20).expect("parses");
+    match &parsed.statements[0] {
+        Statement::Select(s) => assert_eq!((s.fields.len(), s.sources.len()), (n, n)),
+        other => panic!("{other:?}"),
+    }
 }
