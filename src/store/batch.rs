@@ -445,7 +445,7 @@ impl MeasurementBuffer {
             keys
         };
         let wanted: Option<Vec<bool>> = keep.map(|f| self.series.iter().map(|s| f(s)).collect());
-        let mut rows: Vec<u32> = (0..self.time.len() as u32)
+        let rows: Vec<u32> = (0..self.time.len() as u32)
             .filter(|&i| {
                 let t = self.time[i as usize];
                 t >= min_time
@@ -467,11 +467,30 @@ impl MeasurementBuffer {
         for (r, &id) in present.iter().enumerate() {
             rank[id as usize] = r as u32;
         }
-        // Equal (series, time) rows stay in arrival order, so "last" is the latest write.
-        rows.sort_unstable_by_key(|&i| {
-            let i = i as usize;
-            (rank[self.series_of_row[i] as usize], self.time[i], i)
-        });
+        // By series (a counting sort on the rank: stable, linear), then time within each series
+        // (rows usually arrive in time order: sorted only when they did not). Equal (series,
+        // time) rows stay in arrival order, so "last" is the latest write.
+        let mut bounds = vec![0usize; present.len() + 1];
+        for &i in &rows {
+            bounds[rank[self.series_of_row[i as usize] as usize] as usize + 1] += 1;
+        }
+        for r in 1..bounds.len() {
+            bounds[r] += bounds[r - 1];
+        }
+        let mut by_series = vec![0u32; rows.len()];
+        let mut next = bounds.clone();
+        for &i in &rows {
+            let r = rank[self.series_of_row[i as usize] as usize] as usize;
+            by_series[next[r]] = i;
+            next[r] += 1;
+        }
+        let mut rows = by_series;
+        for w in bounds.windows(2) {
+            let run = &mut rows[w[0]..w[1]];
+            if !run.is_sorted_by_key(|&i| self.time[i as usize]) {
+                run.sort_by_key(|&i| self.time[i as usize]);
+            }
+        }
         // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
         let mut starts: Vec<u32> = Vec::new();
         for (j, &i) in rows.iter().enumerate() {

@@ -156,6 +156,14 @@ fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
 
 /// A JSON string literal.
 fn quoted(s: &str) -> String {
+    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     Value::String(s.to_owned()).to_string()
 }
 
@@ -208,9 +216,7 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
                             let _ = write!(out, "{}", datum(d, epoch, tz));
                         }
                     },
-                    Datum::String(_) => {
-                        let _ = write!(out, "{}", datum(d, epoch, tz));
-                    }
+                    Datum::String(s) => out.push_str(&quoted(s)),
                 }
             }
             out.push(']');
