@@ -428,12 +428,20 @@ fn merge(out: &SchemaRef, sources: &[Vec<RecordBatch>]) -> Result<RecordBatch, S
                 first.extend(r.clone().map(|row| row as u32));
             }
         } else {
-            // Row by row: by time, then source order (runs[g..h] are in source order).
-            let mut rows: Vec<(i64, usize, u32)> = runs[g..h]
-                .iter()
-                .flat_map(|(_, src, r)| r.clone().map(move |row| (times[row], *src, row as u32)))
-                .collect();
-            rows.sort_unstable();
+            // Row by row: a merge of the runs (each sorted by time) by time, then source
+            // order (runs[g..h] are in source order).
+            let mut heads: Vec<std::ops::Range<usize>> =
+                runs[g..h].iter().map(|(_, _, r)| r.clone()).collect();
+            let total: usize = heads.iter().map(ExactSizeIterator::len).sum();
+            let mut rows: Vec<(i64, u32)> = Vec::with_capacity(total);
+            while let Some(k) = (0..heads.len())
+                .filter(|&k| !heads[k].is_empty())
+                .min_by_key(|&k| (times[heads[k].start], k))
+            {
+                let row = heads[k].start;
+                rows.push((times[row], row as u32));
+                heads[k].start += 1;
+            }
             let mut k = 0;
             while k < rows.len() {
                 let mut e = k + 1;
@@ -441,9 +449,9 @@ fn merge(out: &SchemaRef, sources: &[Vec<RecordBatch>]) -> Result<RecordBatch, S
                     e += 1;
                 }
                 if e - k > 1 {
-                    dups.push((first.len(), rows[k..e].iter().map(|r| r.2).collect()));
+                    dups.push((first.len(), rows[k..e].iter().map(|r| r.1).collect()));
                 }
-                first.push(rows[k].2);
+                first.push(rows[k].1);
                 k = e;
             }
         }
