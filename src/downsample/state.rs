@@ -322,11 +322,10 @@ impl Engine {
                     t.dirty.insert(gkey.into());
                 }
             }
-            if counting && late > 0 {
-                self.counts
-                    .entry(e.tenant.clone())
-                    .or_default()
-                    .late_dropped += late;
+            // A tenant a rule reads has its counters from the start (at 0).
+            let counts = self.counts.entry(e.tenant.clone()).or_default();
+            if counting {
+                counts.late_dropped += late;
             }
             settle(
                 &r.c,
