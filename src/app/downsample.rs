@@ -25,7 +25,12 @@ pub(super) async fn start_downsample(
     reloader: &Reloader,
 ) -> Result<Option<DownsampleTask>, AppError> {
     if config.downsample.is_empty() {
-        if wal.stats().cursors.iter().any(|(n, _)| n == DOWNSAMPLE_CONSUMER) {
+        if wal
+            .stats()
+            .cursors
+            .iter()
+            .any(|(n, _)| n == DOWNSAMPLE_CONSUMER)
+        {
             tracing::info!("no [[downsample]] rules: forgetting the downsampler's WAL cursor");
             wal.remove_consumer(DOWNSAMPLE_CONSUMER).await?;
         }

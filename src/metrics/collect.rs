@@ -15,9 +15,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::process;
+use crate::downsample::DownsampleStatus;
 use crate::forward::{ForwardStatus, StatusSnapshot};
 use crate::limits::Limits;
-use crate::downsample::DownsampleStatus;
 use crate::store::Store;
 use crate::wal::Wal;
 

@@ -51,16 +51,23 @@ fn rollups_agree_with_influxdb_1_6_7() {
         assert_eq!(r.status, 204, "{}", r.text());
     }
     let mut compared = 0;
-    for (every_s, bucket) in [(60, "telegraf_1m"), (300, "telegraf_5m"), (3600, "telegraf_1h")] {
+    for (every_s, bucket) in [
+        (60, "telegraf_1m"),
+        (300, "telegraf_5m"),
+        (3600, "telegraf_1h"),
+    ] {
         // Windows closed by the data: end + grace (1m) before the newest point.
         let from = T0_S * S;
-        let until = (d.max_ts - 60 * S - every_s * S).div_euclid(every_s * S) * every_s * S
-            + every_s * S;
+        let until =
+            (d.max_ts - 60 * S - every_s * S).div_euclid(every_s * S) * every_s * S + every_s * S;
         let range = format!("time >= {from} AND time < {until}");
         // Reference rows per measurement, then wait for the forwarded rollups to match.
         let mut reference: Vec<(&str, &str, Rows)> = Vec::new();
         for (m, f) in FIELDS {
-            let sel: Vec<String> = AGGS.iter().map(|a| format!("{a}(\"{f}\") AS {a}")).collect();
+            let sel: Vec<String> = AGGS
+                .iter()
+                .map(|a| format!("{a}(\"{f}\") AS {a}"))
+                .collect();
             let q = format!(
                 "SELECT {} FROM \"{m}\" WHERE {range} GROUP BY time({every_s}s), *",
                 sel.join(", ")
@@ -99,7 +106,9 @@ fn rollups_agree_with_influxdb_1_6_7() {
             let g = got(m);
             assert_eq!(g.len(), r.len(), "{bucket} {m}: rollup rows");
             for (key, want) in r {
-                let row = g.get(key).unwrap_or_else(|| panic!("{bucket} {m} {key:?}: no rollup"));
+                let row = g
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{bucket} {m} {key:?}: no rollup"));
                 for a in AGGS {
                     let col = format!("{f}_{a}");
                     let v = row.get(&col).copied();
@@ -153,7 +162,11 @@ fn rollups_agree_with_influxdb_1_6_7() {
                 .filter(|((t, _), _)| t == kind)
                 .filter_map(|(_, r)| r.get(col).copied())
                 .collect();
-            assert_eq!(rates.len() as i64, (until - from) / (every_s * S) - 1, "{bucket} {kind}");
+            assert_eq!(
+                rates.len() as i64,
+                (until - from) / (every_s * S) - 1,
+                "{bucket} {kind}"
+            );
             for r in rates {
                 assert!(close(r, per_s), "{bucket} {kind} {col}: {r}, want {per_s}");
             }

@@ -9,7 +9,11 @@ pub const TOKEN: &str = "tok-ds";
 /// Rules at 1m, 5m and 1h over interface, ping and wrap, every aggregate.
 pub fn rules(grace: &str, late: &str) -> String {
     let mut s = String::new();
-    for (every, to) in [("1m", "telegraf_1m"), ("5m", "telegraf_5m"), ("1h", "telegraf_1h")] {
+    for (every, to) in [
+        ("1m", "telegraf_1m"),
+        ("5m", "telegraf_5m"),
+        ("1h", "telegraf_1h"),
+    ] {
         s += &format!(
             "\n[[downsample]]\nname = \"{to}\"\ntenant = \"acme\"\n\
              from = {{ bucket = \"telegraf\", measurements = [\"interface\", \"ping\", \"wrap\"] }}\n\

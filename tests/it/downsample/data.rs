@@ -44,6 +44,7 @@ pub fn generate(devices: usize, steps: i64, steps_per_batch: i64) -> Data {
     let mut pending: Vec<(i64, String)> = Vec::new();
     let mut batches = Vec::new();
     let mut batch = String::new();
+    let mut late = String::new();
     let mut max_ts = 0;
     for k in 0..steps {
         let ts = (T0_S + k * STEP_S) * S;
@@ -92,9 +93,13 @@ pub fn generate(devices: usize, steps: i64, steps_per_batch: i64) -> Data {
         let (due, later): (Vec<_>, Vec<_>) = pending.drain(..).partition(|(at, _)| *at <= k);
         pending = later;
         for (_, l) in due {
-            batch += &l;
+            late += &l;
         }
         if (k + 1) % steps_per_batch == 0 {
+            // The late points come from another agent catching up: a batch of their own.
+            if !late.is_empty() {
+                batches.push(std::mem::take(&mut late));
+            }
             batches.push(std::mem::take(&mut batch));
             // Every 25th batch is sent twice (a retry after a lost answer).
             if batches.len() % 25 == 0 {
@@ -106,6 +111,7 @@ pub fn generate(devices: usize, steps: i64, steps_per_batch: i64) -> Data {
     for (_, l) in pending {
         batch += &l;
     }
+    batch += &late;
     if !batch.is_empty() {
         batches.push(batch);
     }

@@ -30,7 +30,11 @@ fn write(s: &Sluice, v: f64, at_s: i64) {
 fn wait_rollup(s: &Sluice, sum: f64, count: f64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let r = rows(&sluice_query(&s.url(), "telegraf_1m", "SELECT * FROM m GROUP BY *"));
+        let r = rows(&sluice_query(
+            &s.url(),
+            "telegraf_1m",
+            "SELECT * FROM m GROUP BY *",
+        ));
         let row = r.get(&("host=a".to_owned(), T0_S * S));
         if row.is_some_and(|r| r.get("v_sum") == Some(&sum) && r.get("v_count") == Some(&count)) {
             return;
@@ -59,8 +63,16 @@ fn late_points_correct_the_rollup_within_late_window_and_are_counted_after() {
     write(&s, 1.0, 200);
     write(&s, 100.0, 40);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while metric(&s.admin_url(), "sluice_downsample_late_dropped_points_total") != Some(1.0) {
-        assert!(Instant::now() < deadline, "late point not counted\n{}", s.stderr());
+    while metric(
+        &s.admin_url(),
+        "sluice_downsample_late_dropped_points_total",
+    ) != Some(1.0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "late point not counted\n{}",
+            s.stderr()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     wait_rollup(&s, 7.0, 3.0);
