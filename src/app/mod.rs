@@ -282,7 +282,8 @@ pub async fn run_from(
     Ok(())
 }
 
-fn wal_config(config: &Config) -> WalConfig {
+/// The WAL settings of `config` (also for offline tools that open the WAL).
+pub fn wal_config(config: &Config) -> WalConfig {
     let w = &config.wal;
     WalConfig {
         dir: w.dir.clone(),

@@ -38,6 +38,7 @@
 //!   emitted again (the same values).
 
 pub mod aggregate;
+pub mod backfill;
 pub mod checkpoint;
 pub mod rule;
 pub mod run;

@@ -355,6 +355,16 @@ impl Engine {
         }
     }
 
+    /// Closes and emits every window (the end of a backfill: no more data will come).
+    pub fn close_all(&mut self) {
+        for r in &mut self.rules {
+            for (tenant, t) in &mut r.tenants {
+                t.wm = i64::MAX;
+                settle(&r.c, tenant, t, true, &mut self.out, &mut self.counts);
+            }
+        }
+    }
+
     /// Emits every closed window that changed (after a replay).
     pub fn emit_pending(&mut self) {
         for r in &mut self.rules {

@@ -2,6 +2,7 @@
 //! own aggregates, late data, kill -9 while data streams in.
 
 mod agreement;
+mod backfill;
 mod common;
 mod crash;
 mod data;
