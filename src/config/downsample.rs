@@ -151,6 +151,7 @@ pub(super) fn build(
             }
         };
         let from = r.from.into_inner();
+        let from_span = from.bucket.span();
         let from_bucket = bucket(text, k("from.bucket"), from.bucket)?;
         let to_span = r.to.span();
         let to_bucket = bucket(text, k("to.bucket"), r.to.into_inner().bucket)?;
@@ -166,12 +167,16 @@ pub(super) fn build(
             let Some(t) = tenants.iter().find(|t| &t.id == id) else {
                 return invalid(text, k("tenant"), tenant_span, "no [[tenant]] has this id");
             };
-            for (b, key) in [(&from_bucket, "from.bucket"), (&to_bucket, "to.bucket")] {
+            let checks = [
+                (&from_bucket, "from.bucket", from_span),
+                (&to_bucket, "to.bucket", to_span.clone()),
+            ];
+            for (b, key, span) in checks {
                 if !t.buckets.iter().any(|p| p.matches(b)) {
                     return invalid(
                         text,
                         k(key),
-                        to_span.clone(),
+                        span,
                         &format!("tenant {id} may not use bucket {b:?}"),
                     );
                 }
@@ -306,5 +311,85 @@ pub(super) fn out(r: &DownsampleRule) -> OutDownsample {
         },
         grace: d(r.grace),
         late_window: d(r.late_window),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::config::Config;
+
+    const TENANT: &str = "[[tenant]]\nid = \"acme\"\ntoken_sha256 = [\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"]\nbuckets = [\"telegraf\", \"telegraf_5m\"]\n";
+
+    fn parse(rule: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(&format!("{TENANT}\n[[downsample]]\n{rule}"), |_| None)
+    }
+
+    const OK: &str = "tenant = \"acme\"\nfrom = { bucket = \"telegraf\", measurements = [\"interface\"] }\nevery = \"5m\"\naggregates = [\"mean\", \"rate\"]\nto = { bucket = \"telegraf_5m\" }\n";
+
+    #[test]
+    fn defaults_fill_name_grace_and_late_window() {
+        let c = parse(OK).unwrap();
+        let r = &c.downsample[0];
+        assert_eq!(r.name, "telegraf_5m#1");
+        assert_eq!(r.grace, DEFAULT_GRACE);
+        assert_eq!(r.late_window, r.every);
+        assert_eq!(r.aggregates, vec![Aggregate::Mean, Aggregate::Rate]);
+        assert!(r.fields.is_none() && r.group_by.is_none());
+        assert!(c.redacted_toml().contains("[[downsample]]"));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let cases = [
+            (OK.replace("\"5m\"", "\"30s\""), "downsample[0].every", 5),
+            (OK.replace("\"5m\"", "\"2d\""), "downsample[0].every", 5),
+            (
+                OK.replace("\"rate\"", "\"median\""),
+                "downsample[0].aggregates",
+                6,
+            ),
+            (
+                OK.replace("\"rate\"", "\"mean\""),
+                "downsample[0].aggregates",
+                6,
+            ),
+            (
+                OK.replace("[\"mean\", \"rate\"]", "[]"),
+                "downsample[0].aggregates",
+                6,
+            ),
+            (
+                OK.replace("telegraf_5m", "telegraf"),
+                "downsample[0].to.bucket",
+                7,
+            ),
+            (
+                OK.replace("\"acme\"", "\"nobody\""),
+                "downsample[0].tenant",
+                3,
+            ),
+            (
+                OK.replace("telegraf_5m", "other"),
+                "downsample[0].to.bucket",
+                7,
+            ),
+            (format!("{OK}offset = \"5m\"\n"), "downsample[0].offset", 8),
+            (format!("{OK}colour = \"red\"\n"), "downsample[0].colour", 8),
+        ];
+        for (text, key, line) in cases {
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.key(), Some(key), "{text}: {e}");
+            assert_eq!(e.line(), Some(line + 4), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn rule_names_are_unique() {
+        let text = format!("{OK}name = \"a\"\n[[downsample]]\n{OK}name = \"a\"\n");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.key(), Some("downsample[1].name"), "{e}");
     }
 }

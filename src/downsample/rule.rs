@@ -5,6 +5,7 @@
 //! the group key of a line (the output series) and the series id inside a group. Does not own
 //! the window state (`state`).
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
 use crate::config::{Aggregate, DownsampleRule};
@@ -115,11 +116,11 @@ impl Compiled {
     }
 
     /// The group (output series key, escaped, tags sorted) and the series id in it.
-    pub fn group_of(&self, line: &Line<'_>) -> (String, u64) {
+    pub fn group_of<'a>(&self, line: &Line<'a>) -> (Cow<'a, str>, u64) {
         let mut tags: Vec<(&[u8], &[u8])> = line.tags().collect();
         let sorted = tags.windows(2).all(|w| w[0].0 <= w[1].0);
         if self.rule.group_by.is_none() && sorted {
-            return (String::from_utf8_lossy(line.series_key()).into_owned(), 0);
+            return (String::from_utf8_lossy(line.series_key()), 0);
         }
         if !sorted {
             tags.sort_by(|a, b| a.0.cmp(b.0));
@@ -148,7 +149,7 @@ impl Compiled {
             }
         };
         key = full_key(&tags);
-        (String::from_utf8_lossy(&key).into_owned(), sid)
+        (Cow::Owned(String::from_utf8_lossy(&key).into_owned()), sid)
     }
 }
 

@@ -144,6 +144,45 @@ impl TenantState {
 struct RuleState {
     c: Compiled,
     tenants: HashMap<TenantId, TenantState>,
+    /// Measurement (escaped) → taken by the rule; field key (escaped) → taken.
+    measurements: HashMap<Box<[u8]>, bool>,
+    fields: HashMap<Box<[u8]>, bool>,
+}
+
+/// Entries a match cache holds before it starts again (bounds memory on odd input).
+const CACHE_MAX: usize = 4096;
+
+fn cached(cache: &mut HashMap<Box<[u8]>, bool>, key: &[u8], f: impl Fn(&[u8]) -> bool) -> bool {
+    if let Some(&b) = cache.get(key) {
+        return b;
+    }
+    if cache.len() >= CACHE_MAX {
+        cache.clear();
+    }
+    let b = f(key);
+    cache.insert(key.into(), b);
+    b
+}
+
+impl RuleState {
+    fn new(rule: DownsampleRule) -> Self {
+        Self {
+            c: Compiled::new(rule),
+            tenants: HashMap::new(),
+            measurements: HashMap::new(),
+            fields: HashMap::new(),
+        }
+    }
+
+    fn takes_measurement(&mut self, m: &[u8]) -> bool {
+        let c = &self.c;
+        cached(&mut self.measurements, m, |m| c.takes_measurement(m))
+    }
+
+    fn takes_field(&mut self, k: &[u8]) -> bool {
+        let c = &self.c;
+        cached(&mut self.fields, k, |k| c.takes_field(k))
+    }
 }
 
 /// Per-tenant counters (monotone).
@@ -204,10 +243,7 @@ impl Engine {
         for r in rules {
             match old.iter().position(|s| &s.c.rule == r) {
                 Some(i) => self.rules.push(old.swap_remove(i)),
-                None => self.rules.push(RuleState {
-                    c: Compiled::new(r.clone()),
-                    tenants: HashMap::new(),
-                }),
+                None => self.rules.push(RuleState::new(r.clone())),
             }
         }
     }
@@ -246,86 +282,86 @@ impl Engine {
         v
     }
 
-    /// Feeds one WAL record (client writes only; derived records are not read).
+    /// Feeds one WAL record (client writes only; derived records are not read). Each line is
+    /// parsed once, whatever the number of rules.
     pub fn apply(&mut self, rec: &Record, now_ms: u64) {
         let e = &rec.entry;
         if e.kind != RecordKind::Write {
             return;
         }
+        let active: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].c.takes(&e.tenant, &e.bucket))
+            .collect();
+        if active.is_empty() {
+            return;
+        }
+        for &ri in &active {
+            let r = &mut self.rules[ri];
+            if !r.tenants.contains_key(&e.tenant) {
+                r.tenants.insert(e.tenant.clone(), TenantState::new(now_ms));
+            }
+        }
         let opts = ParseOptions {
             precision: e.precision,
             allow_unsigned: true,
         };
-        let (emitting, counting) = (self.emitting, self.counting);
-        for r in &mut self.rules {
-            if !r.c.takes(&e.tenant, &e.bucket) {
+        let mut late = vec![0u64; active.len()];
+        let mut numeric: Vec<(&[u8], f64)> = Vec::new();
+        let mut fields: Vec<(&str, f64)> = Vec::new();
+        for raw in lineproto::split_lines(&e.lines) {
+            let Ok(line) = lineproto::parse_line(raw, &opts) else {
                 continue;
+            };
+            let Some(ts) = line.timestamp() else { continue };
+            let ts = ts.saturating_mul(e.precision.nanos());
+            numeric.clear();
+            for (k, v) in line.fields() {
+                numeric.push(match v {
+                    FieldValue::Float(f) => (k, f),
+                    FieldValue::Integer(i) => (k, i as f64),
+                    FieldValue::Unsigned(u) => (k, u as f64),
+                    FieldValue::Boolean(_) | FieldValue::String(_) => continue,
+                });
             }
-            let t = r
-                .tenants
-                .entry(e.tenant.clone())
-                .or_insert_with(|| TenantState::new(now_ms));
-            let mut late = 0u64;
-            let mut fields: Vec<(String, f64)> = Vec::new();
-            for raw in lineproto::split_lines(&e.lines) {
-                let Ok(line) = lineproto::parse_line(raw, &opts) else {
-                    continue;
-                };
-                if !r.c.takes_measurement(line.measurement()) {
+            for (ai, &ri) in active.iter().enumerate() {
+                let r = &mut self.rules[ri];
+                if !r.takes_measurement(line.measurement()) {
                     continue;
                 }
-                let Some(ts) = line.timestamp() else { continue };
-                let ts = ts.saturating_mul(e.precision.nanos());
                 fields.clear();
-                for (k, v) in line.fields() {
-                    let v = match v {
-                        FieldValue::Float(f) => f,
-                        FieldValue::Integer(i) => i as f64,
-                        FieldValue::Unsigned(u) => u as f64,
-                        FieldValue::Boolean(_) | FieldValue::String(_) => continue,
-                    };
-                    if r.c.takes_field(k) {
-                        fields.push((String::from_utf8_lossy(k).into_owned(), v));
+                for &(k, v) in &numeric {
+                    if r.takes_field(k) {
+                        fields.push((std::str::from_utf8(k).unwrap_or("?"), v));
                     }
                 }
                 if fields.is_empty() {
                     continue;
                 }
-                if ts > t.max_ts {
-                    t.max_ts = ts;
-                    t.last_data_ms = now_ms;
-                }
-                t.wm = t.wm.max(ts);
-                let start = r.c.window(ts);
                 let (gkey, sid) = r.c.group_of(&line);
-                if t.wm >= r.c.expires_at(start) {
-                    late += 1;
-                    if r.c.has_rate && t.wm < r.c.carry_ends_at(start) {
-                        carry_point(t, &r.c, gkey, start, rec.seq.0, sid, ts, &fields);
-                    }
+                let Some(t) = r.tenants.get_mut(&e.tenant) else {
                     continue;
-                }
-                let g = t.groups.entry(gkey.as_str().into()).or_default();
-                let w = g.windows.entry(start).or_insert_with(|| {
-                    t.next_sweep = t.next_sweep.min(r.c.closes_at(start));
-                    Window::new(rec.seq.0)
-                });
-                for (k, v) in &fields {
-                    aggregate::upsert(w.points_mut(k), Point { sid, ts, v: *v });
-                }
-                w.dirty = true;
-                let mut changed_closed = w.closed;
-                if r.c.has_rate {
-                    changed_closed |= g.touch_successor(start);
-                }
-                if changed_closed {
-                    t.dirty.insert(gkey.into());
+                };
+                let p = Incoming {
+                    seq: rec.seq.0,
+                    ts,
+                    sid,
+                    now_ms,
+                };
+                if !take_point(&r.c, t, &gkey, p, &fields) {
+                    late[ai] += 1;
                 }
             }
+        }
+        let (emitting, counting) = (self.emitting, self.counting);
+        for (ai, &ri) in active.iter().enumerate() {
+            let r = &mut self.rules[ri];
+            let Some(t) = r.tenants.get_mut(&e.tenant) else {
+                continue;
+            };
             // A tenant a rule reads has its counters from the start (at 0).
             let counts = self.counts.entry(e.tenant.clone()).or_default();
             if counting {
-                counts.late_dropped += late;
+                counts.late_dropped += late[ai];
             }
             settle(
                 &r.c,
@@ -431,20 +467,84 @@ impl Engine {
     }
 }
 
+/// Where a point comes from: its record, time (ns), series id in its group, arrival (ms).
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    seq: u64,
+    ts: i64,
+    sid: u64,
+    now_ms: u64,
+}
+
+/// Adds one line's points to its window; false when the window had expired (a late point).
+fn take_point(
+    c: &Compiled,
+    t: &mut TenantState,
+    gkey: &str,
+    p: Incoming,
+    fields: &[(&str, f64)],
+) -> bool {
+    let Incoming {
+        seq,
+        ts,
+        sid,
+        now_ms,
+    } = p;
+    if ts > t.max_ts {
+        t.max_ts = ts;
+        t.last_data_ms = now_ms;
+    }
+    t.wm = t.wm.max(ts);
+    let start = c.window(ts);
+    if t.wm >= c.expires_at(start) {
+        if c.has_rate && t.wm < c.carry_ends_at(start) {
+            carry_point(t, c, gkey, start, seq, sid, ts, fields);
+        }
+        return false;
+    }
+    if !t.groups.contains_key(gkey) {
+        t.groups.insert(gkey.into(), Group::default());
+    }
+    let Some(g) = t.groups.get_mut(gkey) else {
+        return true;
+    };
+    let w = g.windows.entry(start).or_insert_with(|| {
+        t.next_sweep = t.next_sweep.min(c.closes_at(start));
+        Window::new(seq)
+    });
+    for (k, v) in fields {
+        aggregate::upsert(w.points_mut(k), Point { sid, ts, v: *v });
+    }
+    w.dirty = true;
+    let mut changed_closed = w.closed;
+    if c.has_rate {
+        changed_closed |= g.touch_successor(start);
+    }
+    if changed_closed {
+        t.dirty.insert(gkey.into());
+    }
+    true
+}
+
 /// A point for an expired window: it may still be `rate`'s previous point for the next window
 /// (the carry keeps the newest expired window's last point per series).
 #[allow(clippy::too_many_arguments)]
 fn carry_point(
     t: &mut TenantState,
     c: &Compiled,
-    gkey: String,
+    gkey: &str,
     start: i64,
     seq: u64,
     sid: u64,
     ts: i64,
-    fields: &[(String, f64)],
+    fields: &[(&str, f64)],
 ) {
-    let g = t.groups.entry(gkey.as_str().into()).or_default();
+    if !t.groups.contains_key(gkey) {
+        t.groups.insert(gkey.into(), Group::default());
+    }
+    let Some(g) = t.groups.get_mut(gkey) else {
+        return;
+    };
     match &g.carry {
         Some((s, _)) if *s > start => return,
         Some((s, _)) if *s == start => {}
