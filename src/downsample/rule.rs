@@ -117,11 +117,17 @@ impl Compiled {
 
     /// The group (output series key, escaped, tags sorted) and the series id in it.
     pub fn group_of<'a>(&self, line: &Line<'a>) -> (Cow<'a, str>, u64) {
-        let mut tags: Vec<(&[u8], &[u8])> = line.tags().collect();
-        let sorted = tags.windows(2).all(|w| w[0].0 <= w[1].0);
+        let mut prev: &[u8] = &[];
+        let sorted = line.tags().all(|(k, _)| {
+            let ok = prev <= k;
+            prev = k;
+            ok
+        });
         if self.rule.group_by.is_none() && sorted {
+            // The common case (Telegraf sorts tags): the series key as written, no copy.
             return (String::from_utf8_lossy(line.series_key()), 0);
         }
+        let mut tags: Vec<(&[u8], &[u8])> = line.tags().collect();
         if !sorted {
             tags.sort_by(|a, b| a.0.cmp(b.0));
         }
