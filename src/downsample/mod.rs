@@ -28,8 +28,8 @@
 //!   Without wraps or resets that is `non_negative_derivative(last(x), 1s)` over `GROUP BY
 //!   time(every)`. A decrease from a value within the top quarter of 2³² (or 2⁶⁴) is a
 //!   wrap; any other decrease is a reset and that step adds nothing. The previous point
-//!   comes from a retained window, or from the newest expired one (the carry) when at most
-//!   one empty window lies between; a series with no previous point has no `rate` there. In a `group_by` group the rates of
+//!   comes from the window before, or the one before that (held, or the newest expired
+//!   window: the carry); a series with no such point has no `rate` there. In a `group_by` group the rates of
 //!   its series are summed.
 //! - Restart: the consumer's WAL cursor is one before the oldest record any retained window
 //!   or carry was built from, so the WAL keeps those segments (and counts them in its

@@ -83,7 +83,10 @@ struct Group {
 impl Group {
     /// The last point of series `sid` of `field` before the window starting at `start`.
     fn prev(&self, c: &Compiled, field: &str, start: i64, sid: u64) -> Option<Prev> {
-        let earlier = self.windows.range(..start).rev();
+        // At most one empty window between: the same limit for held windows and the carry, so
+        // that a window's rate does not depend on when it is emitted (replay defers that).
+        let oldest = start.saturating_sub(2 * c.every_ns);
+        let earlier = self.windows.range(oldest..start).rev();
         let carry = self
             .carry
             .iter()
