@@ -20,6 +20,7 @@
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `store`: the embedded store: WAL consumer, Arrow buffers, durable Parquet partitions, catalog, scans, retention and compaction.
 //! - `query`: InfluxQL front-end, logical plan, execution over the store, answer encoders.
+//! - `downsample`: streaming rollups (`[[downsample]]`): windows, watermark, late correction, WAL consumer writing derived records.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).
 //! - `metrics`: the Prometheus registry (`sluice_*`), write-path counters, scrape-time WAL/forwarder/process metrics, refusal log.
@@ -34,6 +35,7 @@ pub mod app;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod downsample;
 pub mod error;
 pub mod forward;
 pub mod http;

@@ -1,4 +1,5 @@
-//! The `sluice` command line: `serve`, `token`, `config check`, `wal inspect`, `store inspect`.
+//! The `sluice` command line: `serve`, `token`, `config check`, `wal inspect`, `store inspect`,
+//! `downsample backfill`.
 
 #![allow(clippy::print_stdout)]
 
@@ -50,6 +51,41 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Rollups (`[[downsample]]` rules).
+    Downsample {
+        #[command(subcommand)]
+        command: DownsampleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DownsampleCommand {
+    /// Recompute a rule's rollups for windows starting in [--from, --to) from the raw data in
+    /// the embedded store, and append them to the WAL (the next `serve` stores or forwards
+    /// them). Run it while sluice is stopped.
+    Backfill {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The rule's `name` (default names: `<to.bucket>#<n>`).
+        #[arg(long)]
+        rule: String,
+        /// RFC 3339 time (`2026-11-01T00:00:00Z`) or nanoseconds since the epoch.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+}
+
+/// RFC 3339 or integer nanoseconds.
+fn parse_time(s: &str) -> anyhow::Result<i64> {
+    if let Ok(ns) = s.parse::<i64>() {
+        return Ok(ns);
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .with_context(|| format!("{s:?} is neither RFC 3339 nor nanoseconds"))?;
+    t.timestamp_nanos_opt()
+        .with_context(|| format!("{s:?} is out of range"))
 }
 
 #[derive(Subcommand)]
@@ -141,6 +177,30 @@ fn main() -> anyhow::Result<()> {
             } else {
                 print!("{report}");
             }
+        }
+        Command::Downsample {
+            command:
+                DownsampleCommand::Backfill {
+                    config,
+                    rule,
+                    from,
+                    to,
+                },
+        } => {
+            let cfg = sluice::config::Config::load(&config)
+                .with_context(|| format!("{} is not a valid sluice config", config.display()))?;
+            let (from, to) = (parse_time(&from)?, parse_time(&to)?);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            let r = runtime.block_on(sluice::downsample::backfill::backfill(
+                &cfg, &rule, from, to,
+            ))?;
+            println!(
+                "rule {rule}: {} raw rows read, {} rollup points in {} WAL records",
+                r.raw_rows, r.rollup_points, r.records
+            );
         }
     }
     Ok(())

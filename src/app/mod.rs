@@ -2,7 +2,7 @@
 //!
 //! Start-up: bind the listener (so probes answer at once), replay the WAL in the background,
 //! then attach the forwarder and the embedded store (which replays the WAL after its cursor)
-//! and mark the server ready. Submodules: `forwarding`, `series` (cardinality snapshots),
+//! and mark the server ready. Submodules: `downsample` (the rollup consumer), `forwarding`, `series` (cardinality snapshots),
 //! `store` (the embedded store's start and stop). Shutdown (SIGTERM/SIGINT): stop
 //! accepting, let in-flight writes finish (each gets its fsync and its answer), stop the
 //! forwarder at a clean cursor, persist that cursor, close the WAL (final fsync), exit 0.
@@ -10,6 +10,7 @@
 //! Also: the admin listener (`/metrics`, `/-/reload`), the metrics registry (built here and
 //! handed to each component), SIGHUP → config reload, and the periodic refusal log.
 
+mod downsample;
 mod forwarding;
 mod series;
 mod store;
@@ -224,6 +225,7 @@ pub async fn run_from(
     };
     // Before the server is ready: writes are checked against the field types the replay found.
     let embedded = store::start_store(&config, &wal, clock.clone()).await?;
+    let downsampler = downsample::start_downsample(&config, &wal, &limits, &reloader).await?;
     metrics.sources.attach_wal(wal.clone());
     metrics.sources.attach_limits(limits.clone());
     if let Some(f) = &forwarding {
@@ -236,6 +238,9 @@ pub async fn run_from(
             "store-retention",
             Box::new(move |c: &Config| st.set_retention(store::retention(c))),
         );
+    }
+    if let Some(d) = &downsampler {
+        metrics.sources.attach_downsample(d.status.clone());
     }
     let core = Core {
         wal: wal.clone(),
@@ -265,21 +270,26 @@ pub async fn run_from(
     let _ = refusal_log.await;
     // 2. The series sets are written (no write can add to them any more).
     let _ = snapshots.await;
-    // 3. The forwarder stops at a clean watermark, which is persisted.
+    // 3. The downsampler writes its rollups, checkpoint and cursor.
+    if let Some(d) = downsampler {
+        d.stop().await;
+    }
+    // 4. The forwarder stops at a clean watermark, which is persisted.
     if let Some(f) = forwarding {
         f.stop().await?;
     }
-    // 4. The store finishes a flush in flight; its buffers are replayed from the WAL next time.
+    // 5. The store finishes a flush in flight; its buffers are replayed from the WAL next time.
     if let Some(e) = embedded {
         e.stop().await;
     }
-    // 5. Final fsync.
+    // 6. Final fsync.
     wal.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-fn wal_config(config: &Config) -> WalConfig {
+/// The WAL settings of `config` (also for offline tools that open the WAL).
+pub fn wal_config(config: &Config) -> WalConfig {
     let w = &config.wal;
     WalConfig {
         dir: w.dir.clone(),

@@ -9,6 +9,7 @@
 //! an empty upstream `org`/`token`/`username`/`password` means "not set" (a tenant's
 //! falls back to `[upstream]`'s); without `[upstream]` sluice runs embedded (no forwarding).
 
+mod downsample;
 mod interp;
 mod raw;
 mod redact;
@@ -25,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use downsample::{Aggregate, DownsampleRule, MAX_EVERY, MIN_EVERY};
 
 use crate::model::TenantId;
 use crate::tenant::BucketPattern;
@@ -127,6 +130,8 @@ pub struct Config {
     /// `[limits]`: settings shared by every tenant's limits.
     pub limits: GlobalLimits,
     pub tenants: Vec<TenantConfig>,
+    /// `[[downsample]]`: streaming rollup rules (see `downsample`).
+    pub downsample: Vec<DownsampleRule>,
 }
 
 /// `[limits]`.

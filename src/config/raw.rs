@@ -29,6 +29,8 @@ pub(super) struct RawConfig {
     pub limits: RawGlobalLimits,
     #[serde(default)]
     pub tenant: Vec<Spanned<RawTenant>>,
+    #[serde(default)]
+    pub downsample: Vec<Spanned<super::downsample::RawDownsample>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

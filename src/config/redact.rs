@@ -23,6 +23,8 @@ struct Out {
     store: OutStore,
     limits: OutGlobalLimits,
     tenant: Vec<OutTenant>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    downsample: Vec<super::downsample::OutDownsample>,
 }
 
 #[derive(Serialize)]
@@ -226,6 +228,7 @@ pub(super) fn to_toml(c: &Config) -> String {
                 retention: t.retention.map(retention),
             })
             .collect(),
+        downsample: c.downsample.iter().map(super::downsample::out).collect(),
     };
     toml::to_string(&out).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
 }

@@ -57,6 +57,7 @@ pub(super) fn defaults(data_dir: PathBuf) -> Config {
         store: super::store::defaults(&data_dir, false),
         limits: GlobalLimits { replicas: 1 },
         tenants: Vec::new(),
+        downsample: Vec::new(),
         data_dir,
     }
 }
@@ -227,6 +228,7 @@ fn build(text: &str, raw: RawConfig) -> Result<Config, ConfigError> {
     cfg.upstream = raw.upstream.map(|u| upstream(text, u)).transpose()?;
     cfg.store = super::store::build(text, &cfg.data_dir, cfg.upstream.is_some(), raw.store)?;
     cfg.tenants = tenants(text, raw.tenant)?;
+    cfg.downsample = super::downsample::build(text, raw.downsample, &cfg.tenants)?;
     Ok(cfg)
 }
 

@@ -15,6 +15,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::process;
+use crate::downsample::DownsampleStatus;
 use crate::forward::{ForwardStatus, StatusSnapshot};
 use crate::limits::Limits;
 use crate::store::Store;
@@ -29,6 +30,7 @@ pub struct ScrapeSources {
     forward: Arc<OnceLock<ForwardStatus>>,
     limits: Arc<OnceLock<Arc<Limits>>>,
     store: Arc<OnceLock<Arc<Store>>>,
+    downsample: Arc<OnceLock<Arc<DownsampleStatus>>>,
     /// Wall clock for the forwarder's lag in seconds.
     now: fn() -> SystemTime,
 }
@@ -40,6 +42,7 @@ impl Default for ScrapeSources {
             forward: Arc::default(),
             limits: Arc::default(),
             store: Arc::default(),
+            downsample: Arc::default(),
             now: SystemTime::now,
         }
     }
@@ -64,6 +67,11 @@ impl ScrapeSources {
     /// Exports the embedded store from now on (the first call wins).
     pub fn attach_store(&self, store: Arc<Store>) {
         let _ = self.store.set(store);
+    }
+
+    /// Exports the downsampler's state and counters from now on (the first call wins).
+    pub fn attach_downsample(&self, status: Arc<DownsampleStatus>) {
+        let _ = self.downsample.set(status);
     }
 
     #[cfg(test)]
@@ -113,6 +121,9 @@ impl Collector for SluiceCollector {
         if let Some(store) = self.sources.store.get() {
             super::store_metrics::encode_store(&mut enc, &store.stats())?;
         }
+        if let Some(d) = self.sources.downsample.get() {
+            super::downsample_metrics::encode_downsample(&mut enc, d)?;
+        }
         if let Some(p) = process::read() {
             let me = enc.encode_descriptor(
                 "process_cpu_seconds",
@@ -154,7 +165,7 @@ pub(super) fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u6
 }
 
 /// One metric with one label, a sample per `(label value, value)`.
-fn labelled(
+pub(super) fn labelled(
     enc: &mut DescriptorEncoder,
     (name, help, kind): (&str, &str, MetricType),
     label: &str,

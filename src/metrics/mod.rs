@@ -21,6 +21,7 @@
 //! 413 size, 400/422 parse, 429 rate, 503 overload).
 
 mod collect;
+mod downsample_metrics;
 mod note;
 pub mod process;
 mod query_metrics;

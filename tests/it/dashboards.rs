@@ -379,10 +379,8 @@ fn every_device_dashboard_query_answers_from_a_loaded_sluice() {
     assert!(sent >= 12, "only {sent} queries sent");
 }
 
-/// The long-range dashboard against sluice's own rollups (deploy/'s rules). Switch on once
-/// `[[downsample]]` exists (issue 7): remove `ignore`.
+/// The long-range dashboard against sluice's own rollups (deploy/'s rules).
 #[test]
-#[ignore = "needs downsampling ([[downsample]], issue 7)"]
 fn long_range_dashboard_answers_from_sluice_rollups() {
     let token = "tok-dash";
     let (s, from_ms, to_ms) = loaded_sluice(token, DOWNSAMPLE_RULES);

@@ -183,9 +183,8 @@ fn deploy_configs_pass_config_check_without_pending_sections() {
     }
 }
 
-/// Switch on when `[[downsample]]` is in the config (issue 7): remove `ignore`.
+/// The deploy configs as they are, `[[downsample]]` rules included.
 #[test]
-#[ignore = "needs the [[downsample]] config section (issue 7)"]
 fn deploy_configs_pass_config_check() {
     for path in deploy_configs() {
         let text = std::fs::read_to_string(&path).expect("read");

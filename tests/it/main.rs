@@ -4,6 +4,7 @@
 mod bench;
 mod dashboards;
 mod deploy;
+mod downsample;
 mod durability;
 mod forward_v1;
 mod influxql;

@@ -1,0 +1,228 @@
+//! The aggregates of one window of one field: pure functions over points, no state.
+//!
+//! Owns: what `mean min max sum count first last` and `rate` compute, and the counter
+//! wrap/reset rule. Does not own which points a window holds (`state`).
+
+use crate::config::Aggregate;
+
+/// One point of a field: `sid` tells raw series apart inside a `group_by` group (0 when the
+/// group is the series itself), `ts` is in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub sid: u64,
+    pub ts: i64,
+    pub v: f64,
+}
+
+/// A point with the start of the window it is in (for `rate`'s denominator).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prev {
+    pub window: i64,
+    pub point: Point,
+}
+
+/// An aggregate's value: `count` is an integer, everything else a float.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Float(f64),
+    Int(i64),
+}
+
+/// A decrease from a value at or above this fraction of 2^N is a wrap of an N-bit counter.
+pub const WRAP_NEAR: f64 = 0.75;
+const TWO_32: f64 = 4_294_967_296.0;
+const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// The increase of a counter from `a` to the next value `b`:
+/// - `b >= a`: `b - a`;
+/// - `b < a` and `a` in `[0.75 × 2³², 2³²]`: a 32-bit wrap, `2³² - a + b`;
+/// - `b < a` and `a` in `[0.75 × 2⁶⁴, 2⁶⁴]`: a 64-bit wrap, `2⁶⁴ - a + b`;
+/// - any other decrease is a reset: 0 (the pair contributes nothing).
+pub fn increase(a: f64, b: f64) -> f64 {
+    if b >= a {
+        b - a
+    } else if (WRAP_NEAR * TWO_32..=TWO_32).contains(&a) {
+        TWO_32 - a + b
+    } else if (WRAP_NEAR * TWO_64..=TWO_64).contains(&a) {
+        TWO_64 - a + b
+    } else {
+        0.0
+    }
+}
+
+/// Computes `agg` over `points` (sorted by `(sid, ts)`, one point per `(sid, ts)`, not empty)
+/// of the window starting at `start`. `prev(sid)` is the series' last point before the window
+/// and the start of the window it is in, if one is known. `None`: no value (rate without any
+/// previous point).
+pub fn compute(
+    agg: Aggregate,
+    start: i64,
+    points: &[Point],
+    prev: &dyn Fn(u64) -> Option<Prev>,
+) -> Option<Value> {
+    let first = points.first()?;
+    let float = |v: f64| v.is_finite().then_some(Value::Float(v));
+    match agg {
+        Aggregate::Count => Some(Value::Int(points.len() as i64)),
+        Aggregate::Sum => float(points.iter().map(|p| p.v).sum()),
+        Aggregate::Mean => float(points.iter().map(|p| p.v).sum::<f64>() / points.len() as f64),
+        Aggregate::Min => float(points.iter().map(|p| p.v).fold(f64::INFINITY, f64::min)),
+        Aggregate::Max => float(points.iter().map(|p| p.v).fold(f64::NEG_INFINITY, f64::max)),
+        // Ties between series of a group: the smallest (for first) or largest (for last) sid.
+        Aggregate::First => float(
+            points
+                .iter()
+                .fold(first, |b, p| if p.ts < b.ts { p } else { b })
+                .v,
+        ),
+        Aggregate::Last => float(
+            points
+                .iter()
+                .fold(first, |b, p| if p.ts >= b.ts { p } else { b })
+                .v,
+        ),
+        Aggregate::Rate => rate(start, points, prev).and_then(float),
+    }
+}
+
+/// The sum over the group's series of each series' rate: the counter's increase from its last
+/// point before the window to its last point in the window, over the time between the two
+/// windows' starts, in seconds (so `non_negative_derivative(last(x), 1s)` on data without
+/// wraps and resets). `None` when no series has a previous point.
+fn rate(start: i64, points: &[Point], prev: &dyn Fn(u64) -> Option<Prev>) -> Option<f64> {
+    let mut total = None;
+    for run in points.chunk_by(|a, b| a.sid == b.sid) {
+        let Some(p) = prev(run[0].sid) else { continue };
+        if p.window >= start {
+            continue;
+        }
+        let mut inc = 0.0;
+        let mut last = p.point.v;
+        for q in run {
+            inc += increase(last, q.v);
+            last = q.v;
+        }
+        let secs = (start - p.window) as f64 / 1e9;
+        *total.get_or_insert(0.0) += inc / secs;
+    }
+    total
+}
+
+/// Inserts `p` into `points` (sorted by `(sid, ts)`); a point with the same `(sid, ts)` is
+/// replaced (the later write wins, as in InfluxDB). Returns true when a point was added.
+pub fn upsert(points: &mut Vec<Point>, p: Point) -> bool {
+    match points.binary_search_by(|q| (q.sid, q.ts).cmp(&(p.sid, p.ts))) {
+        Ok(i) => {
+            points[i].v = p.v;
+            false
+        }
+        Err(i) => {
+            points.insert(i, p);
+            true
+        }
+    }
+}
+
+/// The last point of each series in `points` (sorted by `(sid, ts)`).
+pub fn last_per_series(points: &[Point]) -> impl Iterator<Item = Point> + '_ {
+    points
+        .chunk_by(|a, b| a.sid == b.sid)
+        .filter_map(|run| run.last().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(v: &[(i64, f64)]) -> Vec<Point> {
+        v.iter().map(|&(ts, v)| Point { sid: 0, ts, v }).collect()
+    }
+
+    #[test]
+    fn wrap_and_reset_rule() {
+        assert_eq!(increase(10.0, 15.0), 5.0);
+        // 32-bit wrap: 2^32 - 100 → 50 is 150 counts.
+        assert_eq!(increase(TWO_32 - 100.0, 50.0), 150.0);
+        // 64-bit wrap.
+        assert_eq!(increase(TWO_64 - 4096.0, 4096.0), 8192.0);
+        // Far from either limit: a reset, contributes nothing.
+        assert_eq!(increase(1e6, 10.0), 0.0);
+        assert_eq!(increase(TWO_32 * 0.5, 10.0), 0.0);
+        // Above 2^32 but far below 2^64: a reset of a 64-bit counter.
+        assert_eq!(increase(TWO_32 * 4.0, 10.0), 0.0);
+    }
+
+    #[test]
+    fn simple_aggregates() {
+        let p = pts(&[(1, 3.0), (2, 1.0), (3, 2.0)]);
+        let none = |_| None;
+        let c = |a| compute(a, 0, &p, &none);
+        assert_eq!(c(Aggregate::Count), Some(Value::Int(3)));
+        assert_eq!(c(Aggregate::Sum), Some(Value::Float(6.0)));
+        assert_eq!(c(Aggregate::Mean), Some(Value::Float(2.0)));
+        assert_eq!(c(Aggregate::Min), Some(Value::Float(1.0)));
+        assert_eq!(c(Aggregate::Max), Some(Value::Float(3.0)));
+        assert_eq!(c(Aggregate::First), Some(Value::Float(3.0)));
+        assert_eq!(c(Aggregate::Last), Some(Value::Float(2.0)));
+        assert_eq!(c(Aggregate::Rate), None);
+    }
+
+    #[test]
+    fn rate_is_the_derivative_of_last_between_window_starts() {
+        let w = 300_000_000_000i64;
+        let p = pts(&[(w + 10, 1000.0), (w + 20, 1600.0)]);
+        let prev = |_| {
+            Some(Prev {
+                window: 0,
+                point: Point {
+                    sid: 0,
+                    ts: 5,
+                    v: 400.0,
+                },
+            })
+        };
+        // (1600 - 400) / 300 s
+        assert_eq!(
+            compute(Aggregate::Rate, w, &p, &prev),
+            Some(Value::Float(4.0))
+        );
+        // A reset inside: 400 → 1000 counts, 1000 → 10 nothing, 10 → 310 counts.
+        let p = pts(&[(w + 10, 1000.0), (w + 20, 10.0), (w + 30, 310.0)]);
+        assert_eq!(
+            compute(Aggregate::Rate, w, &p, &prev),
+            Some(Value::Float(3.0))
+        );
+    }
+
+    #[test]
+    fn upsert_replaces_duplicates() {
+        let mut v = Vec::new();
+        assert!(upsert(
+            &mut v,
+            Point {
+                sid: 1,
+                ts: 5,
+                v: 1.0
+            }
+        ));
+        assert!(upsert(
+            &mut v,
+            Point {
+                sid: 0,
+                ts: 9,
+                v: 2.0
+            }
+        ));
+        assert!(!upsert(
+            &mut v,
+            Point {
+                sid: 1,
+                ts: 5,
+                v: 3.0
+            }
+        ));
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].v, 3.0);
+        assert_eq!(last_per_series(&v).count(), 2);
+    }
+}

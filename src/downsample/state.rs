@@ -1,0 +1,716 @@
+//! The downsampler's state machine: records in, rollup lines out. Pure: no IO, no clock (the
+//! caller passes monotonic milliseconds for the idle watermark).
+//!
+//! Owns: windows per (rule, tenant, group), the watermark, closing, late correction, expiry,
+//! `rate`'s previous points (the *carry*: the last points of the newest expired window), the
+//! oldest WAL record still needed (the cursor) and the counters. Does not own reading the WAL
+//! or writing rollups (`run`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::aggregate::{self, Point, Prev, Value};
+use super::rule::Compiled;
+use crate::config::DownsampleRule;
+use crate::lineproto::{self, FieldValue, ParseOptions};
+use crate::model::{BucketName, Entry, Precision, Record, RecordKind, TenantId, WalSeq};
+
+/// A source idle this long (wall clock) has its watermark advanced by wall-clock time.
+pub const IDLE_AFTER_MS: u64 = 5_000;
+
+/// One window of one group: its points per field, sorted by `(sid, ts)`.
+#[derive(Debug, Default)]
+pub(super) struct Window {
+    /// The first WAL record that put a point here: replay must start before it.
+    first_seq: u64,
+    /// Emitted at least once (the watermark passed its end + grace).
+    closed: bool,
+    /// Changed since it was last emitted.
+    dirty: bool,
+    fields: Vec<(Box<str>, Vec<Point>)>,
+}
+
+impl Window {
+    fn new(seq: u64) -> Self {
+        Self {
+            first_seq: seq,
+            ..Self::default()
+        }
+    }
+
+    fn points_mut(&mut self, field: &str) -> &mut Vec<Point> {
+        let i = match self.fields.binary_search_by(|(k, _)| (**k).cmp(field)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.fields.insert(i, (field.into(), Vec::new()));
+                i
+            }
+        };
+        &mut self.fields[i].1
+    }
+
+    fn points(&self, field: &str) -> Option<&[Point]> {
+        let i = self
+            .fields
+            .binary_search_by(|(k, _)| (**k).cmp(field))
+            .ok()?;
+        Some(&self.fields[i].1)
+    }
+
+    /// Keeps only each series' last point (what a carry needs).
+    fn reduce(mut self) -> Self {
+        for (_, pts) in &mut self.fields {
+            *pts = aggregate::last_per_series(pts).collect();
+        }
+        self
+    }
+
+    fn bytes(&self) -> usize {
+        64 + self
+            .fields
+            .iter()
+            .map(|(k, p)| 48 + k.len() + p.capacity() * std::mem::size_of::<Point>())
+            .sum::<usize>()
+    }
+}
+
+/// An output series: its retained windows and its carry.
+#[derive(Debug, Default)]
+struct Group {
+    windows: BTreeMap<i64, Window>,
+    carry: Option<(i64, Window)>,
+}
+
+impl Group {
+    /// The last point of series `sid` of `field` before the window starting at `start`.
+    fn prev(&self, c: &Compiled, field: &str, start: i64, sid: u64) -> Option<Prev> {
+        // At most one empty window between: the same limit for held windows and the carry, so
+        // that a window's rate does not depend on when it is emitted (replay defers that).
+        let oldest = start.saturating_sub(2 * c.every_ns);
+        let earlier = self.windows.range(oldest..start).rev();
+        let carry = self
+            .carry
+            .iter()
+            .filter(|(s, _)| c.carries_to(*s, start))
+            .map(|(s, w)| (s, w));
+        for (&window, w) in earlier.chain(carry) {
+            let pts = w.points(field).unwrap_or(&[]);
+            if let Some(p) = pts.iter().rev().find(|p| p.sid == sid) {
+                return Some(Prev { window, point: *p });
+            }
+        }
+        None
+    }
+
+    /// Marks the first closed window after `start` dirty (its rate depends on `start`'s last
+    /// points); true when it did.
+    fn touch_successor(&mut self, start: i64) -> bool {
+        match self.windows.range_mut(start + 1..).next() {
+            Some((_, w)) if w.closed => {
+                w.dirty = true;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// State of one rule for one tenant.
+#[derive(Debug)]
+struct TenantState {
+    /// Event-time watermark (ns): the newest point's time, or later while the source is idle.
+    wm: i64,
+    /// The newest point's time (ns).
+    max_ts: i64,
+    /// When (caller's ms) the newest point arrived.
+    last_data_ms: u64,
+    groups: HashMap<Box<str>, Group>,
+    /// Groups holding closed windows that changed.
+    dirty: HashSet<Box<str>>,
+    /// The smallest watermark at which a window closes or expires or a carry ends.
+    next_sweep: i64,
+}
+
+impl TenantState {
+    fn new(now_ms: u64) -> Self {
+        Self {
+            wm: i64::MIN,
+            max_ts: i64::MIN,
+            last_data_ms: now_ms,
+            groups: HashMap::new(),
+            dirty: HashSet::new(),
+            next_sweep: i64::MAX,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RuleState {
+    c: Compiled,
+    tenants: HashMap<TenantId, TenantState>,
+    /// Measurement (escaped) → taken by the rule; field key (escaped) → taken.
+    measurements: HashMap<Box<[u8]>, bool>,
+    fields: HashMap<Box<[u8]>, bool>,
+}
+
+/// Entries a match cache holds before it starts again (bounds memory on odd input).
+const CACHE_MAX: usize = 4096;
+
+fn cached(cache: &mut HashMap<Box<[u8]>, bool>, key: &[u8], f: impl Fn(&[u8]) -> bool) -> bool {
+    if let Some(&b) = cache.get(key) {
+        return b;
+    }
+    if cache.len() >= CACHE_MAX {
+        cache.clear();
+    }
+    let b = f(key);
+    cache.insert(key.into(), b);
+    b
+}
+
+impl RuleState {
+    fn new(rule: DownsampleRule) -> Self {
+        Self {
+            c: Compiled::new(rule),
+            tenants: HashMap::new(),
+            measurements: HashMap::new(),
+            fields: HashMap::new(),
+        }
+    }
+
+    fn takes_measurement(&mut self, m: &[u8]) -> bool {
+        let c = &self.c;
+        cached(&mut self.measurements, m, |m| c.takes_measurement(m))
+    }
+
+    fn takes_field(&mut self, k: &[u8]) -> bool {
+        let c = &self.c;
+        cached(&mut self.fields, k, |k| c.takes_field(k))
+    }
+}
+
+/// Per-tenant counters (monotone).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TenantCounts {
+    /// Rollup points (lines) emitted, re-emissions included.
+    pub emitted: u64,
+    /// Points that arrived after their window expired (dropped from the rollups only).
+    pub late_dropped: u64,
+}
+
+/// What `/metrics` shows of the state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EngineStats {
+    pub open_windows: u64,
+    pub series: u64,
+    pub bytes: u64,
+}
+
+/// A rule's watermark for one tenant, as the checkpoint keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub rule: String,
+    pub tenant: TenantId,
+    pub wm: i64,
+    pub max_ts: i64,
+}
+
+/// The downsampler's state for every rule.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<RuleState>,
+    /// Emit windows as they close (off while replaying: they are emitted once, after).
+    pub emitting: bool,
+    /// Count late points (off while replaying records already counted).
+    pub counting: bool,
+    out: BTreeMap<(TenantId, BucketName), Vec<u8>>,
+    counts: BTreeMap<TenantId, TenantCounts>,
+}
+
+impl Engine {
+    pub fn new(rules: &[DownsampleRule]) -> Self {
+        let mut e = Self {
+            rules: Vec::new(),
+            emitting: true,
+            counting: true,
+            out: BTreeMap::new(),
+            counts: BTreeMap::new(),
+        };
+        e.set_rules(rules);
+        e
+    }
+
+    /// Takes a new rule set: a rule that is unchanged (same name and definition) keeps its
+    /// state; any other starts empty.
+    pub fn set_rules(&mut self, rules: &[DownsampleRule]) {
+        let mut old: Vec<RuleState> = std::mem::take(&mut self.rules);
+        for r in rules {
+            match old.iter().position(|s| &s.c.rule == r) {
+                Some(i) => self.rules.push(old.swap_remove(i)),
+                None => self.rules.push(RuleState::new(r.clone())),
+            }
+        }
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &DownsampleRule> {
+        self.rules.iter().map(|r| &r.c.rule)
+    }
+
+    /// Restores watermarks from a checkpoint (before replaying the WAL from the cursor).
+    pub fn restore(&mut self, marks: &[Mark], now_ms: u64) {
+        for m in marks {
+            if let Some(r) = self.rules.iter_mut().find(|r| r.c.rule.name == m.rule) {
+                let t = r
+                    .tenants
+                    .entry(m.tenant.clone())
+                    .or_insert_with(|| TenantState::new(now_ms));
+                t.wm = t.wm.max(m.wm);
+                t.max_ts = t.max_ts.max(m.max_ts);
+            }
+        }
+    }
+
+    /// The watermarks to checkpoint.
+    pub fn marks(&self) -> Vec<Mark> {
+        let mut v = Vec::new();
+        for r in &self.rules {
+            for (t, s) in &r.tenants {
+                v.push(Mark {
+                    rule: r.c.rule.name.clone(),
+                    tenant: t.clone(),
+                    wm: s.wm,
+                    max_ts: s.max_ts,
+                });
+            }
+        }
+        v
+    }
+
+    /// Feeds one WAL record (client writes only; derived records are not read). Each line is
+    /// parsed once, whatever the number of rules.
+    pub fn apply(&mut self, rec: &Record, now_ms: u64) {
+        let e = &rec.entry;
+        if e.kind != RecordKind::Write {
+            return;
+        }
+        let active: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].c.takes(&e.tenant, &e.bucket))
+            .collect();
+        if active.is_empty() {
+            return;
+        }
+        for &ri in &active {
+            let r = &mut self.rules[ri];
+            if !r.tenants.contains_key(&e.tenant) {
+                r.tenants.insert(e.tenant.clone(), TenantState::new(now_ms));
+            }
+        }
+        let opts = ParseOptions {
+            precision: e.precision,
+            allow_unsigned: true,
+        };
+        let mut late = vec![0u64; active.len()];
+        let mut numeric: Vec<(&[u8], f64)> = Vec::new();
+        let mut fields: Vec<(&str, f64)> = Vec::new();
+        for raw in lineproto::split_lines(&e.lines) {
+            let Ok(line) = lineproto::parse_line(raw, &opts) else {
+                continue;
+            };
+            let Some(ts) = line.timestamp() else { continue };
+            let ts = ts.saturating_mul(e.precision.nanos());
+            numeric.clear();
+            for (k, v) in line.fields() {
+                numeric.push(match v {
+                    FieldValue::Float(f) => (k, f),
+                    FieldValue::Integer(i) => (k, i as f64),
+                    FieldValue::Unsigned(u) => (k, u as f64),
+                    FieldValue::Boolean(_) | FieldValue::String(_) => continue,
+                });
+            }
+            for (ai, &ri) in active.iter().enumerate() {
+                let r = &mut self.rules[ri];
+                if !r.takes_measurement(line.measurement()) {
+                    continue;
+                }
+                fields.clear();
+                for &(k, v) in &numeric {
+                    if r.takes_field(k) {
+                        fields.push((std::str::from_utf8(k).unwrap_or("?"), v));
+                    }
+                }
+                if fields.is_empty() {
+                    continue;
+                }
+                let (gkey, sid) = r.c.group_of(&line);
+                let Some(t) = r.tenants.get_mut(&e.tenant) else {
+                    continue;
+                };
+                let p = Incoming {
+                    seq: rec.seq.0,
+                    ts,
+                    sid,
+                    now_ms,
+                };
+                if !take_point(&r.c, t, &gkey, p, &fields) {
+                    late[ai] += 1;
+                }
+            }
+        }
+        let (emitting, counting) = (self.emitting, self.counting);
+        for (ai, &ri) in active.iter().enumerate() {
+            let r = &mut self.rules[ri];
+            let Some(t) = r.tenants.get_mut(&e.tenant) else {
+                continue;
+            };
+            // A tenant a rule reads has its counters from the start (at 0).
+            let counts = self.counts.entry(e.tenant.clone()).or_default();
+            if counting {
+                counts.late_dropped += late[ai];
+            }
+            settle(
+                &r.c,
+                &e.tenant,
+                t,
+                emitting,
+                &mut self.out,
+                &mut self.counts,
+            );
+        }
+    }
+
+    /// Advances the watermark of every source idle for `IDLE_AFTER_MS` by the wall-clock time
+    /// since its newest point arrived, then closes what that closes.
+    pub fn advance_idle(&mut self, now_ms: u64) {
+        let emitting = self.emitting;
+        for r in &mut self.rules {
+            for (tenant, t) in &mut r.tenants {
+                let idle = now_ms.saturating_sub(t.last_data_ms);
+                if idle < IDLE_AFTER_MS || t.max_ts == i64::MIN {
+                    continue;
+                }
+                let idle_ns = i64::try_from(idle).unwrap_or(i64::MAX / 1_000_000) * 1_000_000;
+                t.wm = t.wm.max(t.max_ts.saturating_add(idle_ns));
+                settle(&r.c, tenant, t, emitting, &mut self.out, &mut self.counts);
+            }
+        }
+    }
+
+    /// Closes and emits every window (the end of a backfill: no more data will come).
+    pub fn close_all(&mut self) {
+        for r in &mut self.rules {
+            for (tenant, t) in &mut r.tenants {
+                t.wm = i64::MAX;
+                settle(&r.c, tenant, t, true, &mut self.out, &mut self.counts);
+            }
+        }
+    }
+
+    /// Emits every closed window that changed (after a replay).
+    pub fn emit_pending(&mut self) {
+        for r in &mut self.rules {
+            for (tenant, t) in &mut r.tenants {
+                settle(&r.c, tenant, t, true, &mut self.out, &mut self.counts);
+            }
+        }
+    }
+
+    /// The rollup lines produced since the last call, one derived entry per target bucket.
+    pub fn take_output(&mut self) -> Vec<Entry> {
+        std::mem::take(&mut self.out)
+            .into_iter()
+            .map(|((tenant, bucket), lines)| Entry {
+                tenant,
+                bucket,
+                precision: Precision::Nanoseconds,
+                kind: RecordKind::Derived,
+                lines: lines.into(),
+            })
+            .collect()
+    }
+
+    /// The highest seq the WAL may forget: one before the oldest record a retained window or
+    /// carry was built from, or `processed` when nothing is retained.
+    pub fn cursor(&self, processed: WalSeq) -> WalSeq {
+        let mut oldest = u64::MAX;
+        for r in &self.rules {
+            for t in r.tenants.values() {
+                for g in t.groups.values() {
+                    let carry = g.carry.iter().map(|(_, w)| w);
+                    for w in g.windows.values().chain(carry) {
+                        oldest = oldest.min(w.first_seq);
+                    }
+                }
+            }
+        }
+        WalSeq(processed.0.min(oldest.saturating_sub(1)))
+    }
+
+    pub fn counts(&self) -> &BTreeMap<TenantId, TenantCounts> {
+        &self.counts
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = EngineStats::default();
+        for r in &self.rules {
+            for t in r.tenants.values() {
+                s.series += t.groups.len() as u64;
+                for (k, g) in &t.groups {
+                    s.open_windows += g.windows.len() as u64;
+                    let carry = g.carry.iter().map(|(_, w)| w);
+                    s.bytes += (k.len() + 96) as u64;
+                    s.bytes += g
+                        .windows
+                        .values()
+                        .chain(carry)
+                        .map(Window::bytes)
+                        .sum::<usize>() as u64;
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Where a point comes from: its record, time (ns), series id in its group, arrival (ms).
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    seq: u64,
+    ts: i64,
+    sid: u64,
+    now_ms: u64,
+}
+
+/// Adds one line's points to its window; false when the window had expired (a late point).
+fn take_point(
+    c: &Compiled,
+    t: &mut TenantState,
+    gkey: &str,
+    p: Incoming,
+    fields: &[(&str, f64)],
+) -> bool {
+    let Incoming {
+        seq,
+        ts,
+        sid,
+        now_ms,
+    } = p;
+    if ts > t.max_ts {
+        t.max_ts = ts;
+        t.last_data_ms = now_ms;
+    }
+    t.wm = t.wm.max(ts);
+    let start = c.window(ts);
+    if t.wm >= c.expires_at(start) {
+        if c.has_rate && t.wm < c.carry_ends_at(start) {
+            carry_point(t, c, gkey, start, seq, sid, ts, fields);
+        }
+        return false;
+    }
+    if !t.groups.contains_key(gkey) {
+        t.groups.insert(gkey.into(), Group::default());
+    }
+    let Some(g) = t.groups.get_mut(gkey) else {
+        return true;
+    };
+    let w = g.windows.entry(start).or_insert_with(|| {
+        t.next_sweep = t.next_sweep.min(c.closes_at(start));
+        Window::new(seq)
+    });
+    for (k, v) in fields {
+        aggregate::upsert(w.points_mut(k), Point { sid, ts, v: *v });
+    }
+    w.dirty = true;
+    let mut changed_closed = w.closed;
+    if c.has_rate {
+        changed_closed |= g.touch_successor(start);
+    }
+    if changed_closed {
+        t.dirty.insert(gkey.into());
+    }
+    true
+}
+
+/// A point for an expired window: it may still be `rate`'s previous point for the next window
+/// (the carry keeps the newest expired window's last point per series).
+#[allow(clippy::too_many_arguments)]
+fn carry_point(
+    t: &mut TenantState,
+    c: &Compiled,
+    gkey: &str,
+    start: i64,
+    seq: u64,
+    sid: u64,
+    ts: i64,
+    fields: &[(&str, f64)],
+) {
+    if !t.groups.contains_key(gkey) {
+        t.groups.insert(gkey.into(), Group::default());
+    }
+    let Some(g) = t.groups.get_mut(gkey) else {
+        return;
+    };
+    match &g.carry {
+        Some((s, _)) if *s > start => return,
+        Some((s, _)) if *s == start => {}
+        _ => {
+            g.carry = Some((start, Window::new(seq)));
+            t.next_sweep = t.next_sweep.min(c.carry_ends_at(start));
+        }
+    }
+    let Some((_, w)) = g.carry.as_mut() else {
+        return;
+    };
+    for (k, v) in fields {
+        let pts = w.points_mut(k);
+        match pts.iter_mut().find(|p| p.sid == sid) {
+            Some(p) if p.ts <= ts => *p = Point { sid, ts, v: *v },
+            Some(_) => {}
+            None => {
+                aggregate::upsert(pts, Point { sid, ts, v: *v });
+            }
+        }
+    }
+    if g.touch_successor(start) {
+        t.dirty.insert(gkey.into());
+    }
+}
+
+/// Closes, emits and expires what the watermark allows, and emits changed closed windows.
+/// While not `emitting` (replay), only windows that expire are emitted (their final value).
+fn settle(
+    c: &Compiled,
+    tenant: &TenantId,
+    t: &mut TenantState,
+    emitting: bool,
+    out: &mut BTreeMap<(TenantId, BucketName), Vec<u8>>,
+    counts: &mut BTreeMap<TenantId, TenantCounts>,
+) {
+    let wm = t.wm;
+    let sweep = wm >= t.next_sweep;
+    if sweep {
+        for (key, g) in &mut t.groups {
+            for (&start, w) in &mut g.windows {
+                if wm < c.closes_at(start) {
+                    break;
+                }
+                if !w.closed {
+                    w.closed = true;
+                    w.dirty = true;
+                    t.dirty.insert(key.clone());
+                }
+            }
+        }
+    }
+    let mut emitted = 0u64;
+    let mut buf = Vec::new();
+    if emitting {
+        for key in std::mem::take(&mut t.dirty) {
+            if let Some(g) = t.groups.get_mut(&key) {
+                emitted += emit_group(c, &key, g, wm, true, &mut buf);
+            }
+        }
+    }
+    if sweep {
+        let mut next = i64::MAX;
+        t.groups.retain(|key, g| {
+            if !emitting {
+                emitted += emit_group(c, key, g, wm, false, &mut buf);
+            }
+            // Expire: the newest expired window becomes the carry.
+            while let Some(entry) = g.windows.first_entry() {
+                let start = *entry.key();
+                if wm < c.expires_at(start) {
+                    break;
+                }
+                let w = entry.remove();
+                if c.has_rate && g.carry.as_ref().is_none_or(|(s, _)| *s < start) {
+                    g.carry = Some((start, w.reduce()));
+                }
+            }
+            if g.carry
+                .as_ref()
+                .is_some_and(|(s, _)| wm >= c.carry_ends_at(*s))
+            {
+                g.carry = None;
+            }
+            for (&s, w) in &g.windows {
+                next = next.min(if w.closed {
+                    c.expires_at(s)
+                } else {
+                    c.closes_at(s)
+                });
+            }
+            if let Some((s, _)) = &g.carry {
+                next = next.min(c.carry_ends_at(*s));
+            }
+            !g.windows.is_empty() || g.carry.is_some()
+        });
+        t.next_sweep = next;
+    }
+    if emitted > 0 {
+        counts.entry(tenant.clone()).or_default().emitted += emitted;
+        out.entry((tenant.clone(), c.rule.to_bucket.clone()))
+            .or_default()
+            .extend_from_slice(&buf);
+    }
+}
+
+/// Emits the group's closed dirty windows (all of them when `all`, else those expiring at
+/// `wm`); returns the lines written.
+fn emit_group(
+    c: &Compiled,
+    key: &str,
+    g: &mut Group,
+    wm: i64,
+    all: bool,
+    buf: &mut Vec<u8>,
+) -> u64 {
+    let mut n = 0;
+    let starts: Vec<i64> = g
+        .windows
+        .iter()
+        .filter(|(s, w)| w.closed && w.dirty && (all || wm >= c.expires_at(**s)))
+        .map(|(s, _)| *s)
+        .collect();
+    for start in starts {
+        if write_line(c, key, g, start, buf) {
+            n += 1;
+        }
+        if let Some(w) = g.windows.get_mut(&start) {
+            w.dirty = false;
+        }
+    }
+    n
+}
+
+/// Writes the rollup line of window `start`; false when it has no value to write.
+fn write_line(c: &Compiled, key: &str, g: &Group, start: i64, buf: &mut Vec<u8>) -> bool {
+    use std::io::Write;
+    let Some(w) = g.windows.get(&start) else {
+        return false;
+    };
+    let mark = buf.len();
+    let _ = write!(buf, "{key} ");
+    let mut any = false;
+    for (field, pts) in &w.fields {
+        for &agg in &c.rule.aggregates {
+            let prev = |sid| g.prev(c, field, start, sid);
+            let Some(v) = aggregate::compute(agg, start, pts, &prev) else {
+                continue;
+            };
+            if any {
+                buf.push(b',');
+            }
+            any = true;
+            let _ = match v {
+                Value::Float(f) => write!(buf, "{field}_{}={f:?}", agg.name()),
+                Value::Int(i) => write!(buf, "{field}_{}={i}i", agg.name()),
+            };
+        }
+    }
+    if !any {
+        buf.truncate(mark);
+        return false;
+    }
+    let _ = writeln!(buf, " {start}");
+    true
+}
