@@ -5,6 +5,7 @@
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
 
 pub mod exec;
+pub mod flux;
 pub mod influxql;
 pub mod plan;
 pub mod result;

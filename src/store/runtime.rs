@@ -475,6 +475,23 @@ pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
 }
 
 impl ReadStore for Store {
+    fn buckets(&self, tenant: &TenantId) -> Vec<BucketName> {
+        let mut keys: BTreeSet<BucketName> = BTreeSet::new();
+        {
+            let st = self.lock();
+            let cat = self.catalog_read();
+            let mine = |k: &BucketKey| (k.0 == *tenant).then(|| k.1.clone());
+            keys.extend(cat.buckets.keys().filter_map(mine));
+            if let Some(f) = &st.flushing {
+                keys.extend(f.parts.keys().filter_map(|(k, _)| mine(k)));
+            }
+            keys.extend(st.active.keys().filter_map(mine));
+        }
+        keys.into_iter()
+            .filter(|b| !self.measurements(tenant, b).is_empty())
+            .collect()
+    }
+
     fn measurements(&self, tenant: &TenantId, bucket: &BucketName) -> Vec<String> {
         let key = (tenant.clone(), bucket.clone());
         let st = self.lock();
