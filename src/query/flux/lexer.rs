@@ -238,7 +238,8 @@ mod tests {
 
     #[test]
     fn pipes_durations_times_regexes() {
-        let t = toks("x |> range(start: -1h30m, stop: 2024-06-01T10:00:00.5Z) // c\n/a\\/b/ 4/2");
+        let t =
+            toks("x |> range(start: -1h30m, stop: 2024-06-01T10:00:00.5Z) // c\nr =~ /a\\/b/ 4/2");
         assert!(t.contains(&Tok::Op("|>")));
         assert!(t.contains(&Tok::Duration("1h30m".into())));
         assert!(t.contains(&Tok::Time("2024-06-01T10:00:00.5Z".into())));

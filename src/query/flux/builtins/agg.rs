@@ -55,6 +55,7 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
 }
 
 /// One aggregate or selector with its arguments.
+#[derive(Clone)]
 struct Spec {
     name: &'static str,
     column: String,
@@ -167,15 +168,15 @@ impl Spec {
             }
             return Ok(best);
         }
+        if vals.is_empty() {
+            return Ok(Value::Null);
+        }
         if !numeric {
             return Err(format!(
                 "{} cannot aggregate a {} column",
                 self.name,
                 ty.csv_name()
             ));
-        }
-        if vals.is_empty() {
-            return Ok(Value::Null);
         }
         let f: Vec<f64> = vals.iter().filter_map(|v| v.as_f64()).collect();
         Ok(match self.name {
@@ -438,11 +439,7 @@ fn aggregate_window(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                 name,
                 column: column.clone(),
                 q: 0.5,
-                method: if *name == "median" {
-                    "estimate_tdigest".into()
-                } else {
-                    "estimate_tdigest".into()
-                },
+                method: "estimate_tdigest".into(),
                 sample: true,
             })
         }
@@ -462,6 +459,17 @@ fn aggregate_window(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         for (s, e, rows) in w.split(&t, create_empty).map_err(|m| c.err(m))? {
             let sub = sub_table(&t, s, e, &rows);
             let agg: Vec<Table> = match &builtin {
+                Some(spec) if rows.is_empty() && spec.is_selector() => {
+                    // Storage answers an empty window with a null row, selectors included.
+                    let null = Spec {
+                        name: "mean",
+                        ..spec.clone()
+                    };
+                    null.apply(&sub)
+                        .map_err(|m| c.err(m))?
+                        .into_iter()
+                        .collect()
+                }
                 Some(spec) => spec
                     .apply(&sub)
                     .map_err(|m| c.err(m))?

@@ -124,6 +124,8 @@ pub fn prelude(imports: &[(String, Pos)]) -> Result<Scope, FluxError> {
         .iter()
         .map(|n| ((*n).to_owned(), Value::Func(Arc::new(Function::Builtin(n)))))
         .collect();
+    vars.push(("true".to_owned(), Value::Bool(true)));
+    vars.push(("false".to_owned(), Value::Bool(false)));
     for (path, pos) in imports {
         let Some((_, alias, fns)) = PACKAGES.iter().find(|(p, _, _)| p == path) else {
             return Err(FluxError::at(

@@ -461,7 +461,7 @@ fn pivot(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     .ok_or_else(|| c.err(format!("column {k:?} does not exist")))
             })
             .collect::<Result<_, _>>()?;
-        let mut rows: Vec<(Vec<Value>, Vec<(String, Value)>)> = Vec::new();
+        let mut rows: Vec<PivotRow> = Vec::new();
         let mut new_cols: Vec<String> = Vec::new();
         for row in &t.rows {
             let rkv: Vec<Value> = rk.iter().map(|&i| row[i].clone()).collect();
@@ -526,6 +526,9 @@ fn pivot(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     }
     Ok(stream(out))
 }
+
+/// A pivoted row: its row-key values, its cells.
+type PivotRow = (Vec<Value>, Vec<(String, Value)>);
 
 /// The key columns of a table, in column order.
 pub fn key_cols(t: &Table) -> Vec<Col> {
