@@ -5,6 +5,7 @@ mod bench;
 mod dashboards;
 mod deploy;
 mod durability;
+mod flux;
 mod forward_v1;
 mod influxql;
 mod limits;

@@ -44,7 +44,7 @@ pub enum ExprKind {
     Duration(i64, i64),
     /// ns since the Unix epoch.
     Time(i64),
-    Regex(String),
+    Regex(RegexLit),
     Array(Vec<Expr>),
     /// `{with_base with k: v, ...}` or `{k: v, ...}`
     Record(Option<Box<Expr>>, Vec<(String, Expr)>),
@@ -75,4 +75,14 @@ pub struct FuncLit {
 pub enum FuncBody {
     Expr(Expr),
     Block(Vec<Stmt>),
+}
+
+/// A regex literal, compiled (and bounded) once when the query is parsed.
+#[derive(Debug, Clone)]
+pub struct RegexLit(pub Arc<regex::Regex>);
+
+impl PartialEq for RegexLit {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }

@@ -98,9 +98,7 @@ impl<'a> Runtime<'a> {
             }
             ExprKind::Duration(m, n) => Value::Duration(*m, *n),
             ExprKind::Time(t) => Value::Time(*t),
-            ExprKind::Regex(r) => Value::Regex(Arc::new(
-                compile_regex(r).map_err(|m| FluxError::at(e.pos, m))?,
-            )),
+            ExprKind::Regex(r) => Value::Regex(r.0.clone()),
             ExprKind::Array(items) => Value::Array(Arc::new(
                 items
                     .iter()

@@ -389,7 +389,8 @@ impl Parser {
             }
             Tok::Regex(r) => {
                 self.bump();
-                ExprKind::Regex(r)
+                let re = super::interp::compile_regex(&r).map_err(|m| FluxError::at(pos, m))?;
+                ExprKind::Regex(super::ast::RegexLit(Arc::new(re)))
             }
             Tok::Ident(id) if matches!(id.as_str(), "if" | "then" | "else" | "and" | "or") => {
                 return Err(self.unexpected("expected an expression"));

@@ -43,7 +43,7 @@ fn literals_have_their_values() {
         ExprKind::Time(1_717_200_000_000_000_000)
     );
     assert_eq!(expr_kind("2.5"), ExprKind::Float(2.5));
-    assert_eq!(expr_kind("/a\\/b/"), ExprKind::Regex("a/b".into()));
+    assert!(matches!(expr_kind("/a\\/b/"), ExprKind::Regex(r) if r.0.as_str() == "a/b"));
     let ExprKind::Str(parts) = expr_kind("\"a\\\"b\\n${x}\"") else {
         panic!("string")
     };
