@@ -16,6 +16,7 @@ mod check;
 pub mod csv;
 mod interp;
 pub mod lexer;
+pub mod literal;
 mod ops;
 pub mod parser;
 pub mod table;
@@ -25,6 +26,8 @@ pub mod value;
 mod tests;
 #[cfg(test)]
 mod tests_eval;
+#[cfg(test)]
+mod tests_shape;
 
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::model::{BucketName, TenantId};

@@ -7,10 +7,13 @@
 //! (aggregates, selectors, windows), `series` (derivative, difference, ...).
 
 mod agg;
+mod group;
+mod rows;
 mod scalar;
 mod series;
 mod shape;
 mod source;
+mod window;
 
 use std::sync::Arc;
 
