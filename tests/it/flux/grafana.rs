@@ -281,3 +281,21 @@ fn flux_errors_come_before_the_answer_as_json() {
         started.elapsed()
     );
 }
+
+#[test]
+fn fronting_mode_answers_a_clear_flux_error() {
+    let config = crate::support::sluice::SluiceConfig::new()
+        .upstream("http://127.0.0.1:9", "v2")
+        .simple_tenant("acme", TOKEN, &["telegraf"])
+        .to_toml();
+    let sluice = crate::support::sluice::Sluice::start(&config);
+    let r = post(
+        &sluice.url(),
+        TOKEN,
+        "application/json",
+        &grafana_body("buckets()"),
+    );
+    let (status, code, msg) = error(&r);
+    assert_eq!((status, code.as_str()), (501, "not implemented"), "{msg}");
+    assert!(msg.contains("embedded store"), "{msg}");
+}
