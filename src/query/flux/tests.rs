@@ -225,3 +225,83 @@ fn cells_format_as_go_does() {
         "\r\n#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n,error,reference\r\n,\"boom \"\"x\"\"\",\r\n"
     );
 }
+
+/// Mutated Grafana queries (deleted, inserted and repeated pieces) never panic the parser,
+/// checker or evaluator; the fuzz target `flux_parse` does the same with coverage guidance.
+#[test]
+fn mutated_queries_fail_cleanly_or_run() {
+    let seeds = [
+        "from(bucket: \"telegraf\") |> range(start: 2024-06-01T10:00:00Z, stop: 2024-06-01T10:02:00Z) |> filter(fn: (r) => r._measurement == \"cpu\" and r.host =~ /web0[12]/) |> aggregateWindow(every: 30s, fn: mean) |> yield(name: \"m\")",
+        "import \"influxdata/influxdb/schema\"\nschema.tagValues(bucket: \"telegraf\", tag: \"host\", predicate: (r) => r._measurement != \"x\")",
+        "d = from(bucket: \"telegraf\") |> range(start: -2h) |> filter(fn: (r) => exists r.url)\nd |> derivative(unit: 1s, nonNegative: true) |> map(fn: (r) => ({r with _value: if r._value > 1.0 then r._value * 8.0 else 0.0})) |> pivot(rowKey: [\"_time\"], columnKey: [\"_field\"], valueColumn: \"_value\")",
+        "import \"strings\"\nf = (tables=<-, n=2) => tables |> limit(n: n)\nbuckets() |> filter(fn: (r) => strings.hasPrefix(v: r.name, prefix: \"t\")) |> f() |> group(columns: [\"name\"], mode: \"except\") |> sort(columns: [\"name\"], desc: true)",
+    ];
+    let pieces = [
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        "|>",
+        "=>",
+        "\"",
+        "/",
+        "r.",
+        "1h",
+        "-",
+        ",",
+        ":",
+        "with",
+        "not ",
+        "0",
+        "2024-06-01T10:00:00Z",
+        "\\",
+        "${",
+        "<-",
+        ".",
+    ];
+    let m = super::tests_eval::store();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let (mut ran, mut refused) = (0, 0);
+    for i in 0..3000 {
+        let mut q: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..1 + next(4) {
+            let at = next(q.len() + 1);
+            match next(3) {
+                0 if at < q.len() => {
+                    let len = 1 + next(6);
+                    q.drain(at..(at + len).min(q.len()));
+                }
+                1 => {
+                    let p = pieces[next(pieces.len())];
+                    q.splice(at..at, p.chars());
+                }
+                _ => {
+                    let end = (at + next(12)).min(q.len());
+                    let copy: Vec<char> = q[at.min(end)..end].to_vec();
+                    q.splice(at..at, copy);
+                }
+            }
+        }
+        let text: String = q.into_iter().collect();
+        match super::tests_eval::run_on(&m, &text) {
+            Ok(results) => {
+                ran += 1;
+                let csv = encode(&results, &Dialect::default());
+                assert!(csv.is_empty() || csv.ends_with("\r\n"), "{text}");
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(!e.message.is_empty(), "{text}");
+            }
+        }
+    }
+    assert!(ran > 0 && refused > 0, "ran {ran}, refused {refused}");
+}

@@ -103,6 +103,26 @@ fn top_bottom_unique_distinct_fill_duplicate() {
 }
 
 #[test]
+fn extreme_windows_are_bounded() {
+    let e = err(&format!(
+        "{RANGE} |> aggregateWindow(every: 1ns, period: 1h, fn: mean)"
+    ));
+    assert!(e.message.contains("at most 1000 times"), "{}", e.message);
+    let e = err(&format!(
+        "{RANGE} |> aggregateWindow(every: 1ns, fn: count)"
+    ));
+    assert!(
+        e.message.contains("more than 1000000 windows"),
+        "{}",
+        e.message
+    );
+    let r = run(&format!(
+        "{RANGE} |> filter(fn: (r) => r._measurement == \"ping\") |> aggregateWindow(every: 106751d, offset: -106751d, fn: count)"
+    ));
+    assert_eq!(col(&r[0].tables[0], "_value"), [Value::Int(6)]);
+}
+
+#[test]
 fn window_then_aggregate() {
     let q = format!(
         "{RANGE} |> filter(fn: (r) => r._measurement == \"ping\") |> window(every: 1m) |> mean()"

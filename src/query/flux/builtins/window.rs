@@ -30,6 +30,11 @@ impl Windows {
         if every <= 0 || period <= 0 {
             return Err(c.err("every and period must be positive"));
         }
+        if period / every > MAX_OVERLAP {
+            return Err(c.err(format!(
+                "period may be at most {MAX_OVERLAP} times every (each row would be in more windows)"
+            )));
+        }
         Ok(Windows {
             every,
             period,
@@ -39,13 +44,19 @@ impl Windows {
 
     /// Window starts (unclipped) covering `[lo, hi)`, and those holding time `t`.
     fn first_start(&self, t: i64) -> i64 {
-        let s = t - (t - self.offset).rem_euclid(self.every);
+        // In i128: `t - offset` and the steps back may leave the i64 range near its ends.
+        let (t, every, period) = (
+            i128::from(t),
+            i128::from(self.every),
+            i128::from(self.period),
+        );
+        let offset = i128::from(self.offset).rem_euclid(every);
+        let mut s = t - (t - offset).rem_euclid(every);
         // The earliest window still holding t when period > every.
-        let mut s = s;
-        while s - self.every + self.period > t {
-            s -= self.every;
+        while s - every + period > t {
+            s -= every;
         }
-        s
+        i64::try_from(s).unwrap_or(i64::MIN)
     }
 
     /// Windows (start, stop, rows) of one table within its bounds.
@@ -80,21 +91,24 @@ impl Windows {
             let mut s = self.first_start(x);
             while s <= x {
                 by_start.entry(s).or_default().push(r);
-                s += self.every;
+                if s == i64::MAX {
+                    break;
+                }
+                s = s.saturating_add(self.every);
             }
         }
         if !create_empty {
             return Ok(by_start
                 .into_iter()
-                .map(|(s, rows)| (s.max(lo), (s + self.period).min(hi), rows))
+                .map(|(s, rows)| (s.max(lo), s.saturating_add(self.period).min(hi), rows))
                 .collect());
         }
         let mut out = Vec::new();
         let mut s = self.first_start(lo);
         while s < hi && out.len() < MAX_WINDOWS {
             let rows = by_start.remove(&s).unwrap_or_default();
-            out.push((s.max(lo), (s + self.period).min(hi), rows));
-            s += self.every;
+            out.push((s.max(lo), s.saturating_add(self.period).min(hi), rows));
+            s = s.saturating_add(self.every);
         }
         if s < hi {
             return Err(format!(
@@ -104,6 +118,9 @@ impl Windows {
         Ok(out)
     }
 }
+
+/// Most windows one row may fall into (`period / every`).
+const MAX_OVERLAP: i64 = 1000;
 
 /// Most windows one table may be cut into with `createEmpty`.
 const MAX_WINDOWS: usize = 1_000_000;
