@@ -5,7 +5,8 @@
 //! (fsync before the 204) → WAL consumers (`forward`, `store`). `app` wires them and owns shutdown.
 //!
 //! Query path: `http` (`/query`) → `tenant` → `limits` (queries) → `query` (InfluxQL → plan →
-//! execution) → `store` (catalog and scans).
+//! execution) → `store` (catalog and scans); `/api/v2/query` → `query::flux` (Flux → tables →
+//! annotated CSV) → `store`.
 //!
 //! # Layout
 //!
@@ -19,7 +20,7 @@
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `store`: the embedded store: WAL consumer, Arrow buffers, durable Parquet partitions, catalog, scans, retention and compaction.
-//! - `query`: InfluxQL front-end, logical plan, execution over the store, answer encoders.
+//! - `query`: InfluxQL and Flux front-ends, logical plan, execution over the store, answer encoders.
 //! - `downsample`: streaming rollups (`[[downsample]]`): windows, watermark, late correction, WAL consumer writing derived records.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).

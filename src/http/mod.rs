@@ -4,12 +4,13 @@
 //! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
 //! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
 //! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
-//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `serve` (connections: count, head timeout, graceful
+//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `flux` (`/api/v2/query`: Flux), `serve` (connections: count, head timeout, graceful
 //! shutdown). Does not own: line semantics (`ingest`), durability (`wal`).
 
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod flux;
 pub mod meta;
 pub mod query;
 pub mod serve;
@@ -75,6 +76,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/write", post(write::write_v2))
         .route("/write", post(write::write_v1))
         .route("/query", get(query::query_v1).post(query::query_v1))
+        .route("/api/v2/query", post(flux::query_v2))
         .route("/ping", get(meta::ping).head(meta::ping))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))

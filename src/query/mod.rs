@@ -1,10 +1,12 @@
-//! Queries: the InfluxQL (and later Flux) front-ends, the one logical plan they lower to, and its
-//! execution over the embedded store (`store::ReadStore`).
+//! Queries: the InfluxQL front-end, the logical plan it lowers to and its execution over the
+//! embedded store (`store::ReadStore`); the Flux front-end (`flux`), which evaluates Flux's
+//! table model itself over the same store.
 //!
 //! Owns: parsing, planning and executing queries, and encoding their answers.
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
 
 pub mod exec;
+pub mod flux;
 pub mod influxql;
 pub mod plan;
 pub mod result;

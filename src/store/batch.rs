@@ -432,7 +432,7 @@ impl MeasurementBuffer {
         &self,
         min_time: i64,
         max_time: i64,
-        keep: Option<&dyn Fn(&[(String, String)]) -> bool>,
+        keep: Option<&SeriesFilter<'_>>,
     ) -> Result<RecordBatch, StoreError> {
         let tag_keys: Vec<&str> = {
             let mut keys: Vec<&str> = self
@@ -563,6 +563,9 @@ impl MeasurementBuffer {
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
 }
+
+/// Whether a series (its tags, sorted by key) is wanted.
+pub type SeriesFilter<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
 
 /// Output rows of a sorted buffer: row j merges `rows[starts[j]..starts[j + 1]]` (buffer rows,
 /// in arrival order within one (series, time)).

@@ -133,8 +133,11 @@ pub struct Store {
     /// interned a series, the catalog was written): tags `series_cache` entries.
     pub(super) series_gen: AtomicU64,
     /// Series indexes built by `series_index`, with the `series_gen` they were built at.
-    pub(super) series_cache: Mutex<HashMap<(BucketKey, String), (u64, Arc<SeriesIndex>)>>,
+    pub(super) series_cache: Mutex<HashMap<(BucketKey, String), CachedIndex>>,
 }
+
+/// A series index and the `series_gen` it was built at.
+pub(super) type CachedIndex = (u64, Arc<SeriesIndex>);
 
 impl Store {
     /// Loads the catalog from `opts.dir` (blocking: reads every footer and tag column). The
@@ -471,7 +474,7 @@ impl Store {
                 if overlaps {
                     // Only the rows of the range, of the series the hint allows.
                     let hint = |tags: &[(String, String)]| series_may_match(tags, req.tag_equals);
-                    let keep: Option<&dyn Fn(&[(String, String)]) -> bool> =
+                    let keep: Option<&super::batch::SeriesFilter<'_>> =
                         (!req.tag_equals.is_empty()).then_some(&hint);
                     buffers.push(buf.select(req.min_time, req.max_time, keep)?);
                 }

@@ -6,6 +6,7 @@ mod dashboards;
 mod deploy;
 mod downsample;
 mod durability;
+mod flux;
 mod forward_v1;
 mod influxql;
 mod limits;

@@ -1,0 +1,310 @@
+//! `POST /api/v2/query`: Flux as InfluxDB 2 answers it (wire.md §2.6–2.9, §3.3).
+//!
+//! Owns: reading the request (`org`/`orgID`; a JSON body `query`, `type`, `dialect`, `now`,
+//! `extern`, or an `application/vnd.flux` body), its validation and the errors before any
+//! answer byte (JSON `{"code","message"}`: 400 compile errors, 404 unknown bucket, 413, 429,
+//! 500), the read-your-writes barrier and timeout (as `/query`), and the annotated CSV answer.
+//! In fronting mode (no embedded store) it answers 501 until the passthrough exists.
+//! Does not own: the language (`query::flux`).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::AppState;
+use super::auth::{self, Params};
+use super::body;
+use super::error::{ApiError, Dialect};
+use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT};
+use crate::error::ErrorCode;
+use crate::metrics::{Lang, QueryOutcome};
+use crate::model::{BucketName, TenantId};
+use crate::query::flux::csv::{self, Annotation};
+use crate::query::flux::{self as fluxq, FluxContext};
+use crate::store::ReadStore;
+use crate::tenant::{BucketPattern, Tenant, bucket_for_v1};
+
+/// Largest request body (the query inside is bounded by `query::flux::MAX_QUERY_BYTES`).
+const MAX_BODY_BYTES: usize = 2 << 20;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct QueryRequest {
+    query: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    dialect: Option<DialectRequest>,
+    now: Option<String>,
+    #[serde(rename = "extern")]
+    extern_: Option<serde_json::Value>,
+    params: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct DialectRequest {
+    header: Option<bool>,
+    delimiter: Option<String>,
+    annotations: Option<Vec<String>>,
+    comment_prefix: Option<String>,
+    date_time_format: Option<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> Response {
+    ApiError::new(Dialect::V2, ErrorCode::Invalid, msg).into_response()
+}
+
+/// `POST /api/v2/query`.
+pub async fn query_v2(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = std::time::Instant::now();
+    let (mut tenant, mut timed_out) = (None, false);
+    let resp = run_v2(&state, query, headers, body, &mut tenant, &mut timed_out).await;
+    let outcome = if timed_out {
+        QueryOutcome::Timeout
+    } else {
+        QueryOutcome::of(resp.status().as_u16(), false)
+    };
+    state
+        .query_metrics
+        .observe(Lang::Flux, tenant.as_ref(), outcome, started.elapsed());
+    resp
+}
+
+async fn run_v2(
+    state: &Arc<AppState>,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+    seen_tenant: &mut Option<TenantId>,
+    timed_out: &mut bool,
+) -> Response {
+    let d = Dialect::V2;
+    let params = Params::parse(query.as_deref());
+    let tenant = match auth::authenticate(state, d, &headers, &params) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    *seen_tenant = Some(tenant.id().clone());
+    let bytes = match body::read_capped(body, None, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::from_err(d, &e).into_response(),
+    };
+    if params.get("org").is_none_or(str::is_empty) && params.get("orgID").is_none_or(str::is_empty)
+    {
+        return invalid("failed to decode request body: Please provide either orgID or org");
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let req = if ctype.starts_with("application/vnd.flux") {
+        QueryRequest {
+            query: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            ..QueryRequest::default()
+        }
+    } else {
+        match serde_json::from_slice::<QueryRequest>(&bytes) {
+            Ok(r) => r,
+            Err(e) => return invalid(format!("failed to decode request body: {e}")),
+        }
+    };
+    let (src, dialect, now) = match validate(req) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let program = match fluxq::compile(&src) {
+        Ok(p) => p,
+        Err(e) if e.code == ErrorCode::Invalid => {
+            return invalid(format!("compilation failed: {}", e.message));
+        }
+        Err(e) => return ApiError::from_err(d, &e).into_response(),
+    };
+    let permit = match state.limits.start_query(tenant.id()) {
+        Ok(p) => p,
+        Err(e) => return super::write::limit_error(d, &e),
+    };
+    let Some(core) = state.core.get().cloned() else {
+        return ApiError::new(d, ErrorCode::Unavailable, "replaying the write-ahead log")
+            .retry_after(1)
+            .into_response();
+    };
+    let Some(store) = core.store.clone() else {
+        return ApiError::new(
+            d,
+            ErrorCode::NotImplemented,
+            "Flux is answered only by sluice's embedded store; passing Flux through to the upstream InfluxDB is not implemented yet",
+        )
+        .into_response();
+    };
+    if let Err(e) = store
+        .wait_applied(core.wal.last_durable(), QUERY_TIMEOUT)
+        .await
+    {
+        return ApiError::from_err(d, &e).into_response();
+    }
+    let now_ns = now.unwrap_or_else(|| state.clock.now_ns());
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let store: &dyn ReadStore = store.as_ref();
+        let resolve = |name: &str| resolve_bucket(&tenant, name);
+        let ctx = FluxContext {
+            tenant: tenant.id(),
+            store: Some(store),
+            resolve: &resolve,
+            buckets: readable_buckets(&tenant, store),
+            retention_ns: 0,
+            now_ns,
+            max_scan_bytes: MAX_SCAN_BYTES,
+            max_rows: MAX_ROWS,
+        };
+        fluxq::execute(&program, &ctx)
+    });
+    let results = match tokio::time::timeout(QUERY_TIMEOUT, work).await {
+        Ok(Ok(Ok(r))) => r,
+        Ok(Ok(Err(e))) => return ApiError::from_err(d, &e).into_response(),
+        Ok(Err(_)) => return ApiError::new(d, ErrorCode::Internal, "query failed").into_response(),
+        Err(_) => {
+            *timed_out = true;
+            return ApiError::new(
+                d,
+                ErrorCode::Unavailable,
+                format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
+            )
+            .into_response();
+        }
+    };
+    let mut resp = (StatusCode::OK, csv::encode(&results, &dialect)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    resp
+}
+
+/// The request's query, dialect and `now`, or the 400 InfluxDB gives.
+#[allow(clippy::result_large_err)]
+fn validate(req: QueryRequest) -> Result<(String, csv::Dialect, Option<i64>), Response> {
+    match req.kind.as_deref() {
+        None | Some("flux") | Some("") => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "failed to decode request body: unsupported query type {other:?}"
+            )));
+        }
+    }
+    // Clients send an `extern` file holding `option` statements (the Python client sends an
+    // empty one); options are outside the subset.
+    if req
+        .extern_
+        .as_ref()
+        .is_some_and(|e| !e.is_null() && e["body"].as_array().is_none_or(|b| !b.is_empty()))
+    {
+        return Err(invalid(
+            "failed to decode request body: extern options are not supported",
+        ));
+    }
+    if req
+        .params
+        .as_ref()
+        .is_some_and(|p| !p.is_null() && p.as_object().is_none_or(|o| !o.is_empty()))
+    {
+        return Err(invalid(
+            "failed to decode request body: params are not supported",
+        ));
+    }
+    let Some(src) = req.query.filter(|q| !q.trim().is_empty()) else {
+        return Err(invalid(
+            "failed to decode request body: query cannot be empty",
+        ));
+    };
+    let mut dialect = csv::Dialect::default();
+    if let Some(dr) = req.dialect {
+        if let Some(h) = dr.header {
+            dialect.header = h;
+        }
+        if let Some(sep) = dr.delimiter {
+            let mut chars = sep.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => dialect.delimiter = c,
+                _ => {
+                    return Err(invalid(
+                        "failed to decode request body: invalid dialect delimiter: must be a single character",
+                    ));
+                }
+            }
+        }
+        for a in dr.annotations.unwrap_or_default() {
+            dialect.annotations.push(match a.as_str() {
+                "datatype" => Annotation::Datatype,
+                "group" => Annotation::Group,
+                "default" => Annotation::Default,
+                other => {
+                    return Err(invalid(format!(
+                        "failed to decode request body: unknown annotation type {other:?}"
+                    )));
+                }
+            });
+        }
+        let _ = dr.comment_prefix;
+        match dr.date_time_format.as_deref() {
+            None | Some("RFC3339") | Some("RFC3339Nano") => {}
+            Some(other) => {
+                return Err(invalid(format!(
+                    "failed to decode request body: invalid dialect date time format {other:?}"
+                )));
+            }
+        }
+    }
+    let now = match req.now.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(
+            fluxq::parser::parse_time(t)
+                .map_err(|e| invalid(format!("failed to decode request body: now: {e}")))?,
+        ),
+    };
+    Ok((src, dialect, now))
+}
+
+/// `from(bucket:)` → the tenant's bucket: the name itself, or a v1 `db/rp` name.
+fn resolve_bucket(tenant: &Tenant, name: &str) -> Option<BucketName> {
+    if let Ok(b) = BucketName::new(name)
+        && tenant.can_read(&b)
+    {
+        return Some(b);
+    }
+    let (db, rp) = name.split_once('/')?;
+    bucket_for_v1(db, Some(rp))
+        .ok()
+        .filter(|b| tenant.can_read(b))
+}
+
+/// What `buckets()` lists: the tenant's named buckets and, for `"*"`, those holding data.
+fn readable_buckets(tenant: &Tenant, store: &dyn ReadStore) -> Vec<BucketName> {
+    let mut out: Vec<BucketName> = tenant
+        .buckets()
+        .iter()
+        .filter_map(|p| match p {
+            BucketPattern::Exact(b) => Some(b.clone()),
+            BucketPattern::Any => None,
+        })
+        .collect();
+    out.extend(
+        store
+            .buckets(tenant.id())
+            .into_iter()
+            .filter(|b| tenant.can_read(b)),
+    );
+    out.sort();
+    out.dedup();
+    out
+}

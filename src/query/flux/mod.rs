@@ -1,0 +1,128 @@
+//! The embedded Flux engine: the subset Grafana sends, answered over the store
+//! (docs/flux.md is the spec: grammar, semantics, tables, conventions).
+//!
+//! Owns: `compile` (text → checked program: parse, imports, unsupported functions named before
+//! anything runs) and `execute` (program → results of `yield`, each a list of tables), the
+//! engine's bounds, and its errors (`FluxError`, with InfluxDB 2's codes).
+//! Does not own: HTTP (`http::flux`), reading rows (`store::ReadStore`), who owns which bucket
+//! (the caller's `FluxContext::resolve`).
+//!
+//! Pipeline: `lexer` → `parser` (→ `ast`) → `check` → `interp` (+ `ops`, `builtins`) over
+//! `table`s → `csv`.
+
+pub mod ast;
+mod builtins;
+mod check;
+pub mod csv;
+mod interp;
+pub mod lexer;
+pub mod literal;
+mod ops;
+pub mod parser;
+pub mod table;
+pub mod value;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_eval;
+#[cfg(test)]
+mod tests_shape;
+
+use crate::error::{ErrorCode, HasErrorCode};
+use crate::model::{BucketName, TenantId};
+use crate::store::ReadStore;
+
+pub use ast::Program;
+pub use table::Table;
+
+/// Longest query text accepted.
+pub const MAX_QUERY_BYTES: usize = 256 * 1024;
+
+/// A Flux error: a code (InfluxDB 2's) and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FluxError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FluxError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        FluxError {
+            code: ErrorCode::Invalid,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        FluxError {
+            code: ErrorCode::NotFound,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        FluxError {
+            code: ErrorCode::Internal,
+            message: message.into(),
+        }
+    }
+    /// An error at a position of the query text (`error @line:col: ...`, as Flux writes them).
+    pub fn at(pos: lexer::Pos, message: impl std::fmt::Display) -> Self {
+        FluxError::invalid(format!("error @{pos}: {message}"))
+    }
+}
+
+impl HasErrorCode for FluxError {
+    fn error_code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+/// Where and under which bounds a query runs.
+pub struct FluxContext<'a> {
+    pub tenant: &'a TenantId,
+    /// `None` in fronting mode: reads answer no tables.
+    pub store: Option<&'a dyn ReadStore>,
+    /// A bucket name of `from(bucket:)` → the tenant's bucket, `None` when it owns none.
+    pub resolve: &'a (dyn Fn(&str) -> Option<BucketName> + Sync),
+    /// What `buckets()` lists.
+    pub buckets: Vec<BucketName>,
+    /// `retentionPeriod` of `buckets()` rows, ns (0: infinite).
+    pub retention_ns: i64,
+    /// `now()`, ns since the Unix epoch.
+    pub now_ns: i64,
+    pub max_scan_bytes: usize,
+    /// Most rows read from the store by one query.
+    pub max_rows: usize,
+}
+
+/// One `yield`ed result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FluxResult {
+    pub name: String,
+    pub tables: Vec<Table>,
+}
+
+/// Parses and checks a query.
+pub fn compile(src: &str) -> Result<Program, FluxError> {
+    if src.len() > MAX_QUERY_BYTES {
+        return Err(FluxError {
+            code: ErrorCode::RequestTooLarge,
+            message: format!(
+                "query is {} bytes, more than the {MAX_QUERY_BYTES} allowed",
+                src.len()
+            ),
+        });
+    }
+    let program = parser::parse(src)?;
+    check::check(&program)?;
+    Ok(program)
+}
+
+/// Runs a compiled program.
+pub fn execute(program: &Program, ctx: &FluxContext<'_>) -> Result<Vec<FluxResult>, FluxError> {
+    let rt = interp::Runtime::new(ctx);
+    let mut scope = builtins::prelude(&program.imports)?;
+    rt.block(&program.body, &mut scope)?;
+    Ok(rt.results.into_inner())
+}
