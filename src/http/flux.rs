@@ -19,10 +19,10 @@ use super::AppState;
 use super::auth::{self, Params};
 use super::body;
 use super::error::{ApiError, Dialect};
-use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT};
+use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT, Seen};
 use crate::error::ErrorCode;
-use crate::metrics::{Lang, QueryOutcome};
-use crate::model::{BucketName, TenantId};
+use crate::metrics::Lang;
+use crate::model::BucketName;
 use crate::query::flux::csv::{self, Annotation};
 use crate::query::flux::{self as fluxq, FluxContext};
 use crate::store::ReadStore;
@@ -66,16 +66,9 @@ pub async fn query_v2(
     body: Body,
 ) -> Response {
     let started = std::time::Instant::now();
-    let (mut tenant, mut timed_out) = (None, false);
-    let resp = run_v2(&state, query, headers, body, &mut tenant, &mut timed_out).await;
-    let outcome = if timed_out {
-        QueryOutcome::Timeout
-    } else {
-        QueryOutcome::of(resp.status().as_u16(), false)
-    };
-    state
-        .query_metrics
-        .observe(Lang::Flux, tenant.as_ref(), outcome, started.elapsed());
+    let mut seen = Seen::default();
+    let resp = run_v2(&state, query, headers, body, &mut seen).await;
+    seen.report(&state, Lang::Flux, &resp, started);
     resp
 }
 
@@ -84,8 +77,7 @@ async fn run_v2(
     query: Option<String>,
     headers: HeaderMap,
     body: Body,
-    seen_tenant: &mut Option<TenantId>,
-    timed_out: &mut bool,
+    seen: &mut Seen,
 ) -> Response {
     let d = Dialect::V2;
     let params = Params::parse(query.as_deref());
@@ -93,7 +85,7 @@ async fn run_v2(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    *seen_tenant = Some(tenant.id().clone());
+    seen.tenant = Some(tenant.id().clone());
     let bytes = match body::read_capped(body, None, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => return ApiError::from_err(d, &e).into_response(),
@@ -174,7 +166,7 @@ async fn run_v2(
         Ok(Ok(Err(e))) => return ApiError::from_err(d, &e).into_response(),
         Ok(Err(_)) => return ApiError::new(d, ErrorCode::Internal, "query failed").into_response(),
         Err(_) => {
-            *timed_out = true;
+            seen.timed_out = true;
             return ApiError::new(
                 d,
                 ErrorCode::Unavailable,

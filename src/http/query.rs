@@ -53,26 +53,31 @@ pub async fn query_v1(
     let started = Instant::now();
     let mut seen = Seen::default();
     let resp = run_v1(&state, method, query, headers, body, &mut seen).await;
-    let outcome = if seen.timed_out {
-        QueryOutcome::Timeout
-    } else {
-        QueryOutcome::of(resp.status().as_u16(), seen.statement_error)
-    };
-    state.query_metrics.observe(
-        Lang::InfluxQl,
-        seen.tenant.as_ref(),
-        outcome,
-        started.elapsed(),
-    );
+    seen.report(&state, Lang::InfluxQl, &resp, started);
     resp
 }
 
-/// What the metrics need to know of a request beyond its status.
+/// What the query metrics need to know of a request beyond its status (`/query` and
+/// `/api/v2/query` fill it in as they go).
 #[derive(Default)]
-struct Seen {
-    tenant: Option<TenantId>,
-    statement_error: bool,
-    timed_out: bool,
+pub(super) struct Seen {
+    pub(super) tenant: Option<TenantId>,
+    pub(super) statement_error: bool,
+    pub(super) timed_out: bool,
+}
+
+impl Seen {
+    /// Reports the request that answered `resp`, started at `started`, to `sluice_query_*`.
+    pub(super) fn report(&self, state: &AppState, lang: Lang, resp: &Response, started: Instant) {
+        let outcome = if self.timed_out {
+            QueryOutcome::Timeout
+        } else {
+            QueryOutcome::of(resp.status().as_u16(), self.statement_error)
+        };
+        state
+            .query_metrics
+            .observe(lang, self.tenant.as_ref(), outcome, started.elapsed());
+    }
 }
 
 async fn run_v1(

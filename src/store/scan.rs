@@ -457,12 +457,12 @@ fn merge(out: &SchemaRef, sources: &[Vec<RecordBatch>]) -> Result<RecordBatch, S
         }
         g = h;
     }
-    let first_idx = UInt32Array::from(first.clone());
+    let first_idx = UInt32Array::from(first);
     let mut cols = Vec::with_capacity(fields.len());
     for (i, f) in &fields {
         let col = batch.column(*i);
         let taken = if role_of(f).0 == Some(ROLE_FIELD) && !dups.is_empty() {
-            let mut idx: Vec<Option<u32>> = first.iter().map(|&r| Some(r)).collect();
+            let mut idx: Vec<Option<u32>> = first_idx.values().iter().map(|&r| Some(r)).collect();
             for (j, rows) in &dups {
                 idx[*j] = rows
                     .iter()

@@ -116,26 +116,19 @@ pub fn go_float(f: f64) -> String {
 /// [`go_float`] appended to `out`.
 fn write_go_float(out: &mut String, f: f64) {
     let abs = f.abs();
-    if f.is_finite() && (abs == 0.0 || (1e-6..1e21).contains(&abs)) {
+    if !f.is_finite() {
+        out.push_str("null");
+    } else if abs == 0.0 || (1e-6..1e21).contains(&abs) {
         let _ = write!(out, "{f}");
     } else {
-        out.push_str(&go_float_slow(f));
-    }
-}
-
-fn go_float_slow(f: f64) -> String {
-    if !f.is_finite() {
-        return "null".to_owned();
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let e = format!("{f:e}");
-        return match e.split_once('e') {
-            Some((m, exp)) if !exp.starts_with('-') => format!("{m}e+{exp}"),
-            _ => e,
-        };
+        match e.split_once('e') {
+            Some((m, exp)) if !exp.starts_with('-') => {
+                let _ = write!(out, "{m}e+{exp}");
+            }
+            _ => out.push_str(&e),
+        }
     }
-    format!("{f}")
 }
 
 fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
