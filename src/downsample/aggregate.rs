@@ -5,13 +5,19 @@
 
 use crate::config::Aggregate;
 
-/// One point of a field: `sid` tells raw series apart inside a `group_by` group (0 when the
-/// group is the series itself), `ts` is in nanoseconds.
+/// One point of one raw series of a field, `ts` in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
-    pub sid: u64,
     pub ts: i64,
     pub v: f64,
+}
+
+/// The points of one raw series of a field in a window, sorted by time, one per timestamp.
+/// `sid` tells raw series apart inside a `group_by` group (0 when the group is the series).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub sid: u64,
+    pub pts: Vec<Point>,
 }
 
 /// A point with the start of the window it is in (for `rate`'s denominator).
@@ -50,38 +56,37 @@ pub fn increase(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Computes `agg` over `points` (sorted by `(sid, ts)`, one point per `(sid, ts)`, not empty)
-/// of the window starting at `start`. `prev(sid)` is the series' last point before the window
-/// and the start of the window it is in, if one is known. `None`: no value (rate without any
-/// previous point).
+/// Computes `agg` over `series` (sorted by sid, each not empty) of the window starting at
+/// `start`. `prev(sid)` is the series' last point before the window and the start of the
+/// window it is in, if one is known. `None`: no value (rate without any previous point).
 pub fn compute(
     agg: Aggregate,
     start: i64,
-    points: &[Point],
+    series: &[Series],
     prev: &dyn Fn(u64) -> Option<Prev>,
 ) -> Option<Value> {
-    let first = points.first()?;
+    let all = || series.iter().flat_map(|s| s.pts.iter().map(|p| p.v));
+    let n: usize = series.iter().map(|s| s.pts.len()).sum();
+    if n == 0 {
+        return None;
+    }
     let float = |v: f64| v.is_finite().then_some(Value::Float(v));
     match agg {
-        Aggregate::Count => Some(Value::Int(points.len() as i64)),
-        Aggregate::Sum => float(points.iter().map(|p| p.v).sum()),
-        Aggregate::Mean => float(points.iter().map(|p| p.v).sum::<f64>() / points.len() as f64),
-        Aggregate::Min => float(points.iter().map(|p| p.v).fold(f64::INFINITY, f64::min)),
-        Aggregate::Max => float(points.iter().map(|p| p.v).fold(f64::NEG_INFINITY, f64::max)),
+        Aggregate::Count => Some(Value::Int(n as i64)),
+        Aggregate::Sum => float(all().sum()),
+        Aggregate::Mean => float(all().sum::<f64>() / n as f64),
+        Aggregate::Min => float(all().fold(f64::INFINITY, f64::min)),
+        Aggregate::Max => float(all().fold(f64::NEG_INFINITY, f64::max)),
         // Ties between series of a group: the smallest (for first) or largest (for last) sid.
-        Aggregate::First => float(
-            points
-                .iter()
-                .fold(first, |b, p| if p.ts < b.ts { p } else { b })
-                .v,
-        ),
-        Aggregate::Last => float(
-            points
-                .iter()
-                .fold(first, |b, p| if p.ts >= b.ts { p } else { b })
-                .v,
-        ),
-        Aggregate::Rate => rate(start, points, prev).and_then(float),
+        Aggregate::First => {
+            let firsts = series.iter().filter_map(|s| s.pts.first());
+            float(firsts.reduce(|b, p| if p.ts < b.ts { p } else { b })?.v)
+        }
+        Aggregate::Last => {
+            let lasts = series.iter().filter_map(|s| s.pts.last());
+            float(lasts.reduce(|b, p| if p.ts >= b.ts { p } else { b })?.v)
+        }
+        Aggregate::Rate => rate(start, series, prev).and_then(float),
     }
 }
 
@@ -89,16 +94,16 @@ pub fn compute(
 /// point before the window to its last point in the window, over the time between the two
 /// windows' starts, in seconds (so `non_negative_derivative(last(x), 1s)` on data without
 /// wraps and resets). `None` when no series has a previous point.
-fn rate(start: i64, points: &[Point], prev: &dyn Fn(u64) -> Option<Prev>) -> Option<f64> {
+fn rate(start: i64, series: &[Series], prev: &dyn Fn(u64) -> Option<Prev>) -> Option<f64> {
     let mut total = None;
-    for run in points.chunk_by(|a, b| a.sid == b.sid) {
-        let Some(p) = prev(run[0].sid) else { continue };
+    for s in series {
+        let Some(p) = prev(s.sid) else { continue };
         if p.window >= start {
             continue;
         }
         let mut inc = 0.0;
         let mut last = p.point.v;
-        for q in run {
+        for q in &s.pts {
             inc += increase(last, q.v);
             last = q.v;
         }
@@ -108,34 +113,15 @@ fn rate(start: i64, points: &[Point], prev: &dyn Fn(u64) -> Option<Prev>) -> Opt
     total
 }
 
-/// Inserts `p` into `points` (sorted by `(sid, ts)`); a point with the same `(sid, ts)` is
-/// replaced (the later write wins, as in InfluxDB). Returns true when a point was added.
-pub fn upsert(points: &mut Vec<Point>, p: Point) -> bool {
-    match points.binary_search_by(|q| (q.sid, q.ts).cmp(&(p.sid, p.ts))) {
-        Ok(i) => {
-            points[i].v = p.v;
-            false
-        }
-        Err(i) => {
-            points.insert(i, p);
-            true
-        }
-    }
-}
-
-/// The last point of each series in `points` (sorted by `(sid, ts)`).
-pub fn last_per_series(points: &[Point]) -> impl Iterator<Item = Point> + '_ {
-    points
-        .chunk_by(|a, b| a.sid == b.sid)
-        .filter_map(|run| run.last().copied())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pts(v: &[(i64, f64)]) -> Vec<Point> {
-        v.iter().map(|&(ts, v)| Point { sid: 0, ts, v }).collect()
+    fn pts(v: &[(i64, f64)]) -> Vec<Series> {
+        vec![Series {
+            sid: 0,
+            pts: v.iter().map(|&(ts, v)| Point { ts, v }).collect(),
+        }]
     }
 
     #[test]
@@ -174,11 +160,7 @@ mod tests {
         let prev = |_| {
             Some(Prev {
                 window: 0,
-                point: Point {
-                    sid: 0,
-                    ts: 5,
-                    v: 400.0,
-                },
+                point: Point { ts: 5, v: 400.0 },
             })
         };
         // (1600 - 400) / 300 s
@@ -192,37 +174,5 @@ mod tests {
             compute(Aggregate::Rate, w, &p, &prev),
             Some(Value::Float(3.0))
         );
-    }
-
-    #[test]
-    fn upsert_replaces_duplicates() {
-        let mut v = Vec::new();
-        assert!(upsert(
-            &mut v,
-            Point {
-                sid: 1,
-                ts: 5,
-                v: 1.0
-            }
-        ));
-        assert!(upsert(
-            &mut v,
-            Point {
-                sid: 0,
-                ts: 9,
-                v: 2.0
-            }
-        ));
-        assert!(!upsert(
-            &mut v,
-            Point {
-                sid: 1,
-                ts: 5,
-                v: 3.0
-            }
-        ));
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[1].v, 3.0);
-        assert_eq!(last_per_series(&v).count(), 2);
     }
 }

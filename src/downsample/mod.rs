@@ -43,6 +43,7 @@ pub mod checkpoint;
 pub mod rule;
 pub mod run;
 pub mod state;
+mod window;
 
 #[cfg(test)]
 mod tests;

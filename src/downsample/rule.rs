@@ -116,7 +116,7 @@ impl Compiled {
     }
 
     /// The group (output series key, escaped, tags sorted) and the series id in it.
-    pub fn group_of<'a>(&self, line: &Line<'a>) -> (Cow<'a, str>, u64) {
+    pub fn group_of<'a>(&self, line: &Line<'a>) -> (Cow<'a, [u8]>, u64) {
         let mut prev: &[u8] = &[];
         let sorted = line.tags().all(|(k, _)| {
             let ok = prev <= k;
@@ -125,7 +125,7 @@ impl Compiled {
         });
         if self.rule.group_by.is_none() && sorted {
             // The common case (Telegraf sorts tags): the series key as written, no copy.
-            return (String::from_utf8_lossy(line.series_key()), 0);
+            return (Cow::Borrowed(line.series_key()), 0);
         }
         let mut tags: Vec<(&[u8], &[u8])> = line.tags().collect();
         if !sorted {
@@ -155,7 +155,7 @@ impl Compiled {
             }
         };
         key = full_key(&tags);
-        (Cow::Owned(String::from_utf8_lossy(&key).into_owned()), sid)
+        (Cow::Owned(key), sid)
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::aggregate::{self, Point, Prev, Value};
 use super::rule::Compiled;
+use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
 use crate::lineproto::{self, FieldValue, ParseOptions};
 use crate::model::{BucketName, Entry, Precision, Record, RecordKind, TenantId, WalSeq};
@@ -17,72 +18,23 @@ use crate::model::{BucketName, Entry, Precision, Record, RecordKind, TenantId, W
 /// A source idle this long (wall clock) has its watermark advanced by wall-clock time.
 pub const IDLE_AFTER_MS: u64 = 5_000;
 
-/// One window of one group: its points per field, sorted by `(sid, ts)`.
-#[derive(Debug, Default)]
-pub(super) struct Window {
-    /// The first WAL record that put a point here: replay must start before it.
-    first_seq: u64,
-    /// Emitted at least once (the watermark passed its end + grace).
-    closed: bool,
-    /// Changed since it was last emitted.
-    dirty: bool,
-    fields: Vec<(Box<str>, Vec<Point>)>,
-}
-
-impl Window {
-    fn new(seq: u64) -> Self {
-        Self {
-            first_seq: seq,
-            ..Self::default()
-        }
-    }
-
-    fn points_mut(&mut self, field: &str) -> &mut Vec<Point> {
-        let i = match self.fields.binary_search_by(|(k, _)| (**k).cmp(field)) {
-            Ok(i) => i,
-            Err(i) => {
-                self.fields.insert(i, (field.into(), Vec::new()));
-                i
-            }
-        };
-        &mut self.fields[i].1
-    }
-
-    fn points(&self, field: &str) -> Option<&[Point]> {
-        let i = self
-            .fields
-            .binary_search_by(|(k, _)| (**k).cmp(field))
-            .ok()?;
-        Some(&self.fields[i].1)
-    }
-
-    /// Keeps only each series' last point (what a carry needs).
-    fn reduce(mut self) -> Self {
-        for (_, pts) in &mut self.fields {
-            *pts = aggregate::last_per_series(pts).collect();
-        }
-        self
-    }
-
-    fn bytes(&self) -> usize {
-        64 + self
-            .fields
-            .iter()
-            .map(|(k, p)| 48 + k.len() + p.capacity() * std::mem::size_of::<Point>())
-            .sum::<usize>()
-    }
-}
+/// The hash maps of the hot path: keys are line-protocol bytes we do not need to defend
+/// against collisions more than ahash does.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// An output series: its retained windows and its carry.
 #[derive(Debug, Default)]
 struct Group {
     windows: BTreeMap<i64, Window>,
     carry: Option<(i64, Window)>,
+    /// The raw series of the group (one, 0, without `group_by`), by index.
+    sids: Vec<u64>,
 }
 
 impl Group {
     /// The last point of series `sid` of `field` before the window starting at `start`.
-    fn prev(&self, c: &Compiled, field: &str, start: i64, sid: u64) -> Option<Prev> {
+    fn prev(&self, c: &Compiled, field: FieldId, start: i64, sid: u64) -> Option<Prev> {
+        let sidx = self.sids.iter().position(|&s| s == sid)? as u32;
         // At most one empty window between: the same limit for held windows and the carry, so
         // that a window's rate does not depend on when it is emitted (replay defers that).
         let oldest = start.saturating_sub(2 * c.every_ns);
@@ -93,12 +45,23 @@ impl Group {
             .filter(|(s, _)| c.carries_to(*s, start))
             .map(|(s, w)| (s, w));
         for (&window, w) in earlier.chain(carry) {
-            let pts = w.points(field).unwrap_or(&[]);
-            if let Some(p) = pts.iter().rev().find(|p| p.sid == sid) {
-                return Some(Prev { window, point: *p });
+            if let Some(point) = w.last(field, sidx) {
+                return Some(Prev { window, point });
             }
         }
         None
+    }
+
+    /// The index of raw series `sid`, added if new.
+    fn sidx(&mut self, sid: u64) -> u32 {
+        let i = match self.sids.iter().position(|&s| s == sid) {
+            Some(i) => i,
+            None => {
+                self.sids.push(sid);
+                self.sids.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
     }
 
     /// Marks the first closed window after `start` dirty (its rate depends on `start`'s last
@@ -123,9 +86,9 @@ struct TenantState {
     max_ts: i64,
     /// When (caller's ms) the newest point arrived.
     last_data_ms: u64,
-    groups: HashMap<Box<str>, Group>,
+    groups: FastMap<Box<[u8]>, Group>,
     /// Groups holding closed windows that changed.
-    dirty: HashSet<Box<str>>,
+    dirty: HashSet<Box<[u8]>, ahash::RandomState>,
     /// The smallest watermark at which a window closes or expires or a carry ends.
     next_sweep: i64,
 }
@@ -136,8 +99,8 @@ impl TenantState {
             wm: i64::MIN,
             max_ts: i64::MIN,
             last_data_ms: now_ms,
-            groups: HashMap::new(),
-            dirty: HashSet::new(),
+            groups: FastMap::default(),
+            dirty: HashSet::default(),
             next_sweep: i64::MAX,
         }
     }
@@ -147,15 +110,18 @@ impl TenantState {
 struct RuleState {
     c: Compiled,
     tenants: HashMap<TenantId, TenantState>,
-    /// Measurement (escaped) → taken by the rule; field key (escaped) → taken.
-    measurements: HashMap<Box<[u8]>, bool>,
-    fields: HashMap<Box<[u8]>, bool>,
+    /// Measurement (escaped) → taken by the rule; field key (escaped) → its id if taken.
+    measurements: FastMap<Box<[u8]>, bool>,
+    fields: FastMap<Box<[u8]>, Option<FieldId>>,
+    /// The names of the fields the rule took, by id; never forgotten (windows hold ids).
+    field_names: Vec<Box<str>>,
+    field_ids: FastMap<Box<[u8]>, FieldId>,
 }
 
 /// Entries a match cache holds before it starts again (bounds memory on odd input).
 const CACHE_MAX: usize = 4096;
 
-fn cached(cache: &mut HashMap<Box<[u8]>, bool>, key: &[u8], f: impl Fn(&[u8]) -> bool) -> bool {
+fn cached<T: Copy>(cache: &mut FastMap<Box<[u8]>, T>, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
     if let Some(&b) = cache.get(key) {
         return b;
     }
@@ -172,8 +138,10 @@ impl RuleState {
         Self {
             c: Compiled::new(rule),
             tenants: HashMap::new(),
-            measurements: HashMap::new(),
-            fields: HashMap::new(),
+            measurements: FastMap::default(),
+            fields: FastMap::default(),
+            field_names: Vec::new(),
+            field_ids: FastMap::default(),
         }
     }
 
@@ -182,9 +150,20 @@ impl RuleState {
         cached(&mut self.measurements, m, |m| c.takes_measurement(m))
     }
 
-    fn takes_field(&mut self, k: &[u8]) -> bool {
-        let c = &self.c;
-        cached(&mut self.fields, k, |k| c.takes_field(k))
+    /// The id of field key `k` (escaped) if the rule takes it.
+    fn takes_field(&mut self, k: &[u8]) -> Option<FieldId> {
+        let (c, names, ids) = (&self.c, &mut self.field_names, &mut self.field_ids);
+        cached(&mut self.fields, k, |k| {
+            if !c.takes_field(k) {
+                return None;
+            }
+            let next = FieldId::try_from(names.len()).unwrap_or(FieldId::MAX);
+            let id = *ids.entry(k.into()).or_insert(next);
+            if id == next {
+                names.push(String::from_utf8_lossy(k).into());
+            }
+            Some(id)
+        })
     }
 }
 
@@ -310,7 +289,7 @@ impl Engine {
         };
         let mut late = vec![0u64; active.len()];
         let mut numeric: Vec<(&[u8], f64)> = Vec::new();
-        let mut fields: Vec<(&str, f64)> = Vec::new();
+        let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for raw in lineproto::split_lines(&e.lines) {
             let Ok(line) = lineproto::parse_line(raw, &opts) else {
                 continue;
@@ -333,8 +312,8 @@ impl Engine {
                 }
                 fields.clear();
                 for &(k, v) in &numeric {
-                    if r.takes_field(k) {
-                        fields.push((std::str::from_utf8(k).unwrap_or("?"), v));
+                    if let Some(id) = r.takes_field(k) {
+                        fields.push((id, v));
                     }
                 }
                 if fields.is_empty() {
@@ -368,6 +347,7 @@ impl Engine {
             }
             settle(
                 &r.c,
+                &r.field_names,
                 &e.tenant,
                 t,
                 emitting,
@@ -380,35 +360,46 @@ impl Engine {
     /// Advances the watermark of every source idle for `IDLE_AFTER_MS` by the wall-clock time
     /// since its newest point arrived, then closes what that closes.
     pub fn advance_idle(&mut self, now_ms: u64) {
-        let emitting = self.emitting;
-        for r in &mut self.rules {
-            for (tenant, t) in &mut r.tenants {
-                let idle = now_ms.saturating_sub(t.last_data_ms);
-                if idle < IDLE_AFTER_MS || t.max_ts == i64::MIN {
-                    continue;
-                }
-                let idle_ns = i64::try_from(idle).unwrap_or(i64::MAX / 1_000_000) * 1_000_000;
-                t.wm = t.wm.max(t.max_ts.saturating_add(idle_ns));
-                settle(&r.c, tenant, t, emitting, &mut self.out, &mut self.counts);
+        self.settle_each(self.emitting, |t| {
+            let idle = now_ms.saturating_sub(t.last_data_ms);
+            if idle < IDLE_AFTER_MS || t.max_ts == i64::MIN {
+                return false;
             }
-        }
+            let idle_ns = i64::try_from(idle).unwrap_or(i64::MAX / 1_000_000) * 1_000_000;
+            t.wm = t.wm.max(t.max_ts.saturating_add(idle_ns));
+            true
+        });
     }
 
     /// Closes and emits every window (the end of a backfill: no more data will come).
     pub fn close_all(&mut self) {
-        for r in &mut self.rules {
-            for (tenant, t) in &mut r.tenants {
-                t.wm = i64::MAX;
-                settle(&r.c, tenant, t, true, &mut self.out, &mut self.counts);
-            }
-        }
+        self.settle_each(true, |t| {
+            t.wm = i64::MAX;
+            true
+        });
     }
 
     /// Emits every closed window that changed (after a replay).
     pub fn emit_pending(&mut self) {
+        self.settle_each(true, |_| true);
+    }
+
+    /// Settles every (rule, tenant) for which `prepare` (which may move the watermark) says so.
+    fn settle_each(&mut self, emitting: bool, mut prepare: impl FnMut(&mut TenantState) -> bool) {
         for r in &mut self.rules {
             for (tenant, t) in &mut r.tenants {
-                settle(&r.c, tenant, t, true, &mut self.out, &mut self.counts);
+                if prepare(t) {
+                    let (c, names) = (&r.c, &r.field_names);
+                    settle(
+                        c,
+                        names,
+                        tenant,
+                        t,
+                        emitting,
+                        &mut self.out,
+                        &mut self.counts,
+                    );
+                }
             }
         }
     }
@@ -483,9 +474,9 @@ struct Incoming {
 fn take_point(
     c: &Compiled,
     t: &mut TenantState,
-    gkey: &str,
+    gkey: &[u8],
     p: Incoming,
-    fields: &[(&str, f64)],
+    fields: &[(FieldId, f64)],
 ) -> bool {
     let Incoming {
         seq,
@@ -511,12 +502,13 @@ fn take_point(
     let Some(g) = t.groups.get_mut(gkey) else {
         return true;
     };
+    let sidx = g.sidx(sid);
     let w = g.windows.entry(start).or_insert_with(|| {
         t.next_sweep = t.next_sweep.min(c.closes_at(start));
         Window::new(seq)
     });
-    for (k, v) in fields {
-        aggregate::upsert(w.points_mut(k), Point { sid, ts, v: *v });
+    for &(k, v) in fields {
+        w.push(k, sidx, Point { ts, v });
     }
     w.dirty = true;
     let mut changed_closed = w.closed;
@@ -535,12 +527,12 @@ fn take_point(
 fn carry_point(
     t: &mut TenantState,
     c: &Compiled,
-    gkey: &str,
+    gkey: &[u8],
     start: i64,
     seq: u64,
     sid: u64,
     ts: i64,
-    fields: &[(&str, f64)],
+    fields: &[(FieldId, f64)],
 ) {
     if !t.groups.contains_key(gkey) {
         t.groups.insert(gkey.into(), Group::default());
@@ -556,18 +548,13 @@ fn carry_point(
             t.next_sweep = t.next_sweep.min(c.carry_ends_at(start));
         }
     }
+    let sidx = g.sidx(sid);
     let Some((_, w)) = g.carry.as_mut() else {
         return;
     };
-    for (k, v) in fields {
-        let pts = w.points_mut(k);
-        match pts.iter_mut().find(|p| p.sid == sid) {
-            Some(p) if p.ts <= ts => *p = Point { sid, ts, v: *v },
-            Some(_) => {}
-            None => {
-                aggregate::upsert(pts, Point { sid, ts, v: *v });
-            }
-        }
+    // Only each series' last point counts (`Window::last`).
+    for &(k, v) in fields {
+        w.push(k, sidx, Point { ts, v });
     }
     if g.touch_successor(start) {
         t.dirty.insert(gkey.into());
@@ -578,6 +565,7 @@ fn carry_point(
 /// While not `emitting` (replay), only windows that expire are emitted (their final value).
 fn settle(
     c: &Compiled,
+    names: &[Box<str>],
     tenant: &TenantId,
     t: &mut TenantState,
     emitting: bool,
@@ -605,7 +593,7 @@ fn settle(
     if emitting {
         for key in std::mem::take(&mut t.dirty) {
             if let Some(g) = t.groups.get_mut(&key) {
-                emitted += emit_group(c, &key, g, wm, true, &mut buf);
+                emitted += emit_group(c, names, &key, g, wm, true, &mut buf);
             }
         }
     }
@@ -613,7 +601,7 @@ fn settle(
         let mut next = i64::MAX;
         t.groups.retain(|key, g| {
             if !emitting {
-                emitted += emit_group(c, key, g, wm, false, &mut buf);
+                emitted += emit_group(c, names, key, g, wm, false, &mut buf);
             }
             // Expire: the newest expired window becomes the carry.
             while let Some(entry) = g.windows.first_entry() {
@@ -658,7 +646,8 @@ fn settle(
 /// `wm`); returns the lines written.
 fn emit_group(
     c: &Compiled,
-    key: &str,
+    names: &[Box<str>],
+    key: &[u8],
     g: &mut Group,
     wm: i64,
     all: bool,
@@ -672,7 +661,7 @@ fn emit_group(
         .map(|(s, _)| *s)
         .collect();
     for start in starts {
-        if write_line(c, key, g, start, buf) {
+        if write_line(c, names, key, g, start, buf) {
             n += 1;
         }
         if let Some(w) = g.windows.get_mut(&start) {
@@ -683,18 +672,31 @@ fn emit_group(
 }
 
 /// Writes the rollup line of window `start`; false when it has no value to write.
-fn write_line(c: &Compiled, key: &str, g: &Group, start: i64, buf: &mut Vec<u8>) -> bool {
+fn write_line(
+    c: &Compiled,
+    names: &[Box<str>],
+    key: &[u8],
+    g: &Group,
+    start: i64,
+    buf: &mut Vec<u8>,
+) -> bool {
     use std::io::Write;
     let Some(w) = g.windows.get(&start) else {
         return false;
     };
     let mark = buf.len();
-    let _ = write!(buf, "{key} ");
+    buf.extend_from_slice(key);
+    buf.push(b' ');
     let mut any = false;
-    for (field, pts) in &w.fields {
+    let name = |id: FieldId| names.get(id as usize).map_or("?", |n| &**n);
+    // Fields by name, so a line does not depend on the order names were first seen.
+    let mut fields = w.fields(&g.sids);
+    fields.sort_unstable_by_key(|(id, _)| name(*id));
+    for (id, series) in fields {
+        let field = name(id);
         for &agg in &c.rule.aggregates {
-            let prev = |sid| g.prev(c, field, start, sid);
-            let Some(v) = aggregate::compute(agg, start, pts, &prev) else {
+            let prev = |sid| g.prev(c, id, start, sid);
+            let Some(v) = aggregate::compute(agg, start, &series, &prev) else {
                 continue;
             };
             if any {
