@@ -40,6 +40,7 @@
 pub mod aggregate;
 pub mod backfill;
 pub mod checkpoint;
+mod group;
 pub mod rule;
 pub mod run;
 pub mod state;

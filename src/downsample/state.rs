@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::aggregate::{self, Point, Prev, Value};
+use super::aggregate::Point;
+use super::group::{Group, emit_group};
 use super::rule::Compiled;
 use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
@@ -21,61 +22,6 @@ pub const IDLE_AFTER_MS: u64 = 5_000;
 /// The hash maps of the hot path: keys are line-protocol bytes we do not need to defend
 /// against collisions more than ahash does.
 type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
-
-/// An output series: its retained windows and its carry.
-#[derive(Debug, Default)]
-struct Group {
-    windows: BTreeMap<i64, Window>,
-    carry: Option<(i64, Window)>,
-    /// The raw series of the group (one, 0, without `group_by`), by index.
-    sids: Vec<u64>,
-}
-
-impl Group {
-    /// The last point of series `sid` of `field` before the window starting at `start`.
-    fn prev(&self, c: &Compiled, field: FieldId, start: i64, sid: u64) -> Option<Prev> {
-        let sidx = self.sids.iter().position(|&s| s == sid)? as u32;
-        // At most one empty window between: the same limit for held windows and the carry, so
-        // that a window's rate does not depend on when it is emitted (replay defers that).
-        let oldest = start.saturating_sub(2 * c.every_ns);
-        let earlier = self.windows.range(oldest..start).rev();
-        let carry = self
-            .carry
-            .iter()
-            .filter(|(s, _)| c.carries_to(*s, start))
-            .map(|(s, w)| (s, w));
-        for (&window, w) in earlier.chain(carry) {
-            if let Some(point) = w.last(field, sidx) {
-                return Some(Prev { window, point });
-            }
-        }
-        None
-    }
-
-    /// The index of raw series `sid`, added if new.
-    fn sidx(&mut self, sid: u64) -> u32 {
-        let i = match self.sids.iter().position(|&s| s == sid) {
-            Some(i) => i,
-            None => {
-                self.sids.push(sid);
-                self.sids.len() - 1
-            }
-        };
-        u32::try_from(i).unwrap_or(u32::MAX)
-    }
-
-    /// Marks the first closed window after `start` dirty (its rate depends on `start`'s last
-    /// points); true when it did.
-    fn touch_successor(&mut self, start: i64) -> bool {
-        match self.windows.range_mut(start + 1..).next() {
-            Some((_, w)) if w.closed => {
-                w.dirty = true;
-                true
-            }
-            _ => false,
-        }
-    }
-}
 
 /// State of one rule for one tenant.
 #[derive(Debug)]
@@ -640,79 +586,4 @@ fn settle(
             .or_default()
             .extend_from_slice(&buf);
     }
-}
-
-/// Emits the group's closed dirty windows (all of them when `all`, else those expiring at
-/// `wm`); returns the lines written.
-fn emit_group(
-    c: &Compiled,
-    names: &[Box<str>],
-    key: &[u8],
-    g: &mut Group,
-    wm: i64,
-    all: bool,
-    buf: &mut Vec<u8>,
-) -> u64 {
-    let mut n = 0;
-    let starts: Vec<i64> = g
-        .windows
-        .iter()
-        .filter(|(s, w)| w.closed && w.dirty && (all || wm >= c.expires_at(**s)))
-        .map(|(s, _)| *s)
-        .collect();
-    for start in starts {
-        if write_line(c, names, key, g, start, buf) {
-            n += 1;
-        }
-        if let Some(w) = g.windows.get_mut(&start) {
-            w.dirty = false;
-        }
-    }
-    n
-}
-
-/// Writes the rollup line of window `start`; false when it has no value to write.
-fn write_line(
-    c: &Compiled,
-    names: &[Box<str>],
-    key: &[u8],
-    g: &Group,
-    start: i64,
-    buf: &mut Vec<u8>,
-) -> bool {
-    use std::io::Write;
-    let Some(w) = g.windows.get(&start) else {
-        return false;
-    };
-    let mark = buf.len();
-    buf.extend_from_slice(key);
-    buf.push(b' ');
-    let mut any = false;
-    let name = |id: FieldId| names.get(id as usize).map_or("?", |n| &**n);
-    // Fields by name, so a line does not depend on the order names were first seen.
-    let mut fields = w.fields(&g.sids);
-    fields.sort_unstable_by_key(|(id, _)| name(*id));
-    for (id, series) in fields {
-        let field = name(id);
-        for &agg in &c.rule.aggregates {
-            let prev = |sid| g.prev(c, id, start, sid);
-            let Some(v) = aggregate::compute(agg, start, &series, &prev) else {
-                continue;
-            };
-            if any {
-                buf.push(b',');
-            }
-            any = true;
-            let _ = match v {
-                Value::Float(f) => write!(buf, "{field}_{}={f:?}", agg.name()),
-                Value::Int(i) => write!(buf, "{field}_{}={i}i", agg.name()),
-            };
-        }
-    }
-    if !any {
-        buf.truncate(mark);
-        return false;
-    }
-    let _ = writeln!(buf, " {start}");
-    true
 }
