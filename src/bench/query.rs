@@ -16,6 +16,13 @@
 //!   `GROUP BY time(1m), "ifName"` for device 0's 48 interfaces.
 //! - `show tag values, 50k series`: `SHOW TAG VALUES FROM "interface" WITH KEY = "agent_host"`.
 //!
+//! sluice also answers the Flux equivalent of each query (issue 6's Flux benchmarks; the ratio
+//! is InfluxDB's InfluxQL time over sluice's Flux time, InfluxDB 1.6.7 having no Flux):
+//! `aggregateWindow(every: 10s, fn: mean)` after `group()`; `aggregateWindow(every: 1m, fn:
+//! mean)` per `ifName`, `derivative(unit: 1s, nonNegative: true)` and `map` × 8;
+//! `schema.measurementTagValues`. Flux stamps windows with their stop, InfluxQL with their
+//! start; the row counts are the same.
+//!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
 use std::fmt::Write as _;
@@ -90,6 +97,20 @@ pub struct QueryReport {
     pub loads: Vec<Loaded>,
     pub timings: Vec<Timing>,
     pub queries: Vec<(String, String)>,
+    /// `(label, Flux)`: the Flux equivalents, same labels as `queries`, sluice only.
+    pub flux: Vec<(String, String)>,
+}
+
+/// Which language a timed query is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    InfluxQl,
+    Flux,
+}
+
+/// The label of a Flux timing of query `label`.
+fn flux_label(label: &str) -> String {
+    format!("{label} [flux]")
 }
 
 /// The systems compared, InfluxDB first (the reference).
@@ -130,6 +151,35 @@ pub fn queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
     ]
 }
 
+/// `(label, Flux)` equivalents of `queries`, same labels and order.
+pub fn flux_queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
+    let hour = 3_600_000_000_000;
+    let span = i64::from(args.hours) * hour;
+    let t = |ns: i64| {
+        chrono::DateTime::from_timestamp_nanos(ns)
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    };
+    let labels = queries(args, end_ns);
+    let texts = [
+        format!(
+            "from(bucket: \"bench\")\n  |> range(start: {}, stop: {})\n  |> filter(fn: (r) => r._measurement == \"interface\" and r._field == \"ifHCInOctets\" and (r.agent_host =~ /^10\\.0\\.0\\.[01]$/ or (r.agent_host == \"10.0.0.2\" and r.ifName =~ /^Gi0\\/0\\/[0-3]$/)))\n  |> group()\n  |> aggregateWindow(every: 10s, fn: mean, createEmpty: true)",
+            t(end_ns - hour),
+            t(end_ns + 1)
+        ),
+        format!(
+            "from(bucket: \"bench\")\n  |> range(start: {}, stop: {})\n  |> filter(fn: (r) => r._measurement == \"interface\" and r._field == \"ifHCInOctets\" and r.agent_host == \"10.0.0.0\")\n  |> group(columns: [\"ifName\"])\n  |> aggregateWindow(every: 1m, fn: mean, createEmpty: true)\n  |> derivative(unit: 1s, nonNegative: true)\n  |> map(fn: (r) => ({{r with _value: r._value * 8.0}}))",
+            t(end_ns - span),
+            t(end_ns + 1)
+        ),
+        "import \"influxdata/influxdb/schema\"\nschema.measurementTagValues(bucket: \"bench\", measurement: \"interface\", tag: \"agent_host\")".to_owned(),
+    ];
+    labels
+        .into_iter()
+        .zip(texts)
+        .map(|((label, _), q)| (label, q))
+        .collect()
+}
+
 /// Runs the benchmark; every process started is stopped before it returns.
 pub async fn run(
     args: &QueryArgs,
@@ -152,10 +202,12 @@ pub async fn run(
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(0));
     let end_ns = now / ROUND_NS * ROUND_NS;
     let qs = queries(args, end_ns);
+    let fluxes = flux_queries(args, end_ns);
     let mut report = QueryReport {
         loads: Vec::new(),
         timings: Vec::new(),
         queries: qs.clone(),
+        flux: fluxes.clone(),
     };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(300))
@@ -204,8 +256,18 @@ pub async fn run(
             lines,
             seconds: started.elapsed().as_secs_f64(),
         });
-        for (label, q) in &qs {
-            let t = time_query(&client, &running.url, &tenant.token, q, args.repeat).await;
+        let flux = fluxes.iter().filter(|_| sys == System::Sluice);
+        let timed = qs
+            .iter()
+            .map(|(l, q)| (l.clone(), q, Lang::InfluxQl))
+            .chain(flux.map(|(l, q)| (flux_label(l), q, Lang::Flux)));
+        for (label, q, lang) in timed {
+            let target = Target {
+                base: &running.url,
+                token: &tenant.token,
+                lang,
+            };
+            let t = time_query(&client, &target, q, args.repeat).await;
             eprintln!(
                 "   {label}: {}",
                 t.error.clone().unwrap_or_else(|| format!(
@@ -216,7 +278,7 @@ pub async fn run(
             );
             report.timings.push(Timing {
                 system: sys.label().into(),
-                query: label.clone(),
+                query: label,
                 ..t
             });
         }
@@ -272,11 +334,82 @@ async fn pools(
     Ok(out)
 }
 
-/// One warm-up, then `repeat` timed runs of `q` (GET, `epoch=ms`, as Grafana sends it).
+/// Where and how a query is sent.
+struct Target<'a> {
+    base: &'a str,
+    token: &'a str,
+    lang: Lang,
+}
+
+impl Target<'_> {
+    /// The request as Grafana sends it: InfluxQL as GET with `epoch=ms`, Flux as a JSON POST
+    /// asking for annotated CSV.
+    fn request(&self, client: &reqwest::Client, q: &str) -> reqwest::RequestBuilder {
+        let req = match self.lang {
+            Lang::InfluxQl => client.get(format!("{}/query", self.base)).query(&[
+                ("db", "bench"),
+                ("epoch", "ms"),
+                ("q", q),
+            ]),
+            Lang::Flux => client
+                .post(format!("{}/api/v2/query", self.base))
+                .query(&[("org", "bench")])
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/csv")
+                .body(
+                    serde_json::json!({
+                        "query": q,
+                        "dialect": {"annotations": ["datatype", "group", "default"]},
+                    })
+                    .to_string(),
+                ),
+        };
+        if self.token.is_empty() {
+            req
+        } else {
+            req.header("Authorization", format!("Token {}", self.token))
+        }
+    }
+
+    /// The error of an answer, if it is one, and its rows.
+    fn judge(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<usize, String> {
+        match self.lang {
+            Lang::InfluxQl => {
+                let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                let err = v["error"]
+                    .as_str()
+                    .or_else(|| v["results"][0]["error"].as_str())
+                    .map(str::to_owned);
+                if !status.is_success() || err.is_some() {
+                    return Err(format!("{status}: {}", err.unwrap_or_default()));
+                }
+                Ok(rows(&v))
+            }
+            Lang::Flux => {
+                let text = String::from_utf8_lossy(body);
+                if !status.is_success() {
+                    return Err(format!(
+                        "{status}: {}",
+                        text.chars().take(200).collect::<String>()
+                    ));
+                }
+                Ok(csv_rows(&text))
+            }
+        }
+    }
+}
+
+/// Data rows of an annotated CSV answer: not annotations, headers or blank lines.
+fn csv_rows(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.contains(",result,table"))
+        .count()
+}
+
+/// One warm-up, then `repeat` timed runs of `q`.
 async fn time_query(
     client: &reqwest::Client,
-    base: &str,
-    token: &str,
+    target: &Target<'_>,
     q: &str,
     repeat: usize,
 ) -> Timing {
@@ -291,14 +424,7 @@ async fn time_query(
         error: None,
     };
     for i in 0..=repeat.max(1) {
-        let mut req = client.get(format!("{base}/query")).query(&[
-            ("db", "bench"),
-            ("epoch", "ms"),
-            ("q", q),
-        ]);
-        if !token.is_empty() {
-            req = req.header("Authorization", format!("Token {token}"));
-        }
+        let req = target.request(client, q);
         let started = Instant::now();
         let answer = match req.send().await {
             Ok(r) => {
@@ -315,18 +441,16 @@ async fn time_query(
                 return t;
             }
         };
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let err = v["error"]
-            .as_str()
-            .or_else(|| v["results"][0]["error"].as_str())
-            .map(str::to_owned);
-        if !status.is_success() || err.is_some() {
-            t.error = Some(format!("{status}: {}", err.unwrap_or_default()));
-            return t;
-        }
+        let n = match target.judge(status, &body) {
+            Ok(n) => n,
+            Err(e) => {
+                t.error = Some(e);
+                return t;
+            }
+        };
         if i == 0 {
             t.bytes = body.len();
-            t.rows = rows(&v);
+            t.rows = n;
             continue;
         }
         t.runs_ms.push(elapsed);
@@ -374,16 +498,31 @@ pub fn table(r: &QueryReport) -> String {
         ),
         None => "–".into(),
     };
+    let ratio = |a: Option<&Timing>, b: Option<&Timing>| match (
+        a.and_then(|t| t.median_ms),
+        b.and_then(|t| t.median_ms),
+    ) {
+        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
+        _ => "–".to_owned(),
+    };
     let mut s = String::from(
         "| query | influxd 1.6 ms, median | sluice ms, median | **influxd / sluice** |\n|---|---:|---:|---:|\n",
     );
     for (label, _) in &r.queries {
         let (a, b) = (find(System::Influxd, label), find(System::Sluice, label));
-        let ratio = match (a.and_then(|t| t.median_ms), b.and_then(|t| t.median_ms)) {
-            (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
-            _ => "–".into(),
-        };
-        let _ = writeln!(s, "| {label} | {} | {} | {ratio} |", cell(a), cell(b));
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} |",
+            cell(a),
+            cell(b),
+            ratio(a, b)
+        );
+    }
+    for (label, _) in &r.flux {
+        let a = find(System::Influxd, label);
+        let b = find(System::Sluice, &flux_label(label));
+        let (ca, cb, r) = (cell(a), cell(b), ratio(a, b));
+        let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
     }
     for l in &r.loads {
         let _ = writeln!(
@@ -453,11 +592,13 @@ mod tests {
         let r = QueryReport {
             loads: vec![],
             queries: vec![("a".into(), "q".into()), ("b".into(), "q".into())],
+            flux: vec![("a".into(), "f".into())],
             timings: vec![
                 t(System::Influxd, "a", Some(50.0), None),
                 t(System::Sluice, "a", Some(5.0), None),
                 t(System::Influxd, "b", Some(1.0), None),
                 t(System::Sluice, "b", None, Some("200 OK: nope")),
+                t(System::Sluice, "a [flux]", Some(2.0), None),
             ],
         };
         let s = table(&r);
@@ -466,5 +607,28 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("error: 200 OK: nope"), "{s}");
+        assert!(
+            s.contains("| a: sluice in Flux | 50.0 (min 50.0, 3 rows) | 2.0 (min 2.0, 3 rows) | **25.0×** |"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn flux_equivalents_keep_the_labels_and_span() {
+        let q = flux_queries(&args(), 7_200_000_000_000);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[0].0, "mean 1h/10s, 100 series");
+        assert!(
+            q[0].1.contains(
+                "range(start: 1970-01-01T01:00:00.000000000Z, stop: 1970-01-01T02:00:00.000000001Z)"
+            ),
+            "{}",
+            q[0].1
+        );
+        assert!(q[1].1.contains("derivative(unit: 1s, nonNegative: true)"));
+        assert!(q[2].1.contains("schema.measurementTagValues"));
+        let csv =
+            "#datatype,string,long\r\n,result,table,_value\r\n,_result,0,a\r\n,_result,0,b\r\n\r\n";
+        assert_eq!(csv_rows(csv), 2);
     }
 }
