@@ -11,6 +11,7 @@ mod forward_v1;
 mod influxql;
 mod limits;
 mod metrics;
+mod passthrough;
 mod peers;
 mod sluice_dashboard;
 mod sluice_process;

@@ -1,0 +1,216 @@
+//! The Flux side of the passthrough: which scripts a tenant may send to the upstream, and the
+//! text that is sent.
+//!
+//! Owns: the refusal rules, checked on the parsed script (the same parser as the embedded
+//! engine): an import outside `influxdata/influxdb/schema`, `strings`, `date`, `math`; any
+//! reference to `to` (writes); any call argument `bucketID:`, or `host:`, `org:`, `orgID:`,
+//! `token:` (another org or another server); a `bucket:` argument that is not a plain string
+//! literal naming one of the tenant's buckets (so `from`, `schema.*` and any alias of them
+//! read only the tenant's buckets). And the rewrite of each `bucket:` literal to the
+//! upstream's name (`bucket_prefix`), spliced into the script text at its position.
+//! `buckets()` lists every bucket the upstream token sees, so a script that calls it is
+//! answered by sluice itself from the tenant's configured buckets (`Plan::Local`).
+//! Pure: no IO. Does not own: sending (`upstream`).
+
+use super::Refusal;
+use crate::model::BucketName;
+use crate::query::flux::ast::{Expr, ExprKind, Program, Stmt, StrPart};
+use crate::query::flux::walk;
+use crate::tenant::{Tenant, bucket_for_v1};
+
+/// Packages a passed-through script may import.
+pub const ALLOWED_IMPORTS: [&str; 4] = ["influxdata/influxdb/schema", "strings", "date", "math"];
+
+/// Call arguments that reach outside the tenant's buckets.
+const FORBIDDEN_ARGS: [&str; 5] = ["bucketID", "host", "org", "orgID", "token"];
+
+/// Where a checked script runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// At the upstream, as this text (bucket names rewritten).
+    Upstream(String),
+    /// In sluice's own engine: the script lists buckets and reads none.
+    Local,
+}
+
+/// Checks the parsed `program` (of the text `src`) for `tenant`.
+pub fn check(tenant: &Tenant, program: &Program, src: &str) -> Result<Plan, Refusal> {
+    for (path, _) in &program.imports {
+        if !ALLOWED_IMPORTS.contains(&path.as_str()) {
+            return Err(Refusal::new(format!(
+                "package {path:?} may not be imported through sluice (allowed: \"influxdata/influxdb/schema\", \"strings\", \"date\", \"math\")"
+            )));
+        }
+    }
+    let mut found = Found::default();
+    for s in &program.body {
+        let (Stmt::Assign(_, e) | Stmt::Expr(e) | Stmt::Return(e)) = s;
+        walk(e, &mut |x| found.visit(tenant, x));
+    }
+    if let Some(r) = found.refusal {
+        return Err(r);
+    }
+    if found.lists_buckets {
+        if !found.buckets.is_empty() || found.reads {
+            return Err(Refusal::new(
+                "buckets() cannot be combined with reading data in one script through sluice",
+            ));
+        }
+        return Ok(Plan::Local);
+    }
+    splice(src, &found.buckets).map(Plan::Upstream)
+}
+
+#[derive(Default)]
+struct Found {
+    refusal: Option<Refusal>,
+    lists_buckets: bool,
+    /// `from` is referenced.
+    reads: bool,
+    /// Each `bucket:` literal: where it starts (line, column) and the upstream name.
+    buckets: Vec<(u32, u32, String)>,
+}
+
+impl Found {
+    fn visit(&mut self, tenant: &Tenant, e: &Expr) {
+        if self.refusal.is_some() {
+            return;
+        }
+        match &e.kind {
+            ExprKind::Ident(n) if n == "to" => {
+                self.refusal = Some(Refusal::new(
+                    "to() writes, and only reads pass through sluice",
+                ));
+            }
+            ExprKind::Ident(n) if n == "buckets" => self.lists_buckets = true,
+            ExprKind::Ident(n) if n == "from" => self.reads = true,
+            ExprKind::Func(f) => {
+                // A parameter default is an argument too: `(bucket="x") => from(bucket)`.
+                for (name, default) in &f.params {
+                    if let Some(d) = default {
+                        self.argument(tenant, name, d);
+                    }
+                }
+            }
+            ExprKind::Call(_, args) => {
+                for (name, value) in args {
+                    self.argument(tenant, name, value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn argument(&mut self, tenant: &Tenant, name: &str, value: &Expr) {
+        if self.refusal.is_some() {
+            return;
+        }
+        if FORBIDDEN_ARGS.contains(&name) {
+            self.refusal = Some(Refusal::new(format!(
+                "the argument {name}: does not pass through sluice; name a bucket with bucket:"
+            )));
+            return;
+        }
+        if name != "bucket" {
+            return;
+        }
+        let literal = match &value.kind {
+            ExprKind::Str(parts) => match parts.as_slice() {
+                [] => Some(String::new()),
+                [StrPart::Text(t)] => Some(t.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(literal) = literal else {
+            self.refusal = Some(Refusal::new(
+                "bucket: must be a string literal to pass through sluice",
+            ));
+            return;
+        };
+        match owned_bucket(tenant, &literal) {
+            Some(b) => {
+                self.buckets
+                    .push((value.pos.line, value.pos.col, tenant.upstream_bucket(&b)))
+            }
+            None => {
+                self.refusal = Some(Refusal::new(
+                    "bucket: names a bucket this token may not read",
+                ));
+            }
+        }
+    }
+}
+
+/// `bucket:` → the tenant's bucket: the name itself, or a v1 `db/rp` name.
+pub fn owned_bucket(tenant: &Tenant, name: &str) -> Option<BucketName> {
+    if let Ok(b) = BucketName::new(name)
+        && tenant.can_read(&b)
+    {
+        return Some(b);
+    }
+    let (db, rp) = name.split_once('/')?;
+    bucket_for_v1(db, Some(rp))
+        .ok()
+        .filter(|b| tenant.can_read(b))
+}
+
+/// `src` with each string literal starting at (line, column) replaced by the quoted name.
+/// Fails closed: a literal that cannot be found in the text refuses the script.
+fn splice(src: &str, literals: &[(u32, u32, String)]) -> Result<String, Refusal> {
+    let mut starts: Vec<(usize, &str)> = Vec::with_capacity(literals.len());
+    for (line, col, name) in literals {
+        let o = offset(src, *line, *col).ok_or_else(|| {
+            Refusal::new(format!(
+                "bucket: at {line}:{col} could not be rewritten for the upstream"
+            ))
+        })?;
+        starts.push((o, name.as_str()));
+    }
+    starts.sort_unstable();
+    starts.dedup_by_key(|(o, _)| *o);
+    let mut out = String::with_capacity(src.len() + 16 * starts.len());
+    let mut at = 0;
+    for (start, name) in starts {
+        let end = literal_end(src, start);
+        out.push_str(&src[at..start]);
+        out.push('"');
+        for c in name.chars() {
+            if matches!(c, '"' | '\\' | '$') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        at = end;
+    }
+    out.push_str(&src[at..]);
+    Ok(out)
+}
+
+/// Byte offset of 1-based (line, column in characters), if it is the start of a string.
+fn offset(src: &str, line: u32, col: u32) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..line {
+        line_start += src[line_start..].find('\n')? + 1;
+    }
+    let o = src[line_start..]
+        .char_indices()
+        .nth(col.checked_sub(1)? as usize)
+        .map(|(i, _)| line_start + i)?;
+    (src.as_bytes().get(o) == Some(&b'"')).then_some(o)
+}
+
+/// The byte after the closing quote of the string literal opening at `start` (the lexer's rule).
+fn literal_end(src: &str, start: usize) -> usize {
+    let b = src.as_bytes();
+    let mut j = start + 1;
+    while let Some(c) = b.get(j) {
+        match c {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
+            _ => j += 1,
+        }
+    }
+    src.len()
+}

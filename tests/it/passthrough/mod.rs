@@ -1,0 +1,24 @@
+//! Issue 6, fronting mode: sluice passes Grafana's InfluxQL and Flux through to the upstream,
+//! checked so that a tenant's token reaches only its own data.
+//!
+//! - `influxql`: sluice fronting a real InfluxDB 1.6.7 (`[upstream] api = "v1"`), whose
+//!   credentials (admin) are broader than the tenant's: answers byte-identical to querying
+//!   influxd directly, `SHOW DATABASES` filtered, names mapped (`bucket_prefix`), the query
+//!   limit held while the answer streams, an upstream that never answers → a clean 503.
+//! - `flux`: sluice fronting sluice — a second sluice in embedded mode is the InfluxDB 2
+//!   upstream: answers byte-identical to querying it directly, `org` and token rewritten.
+//! - `isolation`: every refusal rule, in fronting and in embedded mode: 403/404, and the body
+//!   holds no data and no other tenant's bucket name.
+//! - `streaming`: a 100 MB answer passes with flat memory (sluice's VmHWM).
+//!
+//! Run: `cargo test --test it passthrough -- --nocapture` (numbers print as `[passthrough]`).
+
+mod influxql;
+mod silent;
+
+use std::io::Write as _;
+
+/// Prints a result line to the real stderr.
+pub fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "[passthrough] {line}");
+}
