@@ -13,6 +13,7 @@
 //!
 //! Run: `cargo test --test it passthrough -- --nocapture` (numbers print as `[passthrough]`).
 
+mod flux;
 mod influxql;
 mod silent;
 
