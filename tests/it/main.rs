@@ -9,6 +9,7 @@ mod durability;
 mod flux;
 mod forward_v1;
 mod influxql;
+mod isolation;
 mod limits;
 mod metrics;
 mod passthrough;

@@ -21,19 +21,24 @@ pub fn upstream() -> Sluice {
         .to_toml();
     let up = Sluice::start(&cfg);
     for (bucket, host) in [("acme_telegraf", "web01"), ("beta_telegraf", BETA_SECRET)] {
-        let url = format!(
-            "{}/api/v2/write?{}",
-            up.url(),
-            form_encode(&[("org", "main"), ("bucket", bucket), ("precision", "ns")])
-        );
-        let r = Request::new("POST", &url)
-            .header("Authorization", &format!("Token {UPSTREAM_TOKEN}"))
-            .body(Body::Fixed(lines(host).into_bytes()))
-            .send()
-            .expect("write upstream");
-        assert_eq!(r.status, 204, "{}", r.text());
+        write_v2(&up, UPSTREAM_TOKEN, bucket, &lines(host));
     }
     up
+}
+
+/// `POST /api/v2/write?bucket=<bucket>&precision=ns` of `body` with `token`; panics unless 204.
+pub fn write_v2(s: &Sluice, token: &str, bucket: &str, body: &str) {
+    let url = format!(
+        "{}/api/v2/write?{}",
+        s.url(),
+        form_encode(&[("org", "main"), ("bucket", bucket), ("precision", "ns")])
+    );
+    let r = Request::new("POST", &url)
+        .header("Authorization", &format!("Token {token}"))
+        .body(Body::Fixed(body.as_bytes().to_vec()))
+        .send()
+        .expect("write");
+    assert_eq!(r.status, 204, "{}", r.text());
 }
 
 /// Fronting config: `acme` and `beta` (bucket `telegraf`, prefixes `acme_`/`beta_`, org `main`,

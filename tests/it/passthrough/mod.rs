@@ -13,9 +13,9 @@
 //!
 //! Run: `cargo test --test it passthrough -- --nocapture` (numbers print as `[passthrough]`).
 
-mod flux;
-mod influxql;
-mod silent;
+pub mod flux;
+pub mod influxql;
+pub mod silent;
 
 use std::io::Write as _;
 
