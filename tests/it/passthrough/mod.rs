@@ -16,6 +16,7 @@
 pub mod flux;
 pub mod influxql;
 pub mod silent;
+mod streaming;
 
 use std::io::Write as _;
 
