@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::flux::{UPSTREAM_TOKEN, fronting_config, upstream, write_v2};
 use super::influxql::{ACME, config};
 use super::report;
 use crate::support::http::form_encode;
@@ -26,18 +27,25 @@ struct Streamed {
     status: u16,
     bytes: u64,
     sha256: String,
-    /// The chunked body ended with its last (empty) chunk.
+    /// The chunked body ended with its last (empty) chunk, or all of a Content-Length came.
     complete: bool,
 }
 
 /// `GET <path>` on `addr` with one header, the body read chunk by chunk and discarded.
 fn stream_get(addr: &str, path: &str, auth: &str) -> Streamed {
+    stream(addr, "GET", path, auth, "")
+}
+
+/// `<method> <path>` on `addr` (with a JSON `body` when not empty), the answer's body read
+/// chunk by chunk, hashed and discarded.
+fn stream(addr: &str, method: &str, path: &str, auth: &str, body: &str) -> Streamed {
     let mut tcp = TcpStream::connect(addr).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");
+    let len = body.len();
     write!(
         tcp,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}"
     )
     .expect("send");
     let mut r = BufReader::with_capacity(64 << 10, tcp);
@@ -49,21 +57,41 @@ fn stream_get(addr: &str, path: &str, auth: &str) -> Streamed {
         .and_then(|s| s.parse().ok())
         .expect("status");
     let mut chunked = false;
+    let mut length: Option<u64> = None;
     loop {
         line.clear();
         r.read_line(&mut line).expect("header");
         if line.trim().is_empty() {
             break;
         }
-        if line
-            .to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-        {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("transfer-encoding: chunked") {
             chunked = true;
         }
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().ok();
+        }
     }
-    assert!(chunked, "a streamed answer is chunked");
     let (mut bytes, mut hash, mut buf) = (0u64, Sha256::new(), vec![0u8; 64 << 10]);
+    if !chunked {
+        // A whole answer with a Content-Length (the embedded upstream's), read as it comes.
+        let len = length.expect("a chunked answer or a Content-Length");
+        while bytes < len {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    hash.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+            }
+        }
+        return Streamed {
+            status,
+            bytes,
+            sha256: hex::encode(hash.finalize()),
+            complete: bytes == len,
+        };
+    }
     let complete = loop {
         line.clear();
         if r.read_line(&mut line).unwrap_or(0) == 0 {
@@ -202,4 +230,74 @@ fn the_byte_limit_cuts_a_larger_answer() {
         "streaming: query_max_bytes = 10MiB cut the answer after {} bytes",
         got.bytes
     ));
+}
+
+/// The same through the Flux passthrough (sluice fronting sluice): `aggregateWindow` with
+/// `createEmpty: true` over 8 days of one-second windows and two series of one point each
+/// gives two tables of 700 200 rows of annotated CSV (~100 MB) from the embedded upstream.
+#[test]
+fn a_100_mb_flux_answer_streams_with_flat_memory() {
+    let up = upstream();
+    write_v2(
+        &up,
+        UPSTREAM_TOKEN,
+        "acme_telegraf",
+        "big,s=a v=1 0\nbig,s=b v=1 0\n",
+    );
+    let front = Sluice::start(&fronting_config(&up.url(), ""));
+    let pid = front.pid().expect("sluice runs");
+    let q = |bucket: &str| {
+        let flux = format!(
+            "from(bucket: \"{bucket}\") |> range(start: 1970-01-01T00:00:00Z, stop: 1970-01-09T02:30:00Z) |> filter(fn: (r) => r._measurement == \"big\") |> aggregateWindow(every: 1s, fn: count, createEmpty: true)"
+        );
+        serde_json::json!({"query": flux, "type": "flux", "dialect": {"annotations": ["datatype", "group", "default"]}}).to_string()
+    };
+    let warm = crate::passthrough::flux::flux(
+        &front.url(),
+        "main",
+        ACME,
+        "from(bucket: \"telegraf\") |> range(start: 0) |> count()",
+    );
+    assert_eq!(warm.status, 200, "{}", warm.text());
+    let before = vm_hwm(pid);
+    let started = Instant::now();
+    let got = stream(
+        front.listen(),
+        "POST",
+        "/api/v2/query?org=x",
+        &format!("Token {ACME}"),
+        &q("telegraf"),
+    );
+    let took = started.elapsed();
+    let after = vm_hwm(pid);
+    let want = stream(
+        up.listen(),
+        "POST",
+        "/api/v2/query?org=main",
+        &format!("Token {UPSTREAM_TOKEN}"),
+        &q("acme_telegraf"),
+    );
+    assert!(
+        want.bytes >= 100_000_000,
+        "the direct answer is {} bytes",
+        want.bytes
+    );
+    assert!(want.complete);
+    assert_eq!(
+        got, want,
+        "the answer through sluice is the upstream's, byte for byte"
+    );
+    let grew = after.saturating_sub(before);
+    report(&format!(
+        "streaming flux: {} MB through sluice in {took:.1?}; sluice VmHWM {} MB before, {} MB after (+{} MB)",
+        got.bytes / 1_000_000,
+        before >> 20,
+        after >> 20,
+        grew >> 20
+    ));
+    assert!(
+        grew < 32 << 20,
+        "sluice's peak RSS grew by {} MB",
+        grew >> 20
+    );
 }
