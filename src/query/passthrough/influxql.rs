@@ -38,8 +38,12 @@ pub fn check(
     let db = db.filter(|d| !d.is_empty());
     let rp = rp.filter(|r| !r.is_empty());
     let cx = Cx { tenant, db, rp };
-    if let Some(d) = db {
-        cx.readable(Some(d), rp, 0)?;
+    if let Some(d) = db
+        && cx.readable(Some(d), rp, 0).is_err()
+    {
+        return Err(Refusal::new(
+            "the db and rp parameters name a database or retention policy this token may not read",
+        ));
     }
     let mut show_databases = Vec::new();
     for (i, stmt) in query.statements.iter_mut().enumerate() {
