@@ -7,13 +7,17 @@
 //!   limit held while the answer streams, an upstream that never answers → a clean 503.
 //! - `flux`: sluice fronting sluice — a second sluice in embedded mode is the InfluxDB 2
 //!   upstream: answers byte-identical to querying it directly, `org` and token rewritten.
-//! - `isolation`: every refusal rule, in fronting and in embedded mode: 403/404, and the body
-//!   holds no data and no other tenant's bucket name.
-//! - `streaming`: a 100 MB answer passes with flat memory (sluice's VmHWM).
+//! - `streaming`: a 100 MB answer passes with flat memory (sluice's VmHWM), in each language;
+//!   `query_max_bytes` cuts a larger one.
+//! - `hostile`: 1 MB of query text, 10 000 nested parentheses, a regex bomb: clean errors,
+//!   quickly, before the upstream.
+//!
+//! The isolation attack suite (both modes) is `tests/it/isolation`.
 //!
 //! Run: `cargo test --test it passthrough -- --nocapture` (numbers print as `[passthrough]`).
 
 pub mod flux;
+mod hostile;
 pub mod influxql;
 pub mod silent;
 mod streaming;
