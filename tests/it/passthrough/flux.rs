@@ -1,5 +1,5 @@
 //! Sluice fronting sluice: a second sluice in embedded mode is the InfluxDB 2 upstream
-//! (`[upstream] api = "v2"`). Its one tenant owns every bucket (`"*"`), and both fronting
+//! (`[upstream] api = "v2"`), for Flux and for InfluxQL (its v1 compatibility `/query`). Its one tenant owns every bucket (`"*"`), and both fronting
 //! tenants use its token: only sluice's checks keep `acme` to `acme_telegraf`.
 
 use std::time::{Duration, Instant};
@@ -187,4 +187,43 @@ fn flux_upstream_timeout_is_a_clean_error() {
         "{took:?}"
     );
     report("flux: a silent upstream answers 503 after query_timeout = 1s");
+}
+
+/// InfluxQL to an InfluxDB 2 upstream (`api = "v2"`): its v1 compatibility `/query` with the
+/// tenant's token. Sluice fronting sluice again: answers identical to the upstream's.
+#[test]
+fn influxql_through_a_v2_upstream_is_identical_too() {
+    let up = upstream();
+    let front = Sluice::start(&fronting_config(&up.url(), ""));
+    let direct = |params: &[(&str, &str)]| {
+        Request::new(
+            "GET",
+            &format!("{}/query?{}", up.url(), form_encode(params)),
+        )
+        .header("Authorization", &format!("Token {UPSTREAM_TOKEN}"))
+        .send()
+        .expect("query upstream")
+    };
+    for q in [
+        "SHOW MEASUREMENTS",
+        r#"SHOW TAG VALUES FROM "cpu" WITH KEY = "host""#,
+        r#"SELECT mean("usage_idle") FROM "cpu" WHERE time >= 1717236000000ms and time <= 1717239600000ms GROUP BY time(10m) fill(null)"#,
+        r#"SELECT last("average_response_ms") FROM "ping" GROUP BY "url""#,
+    ] {
+        let got = super::influxql::via_sluice(
+            &front,
+            ACME,
+            "GET",
+            &[("db", "telegraf"), ("epoch", "ms"), ("q", q)],
+        );
+        let want = direct(&[("db", "acme_telegraf"), ("epoch", "ms"), ("q", q)]);
+        assert_eq!(want.status, 200, "{q}: {}", want.text());
+        assert_eq!((got.status, got.text()), (want.status, want.text()), "{q}");
+        assert!(!got.text().contains(BETA_SECRET));
+    }
+    let r = super::influxql::via_sluice(&front, ACME, "GET", &[("q", "SHOW DATABASES")]);
+    assert_eq!(
+        r.text(),
+        "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],\"values\":[[\"telegraf\"]]}]}]}\n"
+    );
 }
