@@ -4,7 +4,8 @@
 //! Owns: the answers of a passed-through query: 403 for a refused one (v1 `{"error":
 //! "error authorizing query: …"}`, v2 `{"code":"forbidden",…}`), 503 when the upstream cannot
 //! be reached or does not answer within the query timeout, the upstream's status, content type
-//! and body otherwise: error bodies read whole (bounded), 2xx bodies streamed chunk by chunk
+//! and body otherwise: error bodies read whole (bounded, upstream names turned back into the
+//! tenant's), 2xx bodies streamed chunk by chunk
 //! while the tenant's query permit is held, `SHOW DATABASES` answers read whole and filtered.
 //! Does not own: reading the client's request (`http::query`, `http::flux`).
 
@@ -54,7 +55,7 @@ pub(super) async fn influxql(
         Err(e) => return failed(d, &e, seen),
     };
     if show_databases.is_empty() || !(200..300).contains(&answer.status) {
-        return relay(d, answer, permit, seen).await;
+        return relay(d, tenant, answer, permit, seen).await;
     }
     let status = answer.status;
     let ctype = answer.content_type.clone();
@@ -79,15 +80,16 @@ pub(super) async fn flux(
 ) -> Response {
     let d = Dialect::V2;
     match up.flux(tenant, body).await {
-        Ok(a) => relay(d, a, permit, seen).await,
+        Ok(a) => relay(d, tenant, a, permit, seen).await,
         Err(e) => failed(d, &e, seen),
     }
 }
 
 /// The upstream's answer to the client: a 2xx streamed (the permit travels with the stream),
-/// anything else read whole, bounded.
+/// anything else read whole, bounded, with the tenant's upstream names turned back into its own.
 async fn relay(
     d: Dialect,
+    tenant: &Tenant,
     answer: Answer,
     permit: Option<QueryPermit>,
     seen: &mut Seen,
@@ -99,7 +101,11 @@ async fn relay(
         return respond(status, ctype.as_deref(), Body::from_stream(stream));
     }
     match answer.collect(MAX_BUFFERED).await {
-        Ok(b) => respond(status, ctype.as_deref(), Body::from(b)),
+        Ok(b) => respond(
+            status,
+            ctype.as_deref(),
+            Body::from(showdb::unprefix(tenant, &b)),
+        ),
         Err(e) => failed(d, &e, seen),
     }
 }

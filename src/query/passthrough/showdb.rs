@@ -4,7 +4,8 @@
 //! Owns: rewriting a buffered InfluxDB 1.x JSON answer (one document, or the newline-separated
 //! documents of `chunked=true`): in the results of the `SHOW DATABASES` statements, rows
 //! naming a database the tenant does not own are dropped and `bucket_prefix` is taken off the
-//! others. Everything else in the answer is kept, in InfluxDB's field order. Pure: no IO.
+//! others. Everything else in the answer is kept, in InfluxDB's field order. Also `unprefix`:
+//! the tenant's own names back in an upstream error message. Pure: no IO.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -103,4 +104,31 @@ fn keep(tenant: &Tenant, row: &mut [Value]) -> bool {
         }
         None => false,
     }
+}
+
+/// `text` with the upstream names of the tenant's buckets (and their v1 databases) turned
+/// back into the tenant's names, longest first (for upstream error messages). Unchanged when
+/// the tenant has no `bucket_prefix`.
+pub fn unprefix(tenant: &Tenant, text: &[u8]) -> Vec<u8> {
+    let prefix = tenant.upstream_prefix();
+    let Ok(s) = std::str::from_utf8(text) else {
+        return text.to_vec();
+    };
+    if prefix.is_empty() {
+        return text.to_vec();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for p in tenant.buckets() {
+        if let BucketPattern::Exact(b) = p {
+            names.push(b.as_str().to_owned());
+            names.push(crate::tenant::v1_db_rp(b).0.to_owned());
+        }
+    }
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names.dedup();
+    let mut out = s.to_owned();
+    for n in names {
+        out = out.replace(&format!("{prefix}{n}"), &n);
+    }
+    out.into_bytes()
 }

@@ -177,3 +177,14 @@ fn flux_refuses_foreign_buckets_writes_other_orgs_and_imports() {
         assert!(!err.message.contains("other"), "{src}: {}", err.message);
     }
 }
+
+#[test]
+fn upstream_names_in_error_messages_become_the_tenants() {
+    let (acme, wild) = tenants();
+    let msg = br#"{"code":"not found","message":"could not find bucket \"acme_telegraf/weekly\" (acme_telegraf)"}"#;
+    assert_eq!(
+        String::from_utf8(showdb::unprefix(&acme, msg)).unwrap(),
+        r#"{"code":"not found","message":"could not find bucket \"telegraf/weekly\" (telegraf)"}"#
+    );
+    assert_eq!(showdb::unprefix(&wild, msg), msg.to_vec());
+}

@@ -227,3 +227,33 @@ fn influxql_through_a_v2_upstream_is_identical_too() {
         "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],\"values\":[[\"telegraf\"]]}]}]}\n"
     );
 }
+
+/// An upstream error naming the tenant's bucket names it as the tenant knows it: an owned
+/// bucket the upstream lacks is the upstream's 404, with `bucket_prefix` taken off.
+#[test]
+fn upstream_errors_name_the_tenants_own_buckets() {
+    // This upstream's token owns `acme_telegraf` only: `acme_fresh` is not found there.
+    let up = Sluice::start(
+        &SluiceConfig::new()
+            .simple_tenant("all", UPSTREAM_TOKEN, &["acme_telegraf"])
+            .to_toml(),
+    );
+    let cfg = fronting_config(&up.url(), "").replacen(
+        "buckets = [\"telegraf\"]",
+        "buckets = [\"telegraf\", \"fresh\"]",
+        1,
+    );
+    let front = Sluice::start(&cfg);
+    let q = "from(bucket: \"fresh\") |> range(start: -1h)";
+    let got = flux(&front.url(), "x", ACME, q);
+    let want = flux(
+        &up.url(),
+        "main",
+        UPSTREAM_TOKEN,
+        &q.replace("fresh", "acme_fresh"),
+    );
+    assert_eq!(want.status, 404, "{}", want.text());
+    assert_eq!(got.status, 404);
+    assert_eq!(got.text(), want.text().replace("acme_fresh", "fresh"));
+    assert!(!got.text().contains("acme_"), "{}", got.text());
+}
