@@ -334,10 +334,10 @@ fn upstream_timeout_is_a_clean_error() {
     report("influxql: a silent upstream answers 503 after query_timeout = 1s");
 }
 
-/// The tenant's query slot is held while an answer streams: with `max_queries = 1`, a second
-/// query during a slow upstream answer is refused, and admitted once the first ended.
+/// The tenant's query slot is held while the upstream has not answered yet: with
+/// `max_queries = 1` and a silent upstream, a second query is refused until the first timed out.
 #[test]
-fn query_limit_holds_while_the_answer_streams() {
+fn query_limit_holds_while_the_upstream_is_silent() {
     let silent = Silent::start();
     let s = Sluice::start(&config(&silent.url(), "query_timeout = \"3s\"\n", Some(1)));
     let url = s.url();
@@ -358,7 +358,6 @@ fn query_limit_holds_while_the_answer_streams() {
     );
     assert_eq!(r.status, 503, "v1 throttles with 503: {}", r.text());
     assert!(r.text().contains("concurren"), "{}", r.text());
-    // The other tenant has its own limit.
     let first = first.join().expect("first query");
     assert_eq!(first.status, 503, "{}", first.text());
     let r = via_sluice(

@@ -4,11 +4,11 @@
 //! - `influxql`: sluice fronting a real InfluxDB 1.6.7 (`[upstream] api = "v1"`), whose
 //!   credentials (admin) are broader than the tenant's: answers byte-identical to querying
 //!   influxd directly, `SHOW DATABASES` filtered, names mapped (`bucket_prefix`), the query
-//!   limit held while the answer streams, an upstream that never answers → a clean 503.
+//!   limit held while the upstream is silent, an upstream that never answers → a clean 503.
 //! - `flux`: sluice fronting sluice — a second sluice in embedded mode is the InfluxDB 2
 //!   upstream: answers byte-identical to querying it directly, `org` and token rewritten.
 //! - `streaming`: a 100 MB answer passes with flat memory (sluice's VmHWM), in each language;
-//!   `query_max_bytes` cuts a larger one.
+//!   `query_max_bytes` cuts a larger one; the query slot is held while a slow reader reads.
 //! - `hostile`: 1 MB of query text, 10 000 nested parentheses, a regex bomb: clean errors,
 //!   quickly, before the upstream.
 //!

@@ -284,3 +284,45 @@ fn a_100_mb_flux_answer_streams_with_flat_memory() {
     );
     judge("flux", &got, &want, before, after, took);
 }
+
+/// The tenant's query slot (`max_queries = 1`) is held while an answer streams, and freed when
+/// the client goes away: a second query during a slow reader's 100 MB answer is refused (503,
+/// v1 throttling), one after the reader hung up is answered.
+#[test]
+fn the_query_slot_is_held_while_the_answer_streams() {
+    let Some(db) = influx_with_one_point() else {
+        return;
+    };
+    let s = Sluice::start(&config(&db.url(), "", Some(1)));
+    let addr = s.listen().to_owned();
+    let mut tcp = TcpStream::connect(&addr).expect("connect");
+    write!(
+        tcp,
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Token {ACME}\r\nConnection: close\r\n\r\n",
+        big_path("telegraf")
+    )
+    .expect("send");
+    // Read the head and the first bytes of the answer, then stop reading.
+    let mut first = vec![0u8; 64 << 10];
+    let n = tcp.read(&mut first).expect("first bytes");
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    let small = [("db", "telegraf"), ("q", "SELECT count(v) FROM big")];
+    let r = super::influxql::via_sluice(&s, ACME, "GET", &small);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("concurrent queries"), "{}", r.text());
+    drop(tcp);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = super::influxql::via_sluice(&s, ACME, "GET", &small);
+        if r.status == 200 {
+            assert!(r.text().contains("\"count\""), "{}", r.text());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slot was not freed: {}",
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
