@@ -8,6 +8,8 @@
 //! literal naming one of the tenant's buckets (so `from`, `schema.*` and any alias of them
 //! read only the tenant's buckets). And the rewrite of each `bucket:` literal to the
 //! upstream's name (`bucket_prefix`), spliced into the script text at its position.
+//! Identifiers must be plain ASCII (`[A-Za-z0-9_]`), so that no lexer difference can make
+//! `to` or an argument name read differently upstream.
 //! `buckets()` lists every bucket the upstream token sees, so a script that calls it is
 //! answered by sluice itself from the tenant's configured buckets (`Plan::Local`).
 //! Pure: no IO. Does not own: sending (`upstream`).
@@ -76,6 +78,18 @@ impl Found {
         if self.refusal.is_some() {
             return;
         }
+        let odd = match &e.kind {
+            ExprKind::Ident(n) | ExprKind::Member(_, n) => !plain(n),
+            ExprKind::Call(_, args) => args.iter().any(|(n, _)| !plain(n)),
+            ExprKind::Func(f) => f.params.iter().any(|(n, _)| !plain(n)),
+            _ => false,
+        };
+        if odd {
+            self.refusal = Some(Refusal::new(
+                "identifiers must be ASCII letters, digits and _ to pass through sluice",
+            ));
+            return;
+        }
         match &e.kind {
             ExprKind::Ident(n) if n == "to" => {
                 self.refusal = Some(Refusal::new(
@@ -140,6 +154,12 @@ impl Found {
             }
         }
     }
+}
+
+/// An identifier both Flux lexers read the same way: ASCII letters, digits and `_` (sluice's
+/// lexer also takes any non-ASCII byte into an identifier, where InfluxDB's may see a space).
+fn plain(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `bucket:` → the tenant's bucket: the name itself, or a v1 `db/rp` name.

@@ -172,6 +172,8 @@ fn flux_refuses_foreign_buckets_writes_other_orgs_and_imports() {
         "import \"socket\"\nsocket.from(url: \"tcp://x\")",
         "import \"influxdata/influxdb/schema\"\nschema.measurements(bucket: \"other\")",
         "buckets() |> yield()\nfrom(bucket: \"telegraf\") |> range(start: -1h)",
+        "from(bucket: \"telegraf\") |> range(start: -1h) |> \u{a0}to(bucket: \"telegraf\")",
+        "from(bucket: \"telegraf\", \u{a0}host: \"x\") |> range(start: -1h)",
     ] {
         let err = fx(&acme, src).expect_err(src);
         assert!(!err.message.contains("other"), "{src}: {}", err.message);
