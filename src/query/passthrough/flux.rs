@@ -6,8 +6,9 @@
 //! reference to `to` (writes); any call argument `bucketID:`, or `host:`, `org:`, `orgID:`,
 //! `token:` (another org or another server); a `bucket:` argument that is not a plain string
 //! literal naming one of the tenant's buckets (so `from`, `schema.*` and any alias of them
-//! read only the tenant's buckets). And the rewrite of each `bucket:` literal to the
-//! upstream's name (`bucket_prefix`), spliced into the script text at its position.
+//! read only the tenant's buckets). And the text sent: the script's tokens as sluice's lexer
+//! read them (comments dropped, whitespace reduced), each `bucket:` literal rewritten to the
+//! upstream's name (`bucket_prefix`).
 //! Identifiers must be plain ASCII (`[A-Za-z0-9_]`), so that no lexer difference can make
 //! `to` or an argument name read differently upstream.
 //! `buckets()` lists every bucket the upstream token sees, so a script that calls it is
@@ -17,6 +18,7 @@
 use super::Refusal;
 use crate::model::BucketName;
 use crate::query::flux::ast::{Expr, ExprKind, Program, Stmt, StrPart};
+use crate::query::flux::lexer::{Tok, tokenize};
 use crate::query::flux::walk;
 use crate::tenant::{Tenant, bucket_for_v1};
 
@@ -60,7 +62,7 @@ pub fn check(tenant: &Tenant, program: &Program, src: &str) -> Result<Plan, Refu
         }
         return Ok(Plan::Local);
     }
-    splice(src, &found.buckets).map(Plan::Upstream)
+    canonical(src, &found.buckets).map(Plan::Upstream)
 }
 
 #[derive(Default)]
@@ -175,62 +177,52 @@ pub fn owned_bucket(tenant: &Tenant, name: &str) -> Option<BucketName> {
         .filter(|b| tenant.can_read(b))
 }
 
-/// `src` with each string literal starting at (line, column) replaced by the quoted name.
-/// Fails closed: a literal that cannot be found in the text refuses the script.
-fn splice(src: &str, literals: &[(u32, u32, String)]) -> Result<String, Refusal> {
-    let mut starts: Vec<(usize, &str)> = Vec::with_capacity(literals.len());
-    for (line, col, name) in literals {
-        let o = offset(src, *line, *col).ok_or_else(|| {
-            Refusal::new(format!(
-                "bucket: at {line}:{col} could not be rewritten for the upstream"
-            ))
-        })?;
-        starts.push((o, name.as_str()));
-    }
-    starts.sort_unstable();
-    starts.dedup_by_key(|(o, _)| *o);
-    let mut out = String::with_capacity(src.len() + 16 * starts.len());
-    let mut at = 0;
-    for (start, name) in starts {
-        let end = literal_end(src, start);
-        out.push_str(&src[at..start]);
-        out.push('"');
-        for c in name.chars() {
-            if matches!(c, '"' | '\\' | '$') {
-                out.push('\\');
+/// The text sent upstream: `src`'s tokens as sluice's lexer read them, each as written except
+/// the `bucket:` literals at `literals` (line, column), replaced by the quoted upstream name;
+/// between two tokens a newline where `src` had one, else a space where it had any gap. So
+/// comments are gone (nothing can hide in one) and the upstream reads the tokens the check
+/// read. Fails closed: a literal that is not found refuses the script.
+fn canonical(src: &str, literals: &[(u32, u32, String)]) -> Result<String, Refusal> {
+    let tokens = tokenize(src).map_err(|e| Refusal::new(e.message))?;
+    let mut out = String::with_capacity(src.len());
+    let mut replaced = 0;
+    let mut prev_end: Option<usize> = None;
+    for t in tokens.iter().filter(|t| t.tok != Tok::Eof) {
+        if let Some(end) = prev_end {
+            let gap = &src[end..t.span.start];
+            if gap.contains('\n') {
+                out.push('\n');
+            } else if !gap.is_empty() {
+                out.push(' ');
             }
-            out.push(c);
         }
-        out.push('"');
-        at = end;
+        let name = literals
+            .iter()
+            .find(|(line, col, _)| (*line, *col) == (t.pos.line, t.pos.col))
+            .map(|(_, _, n)| n);
+        match (name, &t.tok) {
+            (Some(name), Tok::Str(_)) => {
+                out.push('"');
+                for c in name.chars() {
+                    if matches!(c, '"' | '\\' | '$') {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+                replaced += 1;
+            }
+            _ => out.push_str(&src[t.span.clone()]),
+        }
+        prev_end = Some(t.span.end);
     }
-    out.push_str(&src[at..]);
+    let mut distinct: Vec<(u32, u32)> = literals.iter().map(|(l, c, _)| (*l, *c)).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if replaced != distinct.len() {
+        return Err(Refusal::new(
+            "a bucket: literal could not be rewritten for the upstream",
+        ));
+    }
     Ok(out)
-}
-
-/// Byte offset of 1-based (line, column in characters), if it is the start of a string.
-fn offset(src: &str, line: u32, col: u32) -> Option<usize> {
-    let mut line_start = 0;
-    for _ in 1..line {
-        line_start += src[line_start..].find('\n')? + 1;
-    }
-    let o = src[line_start..]
-        .char_indices()
-        .nth(col.checked_sub(1)? as usize)
-        .map(|(i, _)| line_start + i)?;
-    (src.as_bytes().get(o) == Some(&b'"')).then_some(o)
-}
-
-/// The byte after the closing quote of the string literal opening at `start` (the lexer's rule).
-fn literal_end(src: &str, start: usize) -> usize {
-    let b = src.as_bytes();
-    let mut j = start + 1;
-    while let Some(c) = b.get(j) {
-        match c {
-            b'\\' => j += 2,
-            b'"' => return j + 1,
-            _ => j += 1,
-        }
-    }
-    src.len()
 }

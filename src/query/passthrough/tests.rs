@@ -145,7 +145,16 @@ fn flux_bucket_literals_are_rewritten_in_place() {
     };
     assert_eq!(
         text,
-        "import \"influxdata/influxdb/schema\"\n// é comment\nx = from(bucket: \"acme_telegraf\")\n  |> range(start: -1h)\ny = schema.measurements(bucket: \"acme_telegraf/weekly\")"
+        "import \"influxdata/influxdb/schema\"\nx = from(bucket: \"acme_telegraf\")\n|> range(start: -1h)\ny = schema.measurements(bucket: \"acme_telegraf/weekly\")"
+    );
+    // Tokens go as written; comments do not go at all.
+    let src = "from(bucket:\"telegraf\") // to(bucket: \"x\")\n |> filter(fn: (r) => r._value =~ /a\\/b/ and r.s == \"q\\\"// not a comment\")";
+    let Ok(flux::Plan::Upstream(text)) = fx(&acme, src) else {
+        panic!("refused");
+    };
+    assert_eq!(
+        text,
+        "from(bucket:\"acme_telegraf\")\n|> filter(fn: (r) => r._value =~ /a\\/b/ and r.s == \"q\\\"// not a comment\")"
     );
     assert_eq!(fx(&acme, "buckets()"), Ok(flux::Plan::Local));
 }
