@@ -6,7 +6,8 @@
 //!
 //! Query path: `http` (`/query`) → `tenant` → `limits` (queries) → `query` (InfluxQL → plan →
 //! execution) → `store` (catalog and scans); `/api/v2/query` → `query::flux` (Flux → tables →
-//! annotated CSV) → `store`.
+//! annotated CSV) → `store`. Fronting mode: both → `query::passthrough` (checked per tenant,
+//! names rewritten) → the upstream InfluxDB, answers streamed back.
 //!
 //! # Layout
 //!
@@ -20,7 +21,7 @@
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `store`: the embedded store: WAL consumer, Arrow buffers, durable Parquet partitions, catalog, scans, retention and compaction.
-//! - `query`: InfluxQL and Flux front-ends, logical plan, execution over the store, answer encoders.
+//! - `query`: InfluxQL and Flux front-ends, logical plan, execution over the store, answer encoders, the fronting-mode passthrough.
 //! - `downsample`: streaming rollups (`[[downsample]]`): windows, watermark, late correction, WAL consumer writing derived records.
 //! - `forward`: WAL consumer delivering records to an upstream InfluxDB (v1/v2), with retries and dead letters.
 //! - `http`: the InfluxDB HTTP API (routes, capped bodies, error dialects).

@@ -51,6 +51,8 @@ pub enum AppError {
     Wal(#[from] crate::wal::WalError),
     #[error(transparent)]
     Forward(#[from] forward::ForwardError),
+    #[error("query passthrough: {0}")]
+    Passthrough(#[from] crate::query::passthrough::PassError),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("server failed: {0}")]
@@ -157,6 +159,7 @@ pub async fn run_from(
         started: SystemTime::now(),
         core: OnceLock::new(),
         query_metrics: metrics.query.clone(),
+        passthrough: passthrough(&config)?,
     });
     let server = {
         // `track` counts every answer of a write route: layers that answer writes themselves
@@ -286,6 +289,19 @@ pub async fn run_from(
     wal.close().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// The query passthrough: fronting mode without a local store copy.
+fn passthrough(config: &Config) -> Result<Option<crate::query::passthrough::Upstream>, AppError> {
+    let Some(u) = config.upstream.as_ref().filter(|_| !config.store.enabled) else {
+        return Ok(None);
+    };
+    let settings = crate::query::passthrough::UpstreamSettings {
+        url: u.url.clone(),
+        timeout: u.query_timeout,
+        max_bytes: u.query_max_bytes,
+    };
+    Ok(Some(crate::query::passthrough::Upstream::new(settings)?))
 }
 
 /// The WAL settings of `config` (also for offline tools that open the WAL).

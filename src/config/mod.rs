@@ -238,6 +238,10 @@ pub struct UpstreamConfig {
     /// Concurrent upstream requests.
     pub max_in_flight: usize,
     pub max_backoff: Duration,
+    /// Longest a passed-through query may take, answer included (`query_timeout`, 60 s).
+    pub query_timeout: Duration,
+    /// Most answer bytes a passed-through query may stream (`query_max_bytes`, 1 GiB).
+    pub query_max_bytes: u64,
     /// Defaults for tenants that set none.
     pub org: Option<String>,
     pub token: Option<Secret>,

@@ -91,6 +91,8 @@ pub(super) struct RawUpstream {
     pub gzip: Option<bool>,
     pub max_in_flight: Option<Spanned<u64>>,
     pub max_backoff: Option<HumanDuration>,
+    pub query_timeout: Option<HumanDuration>,
+    pub query_max_bytes: Option<Spanned<ByteSize>>,
     /// Defaults for tenants that set none; empty means "not set".
     pub org: Option<String>,
     pub token: Option<String>,

@@ -51,6 +51,8 @@ batch_bytes = 65536
 gzip = false
 max_in_flight = 2
 max_backoff = "5m"
+query_timeout = "90s"
+query_max_bytes = "64MiB"
 org = "main"
 token = "${INFLUX_TOKEN}"
 username = "admin"
@@ -103,6 +105,10 @@ fn full_file_is_read() {
         (100, 65536, false, 2)
     );
     assert_eq!(u.max_backoff, Duration::from_secs(300));
+    assert_eq!(
+        (u.query_timeout, u.query_max_bytes),
+        (Duration::from_secs(90), 64 << 20)
+    );
     assert_eq!(u.token.as_ref().unwrap().expose(), "global-upstream-secret");
     let acme = &c.tenants[0];
     assert_eq!(acme.id.as_str(), "acme");
@@ -313,6 +319,10 @@ fn redacted_toml_hides_secrets_and_reloads() {
         (bu.timeout, bu.max_backoff, bu.api),
         (u.timeout, u.max_backoff, u.api)
     );
+    assert_eq!(
+        (bu.query_timeout, bu.query_max_bytes),
+        (u.query_timeout, u.query_max_bytes)
+    );
     assert_eq!(back.tenants[1].buckets, c.tenants[1].buckets);
     assert_eq!(back.tenants[0].token_sha256, c.tenants[0].token_sha256);
     // Defaults are filled in.
@@ -464,6 +474,13 @@ fn store_defaults_follow_the_upstream() {
     assert_eq!(c.store.maintenance_interval, Duration::from_secs(60));
     let c = parse("[upstream]\nurl = \"http://influx:8086\"\n").unwrap();
     assert!(!c.store.enabled, "fronting: off unless asked");
+    let u = c.upstream.as_ref().unwrap();
+    assert_eq!(
+        (u.query_timeout, u.query_max_bytes),
+        (Duration::from_secs(60), 1 << 30),
+        "passthrough defaults"
+    );
+    assert!(parse("[upstream]\nurl = \"http://i:8086\"\nquery_max_bytes = 0\n").is_err());
     let c = parse(
         "[upstream]\nurl = \"http://influx:8086\"\n[store]\nenabled = true\nretention = \"2d\"\n",
     )

@@ -242,6 +242,13 @@ fn upstream(text: &str, u: RawUpstream) -> Result<UpstreamConfig, ConfigError> {
         gzip: u.gzip.unwrap_or(true),
         max_in_flight: positive_count(text, "upstream.max_in_flight", u.max_in_flight, 4)?,
         max_backoff: u.max_backoff.map_or(Duration::from_secs(30), |d| d.0),
+        query_timeout: u.query_timeout.map_or(Duration::from_secs(60), |d| d.0),
+        query_max_bytes: positive_size(
+            text,
+            "upstream.query_max_bytes",
+            u.query_max_bytes,
+            1 << 30,
+        )?,
         org: set(u.org),
         token: secret(u.token),
         username: set(u.username),

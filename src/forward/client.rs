@@ -58,7 +58,7 @@ pub async fn send(
 }
 
 /// The error with its causes (`reqwest`'s own message rarely says what went wrong).
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

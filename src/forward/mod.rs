@@ -42,8 +42,9 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
+pub use client::describe;
 pub use deadletter::{DeadLetterSink, FileSink};
-pub use request::{WriteRequest, split_db_rp};
+pub use request::{WriteRequest, endpoint, split_db_rp, v1_authorization};
 pub use status::{BucketStatus, ForwardStatus, ResponseClasses, StatusSnapshot, UpstreamError};
 
 use crate::error::{ErrorCode, HasErrorCode};

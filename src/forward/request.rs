@@ -36,7 +36,7 @@ pub fn wire_precision(api: UpstreamApi, precision: Precision) -> (&'static str, 
 
 /// `{base}` with `suffix` appended to its path (a path prefix such as `/influx` is kept, and so
 /// are query parameters already in the configured URL).
-fn endpoint(base: &url::Url, suffix: &str) -> url::Url {
+pub fn endpoint(base: &url::Url, suffix: &str) -> url::Url {
     let mut url = base.clone();
     let path = format!("{}/{}", base.path().trim_end_matches('/'), suffix);
     url.set_path(&path);
@@ -102,7 +102,7 @@ pub fn build(
 /// The `Authorization` header of a v1 request: Basic when a user name or password is set,
 /// else `Token <token>` (InfluxDB 2's v1 compatibility API; 1.x ignores it when
 /// authentication is off).
-fn v1_authorization(dest: &Destination) -> Option<(&'static str, String)> {
+pub fn v1_authorization(dest: &Destination) -> Option<(&'static str, String)> {
     if dest.username.is_some() || dest.password.is_some() {
         let user = dest.username.as_deref().unwrap_or("");
         let pass = dest.password.as_deref().unwrap_or("");

@@ -4,7 +4,9 @@
 //! `extern`, or an `application/vnd.flux` body), its validation and the errors before any
 //! answer byte (JSON `{"code","message"}`: 400 compile errors, 404 unknown bucket, 413, 429,
 //! 500), the read-your-writes barrier and timeout (as `/query`), and the annotated CSV answer.
-//! In fronting mode (no embedded store) it answers 501 until the passthrough exists.
+//! In fronting mode (no embedded store) a parsed script is checked and sent to the upstream
+//! (`http::passthrough`), except one that lists `buckets()`, which sluice answers itself from
+//! the tenant's configured buckets.
 //! Does not own: the language (`query::flux`).
 
 use std::sync::Arc;
@@ -25,8 +27,9 @@ use crate::metrics::Lang;
 use crate::model::BucketName;
 use crate::query::flux::csv::{self, Annotation};
 use crate::query::flux::{self as fluxq, FluxContext};
+use crate::query::passthrough::{self, flux::Plan, flux::owned_bucket};
 use crate::store::ReadStore;
-use crate::tenant::{BucketPattern, Tenant, bucket_for_v1};
+use crate::tenant::{BucketPattern, Tenant};
 
 /// Largest request body (the query inside is bounded by `query::flux::MAX_QUERY_BYTES`).
 const MAX_BODY_BYTES: usize = 2 << 20;
@@ -114,6 +117,21 @@ async fn run_v2(
         Ok(v) => v,
         Err(resp) => return resp,
     };
+    if let Some(up) = &state.passthrough {
+        match pass_check(&tenant, &src) {
+            Err(resp) => return resp,
+            Ok(Plan::Local) => {}
+            Ok(Plan::Upstream(text)) => {
+                let permit = match state.limits.start_query(tenant.id()) {
+                    Ok(p) => p,
+                    Err(e) => return super::write::limit_error(d, &e),
+                };
+                let json = !ctype.starts_with("application/vnd.flux");
+                let body = upstream_body(&bytes, json, text);
+                return super::passthrough::flux(up, &tenant, body, permit, seen).await;
+            }
+        }
+    }
     let program = match fluxq::compile(&src) {
         Ok(p) => p,
         Err(e) if e.code == ErrorCode::Invalid => {
@@ -130,28 +148,30 @@ async fn run_v2(
             .retry_after(1)
             .into_response();
     };
-    let Some(store) = core.store.clone() else {
+    let store = core.store.clone();
+    if store.is_none() && state.passthrough.is_none() {
         return ApiError::new(
             d,
             ErrorCode::NotImplemented,
-            "Flux is answered only by sluice's embedded store; passing Flux through to the upstream InfluxDB is not implemented yet",
+            "Flux is answered by sluice's embedded store or passed to the upstream, and this sluice has neither",
         )
         .into_response();
-    };
-    if let Err(e) = store
-        .wait_applied(core.wal.last_durable(), QUERY_TIMEOUT)
-        .await
+    }
+    if let Some(store) = &store
+        && let Err(e) = store
+            .wait_applied(core.wal.last_durable(), QUERY_TIMEOUT)
+            .await
     {
         return ApiError::from_err(d, &e).into_response();
     }
     let now_ns = now.unwrap_or_else(|| state.clock.now_ns());
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let store: &dyn ReadStore = store.as_ref();
-        let resolve = |name: &str| resolve_bucket(&tenant, name);
+        let store: Option<&dyn ReadStore> = store.as_deref().map(|s| s as &dyn ReadStore);
+        let resolve = |name: &str| owned_bucket(&tenant, name);
         let ctx = FluxContext {
             tenant: tenant.id(),
-            store: Some(store),
+            store,
             resolve: &resolve,
             buckets: readable_buckets(&tenant, store),
             retention_ns: 0,
@@ -267,21 +287,8 @@ fn validate(req: QueryRequest) -> Result<(String, csv::Dialect, Option<i64>), Re
     Ok((src, dialect, now))
 }
 
-/// `from(bucket:)` → the tenant's bucket: the name itself, or a v1 `db/rp` name.
-fn resolve_bucket(tenant: &Tenant, name: &str) -> Option<BucketName> {
-    if let Ok(b) = BucketName::new(name)
-        && tenant.can_read(&b)
-    {
-        return Some(b);
-    }
-    let (db, rp) = name.split_once('/')?;
-    bucket_for_v1(db, Some(rp))
-        .ok()
-        .filter(|b| tenant.can_read(b))
-}
-
 /// What `buckets()` lists: the tenant's named buckets and, for `"*"`, those holding data.
-fn readable_buckets(tenant: &Tenant, store: &dyn ReadStore) -> Vec<BucketName> {
+fn readable_buckets(tenant: &Tenant, store: Option<&dyn ReadStore>) -> Vec<BucketName> {
     let mut out: Vec<BucketName> = tenant
         .buckets()
         .iter()
@@ -290,13 +297,49 @@ fn readable_buckets(tenant: &Tenant, store: &dyn ReadStore) -> Vec<BucketName> {
             BucketPattern::Any => None,
         })
         .collect();
-    out.extend(
-        store
-            .buckets(tenant.id())
-            .into_iter()
-            .filter(|b| tenant.can_read(b)),
-    );
+    if let Some(store) = store {
+        out.extend(
+            store
+                .buckets(tenant.id())
+                .into_iter()
+                .filter(|b| tenant.can_read(b)),
+        );
+    }
     out.sort();
     out.dedup();
     out
+}
+
+/// Fronting mode: the parsed script checked for the tenant (400 when it does not parse, 403
+/// when it is refused).
+#[allow(clippy::result_large_err)]
+fn pass_check(tenant: &Tenant, src: &str) -> Result<Plan, Response> {
+    if src.len() > fluxq::MAX_QUERY_BYTES {
+        let msg = format!(
+            "query is {} bytes, more than the {} allowed",
+            src.len(),
+            fluxq::MAX_QUERY_BYTES
+        );
+        return Err(ApiError::new(Dialect::V2, ErrorCode::RequestTooLarge, msg).into_response());
+    }
+    let program = fluxq::parser::parse(src)
+        .map_err(|e| invalid(format!("compilation failed: {}", e.message)))?;
+    passthrough::flux::check(tenant, &program, src)
+        .map_err(|r| super::passthrough::refused(Dialect::V2, &r))
+}
+
+/// The JSON request for the upstream: the checked script, and the client's `dialect` and
+/// `now` (nothing else: `extern` and `params` were refused).
+fn upstream_body(bytes: &[u8], json: bool, query: String) -> Vec<u8> {
+    let mut out = serde_json::Map::new();
+    out.insert("query".into(), query.into());
+    out.insert("type".into(), "flux".into());
+    if json && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        for key in ["dialect", "now"] {
+            if let Some(x) = v.get(key).filter(|x| !x.is_null()) {
+                out.insert(key.into(), x.clone());
+            }
+        }
+    }
+    serde_json::Value::Object(out).to_string().into_bytes()
 }

@@ -4,7 +4,8 @@
 //! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
 //! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
 //! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
-//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `flux` (`/api/v2/query`: Flux), `serve` (connections: count, head timeout, graceful
+//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `flux` (`/api/v2/query`: Flux), `passthrough`
+//! (fronting mode: both passed to the upstream), `serve` (connections: count, head timeout, graceful
 //! shutdown). Does not own: line semantics (`ingest`), durability (`wal`).
 
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod body;
 pub mod error;
 pub mod flux;
 pub mod meta;
+pub mod passthrough;
 pub mod query;
 pub mod serve;
 pub mod write;
@@ -68,6 +70,8 @@ pub struct AppState {
     pub core: OnceLock<Core>,
     /// Where query handlers report (`sluice_query_*`).
     pub query_metrics: crate::metrics::QueryMetrics,
+    /// Fronting mode without a local store: queries pass through to the upstream.
+    pub passthrough: Option<crate::query::passthrough::Upstream>,
 }
 
 /// The whole API.

@@ -6,7 +6,8 @@
 //! query: …`, 403 for a `CREATE DATABASE` the tenant may not, 429 past the tenant's query
 //! limits), the read-your-writes barrier (a query sees every write acknowledged before it
 //! started), the per-query timeout, streaming chunked answers, and reporting each request to
-//! `sluice_query_*` (`metrics::QueryMetrics`).
+//! `sluice_query_*` (`metrics::QueryMetrics`). In fronting mode (`AppState::passthrough`) a
+//! parsed query is checked and sent to the upstream instead (`http::passthrough`).
 //! Does not own: statements (`query::influxql`), encoding (`query::influxql::response`).
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::query::QueryContext;
 use crate::query::influxql::ast::{Query, Statement};
 use crate::query::influxql::response::{self, Epoch, StatementResult};
 use crate::query::influxql::run::Runner;
+use crate::query::passthrough::{self, Upstream, upstream::V1Query};
 use crate::store::ReadStore;
 use crate::tenant::{BucketPattern, Tenant, bucket_for_v1, v1_db_rp};
 
@@ -130,6 +132,9 @@ async fn run_v1(
                 .into_response();
         }
     };
+    if let Some(up) = &state.passthrough {
+        return pass_v1(state, up, &tenant, parsed, &params, &headers, &method, seen).await;
+    }
     if let Some(denied) = authorize(&tenant, &parsed, &headers, &params) {
         return denied;
     }
@@ -210,6 +215,50 @@ async fn run_v1(
         StatusCode::OK,
         Body::from(response::encode(&results, epoch)),
     )
+}
+
+/// Fronting mode: the checked query goes to the upstream (`http::passthrough`).
+#[allow(clippy::too_many_arguments)]
+async fn pass_v1(
+    state: &AppState,
+    up: &Upstream,
+    tenant: &Tenant,
+    parsed: Query,
+    params: &Params,
+    headers: &HeaderMap,
+    method: &Method,
+    seen: &mut Seen,
+) -> Response {
+    let checked =
+        match passthrough::influxql::check(tenant, parsed, params.get("db"), params.get("rp")) {
+            Ok(c) => c,
+            Err(r) => return super::passthrough::refused(Dialect::V1, &r),
+        };
+    let permit = match state.limits.start_query(tenant.id()) {
+        Ok(p) => p,
+        Err(e) => return super::write::limit_error(Dialect::V1, &e),
+    };
+    let owned = |k: &str| params.get(k).map(str::to_owned);
+    // A `SHOW DATABASES` answer is filtered, which sluice does on JSON only.
+    let accept = if checked.show_databases.is_empty() {
+        headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    let query = V1Query {
+        q: checked.text,
+        db: checked.db,
+        rp: owned("rp").filter(|r| !r.is_empty()),
+        epoch: owned("epoch"),
+        chunked: owned("chunked"),
+        chunk_size: owned("chunk_size"),
+        accept,
+        get: *method == Method::GET,
+    };
+    super::passthrough::influxql(up, tenant, query, &checked.show_databases, permit, seen).await
 }
 
 fn json(status: StatusCode, body: Body) -> Response {

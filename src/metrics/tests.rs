@@ -67,6 +67,7 @@ fn fixture() -> Fixture {
         started: SystemTime::now(),
         core: OnceLock::new(),
         query_metrics: metrics.query.clone(),
+        passthrough: None,
     });
     let _ = state.core.set(Core {
         wal,

@@ -1,6 +1,7 @@
 //! Queries: the InfluxQL front-end, the logical plan it lowers to and its execution over the
 //! embedded store (`store::ReadStore`); the Flux front-end (`flux`), which evaluates Flux's
-//! table model itself over the same store.
+//! table model itself over the same store. In fronting mode, both languages are checked and
+//! passed to the upstream InfluxDB instead (`passthrough`).
 //!
 //! Owns: parsing, planning and executing queries, and encoding their answers.
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).
@@ -8,6 +9,7 @@
 pub mod exec;
 pub mod flux;
 pub mod influxql;
+pub mod passthrough;
 pub mod plan;
 pub mod result;
 

@@ -143,6 +143,11 @@ impl Tenant {
         format!("{}{}", self.bucket_prefix, bucket.as_str())
     }
 
+    /// `bucket_prefix`: what the upstream's bucket (v1: database) names start with.
+    pub fn upstream_prefix(&self) -> &str {
+        &self.bucket_prefix
+    }
+
     /// Upstream org (tenant's, else `[upstream] org`).
     pub fn upstream_org(&self) -> Option<&str> {
         self.org.as_deref()

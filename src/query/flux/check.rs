@@ -65,7 +65,7 @@ fn collect_expr(e: &Expr, out: &mut Vec<String>) {
 }
 
 /// Calls `f` on `e` and every sub-expression (function bodies included).
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+pub fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Str(parts) => parts.iter().for_each(|p| {

@@ -42,6 +42,8 @@ pub enum Tok {
 pub struct Token {
     pub tok: Tok,
     pub pos: Pos,
+    /// Its bytes in the query text.
+    pub span: std::ops::Range<usize>,
 }
 
 /// Longest token list a query may produce.
@@ -83,6 +85,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, FluxError> {
                 "query has more than {MAX_TOKENS} tokens"
             )));
         }
+        let tok_start = i;
         let tok = if c == b'"' {
             let (s, next, lines) = string(src, i, pos)?;
             if lines > 0 {
@@ -123,13 +126,21 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, FluxError> {
             let ch = src[i..].chars().next().unwrap_or('?');
             return Err(FluxError::at(pos, format!("invalid character {ch:?}")));
         };
-        out.push(Token { tok, pos });
+        out.push(Token {
+            tok,
+            pos,
+            span: tok_start..i,
+        });
     }
     let pos = Pos {
         line,
         col: (src[line_start..].chars().count() + 1) as u32,
     };
-    out.push(Token { tok: Tok::Eof, pos });
+    out.push(Token {
+        tok: Tok::Eof,
+        pos,
+        span: src.len()..src.len(),
+    });
     Ok(out)
 }
 

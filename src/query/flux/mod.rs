@@ -34,6 +34,7 @@ use crate::model::{BucketName, TenantId};
 use crate::store::ReadStore;
 
 pub use ast::Program;
+pub use check::walk;
 pub use table::Table;
 
 /// Longest query text accepted.

@@ -12,7 +12,7 @@
 
 mod agreement;
 mod data;
-mod grafana;
+pub mod grafana;
 mod pairs;
 
 use std::io::Write as _;

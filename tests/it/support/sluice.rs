@@ -6,7 +6,7 @@
 //! restart on the same ports and data dir. Also `SluiceConfig`, a builder for the common config shape:
 //! top-level `data_dir`; `[server] listen`; `[wal] dir/sync/max_disk`; `[upstream] url/api`;
 //! `[[tenant]] id, token_sha256 = [hex], buckets = [..], upstream = {org, token, username,
-//! password}`. Does not own: what sluice does with the config.
+//! password, bucket_prefix}`. Does not own: what sluice does with the config.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -254,6 +254,7 @@ pub struct TenantConf {
     pub upstream_token: Option<String>,
     pub upstream_username: Option<String>,
     pub upstream_password: Option<String>,
+    pub upstream_bucket_prefix: Option<String>,
 }
 
 /// Builder for the common config. `to_toml()` leaves `data_dir`/`listen` to [`Sluice::start`].
@@ -329,6 +330,7 @@ fn tenant_table(tc: &TenantConf) -> Value {
         ("token", &tc.upstream_token),
         ("username", &tc.upstream_username),
         ("password", &tc.upstream_password),
+        ("bucket_prefix", &tc.upstream_bucket_prefix),
     ] {
         if let Some(v) = v {
             up.insert(k.into(), v.clone().into());
