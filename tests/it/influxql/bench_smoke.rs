@@ -1,6 +1,6 @@
 //! One tiny run of `sluice-bench query` (InfluxDB 1.6.7 and sluice, a few thousand lines): the
 //! mode runs end to end, InfluxDB's timings are there, and where sluice answers, it answers
-//! the same number of rows.
+//! the same number of rows; sluice answers the Flux equivalents too.
 
 use std::process::Command;
 
@@ -36,7 +36,19 @@ fn query_bench_runs_end_to_end() {
     assert!(out.status.success(), "sluice-bench query failed: {stderr}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let timings = v["timings"].as_array().expect("timings");
-    assert_eq!(timings.len(), 6, "3 queries × 2 systems: {stderr}");
+    assert_eq!(
+        timings.len(),
+        9,
+        "3 queries × 2 systems, and sluice in Flux: {stderr}"
+    );
+    for t in timings
+        .iter()
+        .filter(|t| t["query"].as_str().is_some_and(|q| q.ends_with(" [flux]")))
+    {
+        assert_eq!(t["system"], "sluice", "{t}");
+        assert!(t["error"].is_null(), "Flux: {t}");
+        assert!(t["rows"].as_u64().is_some_and(|r| r > 0), "Flux: {t}");
+    }
     for t in timings.iter().filter(|t| t["system"] == "influxd 1.6") {
         assert!(t["error"].is_null(), "influxd: {t}");
         assert!(t["rows"].as_u64().is_some_and(|r| r > 0), "influxd: {t}");
@@ -50,5 +62,9 @@ fn query_bench_runs_end_to_end() {
     }
     let table = std::fs::read_to_string(out_dir.path().join("table.md")).expect("table.md");
     assert!(table.contains("| mean 1h/10s, 20 series |"), "{table}");
+    assert!(
+        table.contains("| nnd 1h, 8 ifaces: sluice in Flux |"),
+        "{table}"
+    );
     assert_eq!(v["loads"][0]["lines"].as_u64(), Some(11_000));
 }
