@@ -287,7 +287,13 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                 if !sch.tags.iter().any(|t| t == tag) {
                     continue;
                 }
-                for series in store.series(ctx.tenant, &bucket, &m) {
+                // The store's cached series index: no scan, no copy of every series key.
+                let index = store.series_index(ctx.tenant, &bucket, &m);
+                if predicate.is_none() {
+                    out.extend(index.tag_values().get(tag).into_iter().flatten().cloned());
+                    continue;
+                }
+                for series in index.series() {
                     let Some((_, v)) = series.iter().find(|(k, _)| k == tag) else {
                         continue;
                     };
