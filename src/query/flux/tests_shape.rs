@@ -252,3 +252,19 @@ fn row_bound_is_an_error_not_a_truncation() {
     let e = execute(&compile(RANGE).expect("compiles"), &ctx).expect_err("bounded");
     assert!(e.message.contains("more than 10 rows"), "{}", e.message);
 }
+
+#[test]
+fn aggregate_window_after_group_keeps_the_range_bounds() {
+    // group() drops _start/_stop from the key; the windows still span range()'s bounds, so
+    // createEmpty yields every window of [10:00, 10:02), also those after the last point.
+    let q = format!(
+        "{RANGE} |> filter(fn: (r) => r._field == \"usage_idle\") |> group() |> aggregateWindow(every: 30s, fn: count)"
+    );
+    let t = &run(&q)[0].tables[0];
+    let stop = T0 + 120 * S;
+    assert_eq!(
+        col(t, "_time"),
+        [30, 60, 90, 120].map(|s| Value::Time(T0 + s * S))
+    );
+    assert_eq!(col(t, "_stop").last(), Some(&Value::Time(stop)));
+}

@@ -70,13 +70,32 @@ impl Windows {
                 _ => None,
             })
             .collect();
+        // The range's bounds: from the group key, else (after `group()`) from the `_start` and
+        // `_stop` columns range() gave every row, else from the rows' times.
+        let column = |name: &str| -> Vec<i64> {
+            t.idx(name).map_or_else(Vec::new, |i| {
+                t.rows
+                    .iter()
+                    .filter_map(|r| match &r[i] {
+                        Value::Time(x) => Some(*x),
+                        _ => None,
+                    })
+                    .collect()
+            })
+        };
         let lo = match t.key_value("_start") {
             Some(Value::Time(s)) => Some(*s),
-            _ => times.iter().flatten().min().copied(),
+            _ => column("_start")
+                .into_iter()
+                .min()
+                .or_else(|| times.iter().flatten().min().copied()),
         };
         let hi = match t.key_value("_stop") {
             Some(Value::Time(s)) => Some(*s),
-            _ => times.iter().flatten().max().map(|x| x + 1),
+            _ => column("_stop")
+                .into_iter()
+                .max()
+                .or_else(|| times.iter().flatten().max().map(|x| x + 1)),
         };
         let (Some(lo), Some(hi)) = (lo, hi) else {
             return Ok(Vec::new());
