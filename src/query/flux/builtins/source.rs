@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use super::{Call, stream};
 use crate::query::flux::FluxError;
-use crate::query::flux::ast::{Expr, ExprKind, FuncBody, StrPart};
 use crate::query::flux::interp::Runtime;
 use crate::query::flux::lexer::Pos;
 use crate::query::flux::table::{Col, Stream, Table, Type};
@@ -211,7 +210,6 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
         if fields.is_empty() {
             continue;
         }
-        let hint = tag_hint(&filters, &schema.tags);
         let batch = store
             .scan(&ScanRequest {
                 tenant: ctx.tenant,
@@ -219,7 +217,7 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
                 measurement: &m,
                 min_time: start,
                 max_time: stop - 1,
-                tag_equals: &hint,
+                tag_equals: &[],
                 fields: Some(&fields),
                 max_bytes: ctx.max_scan_bytes,
             })
@@ -241,72 +239,6 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
     }
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(sorted.into_iter().map(|(_, t)| t).collect())
-}
-
-/// Tag equalities every row passing `filters` meets: the `r.k == "v"` (or `r["k"] == "v"`)
-/// conjuncts of filter bodies, for tags `k` of the measurement. A pruning hint for the scan;
-/// the filters still run on every row read.
-fn tag_hint(filters: &[Arc<Function>], tags: &[String]) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for f in filters {
-        let Function::Lit(lit, _) = &**f else {
-            continue;
-        };
-        if let (Some((param, _)), FuncBody::Expr(body)) = (lit.params.first(), &lit.body) {
-            conjuncts(body, param, tags, &mut out);
-        }
-    }
-    out
-}
-
-fn conjuncts(e: &Expr, param: &str, tags: &[String], out: &mut Vec<(String, Vec<String>)>) {
-    match &e.kind {
-        ExprKind::Binary("and", l, r) => {
-            conjuncts(l, param, tags, out);
-            conjuncts(r, param, tags, out);
-        }
-        ExprKind::Binary("==", l, r) => {
-            let pair = match (column_of(l, param), text_of(r)) {
-                (Some(k), Some(v)) => Some((k, v)),
-                _ => column_of(r, param).zip(text_of(l)),
-            };
-            if let Some((k, v)) = pair {
-                if tags.iter().any(|t| t == k) {
-                    out.push((k.to_owned(), vec![v]));
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `k` of `param.k` or `param["k"]`.
-fn column_of<'e>(e: &'e Expr, param: &str) -> Option<&'e str> {
-    match &e.kind {
-        ExprKind::Member(o, k) if matches!(&o.kind, ExprKind::Ident(p) if p == param) => Some(k),
-        ExprKind::Index(o, k) if matches!(&o.kind, ExprKind::Ident(p) if p == param) => {
-            match &k.kind {
-                ExprKind::Str(parts) => match parts.as_slice() {
-                    [StrPart::Text(t)] => Some(t),
-                    _ => None,
-                },
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// The text of a string literal without interpolation.
-fn text_of(e: &Expr) -> Option<String> {
-    match &e.kind {
-        ExprKind::Str(parts) => match parts.as_slice() {
-            [] => Some(String::new()),
-            [StrPart::Text(t)] => Some(t.clone()),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn apply_filters(
@@ -400,45 +332,4 @@ fn hex_id(tenant: &str, bucket: &str) -> String {
     use sha2::Digest as _;
     let d = sha2::Sha256::digest(format!("{tenant}\0{bucket}").as_bytes());
     hex::encode(&d[..8])
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use crate::query::flux::ast::Stmt;
-    use crate::query::flux::parser::parse;
-
-    /// The hint of the function literal `f = (r) => ...`.
-    fn hint(src: &str) -> Vec<(String, Vec<String>)> {
-        let p = parse(src).unwrap();
-        let Some(Stmt::Assign(_, e)) = p.body.first() else {
-            panic!("{src}")
-        };
-        let ExprKind::Func(lit) = &e.kind else {
-            panic!("{src}")
-        };
-        let f = Arc::new(Function::Lit(lit.clone(), Default::default()));
-        tag_hint(&[f], &["agent_host".to_owned(), "ifName".to_owned()])
-    }
-
-    #[test]
-    fn tag_hints_come_from_equalities_in_and_chains_only() {
-        let h = hint(
-            "f = (r) => r._measurement == \"interface\" and r.agent_host == \"10.0.0.0\" and \"Gi0/1\" == r[\"ifName\"]",
-        );
-        assert_eq!(
-            h,
-            [
-                ("agent_host".to_owned(), vec!["10.0.0.0".to_owned()]),
-                ("ifName".to_owned(), vec!["Gi0/1".to_owned()]),
-            ]
-        );
-        // Not a conjunct every row meets, not a tag, not a literal: no hint.
-        assert!(hint("f = (r) => r.agent_host == \"a\" or r.ifName == \"b\"").is_empty());
-        assert!(hint("f = (r) => r.host == \"a\" and r.agent_host != \"b\"").is_empty());
-        assert!(hint("f = (r) => r.agent_host == \"${x}\"").is_empty());
-        assert!(hint("f = (x) => r.agent_host == \"a\"").is_empty());
-    }
 }
