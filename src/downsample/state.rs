@@ -56,23 +56,29 @@ impl TenantState {
 struct RuleState {
     c: Compiled,
     tenants: HashMap<TenantId, TenantState>,
-    /// Measurement (escaped) → taken by the rule; field key (escaped) → its id if taken.
+    /// Measurement (escaped) → taken by the rule; field key (escaped) → its id if taken
+    /// (taken fields stay when the cache starts again: windows hold their ids).
     measurements: FastMap<Box<[u8]>, bool>,
     fields: FastMap<Box<[u8]>, Option<FieldId>>,
-    /// The names of the fields the rule took, by id; never forgotten (windows hold ids).
+    /// The names of the fields the rule took, by id.
     field_names: Vec<Box<str>>,
-    field_ids: FastMap<Box<[u8]>, FieldId>,
 }
 
 /// Entries a match cache holds before it starts again (bounds memory on odd input).
 const CACHE_MAX: usize = 4096;
 
-fn cached<T: Copy>(cache: &mut FastMap<Box<[u8]>, T>, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
+/// `f(key)`, remembered; a full cache forgets every entry `keep` does not hold on to.
+fn cached<T: Copy>(
+    cache: &mut FastMap<Box<[u8]>, T>,
+    key: &[u8],
+    keep: impl Fn(&T) -> bool,
+    f: impl FnOnce(&[u8]) -> T,
+) -> T {
     if let Some(&b) = cache.get(key) {
         return b;
     }
     if cache.len() >= CACHE_MAX {
-        cache.clear();
+        cache.retain(|_, v| keep(v));
     }
     let b = f(key);
     cache.insert(key.into(), b);
@@ -87,27 +93,29 @@ impl RuleState {
             measurements: FastMap::default(),
             fields: FastMap::default(),
             field_names: Vec::new(),
-            field_ids: FastMap::default(),
         }
     }
 
     fn takes_measurement(&mut self, m: &[u8]) -> bool {
         let c = &self.c;
-        cached(&mut self.measurements, m, |m| c.takes_measurement(m))
+        cached(
+            &mut self.measurements,
+            m,
+            |_| false,
+            |m| c.takes_measurement(m),
+        )
     }
 
     /// The id of field key `k` (escaped) if the rule takes it.
     fn takes_field(&mut self, k: &[u8]) -> Option<FieldId> {
-        let (c, names, ids) = (&self.c, &mut self.field_names, &mut self.field_ids);
-        cached(&mut self.fields, k, |k| {
+        let (c, names) = (&self.c, &mut self.field_names);
+        cached(&mut self.fields, k, Option::is_some, |k| {
             if !c.takes_field(k) {
                 return None;
             }
-            let next = FieldId::try_from(names.len()).unwrap_or(FieldId::MAX);
-            let id = *ids.entry(k.into()).or_insert(next);
-            if id == next {
-                names.push(String::from_utf8_lossy(k).into());
-            }
+            // Not in the cache: a field seen for the first time (taken ones are never dropped).
+            let id = FieldId::try_from(names.len()).unwrap_or(FieldId::MAX);
+            names.push(String::from_utf8_lossy(k).into());
             Some(id)
         })
     }
