@@ -67,6 +67,13 @@ pub struct QueryArgs {
     pub sluice_bin: Option<PathBuf>,
     #[arg(long, default_value = "/usr/bin/influxd")]
     pub influxd_bin: PathBuf,
+    /// Load and time sluice only (no InfluxDB), e.g. while working on sluice's side.
+    #[arg(long)]
+    pub sluice_only: bool,
+    /// After timing each system, keep it running with its data until Ctrl-C (to profile
+    /// or query it by hand); its URL is printed.
+    #[arg(long)]
+    pub hold: bool,
 }
 
 /// One query against one system.
@@ -216,6 +223,9 @@ pub async fn run(
             reason: e.to_string(),
         })?;
     for sys in SYSTEMS {
+        if args.sluice_only && sys != System::Sluice {
+            continue;
+        }
         if *interrupt.borrow() {
             return Err(BenchError::Interrupted);
         }
@@ -281,6 +291,16 @@ pub async fn run(
                 query: label,
                 ..t
             });
+        }
+        if args.hold {
+            eprintln!(
+                "== holding {} at {} (token {:?}) until Ctrl-C",
+                sys.label(),
+                running.url,
+                tenant.token
+            );
+            let mut stop = interrupt.clone();
+            let _ = stop.wait_for(|&s| s).await;
         }
         drop(running);
     }
@@ -564,6 +584,8 @@ mod tests {
             out: PathBuf::from("x"),
             sluice_bin: None,
             influxd_bin: PathBuf::from("influxd"),
+            sluice_only: false,
+            hold: false,
         }
     }
 
