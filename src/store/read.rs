@@ -146,6 +146,15 @@ pub trait ReadStore: Send + Sync {
         Arc::new(SeriesIndex::new(self.series(tenant, bucket, measurement)))
     }
 
+    /// Whether every series index of `tenant` built so far is still current, so that
+    /// [`series_index`](Self::series_index) answers without rebuilding one (only a measurement
+    /// never indexed yet is built on first use). Callers use it to answer metadata statements
+    /// in place instead of on a blocking thread; `false` is always safe.
+    fn series_indexes_current(&self, tenant: &TenantId) -> bool {
+        let _ = tenant;
+        false
+    }
+
     /// The rows a query needs; see the module docs for the exact shape.
     fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError>;
 

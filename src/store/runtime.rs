@@ -600,6 +600,16 @@ impl ReadStore for Store {
             .to_vec()
     }
 
+    fn series_indexes_current(&self, tenant: &TenantId) -> bool {
+        let gen_now = self.series_gen.load(Ordering::Acquire);
+        self.series_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(((t, _), _), _)| t == tenant)
+            .all(|(_, (built_at, _))| *built_at == gen_now)
+    }
+
     fn series_index(
         &self,
         tenant: &TenantId,

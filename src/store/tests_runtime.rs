@@ -189,6 +189,44 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_indexes_are_current_until_a_series_or_file_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = wal(dir.path());
+    let (store, task) = start(&wal, opts(dir.path())).await;
+    let (t, b) = ids();
+    let applied = |store: Arc<Store>, wal: Wal| async move {
+        store
+            .wait_applied(wal.last_durable(), Duration::from_secs(5))
+            .await
+            .unwrap();
+    };
+    append(&wal, "cpu,host=a v=1 10\n").await;
+    applied(store.clone(), wal.clone()).await;
+    // Nothing built yet: nothing stale (a first build is the caller's one-off cost).
+    assert!(store.series_indexes_current(&t));
+    assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 1);
+    assert!(store.series_indexes_current(&t));
+    // A point of a known series changes no index.
+    append(&wal, "cpu,host=a v=2 20\n").await;
+    applied(store.clone(), wal.clone()).await;
+    assert!(store.series_indexes_current(&t));
+    // A new series does, until the index is rebuilt.
+    append(&wal, "cpu,host=b v=1 10\n").await;
+    applied(store.clone(), wal.clone()).await;
+    assert!(!store.series_indexes_current(&t));
+    assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
+    assert!(store.series_indexes_current(&t));
+    // So does a flush (the catalog changes).
+    flush(&store, &wal).await;
+    assert!(!store.series_indexes_current(&t));
+    assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
+    assert!(store.series_indexes_current(&t));
+    // Another tenant's indexes are not this tenant's concern.
+    assert!(store.series_indexes_current(&TenantId::new("other").unwrap()));
+    task.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_evolves_across_files_and_buffer() {
     let dir = tempfile::tempdir().unwrap();
     let wal = wal(dir.path());

@@ -6,6 +6,7 @@
 //! omitted; times as epoch integers (`epoch=`) or RFC3339Nano strings; chunked answers as one
 //! JSON document per chunk. Does not own: computing the results.
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
@@ -147,17 +148,38 @@ fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
     }
 }
 
-/// A JSON string literal.
-fn quoted(s: &str) -> String {
-    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-    if plain {
-        let mut out = String::with_capacity(s.len() + 2);
+/// A JSON string literal, written where it is formatted (no intermediate `String`).
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if needs_no_escape(s) {
+            f.write_char('"')?;
+            f.write_str(s)?;
+            return f.write_char('"');
+        }
+        f.write_str(&Value::String(s.to_owned()).to_string())
+    }
+}
+
+fn needs_no_escape(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+fn quoted(s: &str) -> Quoted<'_> {
+    Quoted(s)
+}
+
+/// `quoted(s)` appended to `out`; the common case (nothing to escape) without formatting.
+fn push_quoted(out: &mut String, s: &str) {
+    if needs_no_escape(s) {
         out.push('"');
         out.push_str(s);
         out.push('"');
-        return out;
+    } else {
+        let _ = write!(out, "{}", Quoted(s));
     }
-    Value::String(s.to_owned()).to_string()
 }
 
 // Objects are written by hand: InfluxDB's key order (`name, tags, columns, values`) is what
@@ -209,7 +231,7 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
                             let _ = write!(out, "{}", datum(d, epoch, tz));
                         }
                     },
-                    Datum::String(s) => out.push_str(&quoted(s)),
+                    Datum::String(s) => push_quoted(out, s),
                 }
             }
             out.push(']');
