@@ -8,6 +8,11 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+// Queries and ingest allocate and free many short-lived buffers from several threads; glibc's
+// allocator spent a large share of query time in malloc/free and page faults (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sluice",
