@@ -24,6 +24,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
+use rayon::prelude::*;
 
 use super::StoreError;
 use super::batch::{ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, tag_column_name};
@@ -306,6 +307,34 @@ fn read_file(
     Ok(batches)
 }
 
+/// [`read_file`] for each of `files`, in order. Files are decoded in parallel on rayon's pool
+/// (decoding is most of a large scan); a failure is the first file's in order. Each file's
+/// rows are charged against the bound only after all are read, so a scan may briefly hold one
+/// file more per core than `max_bytes`.
+fn read_files(
+    files: &[&Arc<FileMeta>],
+    req: &ScanRequest<'_>,
+    out: &SchemaRef,
+    stats: &mut ScanStats,
+) -> Result<Vec<Vec<RecordBatch>>, StoreError> {
+    let results: Vec<(Result<Vec<RecordBatch>, StoreError>, ScanStats)> = files
+        .par_iter()
+        .map(|f| {
+            let mut st = ScanStats::default();
+            (read_file(f, req, out, &mut st), st)
+        })
+        .collect();
+    let mut all = Vec::with_capacity(results.len());
+    for (r, st) in results {
+        stats.files += st.files;
+        stats.row_groups_read += st.row_groups_read;
+        stats.row_groups_skipped += st.row_groups_skipped;
+        stats.rows_read += st.rows_read;
+        all.push(r?);
+    }
+    Ok(all)
+}
+
 /// The rows `req` asks for, from `files` (merge order) then `buffers` (each one sorted and
 /// deduplicated, oldest first), conformed to `out`.
 pub fn scan_sources(
@@ -329,8 +358,8 @@ pub fn scan_sources(
         }
         Ok(())
     };
-    for f in files.iter().filter(|f| file_wanted(f, req)) {
-        let batches = read_file(f, req, out, stats)?;
+    let wanted: Vec<&Arc<FileMeta>> = files.iter().filter(|f| file_wanted(f, req)).collect();
+    for batches in read_files(&wanted, req, out, stats)? {
         charge(&batches)?;
         if !batches.is_empty() {
             sources.push(batches);
@@ -498,17 +527,34 @@ fn series_ranks(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<u32> {
             })
             .collect()
     };
-    let same_keys = |a: usize, b: usize| {
-        tags.iter().all(|d| {
-            let k = d.keys();
-            k.is_valid(a) == k.is_valid(b) && (k.is_null(a) || k.value(a) == k.value(b))
-        })
-    };
+    // `changed[r]`: row r's keys differ from row r - 1's in some tag column (one tight pass
+    // per column instead of a check of every column per row).
+    let mut changed = vec![false; rows];
+    if let Some(c) = changed.first_mut() {
+        *c = true;
+    }
+    for d in tags {
+        let keys = d.keys();
+        let k = keys.values();
+        match keys.nulls() {
+            None => {
+                for r in 1..rows {
+                    changed[r] |= k[r] != k[r - 1];
+                }
+            }
+            Some(n) => {
+                for r in 1..rows {
+                    let (was, is) = (n.is_valid(r - 1), n.is_valid(r));
+                    changed[r] |= was != is || (is && k[r] != k[r - 1]);
+                }
+            }
+        }
+    }
     let mut ids: std::collections::HashMap<Vec<Option<&str>>, u32> =
         std::collections::HashMap::new();
     let mut id_of_row: Vec<u32> = Vec::with_capacity(rows);
     for row in 0..rows {
-        if row > 0 && same_keys(row - 1, row) {
+        if !changed[row] {
             let prev = id_of_row[row - 1];
             id_of_row.push(prev);
             continue;

@@ -13,6 +13,7 @@ use crate::model::TenantId;
 use crate::query::plan::{Call, Expr, Fill, Func, MIN_TIME, SelectPlan, VarKind};
 use crate::query::result::{Datum, Series};
 use crate::store::{ReadStore, ScanRequest};
+use rayon::prelude::*;
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -145,35 +146,43 @@ pub fn execute(
                 .collect();
             groups.entry(key).or_default().push(i);
         }
-        let mut series_here: Vec<Series> = Vec::new();
-        for (key, series) in groups {
-            let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
-                (Some(c), true) => m.matches(c, s, r),
-                _ => true,
-            };
-            let rows = group_rows(&m, &series, &keep);
-            let g = Group {
-                plan,
-                m: &m,
-                rows,
-                windows,
-                selector_mode,
-                limits,
-            };
-            let mut values = if uniq.is_empty() {
-                g.raw_rows()
-            } else {
-                g.aggregate_rows(&uniq, &slots)?
-            };
-            values = values
-                .into_iter()
-                .skip(plan.offset)
-                .take(if plan.limit == 0 {
-                    usize::MAX
+        // Groups are independent: computed in parallel on rayon's pool, kept in key order.
+        let groups: Vec<(Vec<String>, Vec<usize>)> = groups.into_iter().collect();
+        let computed: Vec<Result<Vec<Vec<Datum>>, QueryError>> = groups
+            .par_iter()
+            .map(|(_, series)| {
+                let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
+                    (Some(c), true) => m.matches(c, s, r),
+                    _ => true,
+                };
+                let rows = group_rows(&m, series, &keep);
+                let g = Group {
+                    plan,
+                    m: &m,
+                    rows,
+                    windows,
+                    selector_mode,
+                    limits,
+                };
+                let values = if uniq.is_empty() {
+                    g.raw_rows()
                 } else {
-                    plan.limit
-                })
-                .collect();
+                    g.aggregate_rows(&uniq, &slots)?
+                };
+                Ok(values
+                    .into_iter()
+                    .skip(plan.offset)
+                    .take(if plan.limit == 0 {
+                        usize::MAX
+                    } else {
+                        plan.limit
+                    })
+                    .collect())
+            })
+            .collect();
+        let mut series_here: Vec<Series> = Vec::new();
+        for ((key, _), values) in groups.into_iter().zip(computed) {
+            let values = values?;
             if values.is_empty() {
                 continue;
             }
