@@ -271,7 +271,7 @@ impl Consumer {
         self.flush = None;
         let last = {
             let mut st = self.store.lock();
-            let mut cat = self.store.catalog_write();
+            let mut cat = self.store.catalog_write_flushed();
             let mut gone: Vec<Arc<FileMeta>> = Vec::new();
             let mut rows = 0u64;
             let n = files.len() as u64;

@@ -129,15 +129,53 @@ pub struct Store {
     /// How long each bucket keeps its rows: read by maintenance at each pass and by
     /// `SHOW RETENTION POLICIES`; replaced on reload.
     pub(super) retention: RwLock<RetentionPolicy>,
-    /// Changes whenever the set of series of some measurement may have changed (a buffer
-    /// interned a series, the catalog was written): tags `series_cache` entries.
+    /// Changes whenever the catalog may have lost or gained series of any measurement
+    /// (`catalog_write`: maintenance's resync); tags `series_cache` entries.
     pub(super) series_gen: AtomicU64,
-    /// Series indexes built by `series_index`, with the `series_gen` they were built at.
-    pub(super) series_cache: Mutex<HashMap<(BucketKey, String), CachedIndex>>,
+    /// Series indexes built by `series_index`, and the per-measurement generations that say
+    /// when one went stale.
+    pub(super) series_cache: Mutex<SeriesCache>,
 }
 
-/// A series index and the `series_gen` it was built at.
-pub(super) type CachedIndex = (u64, Arc<SeriesIndex>);
+/// The cached series indexes. An index is current while neither `series_gen` nor its
+/// measurement's generation changed since it was built. A measurement's generation changes
+/// when a buffer interns a series its current index lacks (a series already indexed, which
+/// each new buffer interns again after a flush, changes nothing); a flush moves series from
+/// the buffers to files, which changes no index.
+#[derive(Debug, Default)]
+pub(super) struct SeriesCache {
+    indexes: HashMap<(BucketKey, String), CachedIndex>,
+    gens: HashMap<(BucketKey, String), u64>,
+}
+
+/// A series index and the (`series_gen`, measurement generation) it was built at.
+pub(super) type CachedIndex = ((u64, u64), Arc<SeriesIndex>);
+
+impl SeriesCache {
+    fn gen_of(&self, key: &(BucketKey, String)) -> u64 {
+        self.gens.get(key).copied().unwrap_or(0)
+    }
+
+    fn current(&self, key: &(BucketKey, String), global: u64) -> Option<&Arc<SeriesIndex>> {
+        self.indexes
+            .get(key)
+            .filter(|(at, _)| *at == (global, self.gen_of(key)))
+            .map(|(_, index)| index)
+    }
+
+    /// A buffer of `key` interned `series`: stales `key`'s index unless it holds it.
+    fn interned(&mut self, key: (BucketKey, String), series: &[(String, String)], global: u64) {
+        let known = self.current(&key, global).is_some_and(|index| {
+            index
+                .series()
+                .binary_search_by(|s| s.as_slice().cmp(series))
+                .is_ok()
+        });
+        if !known {
+            *self.gens.entry(key).or_default() += 1;
+        }
+    }
+}
 
 impl Store {
     /// Loads the catalog from `opts.dir` (blocking: reads every footer and tag column). The
@@ -173,7 +211,7 @@ impl Store {
             files: RwLock::new(()),
             retention: RwLock::new(RetentionPolicy::default()),
             series_gen: AtomicU64::new(0),
-            series_cache: Mutex::new(HashMap::new()),
+            series_cache: Mutex::new(SeriesCache::default()),
         };
         Ok((store, report))
     }
@@ -216,6 +254,13 @@ impl Store {
         // Bumped while held: an index built under the read lock sees the change or is stale.
         self.series_gen.fetch_add(1, Ordering::AcqRel);
         guard
+    }
+
+    /// The catalog for adding the files of a flush (with `state` held): their series are the
+    /// flushing parts' series, which every index built since already holds, so no index goes
+    /// stale.
+    pub(super) fn catalog_write_flushed(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Exclusive use of the files (maintenance deletes files only while holding it).
@@ -298,8 +343,15 @@ impl Store {
                 match buf.push_line(&line, entry.precision, 0) {
                     Ok(()) => {
                         added += buf.estimated_bytes() - before;
-                        if buf.series_count() != series {
-                            self.series_gen.fetch_add(1, Ordering::AcqRel);
+                        if buf.series_count() != series
+                            && let Some(new) = buf.series().last()
+                        {
+                            let name = String::from_utf8_lossy(&m).into_owned();
+                            let cache_key = ((entry.tenant.clone(), entry.bucket.clone()), name);
+                            self.series_cache
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .interned(cache_key, new, self.series_gen.load(Ordering::Acquire));
                         }
                         if buf.field_count() != columns {
                             // New fields: ingest must know them (start-up replay).
@@ -601,13 +653,16 @@ impl ReadStore for Store {
     }
 
     fn series_indexes_current(&self, tenant: &TenantId) -> bool {
-        let gen_now = self.series_gen.load(Ordering::Acquire);
-        self.series_cache
+        let global = self.series_gen.load(Ordering::Acquire);
+        let cache = self
+            .series_cache
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|(((t, _), _), _)| t == tenant)
-            .all(|(_, (built_at, _))| *built_at == gen_now)
+            .unwrap_or_else(PoisonError::into_inner);
+        cache
+            .indexes
+            .keys()
+            .filter(|((t, _), _)| t == tenant)
+            .all(|k| cache.current(k, global).is_some())
     }
 
     fn series_index(
@@ -623,17 +678,23 @@ impl ReadStore for Store {
                 .series_cache
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some((built_at, index)) = cache.get(&cache_key)
-                && *built_at == self.series_gen.load(Ordering::Acquire)
+            if let Some(index) = cache.current(&cache_key, self.series_gen.load(Ordering::Acquire))
             {
                 return index.clone();
             }
         }
-        let (built_at, index) = {
+        let (built_at, all) = {
             let st = self.lock();
             let cat = self.catalog_read();
-            // Read under both locks: whatever changes the series after this bumps it again.
-            let built_at = self.series_gen.load(Ordering::Acquire);
+            // Read under both locks (a buffer interns under `st`, the catalog changes under its
+            // write lock): whatever changes the series after this changes a generation again.
+            let built_at = (
+                self.series_gen.load(Ordering::Acquire),
+                self.series_cache
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .gen_of(&cache_key),
+            );
             let mut all: Vec<SeriesKey> = Vec::new();
             if let Some(e) = cat
                 .measurement(tenant, bucket, measurement)
@@ -651,11 +712,13 @@ impl ReadStore for Store {
             {
                 all.extend(buf.series().map(<[(String, String)]>::to_vec));
             }
-            (built_at, Arc::new(SeriesIndex::new(all)))
+            (built_at, all)
         };
+        let index = Arc::new(SeriesIndex::new(all));
         self.series_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .indexes
             .insert(cache_key, (built_at, index.clone()));
         index
     }

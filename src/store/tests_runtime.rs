@@ -189,7 +189,7 @@ async fn buffer_then_files_then_buffer_merge_last_write_wins_field_by_field() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn series_indexes_are_current_until_a_series_or_file_appears() {
+async fn series_indexes_stay_current_until_a_new_series_appears() {
     let dir = tempfile::tempdir().unwrap();
     let wal = wal(dir.path());
     let (store, task) = start(&wal, opts(dir.path())).await;
@@ -216,10 +216,24 @@ async fn series_indexes_are_current_until_a_series_or_file_appears() {
     assert!(!store.series_indexes_current(&t));
     assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
     assert!(store.series_indexes_current(&t));
-    // So does a flush (the catalog changes).
+    // A flush moves the series from the buffer to a file: no index changes.
     flush(&store, &wal).await;
-    assert!(!store.series_indexes_current(&t));
+    assert!(store.series_indexes_current(&t));
+    // The next buffer interns known series again: still current.
+    append(&wal, "cpu,host=a v=3 30\ncpu,host=b v=3 30\n").await;
+    applied(store.clone(), wal.clone()).await;
+    assert!(store.series_indexes_current(&t));
+    // Another measurement's new series leaves this one's index current.
+    append(&wal, "mem,host=a v=1 10\n").await;
+    applied(store.clone(), wal.clone()).await;
+    assert!(store.series_indexes_current(&t));
     assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
+    // A series that is new after the flush stales it.
+    append(&wal, "cpu,host=c v=1 40\n").await;
+    applied(store.clone(), wal.clone()).await;
+    assert!(!store.series_indexes_current(&t));
+    let index = store.series_index(&t, &b, "cpu");
+    assert_eq!(index.series().len(), 3);
     assert!(store.series_indexes_current(&t));
     // Another tenant's indexes are not this tenant's concern.
     assert!(store.series_indexes_current(&TenantId::new("other").unwrap()));
