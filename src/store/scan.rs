@@ -17,11 +17,14 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch, StringArray, UInt32Array,
     new_null_array,
 };
+use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::cmp::{gt_eq, lt_eq};
 use arrow::compute::{and, cast, concat_batches, filter_record_batch, is_not_null, or, take};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
@@ -119,11 +122,11 @@ fn conform(
     let Some(ti) = find(ROLE_TIME, None) else {
         return Err(StoreError::NoTimeColumn);
     };
-    let time = batch.column(ti);
-    let time = cast(time, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
-    let lo = arrow::array::TimestampNanosecondArray::new_scalar(min);
-    let hi = arrow::array::TimestampNanosecondArray::new_scalar(max);
-    let mask = and(&gt_eq(&time, &lo)?, &lt_eq(&time, &hi)?)?;
+    let time = cast(
+        batch.column(ti),
+        &DataType::Timestamp(TimeUnit::Nanosecond, None),
+    )?;
+    let mask = in_range(&time, min, max)?;
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(out.fields().len());
     for f in out.fields() {
         let (role, key) = role_of(f);
@@ -150,6 +153,14 @@ fn conform(
     }
 }
 
+/// Rows of a time column (any integer or timestamp type) within `[min, max]`.
+fn in_range(time: &ArrayRef, min: i64, max: i64) -> Result<BooleanArray, arrow::error::ArrowError> {
+    let time = cast(time, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+    let lo = arrow::array::TimestampNanosecondArray::new_scalar(min);
+    let hi = arrow::array::TimestampNanosecondArray::new_scalar(max);
+    and(&gt_eq(&time, &lo)?, &lt_eq(&time, &hi)?)
+}
+
 /// Rows whose series holds, for every hinted tag key, one of the hinted values (a null tag is
 /// the empty value); `None` without a hint.
 fn hint_mask(
@@ -161,41 +172,53 @@ fn hint_mask(
     }
     let schema = batch.schema();
     let n = batch.num_rows();
-    let mut keep = vec![true; n];
+    let mut mask: Option<BooleanBuffer> = None;
     for (key, values) in hint {
         let empty_ok = values.iter().any(String::is_empty);
         let col = schema
             .fields()
             .iter()
             .position(|f| role_of(f) == (Some(ROLE_TAG), Some(key.as_str())));
-        let Some(ci) = col else {
+        let this = match col {
             // No such tag in the measurement: every row has the empty value.
-            if !empty_ok {
-                keep.iter_mut().for_each(|k| *k = false);
-            }
-            continue;
-        };
-        let Some(dict) = batch.column(ci).as_dictionary_opt::<Int32Type>() else {
-            continue;
-        };
-        let Some(dict_values) = dict.values().as_string_opt::<i32>() else {
-            continue;
-        };
-        let ok: Vec<bool> = (0..dict_values.len())
-            .map(|i| dict_values.is_valid(i) && values.iter().any(|v| v == dict_values.value(i)))
-            .collect();
-        let keys = dict.keys();
-        for (row, k) in keep.iter_mut().enumerate() {
-            if *k {
-                *k = if keys.is_valid(row) {
-                    ok.get(keys.value(row) as usize).copied().unwrap_or(false)
-                } else {
-                    empty_ok
+            None => BooleanBuffer::collect_bool(n, |_| empty_ok),
+            Some(ci) => {
+                let Some(dict) = batch.column(ci).as_dictionary_opt::<Int32Type>() else {
+                    continue;
                 };
+                let Some(dict_values) = dict.values().as_string_opt::<i32>() else {
+                    continue;
+                };
+                let ok: Vec<bool> = (0..dict_values.len())
+                    .map(|i| {
+                        dict_values.is_valid(i) && values.iter().any(|v| v == dict_values.value(i))
+                    })
+                    .collect();
+                let keys = dict.keys();
+                let k = keys.values();
+                match keys.nulls() {
+                    None => BooleanBuffer::collect_bool(n, |row| {
+                        ok.get(k[row] as usize).copied().unwrap_or(false)
+                    }),
+                    Some(nulls) => BooleanBuffer::collect_bool(n, |row| {
+                        if nulls.is_valid(row) {
+                            ok.get(k[row] as usize).copied().unwrap_or(false)
+                        } else {
+                            empty_ok
+                        }
+                    }),
+                }
             }
-        }
+        };
+        mask = Some(match mask {
+            Some(m) => &m & &this,
+            None => this,
+        });
     }
-    Ok(Some(BooleanArray::from(keep)))
+    Ok(Some(BooleanArray::new(
+        mask.unwrap_or_else(|| BooleanBuffer::new_set(n)),
+        None,
+    )))
 }
 
 /// Whether a row group may hold rows the request wants.
@@ -288,13 +311,46 @@ fn read_file(
         })
         .map(|(i, _)| i)
         .collect();
-    let mask = ProjectionMask::roots(pq.file_metadata().schema_descr(), wanted);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
+    let descr = pq.file_metadata().schema_descr_ptr();
+    let mask = ProjectionMask::roots(&descr, wanted);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
         .with_projection(mask)
         .with_row_groups(groups)
         // Whole row groups per batch: fewer, larger batches to conform and merge.
-        .with_batch_size(64 * 1024)
-        .build()?;
+        .with_batch_size(64 * 1024);
+    if !req.tag_equals.is_empty() {
+        // The hint and the time range, decided on the time and hinted tag columns first: the
+        // other columns are decoded only for the rows that pass (a row group holds several
+        // series; `conform` then has nothing left to drop).
+        let mut cols: Vec<usize> = time_idx.into_iter().collect();
+        cols.extend(
+            tags.iter()
+                .filter(|(_, k)| req.tag_equals.iter().any(|(h, _)| h == k))
+                .map(|(i, _)| *i),
+        );
+        let hint = req.tag_equals.to_vec();
+        let (min, max) = (req.min_time, req.max_time);
+        let predicate = ArrowPredicateFn::new(ProjectionMask::roots(&descr, cols), move |b| {
+            let time_mask = match b
+                .schema()
+                .fields()
+                .iter()
+                .position(|f| role_of(f).0 == Some(ROLE_TIME))
+            {
+                Some(ti) => Some(in_range(b.column(ti), min, max)?),
+                None => None,
+            };
+            let tags = hint_mask(&b, &hint)
+                .map_err(|e| arrow::error::ArrowError::ExternalError(Box::new(e)))?;
+            Ok(match (time_mask, tags) {
+                (Some(t), Some(h)) => and(&t, &h)?,
+                (Some(m), None) | (None, Some(m)) => m,
+                (None, None) => BooleanArray::from(vec![true; b.num_rows()]),
+            })
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
+    let reader = builder.build()?;
     let mut batches = Vec::new();
     for b in reader {
         let b = b?;
@@ -527,29 +583,7 @@ fn series_ranks(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<u32> {
             })
             .collect()
     };
-    // `changed[r]`: row r's keys differ from row r - 1's in some tag column (one tight pass
-    // per column instead of a check of every column per row).
-    let mut changed = vec![false; rows];
-    if let Some(c) = changed.first_mut() {
-        *c = true;
-    }
-    for d in tags {
-        let keys = d.keys();
-        let k = keys.values();
-        match keys.nulls() {
-            None => {
-                for r in 1..rows {
-                    changed[r] |= k[r] != k[r - 1];
-                }
-            }
-            Some(n) => {
-                for r in 1..rows {
-                    let (was, is) = (n.is_valid(r - 1), n.is_valid(r));
-                    changed[r] |= was != is || (is && k[r] != k[r - 1]);
-                }
-            }
-        }
-    }
+    let changed = tag_key_changes(tags, rows);
     let mut ids: std::collections::HashMap<Vec<Option<&str>>, u32> =
         std::collections::HashMap::new();
     let mut id_of_row: Vec<u32> = Vec::with_capacity(rows);
@@ -572,6 +606,35 @@ fn series_ranks(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<u32> {
         .iter()
         .map(|&id| rank_of_id[id as usize])
         .collect()
+}
+
+/// `changed[r]`: row r's dictionary key, or nullness, differs from row r - 1's in some tag
+/// column (row 0 counts as changed). Equal keys are equal values; different keys may still be
+/// equal values (dictionaries of concatenated sources). One tight pass per column instead of a
+/// check of every column per row.
+pub fn tag_key_changes(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<bool> {
+    let mut changed = vec![false; rows];
+    if let Some(c) = changed.first_mut() {
+        *c = true;
+    }
+    for d in tags {
+        let keys = d.keys();
+        let k = keys.values();
+        match keys.nulls() {
+            None => {
+                for r in 1..rows {
+                    changed[r] |= k[r] != k[r - 1];
+                }
+            }
+            Some(n) => {
+                for r in 1..rows {
+                    let (was, is) = (n.is_valid(r - 1), n.is_valid(r));
+                    changed[r] |= was != is || (is && k[r] != k[r - 1]);
+                }
+            }
+        }
+    }
+    changed
 }
 
 /// Drops rows where every field column is null (all rows when there is no field column).

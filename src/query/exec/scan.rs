@@ -167,10 +167,12 @@ impl Measured {
         };
         let mut series: Vec<SeriesRun> = Vec::new();
         let n = times.len();
+        let changed = crate::store::tag_key_changes(&tag_cols, n);
         let mut start = 0;
         for row in 0..=n {
             let boundary = row == n
                 || (row > start
+                    && changed.get(row) == Some(&true)
                     && (0..tag_cols.len()).any(|t| {
                         let (a, b) = (tag_cols[t], row);
                         // Same dictionary key (or both null) means the same value.

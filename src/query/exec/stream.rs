@@ -116,9 +116,17 @@ pub fn windowed(
     while i < n {
         let ws = w.start(p.times[i]);
         let mut j = i + 1;
-        // Points are sorted: the window ends at the first point of a later window.
-        while j < n && w.start(p.times[j]) == ws {
-            j += 1;
+        // Points are sorted: the window ends at the first point of a later window. Without a
+        // zone, windows are `every` long from their start (but the one clamped to MIN_TIME).
+        if w.tz.is_none() && ws != MIN_TIME {
+            let end = ws.saturating_add(w.interval.every);
+            while j < n && p.times[j] < end {
+                j += 1;
+            }
+        } else {
+            while j < n && w.start(p.times[j]) == ws {
+                j += 1;
+            }
         }
         // top() and bottom() keep their points' times even with GROUP BY time.
         let own_time = matches!(func, Func::Top(_) | Func::Bottom(_));
