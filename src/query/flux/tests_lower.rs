@@ -351,6 +351,35 @@ fn queries() -> Vec<(String, bool)> {
             ),
             true,
         ),
+        // map's arithmetic fast path (against the general map when interpreted).
+        q(
+            format!(
+                "{R} |> {OUT} |> aggregateWindow(every: 5m, fn: max) |> map(fn: (r) => ({{r with _value: r._value / 1024.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 5m, fn: sum) |> map(fn: (r) => ({{r with _value: 8 * r._value}}))"
+            ),
+            true,
+        ),
+        q(
+            format!("{R} |> {IN} |> map(fn: (r) => ({{r with _value: r._value * 8.0}}))"),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean, createEmpty: true) |> map(fn: (r) => ({{r with _value: r._value - 1.5}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> filter(fn: (r) => r.agent_host == \"10.0.0.1\" and r.ifName == \"Gi0/1\") |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true) |> filter(fn: (r) => not exists r._value) |> map(fn: (r) => ({{r with _value: r._value * 8.0}}))"
+            ),
+            true,
+        ),
         // Read lowered, the rest interpreted (a selector after a regroup, mixed fields).
         q(
             format!("{R} |> {OUT} |> group() |> aggregateWindow(every: 5m, fn: max)"),

@@ -3,11 +3,13 @@
 //! Owns: which names exist (universe and the `strings`, `date`, `math`, `schema` packages),
 //! argument checking (unknown, missing, mistyped arguments are errors naming the function),
 //! dispatch, scalar functions, and `yield`. The table functions live in the submodules:
-//! `source` (from, range, buckets, schema), `shape` (filter, map, group, pivot, ...), `agg`
+//! `source` (from, range, buckets, schema), `shape` (filter, map, group, pivot, ...; with
+//! `map_fast` for `{r with _value: r._value OP literal}`), `agg`
 //! (aggregates, selectors, windows), `series` (derivative, difference, ...).
 
 mod agg;
 mod group;
+mod map_fast;
 mod rows;
 mod scalar;
 mod series;

@@ -290,6 +290,12 @@ fn map(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     c.allow(&["fn", "mergeKey", "tables"])?;
     let f = c.func("fn")?;
     let tables = c.tables()?;
+    // The fast path is an optimization like lowering: off when the interpreter runs alone.
+    if c.rt.lower
+        && let Some(out) = super::map_fast::map(&f, &tables)
+    {
+        return Ok(stream(out));
+    }
     let mut out = Vec::new();
     for t in tables {
         let names: Vec<String> = t.cols.iter().map(|c| c.name.clone()).collect();
