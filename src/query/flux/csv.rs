@@ -120,13 +120,18 @@ fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
     }
 }
 
+/// `line` of the cells `""`, `result`, `table`, then `cells`.
 fn row(out: &mut String, d: &Dialect, result: &str, table: usize, cells: &[String]) {
-    let mut all = Vec::with_capacity(cells.len() + 3);
-    all.push(String::new());
-    all.push(result.to_owned());
-    all.push(table.to_string());
-    all.extend(cells.iter().cloned());
-    line(out, d.delimiter, &all);
+    let sep = d.delimiter;
+    out.push(sep);
+    cell(out, sep, result);
+    out.push(sep);
+    out.push_str(&table.to_string());
+    for c in cells {
+        out.push(sep);
+        cell(out, sep, c);
+    }
+    out.push_str("\r\n");
 }
 
 fn line(out: &mut String, sep: char, cells: &[String]) {
@@ -134,15 +139,19 @@ fn line(out: &mut String, sep: char, cells: &[String]) {
         if i > 0 {
             out.push(sep);
         }
-        if needs_quotes(c, sep) {
-            out.push('"');
-            out.push_str(&c.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(c);
-        }
+        cell(out, sep, c);
     }
     out.push_str("\r\n");
+}
+
+fn cell(out: &mut String, sep: char, c: &str) {
+    if needs_quotes(c, sep) {
+        out.push('"');
+        out.push_str(&c.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(c);
+    }
 }
 
 /// Go `encoding/csv`'s rule.
@@ -177,17 +186,58 @@ pub fn format_float(f: f64) -> String {
 }
 
 /// Go's `time.RFC3339Nano` in UTC (trailing zeros of the fraction dropped).
+/// Every i64 of ns falls in the years 1677–2262, so the year always has four digits.
 pub fn format_time(ns: i64) -> String {
-    let dt = chrono::DateTime::from_timestamp_nanos(ns);
-    let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut s = String::with_capacity(30);
+    for (n, width, then) in [
+        (y, 4, '-'),
+        (m, 2, '-'),
+        (d, 2, 'T'),
+        (sod / 3600, 2, ':'),
+        (sod / 60 % 60, 2, ':'),
+    ] {
+        push_digits(&mut s, n, width);
+        s.push(then);
+    }
+    push_digits(&mut s, sod % 60, 2);
     if frac > 0 {
-        let f = format!("{frac:09}");
+        let mut f = frac;
+        let mut width = 9;
+        while f % 10 == 0 {
+            f /= 10;
+            width -= 1;
+        }
         s.push('.');
-        s.push_str(f.trim_end_matches('0'));
+        push_digits(&mut s, f, width);
     }
     s.push('Z');
     s
+}
+
+/// `n` (non-negative) in `width` digits, zero-padded.
+fn push_digits(s: &mut String, n: i64, width: u32) {
+    for k in (0..width).rev() {
+        let digit = (n / 10i64.pow(k)) % 10;
+        s.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
+}
+
+/// (year, month, day) of a count of days since 1970-01-01 (proleptic Gregorian calendar;
+/// H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// An error after the answer started (or for clients that asked for it): the error table.
