@@ -150,7 +150,7 @@ pub fn execute(
             groups.entry(key).or_default().push(i);
         }
         let rank = (plan.dialect == Dialect::Flux && groups.values().any(|g| g.len() > 1))
-            .then(|| flux_rank(&m));
+            .then(|| flux_rank(&m, groups.values().filter(|g| g.len() > 1).flatten()));
         let mut series_here: Vec<Series> = Vec::new();
         for (key, series) in groups {
             let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
@@ -214,9 +214,9 @@ pub fn execute(
     Ok(out)
 }
 
-/// Flux's order of the series of `m`: by their tag lists (present tags, sorted by key), as
-/// Flux orders the tables a read answers. `rank[i]` is series `i`'s place.
-fn flux_rank(m: &Measured) -> Vec<u32> {
+/// Flux's order of the series `of` `m`: by their tag lists (present tags, sorted by key), as
+/// Flux orders the tables a read answers. `rank[i]` is series `i`'s place (0 for the others).
+fn flux_rank<'a>(m: &Measured, of: impl Iterator<Item = &'a usize>) -> Vec<u32> {
     let list = |i: usize| -> Vec<(&str, &str)> {
         m.tag_keys
             .iter()
@@ -227,9 +227,9 @@ fn flux_rank(m: &Measured) -> Vec<u32> {
             })
             .collect()
     };
-    let mut order: Vec<usize> = (0..m.series.len()).collect();
+    let mut order: Vec<usize> = of.copied().collect();
     order.sort_by_cached_key(|&i| list(i));
-    let mut rank = vec![0u32; order.len()];
+    let mut rank = vec![0u32; m.series.len()];
     for (r, &i) in order.iter().enumerate() {
         rank[i] = u32::try_from(r).unwrap_or(u32::MAX);
     }

@@ -467,3 +467,49 @@ fn several_series_per_window_are_summed_in_flux_row_order() {
     assert_eq!(got, want);
     assert!(want.contains(",2\r\n"), "{want}");
 }
+
+#[test]
+fn a_last_window_without_points_has_no_derivative_both_ways() {
+    // Points every 10 s up to 10 s before the range's stop (as the benchmark's data): with the
+    // stop on a minute, the last window `[stop, stop + 1ns)` is empty and the derivative has
+    // one row fewer per series than with the stop 40 s past a minute.
+    let aligned = T0 + 30 * M;
+    let mut m = MemStore::new();
+    for (measurement, stop) in [("x1", aligned), ("x2", aligned + 40 * S)] {
+        for ifname in ["a", "b", "c"] {
+            let mut t = stop - 10 * M;
+            let mut v = 0;
+            while t < stop {
+                v += 1000 + (t / S) % 7;
+                m.push(
+                    "acme",
+                    "telegraf",
+                    measurement,
+                    &[("host", "h"), ("ifName", ifname)],
+                    vec![("in", SV::Integer(v))],
+                    t,
+                )
+                .expect("push");
+                t += 10 * S;
+            }
+        }
+    }
+    m.seal().expect("seal");
+    let time = |ns: i64| crate::query::flux::csv::format_time(ns);
+    for (measurement, stop, rows) in [("x1", aligned, 27), ("x2", aligned + 40 * S, 30)] {
+        let q = format!(
+            "from(bucket: \"telegraf\") |> range(start: {}, stop: {}) |> filter(fn: (r) => r._measurement == \"{measurement}\" and r.host == \"h\") |> group(columns: [\"ifName\"]) |> aggregateWindow(every: 1m, fn: mean, createEmpty: true) |> derivative(unit: 1s, nonNegative: true)",
+            time(stop - 10 * M),
+            time(stop + 1)
+        );
+        let (want, _) = run(&m, &q, false);
+        let (got, lowered) = run(&m, &q, true);
+        assert_eq!(lowered, 1);
+        assert_eq!(got, want, "{q}");
+        assert_eq!(
+            want.lines().filter(|l| l.starts_with(",,")).count(),
+            rows,
+            "{q}"
+        );
+    }
+}
