@@ -6,6 +6,8 @@
 //! CRLF line ends, the blank line after each result, and the error table.
 //! Does not own: computing tables.
 
+use std::fmt::Write as _;
+
 use super::FluxResult;
 use super::table::{Col, Table};
 use super::value::Value;
@@ -67,16 +69,15 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
             r.name.as_str()
         };
         if t.rows.is_empty() {
-            let cells: Vec<String> = t
+            let cells: Vec<Value> = t
                 .cols
                 .iter()
-                .map(|c| t.key_value(&c.name).map(format_value).unwrap_or_default())
+                .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
                 .collect();
             row(out, d, result_cell, i, &cells);
         }
         for values in &t.rows {
-            let cells: Vec<String> = values.iter().map(format_value).collect();
-            row(out, d, result_cell, i, &cells);
+            row(out, d, result_cell, i, values);
         }
         prev = Some(t);
     }
@@ -120,16 +121,29 @@ fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
     }
 }
 
-/// `line` of the cells `""`, `result`, `table`, then `cells`.
-fn row(out: &mut String, d: &Dialect, result: &str, table: usize, cells: &[String]) {
+/// `line` of the cells `""`, `result`, `table`, then `values` formatted.
+fn row(out: &mut String, d: &Dialect, result: &str, table: usize, values: &[Value]) {
     let sep = d.delimiter;
     out.push(sep);
     cell(out, sep, result);
     out.push(sep);
     out.push_str(&table.to_string());
-    for c in cells {
+    // Numbers and times never need quotes unless the delimiter is one of their characters.
+    let plain = !sep.is_alphanumeric() && !"-+.:".contains(sep);
+    for v in values {
         out.push(sep);
-        cell(out, sep, c);
+        match v {
+            Value::Null => {}
+            Value::Time(t) if plain => push_time(out, *t),
+            Value::Int(n) if plain => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Float(f) if plain && f.is_finite() => {
+                let _ = write!(out, "{f}");
+            }
+            Value::Str(s) => cell(out, sep, s),
+            v => cell(out, sep, &format_value(v)),
+        }
     }
     out.push_str("\r\n");
 }
@@ -186,13 +200,19 @@ pub fn format_float(f: f64) -> String {
 }
 
 /// Go's `time.RFC3339Nano` in UTC (trailing zeros of the fraction dropped).
-/// Every i64 of ns falls in the years 1677–2262, so the year always has four digits.
 pub fn format_time(ns: i64) -> String {
+    let mut s = String::with_capacity(30);
+    push_time(&mut s, ns);
+    s
+}
+
+/// `format_time` onto `s`. Every i64 of ns falls in the years 1677–2262, so the year always
+/// has four digits.
+fn push_time(s: &mut String, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    let mut s = String::with_capacity(30);
     for (n, width, then) in [
         (y, 4, '-'),
         (m, 2, '-'),
@@ -200,10 +220,10 @@ pub fn format_time(ns: i64) -> String {
         (sod / 3600, 2, ':'),
         (sod / 60 % 60, 2, ':'),
     ] {
-        push_digits(&mut s, n, width);
+        push_digits(s, n, width);
         s.push(then);
     }
-    push_digits(&mut s, sod % 60, 2);
+    push_digits(s, sod % 60, 2);
     if frac > 0 {
         let mut f = frac;
         let mut width = 9;
@@ -212,18 +232,19 @@ pub fn format_time(ns: i64) -> String {
             width -= 1;
         }
         s.push('.');
-        push_digits(&mut s, f, width);
+        push_digits(s, f, width);
     }
     s.push('Z');
-    s
 }
 
-/// `n` (non-negative) in `width` digits, zero-padded.
-fn push_digits(s: &mut String, n: i64, width: u32) {
-    for k in (0..width).rev() {
-        let digit = (n / 10i64.pow(k)) % 10;
-        s.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+/// `n` (non-negative, under 10^width) in `width` (at most 9) digits, zero-padded.
+fn push_digits(s: &mut String, mut n: i64, width: usize) {
+    let mut buf = [b'0'; 9];
+    for b in buf[..width].iter_mut().rev() {
+        *b = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
     }
+    s.extend(buf[..width].iter().map(|&b| char::from(b)));
 }
 
 /// (year, month, day) of a count of days since 1970-01-01 (proleptic Gregorian calendar;

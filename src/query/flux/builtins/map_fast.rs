@@ -12,61 +12,79 @@ use super::super::ops;
 use super::super::table::{Table, Type};
 use super::super::value::{Function, Value};
 
-/// The mapped tables, when `f` has the shape and every row maps cleanly.
-pub fn map(f: &Function, tables: &[Table]) -> Option<Vec<Table>> {
-    let (op, literal, value_first) = shape(f)?;
-    let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
-        if t.rows.is_empty() {
-            out.push(t.clone());
-            continue;
+/// Maps `tables` in place and answers true when `f` has the shape and every row maps
+/// cleanly; leaves them untouched and answers false otherwise.
+pub fn map(f: &Function, tables: &mut [Table]) -> bool {
+    let Some((op, literal, value_first)) = shape(f) else {
+        return false;
+    };
+    let mut mapped = Vec::with_capacity(tables.len());
+    for t in tables.iter() {
+        match map_table(t, op, &literal, value_first) {
+            Some(m) => mapped.push(m),
+            None => return false,
         }
-        let vi = t.idx("_value")?;
-        if t.in_key("_value") {
+    }
+    for (t, (values, types)) in tables.iter_mut().zip(mapped) {
+        let Some(vi) = t.idx("_value") else { continue };
+        for (row, v) in t.rows.iter_mut().zip(values) {
+            row[vi] = v;
+        }
+        for (c, ty) in t.cols.iter_mut().zip(types) {
+            c.ty = ty;
+        }
+    }
+    true
+}
+
+/// The new `_value` of each row and the new type of each column of `t` (nothing for a table
+/// without rows, which `map` leaves as it is).
+fn map_table(
+    t: &Table,
+    op: &'static str,
+    literal: &Value,
+    value_first: bool,
+) -> Option<(Vec<Value>, Vec<Type>)> {
+    if t.rows.is_empty() {
+        return Some((Vec::new(), t.cols.iter().map(|c| c.ty).collect()));
+    }
+    let vi = t.idx("_value")?;
+    if t.in_key("_value") {
+        return None;
+    }
+    let key_idx: Vec<(usize, &Value)> = t
+        .key
+        .iter()
+        .map(|(k, v)| Some((t.idx(k)?, v)))
+        .collect::<Option<_>>()?;
+    let mut values = Vec::with_capacity(t.rows.len());
+    for row in &t.rows {
+        if key_idx.iter().any(|(i, v)| row[*i] != **v) {
             return None;
         }
-        let key_idx: Vec<(usize, &Value)> = t
-            .key
-            .iter()
-            .map(|(k, v)| Some((t.idx(k)?, v)))
-            .collect::<Option<_>>()?;
-        let mut rows = Vec::with_capacity(t.rows.len());
-        for row in &t.rows {
-            if key_idx.iter().any(|(i, v)| row[*i] != **v) {
-                return None;
-            }
-            let (l, r) = if value_first {
-                (row[vi].clone(), literal.clone())
-            } else {
-                (literal.clone(), row[vi].clone())
-            };
-            let mut row = row.clone();
-            row[vi] = ops::binary(op, l, r).ok()?;
-            rows.push(row);
-        }
-        let mut cols = t.cols.clone();
-        for (i, c) in cols.iter_mut().enumerate() {
-            let mut types = rows.iter().filter_map(|r| Type::of(&r[i]));
-            let first = types.next();
-            if rows
-                .iter()
-                .any(|r| !r[i].is_null() && Type::of(&r[i]).is_none())
-                || types.any(|ty| Some(ty) != first)
-            {
-                return None;
-            }
-            c.ty = first.unwrap_or(Type::Str);
-            if let Some(ty) = t.key_value(&c.name).and_then(Type::of) {
-                c.ty = ty;
-            }
-        }
-        out.push(Table {
-            cols,
-            key: t.key.clone(),
-            rows,
-        });
+        let (l, r) = if value_first {
+            (row[vi].clone(), literal.clone())
+        } else {
+            (literal.clone(), row[vi].clone())
+        };
+        values.push(ops::binary(op, l, r).ok()?);
     }
-    Some(out)
+    let mut types = Vec::with_capacity(t.cols.len());
+    for (i, c) in t.cols.iter().enumerate() {
+        let mut first = None;
+        for (r, row) in t.rows.iter().enumerate() {
+            let v = if i == vi { &values[r] } else { &row[i] };
+            match (Type::of(v), first) {
+                (None, _) if !v.is_null() => return None,
+                (Some(ty), None) => first = Some(ty),
+                (Some(ty), Some(f)) if ty != f => return None,
+                _ => {}
+            }
+        }
+        let keyed = t.key_value(&c.name).and_then(Type::of);
+        types.push(keyed.or(first).unwrap_or(Type::Str));
+    }
+    Some((values, types))
 }
 
 /// (operator, literal, whether `r._value` is the left operand).

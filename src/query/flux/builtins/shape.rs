@@ -289,12 +289,10 @@ fn filter_tables(
 fn map(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     c.allow(&["fn", "mergeKey", "tables"])?;
     let f = c.func("fn")?;
-    let tables = c.tables()?;
+    let mut tables = c.tables()?;
     // The fast path is an optimization like lowering: off when the interpreter runs alone.
-    if c.rt.lower
-        && let Some(out) = super::map_fast::map(&f, &tables)
-    {
-        return Ok(stream(out));
+    if c.rt.lower && super::map_fast::map(&f, &mut tables) {
+        return Ok(stream(tables));
     }
     let mut out = Vec::new();
     for t in tables {
