@@ -213,38 +213,33 @@ fn push_time(s: &mut String, ns: i64) {
     let frac = ns.rem_euclid(1_000_000_000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    for (n, width, then) in [
-        (y, 4, '-'),
-        (m, 2, '-'),
-        (d, 2, 'T'),
-        (sod / 3600, 2, ':'),
-        (sod / 60 % 60, 2, ':'),
-    ] {
-        push_digits(s, n, width);
-        s.push(then);
-    }
-    push_digits(s, sod % 60, 2);
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    fill_digits(&mut b[0..4], y);
+    fill_digits(&mut b[5..7], m);
+    fill_digits(&mut b[8..10], d);
+    fill_digits(&mut b[11..13], sod / 3600);
+    fill_digits(&mut b[14..16], sod / 60 % 60);
+    fill_digits(&mut b[17..19], sod % 60);
+    let mut end = 19;
     if frac > 0 {
-        let mut f = frac;
-        let mut width = 9;
-        while f % 10 == 0 {
-            f /= 10;
-            width -= 1;
+        fill_digits(&mut b[20..29], frac);
+        end = 29;
+        while b[end - 1] == b'0' {
+            end -= 1;
         }
-        s.push('.');
-        push_digits(s, f, width);
     }
-    s.push('Z');
+    b[end] = b'Z';
+    if let Ok(t) = std::str::from_utf8(&b[..=end]) {
+        s.push_str(t);
+    }
 }
 
-/// `n` (non-negative, under 10^width) in `width` (at most 9) digits, zero-padded.
-fn push_digits(s: &mut String, mut n: i64, width: usize) {
-    let mut buf = [b'0'; 9];
-    for b in buf[..width].iter_mut().rev() {
+/// `n` (non-negative) as the decimal digits of `out`, zero-padded.
+fn fill_digits(out: &mut [u8], mut n: i64) {
+    for b in out.iter_mut().rev() {
         *b = b'0' + u8::try_from(n % 10).unwrap_or(0);
         n /= 10;
     }
-    s.extend(buf[..width].iter().map(|&b| char::from(b)));
 }
 
 /// (year, month, day) of a count of days since 1970-01-01 (proleptic Gregorian calendar;
