@@ -103,6 +103,7 @@ fn plan(
         offset: 0,
         slimit: 0,
         soffset: 0,
+        dialect: Dialect::InfluxQl,
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Query path: `http` (`/query`) → `tenant` → `limits` (queries) → `query` (InfluxQL → plan →
 //! execution) → `store` (catalog and scans); `/api/v2/query` → `query::flux` (Flux → tables →
-//! annotated CSV) → `store`. Fronting mode: both → `query::passthrough` (checked per tenant,
+//! annotated CSV; recognized reads → plan → execution) → `store`. Fronting mode: both → `query::passthrough` (checked per tenant,
 //! names rewritten) → the upstream InfluxDB, answers streamed back.
 //!
 //! # Layout

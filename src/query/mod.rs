@@ -1,7 +1,8 @@
 //! Queries: the InfluxQL front-end, the logical plan it lowers to and its execution over the
-//! embedded store (`store::ReadStore`); the Flux front-end (`flux`), which evaluates Flux's
-//! table model itself over the same store. In fronting mode, both languages are checked and
-//! passed to the upstream InfluxDB instead (`passthrough`).
+//! embedded store (`store::ReadStore`); the Flux front-end (`flux`), which lowers the reads it
+//! recognizes to the same plan and evaluates the rest of Flux's table model itself. In
+//! fronting mode, both languages are checked and passed to the upstream InfluxDB instead
+//! (`passthrough`).
 //!
 //! Owns: parsing, planning and executing queries, and encoding their answers.
 //! Does not own: where rows live (`store`), HTTP (`http`), who may read what (`tenant`).

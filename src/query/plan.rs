@@ -67,6 +67,24 @@ pub struct SelectPlan {
     /// Series per statement (0: no limit) and series skipped first.
     pub slimit: usize,
     pub soffset: usize,
+    /// Whose rules apply where InfluxQL and Flux compute differently.
+    pub dialect: Dialect,
+}
+
+/// Whose rules the executor follows where InfluxQL (InfluxDB 1.6.7) and Flux (docs/flux.md)
+/// compute the same plan differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    InfluxQl,
+    /// For the plans the Flux front-end lowers to (`flux::lower`):
+    /// - a window of a group of several series is reduced in Flux's row order after
+    ///   `group()`: series by their tag list (present tags sorted by key), then time (float
+    ///   sums depend on the order);
+    /// - `stddev` is `sqrt(Σ(x − mean)² / (n − 1))` with `mean = Σx / n`, null under two
+    ///   points; `median` is `quantile(q: 0.5)`'s interpolation;
+    /// - a NaN result stays NaN (InfluxQL answers null).
+    Flux,
 }
 
 /// One measurement of one bucket.

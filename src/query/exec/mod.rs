@@ -103,6 +103,14 @@ pub struct Limits {
     pub max_rows: usize,
 }
 
+/// What running a plan read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Rows of the groups inside the plan's range holding a selected field (after the row
+    /// filter): what Flux bounds as "rows read".
+    pub points: usize,
+}
+
 /// Runs `plan` for `tenant` over `store`.
 pub fn execute(
     plan: &SelectPlan,
@@ -110,5 +118,17 @@ pub fn execute(
     store: &dyn ReadStore,
     limits: Limits,
 ) -> Result<Vec<Series>, QueryError> {
-    run::execute(plan, tenant, store, limits)
+    run::execute(plan, tenant, store, limits, None)
+}
+
+/// `execute`, also counting what the plan read.
+pub fn execute_counted(
+    plan: &SelectPlan,
+    tenant: &TenantId,
+    store: &dyn ReadStore,
+    limits: Limits,
+) -> Result<(Vec<Series>, Stats), QueryError> {
+    let mut stats = Stats::default();
+    let series = run::execute(plan, tenant, store, limits, Some(&mut stats))?;
+    Ok((series, stats))
 }

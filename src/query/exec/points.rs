@@ -25,6 +25,17 @@ impl Vals {
         }
     }
 
+    /// The values at `idx`, in that order.
+    pub fn pick(&self, idx: &[usize]) -> Self {
+        match self {
+            Self::Float(v) => Self::Float(idx.iter().map(|&i| v[i]).collect()),
+            Self::Integer(v) => Self::Integer(idx.iter().map(|&i| v[i]).collect()),
+            Self::Unsigned(v) => Self::Unsigned(idx.iter().map(|&i| v[i]).collect()),
+            Self::Boolean(v) => Self::Boolean(idx.iter().map(|&i| v[i]).collect()),
+            Self::String(v) => Self::String(idx.iter().map(|&i| v[i].clone()).collect()),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Float(_) => "float",
@@ -43,6 +54,17 @@ pub struct Points {
     pub vals: Vals,
     /// Row of each point in the measurement's scan answer (for auxiliary fields and tags).
     pub rows: Vec<u32>,
+}
+
+impl Points {
+    /// The points at `idx`, in that order.
+    pub fn pick(&self, idx: &[usize]) -> Self {
+        Self {
+            times: idx.iter().map(|&i| self.times[i]).collect(),
+            vals: self.vals.pick(idx),
+            rows: idx.iter().map(|&i| self.rows[i]).collect(),
+        }
+    }
 }
 
 /// Rows of `series` (indices into `m.series`) that pass `keep`, merged by time.

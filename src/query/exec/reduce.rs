@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use super::QueryError;
 use super::points::{Points, Vals};
-use crate::query::plan::Func;
+use crate::query::plan::{Dialect, Func};
 use crate::query::result::Datum;
 
 /// One point a reducer emits.
@@ -38,8 +38,17 @@ fn unsupported(func: &Func, p: &Points) -> QueryError {
     }
 }
 
-/// Reduces points `r` of `p` (non-empty) with an aggregate or selector.
-pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, QueryError> {
+/// Reduces points `r` of `p` (non-empty) with an aggregate or selector, by `dialect`'s rules.
+pub fn reduce(
+    func: &Func,
+    p: &Points,
+    r: Range<usize>,
+    dialect: Dialect,
+) -> Result<Vec<Out>, QueryError> {
+    if dialect == Dialect::Flux && matches!(func, Func::Median | Func::Stddev) {
+        let s = floats(&p.vals, r).ok_or_else(|| unsupported(func, p))?;
+        return Ok(vec![Out::agg(flux_spread_stat(func, s))]);
+    }
     let t = &p.times[r.clone()];
     let rows = &p.rows[r.clone()];
     let one = |v: Datum| Ok(vec![Out::agg(v)]);
@@ -237,6 +246,24 @@ pub fn reduce(func: &Func, p: &Points, r: Range<usize>) -> Result<Vec<Out>, Quer
     }
 }
 
+/// Flux's `median` (`quantile(q: 0.5)`, linear between the two nearest ranks) and `stddev`
+/// (`mode: "sample"`), as sluice's Flux engine computes them.
+fn flux_spread_stat(func: &Func, mut s: Vec<f64>) -> Datum {
+    let n = s.len();
+    if *func == Func::Median {
+        s.sort_by(f64::total_cmp);
+        let x = 0.5 * (n - 1) as f64;
+        let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+        return Datum::Float(s[lo] + (x - lo as f64) * (s[hi] - s[lo]));
+    }
+    if n < 2 {
+        return Datum::Null;
+    }
+    let mean = s.iter().sum::<f64>() / n as f64;
+    let var = s.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n as f64 - 1.0);
+    Datum::Float(var.sqrt())
+}
+
 fn selected(p: &Points, i: usize, time: i64, row: u32) -> Out {
     Out {
         time: Some(time),
@@ -296,7 +323,7 @@ mod tests {
     }
 
     fn val(func: Func, p: &Points) -> Datum {
-        reduce(&func, p, 0..p.times.len()).expect("reduce")[0]
+        reduce(&func, p, 0..p.times.len(), Dialect::InfluxQl).expect("reduce")[0]
             .value
             .clone()
     }
@@ -322,13 +349,13 @@ mod tests {
     #[test]
     fn selectors_keep_the_points_time_with_influxdb_ties() {
         let p = pts(&[10, 20, 30, 30], Vals::Float(vec![5.0, 7.0, 7.0, 1.0]));
-        let max = &reduce(&Func::Max, &p, 0..4).expect("max")[0];
+        let max = &reduce(&Func::Max, &p, 0..4, Dialect::InfluxQl).expect("max")[0];
         assert_eq!((max.time, &max.value), (Some(20), &Datum::Float(7.0)));
-        let last = &reduce(&Func::Last, &p, 0..4).expect("last")[0];
+        let last = &reduce(&Func::Last, &p, 0..4, Dialect::InfluxQl).expect("last")[0];
         assert_eq!((last.time, &last.value), (Some(30), &Datum::Float(7.0)));
-        let first = &reduce(&Func::First, &p, 0..4).expect("first")[0];
+        let first = &reduce(&Func::First, &p, 0..4, Dialect::InfluxQl).expect("first")[0];
         assert_eq!((first.time, &first.value), (Some(10), &Datum::Float(5.0)));
-        let min = &reduce(&Func::Min, &p, 0..4).expect("min")[0];
+        let min = &reduce(&Func::Min, &p, 0..4, Dialect::InfluxQl).expect("min")[0];
         assert_eq!((min.time, &min.value), (Some(30), &Datum::Float(1.0)));
     }
 
@@ -347,12 +374,12 @@ mod tests {
     #[test]
     fn percentile_picks_the_nearest_rank() {
         let p = pts(&[1, 2, 3, 4, 5], Vals::Integer(vec![50, 10, 40, 20, 30]));
-        let out = &reduce(&Func::Percentile(50.0), &p, 0..5).expect("p50")[0];
+        let out = &reduce(&Func::Percentile(50.0), &p, 0..5, Dialect::InfluxQl).expect("p50")[0];
         assert_eq!((out.time, &out.value), (Some(5), &Datum::Integer(30)));
-        let p90 = &reduce(&Func::Percentile(90.0), &p, 0..5).expect("p90")[0];
+        let p90 = &reduce(&Func::Percentile(90.0), &p, 0..5, Dialect::InfluxQl).expect("p90")[0];
         assert_eq!(p90.value, Datum::Integer(50));
         assert!(
-            reduce(&Func::Percentile(5.0), &p, 0..5)
+            reduce(&Func::Percentile(5.0), &p, 0..5, Dialect::InfluxQl)
                 .expect("p5")
                 .is_empty()
         );
@@ -366,7 +393,7 @@ mod tests {
             &[1, 2, 3, 4],
             Vals::String(vec!["b".into(), "a".into(), "b".into(), "c".into()]),
         );
-        let d: Vec<Datum> = reduce(&Func::Distinct, &p, 0..4)
+        let d: Vec<Datum> = reduce(&Func::Distinct, &p, 0..4, Dialect::InfluxQl)
             .expect("distinct")
             .into_iter()
             .map(|o| o.value)
@@ -379,6 +406,6 @@ mod tests {
                 Datum::String("c".into())
             ]
         );
-        assert!(reduce(&Func::Mean, &p, 0..4).is_err());
+        assert!(reduce(&Func::Mean, &p, 0..4, Dialect::InfluxQl).is_err());
     }
 }

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::points::{Points, group_rows, points};
-use super::scan::{Measured, Resolved, SeriesRun};
-use super::stream::{FillSpec, SPoint, Windows, fill, integral, transform, windowed};
+use super::scan::{FieldCol, Measured, Resolved, SeriesRun};
+use super::stream::{FillSpec, Reducing, SPoint, Windows, fill, integral, transform, windowed};
 use super::value::{arith, nan_to_null};
-use super::{Limits, QueryError};
+use super::{Limits, QueryError, Stats};
 use crate::lineproto::FieldType;
 use crate::model::TenantId;
-use crate::query::plan::{Call, Expr, Fill, Func, MIN_TIME, SelectPlan, VarKind};
+use crate::query::plan::{Call, Dialect, Expr, Fill, Func, MIN_TIME, SelectPlan, VarKind};
 use crate::query::result::{Datum, Series};
 use crate::store::{ReadStore, ScanRequest};
 use rayon::prelude::*;
@@ -26,6 +26,9 @@ struct Group<'a> {
     /// A lone selector keeps its point's time when there is no GROUP BY time.
     selector_mode: bool,
     limits: Limits,
+    /// Flux's rank of each series of `m` (by tag list), when this group holds several series
+    /// and the plan follows Flux's rules: windows are reduced series by series.
+    rank: Option<&'a [u32]>,
 }
 
 pub fn execute(
@@ -33,6 +36,7 @@ pub fn execute(
     tenant: &TenantId,
     store: &dyn ReadStore,
     limits: Limits,
+    mut stats: Option<&mut Stats>,
 ) -> Result<Vec<Series>, QueryError> {
     let mut calls: Vec<&Call> = Vec::new();
     for f in &plan.fields {
@@ -146,9 +150,12 @@ pub fn execute(
                 .collect();
             groups.entry(key).or_default().push(i);
         }
+        let rank = (plan.dialect == Dialect::Flux && groups.values().any(|g| g.len() > 1))
+            .then(|| flux_rank(&m, groups.values().filter(|g| g.len() > 1).flatten()));
         // Groups are independent: computed in parallel on rayon's pool, kept in key order.
         let groups: Vec<(Vec<String>, Vec<usize>)> = groups.into_iter().collect();
-        let computed: Vec<Result<Vec<Vec<Datum>>, QueryError>> = groups
+        let count_points = stats.is_some();
+        let computed: Vec<Result<(Vec<Vec<Datum>>, usize), QueryError>> = groups
             .par_iter()
             .map(|(_, series)| {
                 let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
@@ -163,13 +170,15 @@ pub fn execute(
                     windows,
                     selector_mode,
                     limits,
+                    rank: rank.as_deref().filter(|_| series.len() > 1),
                 };
+                let points = if count_points { g.points_in_range() } else { 0 };
                 let values = if uniq.is_empty() {
                     g.raw_rows()
                 } else {
                     g.aggregate_rows(&uniq, &slots)?
                 };
-                Ok(values
+                let values = values
                     .into_iter()
                     .skip(plan.offset)
                     .take(if plan.limit == 0 {
@@ -177,12 +186,16 @@ pub fn execute(
                     } else {
                         plan.limit
                     })
-                    .collect())
+                    .collect();
+                Ok((values, points))
             })
             .collect();
         let mut series_here: Vec<Series> = Vec::new();
-        for ((key, _), values) in groups.into_iter().zip(computed) {
-            let values = values?;
+        for ((key, _), computed) in groups.into_iter().zip(computed) {
+            let (values, points) = computed?;
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.points += points;
+            }
             if values.is_empty() {
                 continue;
             }
@@ -211,6 +224,28 @@ pub fn execute(
         out.reverse();
     }
     Ok(out)
+}
+
+/// Flux's order of the series `of` `m`: by their tag lists (present tags, sorted by key), as
+/// Flux orders the tables a read answers. `rank[i]` is series `i`'s place (0 for the others).
+fn flux_rank<'a>(m: &Measured, of: impl Iterator<Item = &'a usize>) -> Vec<u32> {
+    let list = |i: usize| -> Vec<(&str, &str)> {
+        m.tag_keys
+            .iter()
+            .zip(&m.series[i].tags)
+            .filter_map(|(k, v)| match v.as_deref() {
+                Some(v) if !v.is_empty() => Some((k.as_str(), v)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut order: Vec<usize> = of.copied().collect();
+    order.sort_by_cached_key(|&i| list(i));
+    let mut rank = vec![0u32; m.series.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = u32::try_from(r).unwrap_or(u32::MAX);
+    }
+    rank
 }
 
 /// Whether the call reads one window before the range (InfluxDB widens the input of these
@@ -244,25 +279,73 @@ fn collect_vars<'a>(e: &'a Expr, out: &mut Vec<&'a crate::query::plan::VarRef>) 
 }
 
 impl Group<'_> {
-    fn series_of(&self, row: u32) -> &SeriesRun {
+    fn series_index(&self, row: u32) -> usize {
         let r = row as usize;
-        let i = self.m.series.partition_point(|s| s.start <= r);
-        &self.m.series[i.saturating_sub(1)]
+        self.m
+            .series
+            .partition_point(|s| s.start <= r)
+            .saturating_sub(1)
     }
 
-    /// One row per point that holds at least one selected field.
-    fn raw_rows(&self) -> Vec<Vec<Datum>> {
+    fn series_of(&self, row: u32) -> &SeriesRun {
+        &self.m.series[self.series_index(row)]
+    }
+
+    /// The columns of the fields the output expressions read.
+    fn selected_columns(&self) -> Vec<&FieldCol> {
         let mut vars = Vec::new();
         for f in &self.plan.fields {
             collect_vars(&f.expr, &mut vars);
         }
-        let cols: Vec<_> = vars
-            .iter()
+        vars.iter()
             .filter_map(|v| match self.m.resolve(v) {
                 Resolved::Field(c) => Some(c),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Rows of the group inside the plan's range holding one of the selected fields.
+    fn points_in_range(&self) -> usize {
+        let cols = self.selected_columns();
+        let (start, end) = (self.plan.start, self.plan.end);
+        self.rows
+            .iter()
+            .filter(|&&r| {
+                let (r, t) = (r as usize, self.m.times[r as usize]);
+                t >= start && t <= end && cols.iter().any(|c| c.is_valid(r))
+            })
+            .count()
+    }
+
+    /// NaN is null in InfluxQL's answers and stays NaN in Flux's.
+    fn shown(&self, d: Datum) -> Datum {
+        match self.plan.dialect {
+            Dialect::InfluxQl => nan_to_null(d),
+            Dialect::Flux => d,
+        }
+    }
+
+    /// How windows are reduced: the plan's rules, in Flux's series order for several series.
+    fn with_reducing<T>(&self, f: impl FnOnce(Reducing<'_>) -> T) -> T {
+        match self.rank {
+            Some(rank) => {
+                let by_series = |row: u32| rank[self.series_index(row)];
+                f(Reducing {
+                    dialect: self.plan.dialect,
+                    rank: Some(&by_series),
+                })
+            }
+            None => f(Reducing {
+                dialect: self.plan.dialect,
+                rank: None,
+            }),
+        }
+    }
+
+    /// One row per point that holds at least one selected field.
+    fn raw_rows(&self) -> Vec<Vec<Datum>> {
+        let cols = self.selected_columns();
         let raw_fill = match self.plan.fill {
             Fill::Number(f) => Some(f),
             Fill::Integer(i) => Some(i as f64),
@@ -278,7 +361,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(self.plan.fields.len() + 1);
             row.push(Datum::Time(self.m.times[ri]));
             for f in &self.plan.fields {
-                row.push(nan_to_null(self.m.eval_filled(&f.expr, s, ri, raw_fill)));
+                row.push(self.shown(self.m.eval_filled(&f.expr, s, ri, raw_fill)));
             }
             rows.push(row);
         };
@@ -358,7 +441,14 @@ impl Group<'_> {
             return Ok(s);
         }
         let s = if distinct_count {
-            let d = windowed(&Func::Distinct, &p, self.windows.as_ref(), untimed, false)?;
+            let d = windowed(
+                &Func::Distinct,
+                &p,
+                self.windows.as_ref(),
+                untimed,
+                false,
+                Reducing::INFLUXQL,
+            )?;
             let mut counted: Vec<SPoint> = Vec::new();
             for q in d {
                 match counted.last_mut() {
@@ -376,13 +466,16 @@ impl Group<'_> {
             }
             counted
         } else {
-            windowed(
-                &c.func,
-                &p,
-                self.windows.as_ref(),
-                untimed,
-                self.selector_mode,
-            )?
+            self.with_reducing(|how| {
+                windowed(
+                    &c.func,
+                    &p,
+                    self.windows.as_ref(),
+                    untimed,
+                    self.selector_mode,
+                    how,
+                )
+            })?
         };
         match &self.windows {
             Some(w) if !matches!(c.func, Func::Top(_) | Func::Bottom(_)) => fill(
@@ -462,7 +555,7 @@ impl Group<'_> {
             let mut row = Vec::with_capacity(plan.fields.len() + 1);
             row.push(Datum::Time(t));
             for f in &plan.fields {
-                row.push(nan_to_null(self.eval(&f.expr, slots, &vals, aux)));
+                row.push(self.shown(self.eval(&f.expr, slots, &vals, aux)));
             }
             rows.push(row);
             if rows.len() > self.limits.max_rows {

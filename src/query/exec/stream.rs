@@ -10,7 +10,7 @@ use chrono::{Offset, TimeZone};
 
 use super::QueryError;
 use super::points::{Points, Vals};
-use crate::query::plan::{Fill, Func, Interval, MIN_TIME};
+use crate::query::plan::{Dialect, Fill, Func, Interval, MIN_TIME};
 use crate::query::result::Datum;
 
 /// One point of a stream.
@@ -83,6 +83,39 @@ impl Windows {
     }
 }
 
+/// How the points of a window are reduced: whose rules, and (Flux, a group of several series)
+/// the rank of each scan row's series, to reduce a window's points series by series.
+#[derive(Clone, Copy)]
+pub struct Reducing<'a> {
+    pub dialect: Dialect,
+    pub rank: Option<&'a dyn Fn(u32) -> u32>,
+}
+
+impl Reducing<'_> {
+    pub const INFLUXQL: Reducing<'static> = Reducing {
+        dialect: Dialect::InfluxQl,
+        rank: None,
+    };
+
+    fn reduce(
+        &self,
+        func: &Func,
+        p: &Points,
+        r: std::ops::Range<usize>,
+    ) -> Result<Vec<super::reduce::Out>, QueryError> {
+        match self.rank {
+            Some(rank) if r.len() > 1 => {
+                // Stable: a series' points stay in time order.
+                let mut idx: Vec<usize> = r.collect();
+                idx.sort_by_key(|&i| rank(p.rows[i]));
+                let sub = p.pick(&idx);
+                super::reduce::reduce(func, &sub, 0..idx.len(), self.dialect)
+            }
+            _ => super::reduce::reduce(func, p, r, self.dialect),
+        }
+    }
+}
+
 /// Reduces `p` window by window with `func` (an aggregate or selector). Without windows the
 /// whole of `p` is one window stamped `untimed` unless the reducer keeps its point's time
 /// (`keep_time`: a lone selector).
@@ -92,6 +125,7 @@ pub fn windowed(
     windows: Option<&Windows>,
     untimed: i64,
     keep_time: bool,
+    how: Reducing<'_>,
 ) -> Result<Vec<SPoint>, QueryError> {
     let mut out = Vec::new();
     let n = p.times.len();
@@ -99,7 +133,7 @@ pub fn windowed(
         return Ok(out);
     }
     let Some(w) = windows else {
-        for o in super::reduce::reduce(func, p, 0..n)? {
+        for o in how.reduce(func, p, 0..n)? {
             let time = match (keep_time, o.time) {
                 (true, Some(t)) => t,
                 _ => untimed,
@@ -130,7 +164,7 @@ pub fn windowed(
         }
         // top() and bottom() keep their points' times even with GROUP BY time.
         let own_time = matches!(func, Func::Top(_) | Func::Bottom(_));
-        for o in super::reduce::reduce(func, p, i..j)? {
+        for o in how.reduce(func, p, i..j)? {
             out.push(SPoint {
                 time: match (own_time, o.time) {
                     (true, Some(t)) => t,

@@ -100,6 +100,7 @@ fn plan(fields: Vec<(&str, Expr)>) -> SelectPlan {
         offset: 0,
         slimit: 0,
         soffset: 0,
+        dialect: Dialect::InfluxQl,
     }
 }
 

@@ -6,6 +6,8 @@
 //! CRLF line ends, the blank line after each result, and the error table.
 //! Does not own: computing tables.
 
+use std::fmt::Write as _;
+
 use super::FluxResult;
 use super::table::{Col, Table};
 use super::value::Value;
@@ -67,16 +69,15 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
             r.name.as_str()
         };
         if t.rows.is_empty() {
-            let cells: Vec<String> = t
+            let cells: Vec<Value> = t
                 .cols
                 .iter()
-                .map(|c| t.key_value(&c.name).map(format_value).unwrap_or_default())
+                .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
                 .collect();
             row(out, d, result_cell, i, &cells);
         }
         for values in &t.rows {
-            let cells: Vec<String> = values.iter().map(format_value).collect();
-            row(out, d, result_cell, i, &cells);
+            row(out, d, result_cell, i, values);
         }
         prev = Some(t);
     }
@@ -120,13 +121,31 @@ fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
     }
 }
 
-fn row(out: &mut String, d: &Dialect, result: &str, table: usize, cells: &[String]) {
-    let mut all = Vec::with_capacity(cells.len() + 3);
-    all.push(String::new());
-    all.push(result.to_owned());
-    all.push(table.to_string());
-    all.extend(cells.iter().cloned());
-    line(out, d.delimiter, &all);
+/// `line` of the cells `""`, `result`, `table`, then `values` formatted.
+fn row(out: &mut String, d: &Dialect, result: &str, table: usize, values: &[Value]) {
+    let sep = d.delimiter;
+    out.push(sep);
+    cell(out, sep, result);
+    out.push(sep);
+    out.push_str(&table.to_string());
+    // Numbers and times never need quotes unless the delimiter is one of their characters.
+    let plain = !sep.is_alphanumeric() && !"-+.:".contains(sep);
+    for v in values {
+        out.push(sep);
+        match v {
+            Value::Null => {}
+            Value::Time(t) if plain => push_time(out, *t),
+            Value::Int(n) if plain => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Float(f) if plain && f.is_finite() => {
+                let _ = write!(out, "{f}");
+            }
+            Value::Str(s) => cell(out, sep, s),
+            v => cell(out, sep, &format_value(v)),
+        }
+    }
+    out.push_str("\r\n");
 }
 
 fn line(out: &mut String, sep: char, cells: &[String]) {
@@ -134,15 +153,19 @@ fn line(out: &mut String, sep: char, cells: &[String]) {
         if i > 0 {
             out.push(sep);
         }
-        if needs_quotes(c, sep) {
-            out.push('"');
-            out.push_str(&c.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(c);
-        }
+        cell(out, sep, c);
     }
     out.push_str("\r\n");
+}
+
+fn cell(out: &mut String, sep: char, c: &str) {
+    if needs_quotes(c, sep) {
+        out.push('"');
+        out.push_str(&c.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(c);
+    }
 }
 
 /// Go `encoding/csv`'s rule.
@@ -178,16 +201,59 @@ pub fn format_float(f: f64) -> String {
 
 /// Go's `time.RFC3339Nano` in UTC (trailing zeros of the fraction dropped).
 pub fn format_time(ns: i64) -> String {
-    let dt = chrono::DateTime::from_timestamp_nanos(ns);
-    let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = ns.rem_euclid(1_000_000_000);
-    if frac > 0 {
-        let f = format!("{frac:09}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    s.push('Z');
+    let mut s = String::with_capacity(30);
+    push_time(&mut s, ns);
     s
+}
+
+/// `format_time` onto `s`. Every i64 of ns falls in the years 1677–2262, so the year always
+/// has four digits.
+fn push_time(s: &mut String, ns: i64) {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    fill_digits(&mut b[0..4], y);
+    fill_digits(&mut b[5..7], m);
+    fill_digits(&mut b[8..10], d);
+    fill_digits(&mut b[11..13], sod / 3600);
+    fill_digits(&mut b[14..16], sod / 60 % 60);
+    fill_digits(&mut b[17..19], sod % 60);
+    let mut end = 19;
+    if frac > 0 {
+        fill_digits(&mut b[20..29], frac);
+        end = 29;
+        while b[end - 1] == b'0' {
+            end -= 1;
+        }
+    }
+    b[end] = b'Z';
+    if let Ok(t) = std::str::from_utf8(&b[..=end]) {
+        s.push_str(t);
+    }
+}
+
+/// `n` (non-negative) as the decimal digits of `out`, zero-padded.
+fn fill_digits(out: &mut [u8], mut n: i64) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+    }
+}
+
+/// (year, month, day) of a count of days since 1970-01-01 (proleptic Gregorian calendar;
+/// H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// An error after the answer started (or for clients that asked for it): the error table.

@@ -47,13 +47,19 @@ impl Scope {
 pub struct Runtime<'a> {
     pub ctx: &'a FluxContext<'a>,
     pub results: RefCell<Vec<FluxResult>>,
+    /// Reads run on the shared plan when they lower (`lower`); false: always interpreted.
+    pub lower: bool,
+    /// Reads that ran on the shared plan.
+    pub lowered: std::cell::Cell<usize>,
 }
 
 impl<'a> Runtime<'a> {
-    pub fn new(ctx: &'a FluxContext<'a>) -> Self {
+    pub fn new(ctx: &'a FluxContext<'a>, lower: bool) -> Self {
         Runtime {
             ctx,
             results: RefCell::new(Vec::new()),
+            lower,
+            lowered: std::cell::Cell::new(0),
         }
     }
 

@@ -8,7 +8,9 @@
 //! (the caller's `FluxContext::resolve`).
 //!
 //! Pipeline: `lexer` → `parser` (→ `ast`) → `check` → `interp` (+ `ops`, `builtins`) over
-//! `table`s → `csv`.
+//! `table`s → `csv`. Reads that `lower` recognizes (`from |> range |> filter`, then `group`
+//! and `aggregateWindow`) run on the shared series plan (`query::plan`, `query::exec`)
+//! instead of row by row; the interpreter takes over after them, and for everything else.
 
 pub mod ast;
 mod builtins;
@@ -17,6 +19,7 @@ pub mod csv;
 mod interp;
 pub mod lexer;
 pub mod literal;
+mod lower;
 mod ops;
 pub mod parser;
 pub mod table;
@@ -26,6 +29,8 @@ pub mod value;
 mod tests;
 #[cfg(test)]
 mod tests_eval;
+#[cfg(test)]
+mod tests_lower;
 #[cfg(test)]
 mod tests_shape;
 
@@ -122,8 +127,31 @@ pub fn compile(src: &str) -> Result<Program, FluxError> {
 
 /// Runs a compiled program.
 pub fn execute(program: &Program, ctx: &FluxContext<'_>) -> Result<Vec<FluxResult>, FluxError> {
-    let rt = interp::Runtime::new(ctx);
-    let mut scope = builtins::prelude(&program.imports)?;
-    rt.block(&program.body, &mut scope)?;
-    Ok(rt.results.into_inner())
+    run(program, ctx, true).0
+}
+
+/// Runs a compiled program, lowering reads (`lower: true`, as `execute`) or with the
+/// interpreter alone (the reference lowered answers are tested against); also says how many
+/// reads ran on the shared plan.
+#[cfg(test)]
+pub(crate) fn execute_with(
+    program: &Program,
+    ctx: &FluxContext<'_>,
+    lower: bool,
+) -> (Result<Vec<FluxResult>, FluxError>, usize) {
+    run(program, ctx, lower)
+}
+
+fn run(
+    program: &Program,
+    ctx: &FluxContext<'_>,
+    lower: bool,
+) -> (Result<Vec<FluxResult>, FluxError>, usize) {
+    let rt = interp::Runtime::new(ctx, lower);
+    let answer = builtins::prelude(&program.imports).and_then(|mut scope| {
+        rt.block(&program.body, &mut scope)?;
+        Ok(())
+    });
+    let lowered = rt.lowered.get();
+    (answer.map(|()| rt.results.into_inner()), lowered)
 }

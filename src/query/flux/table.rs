@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::lexer::Pos;
 use super::value::{Function, Value};
 use crate::model::BucketName;
 
@@ -185,11 +186,22 @@ pub enum Stream {
     Tables(Vec<Table>),
     /// `from(bucket:)` not yet bounded by `range`.
     From(BucketName),
-    /// `from |> range |> filter*`, not yet read.
+    /// `from |> range |> filter*`, then the `deferred` calls, not yet read.
     Ranged {
         bucket: BucketName,
         start: i64,
         stop: i64,
         filters: Vec<Arc<Function>>,
+        deferred: Vec<Deferred>,
     },
+}
+
+/// A call on a lazy read kept for later (`group`, `aggregateWindow`): computed with the read
+/// on the shared plan when it lowers, else replayed by the interpreter on the read's tables.
+/// Its arguments were checked when it was called.
+#[derive(Clone)]
+pub struct Deferred {
+    pub name: &'static str,
+    pub named: Vec<(String, Value)>,
+    pub pos: Pos,
 }

@@ -212,6 +212,28 @@ fn cells_format_as_go_does() {
     assert_eq!(format_float(-0.5), "-0.5");
     assert_eq!(format_float(f64::INFINITY), "+Inf");
     assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
+    // As chrono's RFC3339 formatting, over the whole range.
+    let mut x: u64 = 7;
+    let edges = [
+        i64::MIN,
+        i64::MAX,
+        0,
+        1,
+        -1_000_000_000,
+        951_782_400 * 1_000_000_000,
+    ];
+    for i in 0..20_000 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let ns = edges.get(i).copied().unwrap_or(x as i64 >> (i % 40));
+        let dt = chrono::DateTime::from_timestamp_nanos(ns);
+        let frac = ns.rem_euclid(1_000_000_000);
+        let frac = match frac {
+            0 => String::new(),
+            f => format!(".{f:09}").trim_end_matches('0').to_owned(),
+        };
+        let want = format!("{}{frac}Z", dt.format("%Y-%m-%dT%H:%M:%S"));
+        assert_eq!(format_time(ns), want, "{ns}");
+    }
     assert_eq!(
         format_time(1_000_000_000_120_000_000),
         "2001-09-09T01:46:40.12Z"

@@ -11,6 +11,7 @@ mod check;
 mod cond;
 
 use check::Check;
+pub(crate) use cond::tag_hints;
 
 use std::collections::BTreeSet;
 
@@ -286,6 +287,7 @@ pub fn lower_select(
         offset: us(stmt.offset),
         slimit: us(stmt.slimit),
         soffset: us(stmt.soffset),
+        dialect: plan::Dialect::InfluxQl,
     })
 }
 

@@ -3,11 +3,13 @@
 //! Owns: which names exist (universe and the `strings`, `date`, `math`, `schema` packages),
 //! argument checking (unknown, missing, mistyped arguments are errors naming the function),
 //! dispatch, scalar functions, and `yield`. The table functions live in the submodules:
-//! `source` (from, range, buckets, schema), `shape` (filter, map, group, pivot, ...), `agg`
+//! `source` (from, range, buckets, schema), `shape` (filter, map, group, pivot, ...; with
+//! `map_fast` for `{r with _value: r._value OP literal}`), `agg`
 //! (aggregates, selectors, windows), `series` (derivative, difference, ...).
 
 mod agg;
 mod group;
+mod map_fast;
 mod rows;
 mod scalar;
 mod series;
@@ -20,9 +22,10 @@ use std::sync::Arc;
 use super::FluxError;
 use super::interp::{Runtime, Scope};
 use super::lexer::Pos;
-use super::table::{Stream, Table};
+use super::table::{Deferred, Stream, Table};
 use super::value::{Function, Record, Value};
 
+pub use rows::new_table;
 pub use source::materialize;
 
 /// Universe functions of the subset.
@@ -314,6 +317,36 @@ impl Call<'_, '_> {
             Value::Func(f) => Ok(f.clone()),
             v => Err(self.mistyped(k, "function", v)),
         }
+    }
+
+    /// Keeps this call (its arguments already checked) on a piped-in lazy read whose deferred
+    /// calls are all named in `may_follow`, for the read to run on the shared plan; `None`
+    /// (the pipe untouched) otherwise, or when the runtime does not lower.
+    pub fn defer(&mut self, may_follow: &[&str]) -> Option<Value> {
+        let deferrable = match &self.args.pipe {
+            Some(Value::Stream(s)) => match s.as_ref() {
+                Stream::Ranged { deferred, .. } => {
+                    deferred.iter().all(|d| may_follow.contains(&d.name))
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !self.rt.lower || !deferrable {
+            return None;
+        }
+        let Some(Value::Stream(s)) = self.args.pipe.take() else {
+            return None;
+        };
+        let mut s = Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone());
+        if let Stream::Ranged { deferred, .. } = &mut s {
+            deferred.push(Deferred {
+                name: self.name,
+                named: self.args.named.clone(),
+                pos: self.args.pos,
+            });
+        }
+        Some(Value::Stream(Arc::new(s)))
     }
 
     /// The piped-in tables, read if still lazy.

@@ -109,7 +109,8 @@ pub fn series_tables(
     Ok(out)
 }
 
-fn new_table(
+/// An empty table of one series × field, with the columns and key a read gives it.
+pub fn new_table(
     m: &str,
     series: &[(String, String)],
     field: &str,

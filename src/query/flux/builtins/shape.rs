@@ -26,6 +26,11 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             if mode != "by" && mode != "except" {
                 return Err(c.err(format!("mode must be \"by\" or \"except\", got {mode:?}")));
             }
+            if mode == "by"
+                && let Some(lazy) = c.defer(&[])
+            {
+                return Ok(lazy);
+            }
             let tables = c.tables()?;
             let key_of = |t: &Table| -> Vec<String> {
                 if mode == "by" {
@@ -227,40 +232,28 @@ fn filter(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         Some(o) => return Err(c.err(format!("onEmpty must be \"drop\" or \"keep\", got {o:?}"))),
     };
     let s = c.stream()?;
-    if let Stream::Ranged {
-        bucket,
-        start,
-        stop,
-        mut filters,
-    } = s
-    {
-        if !keep_empty {
+    match s {
+        Stream::Ranged {
+            bucket,
+            start,
+            stop,
+            mut filters,
+            deferred,
+        } if deferred.is_empty() && !keep_empty => {
             filters.push(f);
-            return Ok(Value::Stream(Arc::new(Stream::Ranged {
+            Ok(Value::Stream(Arc::new(Stream::Ranged {
                 bucket,
                 start,
                 stop,
                 filters,
-            })));
+                deferred,
+            })))
         }
-        return filter_tables(
-            c,
-            super::materialize(
-                c.rt,
-                Stream::Ranged {
-                    bucket,
-                    start,
-                    stop,
-                    filters,
-                },
-                c.args.pos,
-            )?,
-            &f,
-            keep_empty,
-        );
+        s => {
+            let tables = super::materialize(c.rt, s, c.args.pos)?;
+            filter_tables(c, tables, &f, keep_empty)
+        }
     }
-    let tables = super::materialize(c.rt, s, c.args.pos)?;
-    filter_tables(c, tables, &f, keep_empty)
 }
 
 fn filter_tables(
@@ -296,7 +289,11 @@ fn filter_tables(
 fn map(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     c.allow(&["fn", "mergeKey", "tables"])?;
     let f = c.func("fn")?;
-    let tables = c.tables()?;
+    let mut tables = c.tables()?;
+    // The fast path is an optimization like lowering: off when the interpreter runs alone.
+    if c.rt.lower && super::map_fast::map(&f, &mut tables) {
+        return Ok(stream(tables));
+    }
     let mut out = Vec::new();
     for t in tables {
         let names: Vec<String> = t.cols.iter().map(|c| c.name.clone()).collect();

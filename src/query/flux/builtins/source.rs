@@ -43,6 +43,7 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     start,
                     stop,
                     filters: Vec::new(),
+                    deferred: Vec::new(),
                 }))),
                 s => {
                     let tables = super::materialize(c.rt, s, c.args.pos)?;
@@ -158,8 +159,61 @@ fn may_pass(
     })
 }
 
-/// Reads a lazy stream.
+/// Reads a lazy stream: on the shared plan when it lowers, else row by row, then its deferred
+/// calls.
 pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> {
+    let Stream::Ranged {
+        bucket,
+        start,
+        stop,
+        filters,
+        deferred,
+    } = s
+    else {
+        return read(rt, s, pos);
+    };
+    let read_on_plan = match rt.lower {
+        true => crate::query::flux::lower::read(rt, &bucket, start, stop, &filters, &deferred),
+        false => None,
+    };
+    let (mut tables, done) = match read_on_plan {
+        Some(lowered) => {
+            rt.lowered.set(rt.lowered.get() + 1);
+            lowered
+        }
+        None => {
+            let s = Stream::Ranged {
+                bucket,
+                start,
+                stop,
+                filters,
+                deferred: Vec::new(),
+            };
+            (read(rt, s, pos)?, 0)
+        }
+    };
+    for d in &deferred[done..] {
+        let args = super::Args {
+            named: d.named.clone(),
+            pipe: Some(stream(tables)),
+            pos: d.pos,
+        };
+        tables = match super::call(rt, d.name, args)? {
+            Value::Stream(s) => read(rt, Arc::try_unwrap(s).unwrap_or_else(|s| (*s).clone()), pos)?,
+            v => {
+                return Err(FluxError::internal(format!(
+                    "{} answered a {}, not tables",
+                    d.name,
+                    v.type_name()
+                )));
+            }
+        };
+    }
+    Ok(tables)
+}
+
+/// Reads a lazy stream row by row (its deferred calls are the caller's).
+fn read(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> {
     let (bucket, start, stop, filters) = match s {
         Stream::Tables(t) => return Ok(t),
         Stream::From(b) => {
@@ -176,6 +230,7 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
             start,
             stop,
             filters,
+            ..
         } => (bucket, start, stop, filters),
     };
     let ctx = rt.ctx;

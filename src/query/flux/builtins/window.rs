@@ -240,6 +240,11 @@ pub fn aggregate_window(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             "quantile needs q: use fn: (column, tables=<-) => tables |> quantile(q: 0.99, column)",
         ));
     }
+    if crate::query::flux::lower::window_lowers(&c.args.named)
+        && let Some(lazy) = c.defer(&["group"])
+    {
+        return Ok(lazy);
+    }
     let mut out = Vec::new();
     for t in c.tables()? {
         let mut pieces: Vec<Table> = Vec::new();
