@@ -31,6 +31,9 @@ struct Group<'a> {
     rank: Option<&'a [u32]>,
 }
 
+/// One group's rows, and the points it read (for `Stats`).
+type GroupAnswer = (Vec<Vec<Datum>>, usize);
+
 pub fn execute(
     plan: &SelectPlan,
     tenant: &TenantId,
@@ -155,7 +158,7 @@ pub fn execute(
         // Groups are independent: computed in parallel on rayon's pool, kept in key order.
         let groups: Vec<(Vec<String>, Vec<usize>)> = groups.into_iter().collect();
         let count_points = stats.is_some();
-        let computed: Vec<Result<(Vec<Vec<Datum>>, usize), QueryError>> = groups
+        let computed: Vec<Result<GroupAnswer, QueryError>> = groups
             .par_iter()
             .map(|(_, series)| {
                 let keep = |s: &SeriesRun, r: usize| match (cond, row_level) {
