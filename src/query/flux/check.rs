@@ -36,6 +36,40 @@ pub fn check(p: &Program) -> Result<(), FluxError> {
     Ok(())
 }
 
+/// Whether `p` only reads the catalog and the series index: it assigns nothing, defines no
+/// function, and calls only `buckets`, `yield` and the `schema` package's functions without a
+/// `predicate` (Grafana's variable queries). Such a program takes microseconds when the
+/// store's series indexes are current.
+pub fn answers_from_index(p: &Program) -> bool {
+    let schema_alias = PACKAGES
+        .iter()
+        .find(|(path, _, _)| *path == "influxdata/influxdb/schema")
+        .map(|(_, alias, _)| *alias);
+    let mut cheap = true;
+    for s in &p.body {
+        let e = match s {
+            Stmt::Expr(e) => e,
+            Stmt::Assign(..) | Stmt::Return(_) => return false,
+        };
+        walk(e, &mut |x| match &x.kind {
+            ExprKind::Func(_) => cheap = false,
+            ExprKind::Call(callee, args) => {
+                let ok = match &callee.kind {
+                    ExprKind::Ident(n) => n == "buckets" || n == "yield",
+                    ExprKind::Member(obj, _) => {
+                        matches!(&obj.kind, ExprKind::Ident(pkg) if Some(pkg.as_str()) == schema_alias)
+                            && !args.iter().any(|(k, _)| k == "predicate")
+                    }
+                    _ => false,
+                };
+                cheap &= ok;
+            }
+            _ => {}
+        });
+    }
+    cheap
+}
+
 struct Cx<'a> {
     bound: &'a [String],
     imported: &'a [&'a str],

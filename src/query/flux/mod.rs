@@ -125,6 +125,8 @@ pub fn compile(src: &str) -> Result<Program, FluxError> {
     Ok(program)
 }
 
+pub use check::answers_from_index;
+
 /// Runs a compiled program.
 pub fn execute(program: &Program, ctx: &FluxContext<'_>) -> Result<Vec<FluxResult>, FluxError> {
     run(program, ctx, true).0

@@ -327,3 +327,24 @@ fn mutated_queries_fail_cleanly_or_run() {
     }
     assert!(ran > 0 && refused > 0, "ran {ran}, refused {refused}");
 }
+
+#[test]
+fn only_catalog_and_index_reads_count_as_answered_from_the_index() {
+    let cheap = |src: &str| super::answers_from_index(&compile(src).expect(src));
+    let schema = "import \"influxdata/influxdb/schema\"\n";
+    assert!(cheap("buckets()"));
+    assert!(cheap(&format!(
+        "{schema}schema.measurementTagValues(bucket: \"b\", measurement: \"m\", tag: \"t\")"
+    )));
+    assert!(cheap(&format!(
+        "{schema}schema.measurements(bucket: \"b\") |> yield(name: \"m\")"
+    )));
+    // A predicate runs a function per series; a read runs the executor; so do bindings.
+    assert!(!cheap(&format!(
+        "{schema}schema.tagValues(bucket: \"b\", tag: \"t\", predicate: (r) => r.x == \"y\")"
+    )));
+    assert!(!cheap(
+        "from(bucket: \"b\") |> range(start: -1h) |> filter(fn: (r) => r._measurement == \"m\")"
+    ));
+    assert!(!cheap("x = buckets()\nx"));
+}
