@@ -4,7 +4,6 @@
 //! Schema functions answer one table with a string `_value` column and an empty group key,
 //! sorted and distinct, over all retained data (the store keeps no per-range index of series).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{Call, stream};
@@ -239,7 +238,8 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         }
         None => None,
     };
-    let mut out: BTreeSet<String> = BTreeSet::new();
+    // Collected, then sorted and deduplicated once (the index's values come sorted already).
+    let mut out: Vec<String> = Vec::new();
     let Some(store) = ctx.store else {
         return Ok(stream(vec![values_table(out)]));
     };
@@ -275,12 +275,12 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             ("schema.fieldKeys" | "schema.measurementFieldKeys", _) => {
                 for (f, _) in &sch.fields {
                     if pass(vec![mv.clone(), ("_field".to_owned(), Value::str(f))])? {
-                        out.insert(f.clone());
+                        out.push(f.clone());
                     }
                 }
             }
             (_, Some("_measurement")) => {
-                out.insert(m.clone());
+                out.push(m.clone());
             }
             (_, Some("_field")) => out.extend(sch.fields.iter().map(|(f, _)| f.clone())),
             (_, Some(tag)) => {
@@ -300,7 +300,7 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     let mut known = vec![mv.clone()];
                     known.extend(series.iter().map(|(k, v)| (k.clone(), Value::str(v))));
                     if pass(known)? {
-                        out.insert(v.clone());
+                        out.push(v.clone());
                     }
                 }
             }
@@ -313,7 +313,10 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     Ok(stream(vec![values_table(out)]))
 }
 
-fn values_table(values: BTreeSet<String>) -> Table {
+/// One `_value` column of the distinct `values`, sorted.
+fn values_table(mut values: Vec<String>) -> Table {
+    values.sort_unstable();
+    values.dedup();
     Table {
         cols: vec![Col {
             name: "_value".into(),
