@@ -21,7 +21,7 @@ use super::AppState;
 use super::auth::{self, Params};
 use super::body;
 use super::error::{ApiError, Dialect};
-use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT, Seen};
+use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT, Seen, run_query};
 use crate::error::ErrorCode;
 use crate::metrics::Lang;
 use crate::model::BucketName;
@@ -165,8 +165,7 @@ async fn run_v2(
         return ApiError::from_err(d, &e).into_response();
     }
     let now_ns = now.unwrap_or_else(|| state.clock.now_ns());
-    // Variable queries (schema.*, buckets()) over current series indexes take microseconds:
-    // run here rather than handed to the blocking pool and back.
+    // Variable queries (schema.*, buckets()) over current series indexes run in place.
     let cheap = fluxq::answers_from_index(&program)
         && store
             .as_deref()
@@ -187,12 +186,7 @@ async fn run_v2(
         };
         fluxq::execute(&program, &ctx)
     };
-    let answer = if cheap {
-        Ok(Ok(run()))
-    } else {
-        tokio::time::timeout(QUERY_TIMEOUT, tokio::task::spawn_blocking(run)).await
-    };
-    let results = match answer {
+    let results = match run_query(cheap, run).await {
         Ok(Ok(Ok(r))) => r,
         Ok(Ok(Err(e))) => return ApiError::from_err(d, &e).into_response(),
         Ok(Err(_)) => return ApiError::new(d, ErrorCode::Internal, "query failed").into_response(),

@@ -166,9 +166,6 @@ async fn run_v1(
     {
         return ApiError::from_err(d, &e).into_response();
     }
-    // Statements answered from current cached series indexes and the catalog take
-    // microseconds: they run here rather than paying a hand-off to the blocking pool and back.
-    // A stale index is rebuilt on the blocking pool (tens of ms per 50 000 series).
     let cheap = parsed.statements.iter().all(answers_from_index)
         && core
             .store
@@ -197,21 +194,17 @@ async fn run_v1(
         };
         runner.run(&parsed)
     };
-    let results = if cheap {
-        run()
-    } else {
-        match tokio::time::timeout(QUERY_TIMEOUT, tokio::task::spawn_blocking(run)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => {
-                return ApiError::new(d, ErrorCode::Internal, "query failed").into_response();
-            }
-            Err(_) => {
-                seen.timed_out = true;
-                vec![StatementResult::error(
-                    0,
-                    format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
-                )]
-            }
+    let results = match run_query(cheap, run).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => {
+            return ApiError::new(d, ErrorCode::Internal, "query failed").into_response();
+        }
+        Err(_) => {
+            seen.timed_out = true;
+            vec![StatementResult::error(
+                0,
+                format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
+            )]
         }
     };
     seen.statement_error = results.iter().any(|r| r.error.is_some());
@@ -227,6 +220,20 @@ async fn run_v1(
         StatusCode::OK,
         Body::from(response::encode(&results, epoch)),
     )
+}
+
+/// Runs a query's `work`. With `inline` (it reads only the catalog and current cached series
+/// indexes: microseconds) it runs here, rather than paying a hand-off to the blocking pool and
+/// back; otherwise on the blocking pool under `QUERY_TIMEOUT` (a stale index is rebuilt there:
+/// tens of ms per 50 000 series).
+pub(super) async fn run_query<T: Send + 'static>(
+    inline: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<Result<T, tokio::task::JoinError>, tokio::time::error::Elapsed> {
+    if inline {
+        return Ok(Ok(work()));
+    }
+    tokio::time::timeout(QUERY_TIMEOUT, tokio::task::spawn_blocking(work)).await
 }
 
 /// Whether `st` is answered from the catalog and the cached per-measurement series index

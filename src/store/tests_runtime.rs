@@ -62,6 +62,15 @@ async fn start(wal: &Wal, o: StoreOptions) -> (Arc<Store>, StoreTask) {
     (store, task)
 }
 
+/// `append`, then waits until the store holds it.
+async fn append_applied(store: &Store, wal: &Wal, lines: &str) {
+    let seq = append(wal, lines).await;
+    store
+        .wait_applied(seq, Duration::from_secs(5))
+        .await
+        .unwrap();
+}
+
 async fn flush(store: &Store, wal: &Wal) {
     let target = wal.last_durable();
     store
@@ -194,25 +203,16 @@ async fn series_indexes_stay_current_until_a_new_series_appears() {
     let wal = wal(dir.path());
     let (store, task) = start(&wal, opts(dir.path())).await;
     let (t, b) = ids();
-    let applied = |store: Arc<Store>, wal: Wal| async move {
-        store
-            .wait_applied(wal.last_durable(), Duration::from_secs(5))
-            .await
-            .unwrap();
-    };
-    append(&wal, "cpu,host=a v=1 10\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "cpu,host=a v=1 10\n").await;
     // Nothing built yet: nothing stale (a first build is the caller's one-off cost).
     assert!(store.series_indexes_current(&t));
     assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 1);
     assert!(store.series_indexes_current(&t));
     // A point of a known series changes no index.
-    append(&wal, "cpu,host=a v=2 20\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "cpu,host=a v=2 20\n").await;
     assert!(store.series_indexes_current(&t));
     // A new series does, until the index is rebuilt.
-    append(&wal, "cpu,host=b v=1 10\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "cpu,host=b v=1 10\n").await;
     assert!(!store.series_indexes_current(&t));
     assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
     assert!(store.series_indexes_current(&t));
@@ -220,17 +220,14 @@ async fn series_indexes_stay_current_until_a_new_series_appears() {
     flush(&store, &wal).await;
     assert!(store.series_indexes_current(&t));
     // The next buffer interns known series again: still current.
-    append(&wal, "cpu,host=a v=3 30\ncpu,host=b v=3 30\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "cpu,host=a v=3 30\ncpu,host=b v=3 30\n").await;
     assert!(store.series_indexes_current(&t));
     // Another measurement's new series leaves this one's index current.
-    append(&wal, "mem,host=a v=1 10\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "mem,host=a v=1 10\n").await;
     assert!(store.series_indexes_current(&t));
     assert_eq!(store.series_index(&t, &b, "cpu").series().len(), 2);
     // A series that is new after the flush stales it.
-    append(&wal, "cpu,host=c v=1 40\n").await;
-    applied(store.clone(), wal.clone()).await;
+    append_applied(&store, &wal, "cpu,host=c v=1 40\n").await;
     assert!(!store.series_indexes_current(&t));
     let index = store.series_index(&t, &b, "cpu");
     assert_eq!(index.series().len(), 3);
