@@ -12,12 +12,111 @@ pub struct Point {
     pub v: f64,
 }
 
-/// The points of one raw series of a field in a window, sorted by time, one per timestamp.
-/// `sid` tells raw series apart inside a `group_by` group (0 when the group is the series).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+/// What a window keeps of one raw series of a field: running aggregates over its points in
+/// time order, one point per timestamp (the later write wins). Points are added with `push`;
+/// the newest point stays apart (`last`) until a newer one comes, so a rewrite of it (same
+/// timestamp, a later write) replaces it exactly. A point older than `last` cannot be added:
+/// the window then keeps its points instead (`window`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    /// Points before `last` (committed).
+    n: u32,
+    /// The first committed point (when `n > 0`).
+    first: Point,
+    /// Sum, minimum and maximum of the committed values.
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// The counter's increases between consecutive committed points.
+    inc: f64,
+    /// The last committed value (when `n > 0`).
+    clast: f64,
+    /// The newest point.
+    last: Point,
+}
+
+impl Run {
+    pub fn new(p: Point) -> Self {
+        Self {
+            n: 0,
+            first: p,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            inc: 0.0,
+            clast: 0.0,
+            last: p,
+        }
+    }
+
+    /// Adds `p`; false (and nothing changed) when it is older than the newest point.
+    pub fn push(&mut self, p: Point) -> bool {
+        if p.ts > self.last.ts {
+            let q = self.last;
+            if self.n == 0 {
+                self.first = q;
+                self.sum = q.v;
+            } else {
+                self.sum += q.v;
+                self.inc += increase(self.clast, q.v);
+            }
+            self.min = self.min.min(q.v);
+            self.max = self.max.max(q.v);
+            self.clast = q.v;
+            self.n += 1;
+        } else if p.ts < self.last.ts {
+            return false;
+        }
+        self.last = p;
+        true
+    }
+
+    /// The newest point.
+    pub fn last(&self) -> Point {
+        self.last
+    }
+
+    /// The series' summary, `sid` its id in the group.
+    pub fn summary(&self, sid: u64) -> Summary {
+        let l = self.last;
+        if self.n == 0 {
+            return Summary {
+                sid,
+                n: 1,
+                sum: l.v,
+                min: l.v,
+                max: l.v,
+                first: l,
+                last: l,
+                inc: 0.0,
+            };
+        }
+        Summary {
+            sid,
+            n: u64::from(self.n) + 1,
+            sum: self.sum + l.v,
+            min: self.min.min(l.v),
+            max: self.max.max(l.v),
+            first: self.first,
+            last: l,
+            inc: self.inc + increase(self.clast, l.v),
+        }
+    }
+}
+
+/// One raw series of a field over a window: count, sum, min, max, first and last point, and
+/// the counter's increases between its consecutive points (`rate`). `sid` tells raw series
+/// apart inside a `group_by` group (0 when the group is the series).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
     pub sid: u64,
-    pub pts: Vec<Point>,
+    pub n: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub first: Point,
+    pub last: Point,
+    pub inc: f64,
 }
 
 /// A point with the start of the window it is in (for `rate`'s denominator).
@@ -56,34 +155,39 @@ pub fn increase(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Computes `agg` over `series` (sorted by sid, each not empty) of the window starting at
-/// `start`. `prev(sid)` is the series' last point before the window and the start of the
-/// window it is in, if one is known. `None`: no value (rate without any previous point).
+/// Computes `agg` over `series` (sorted by sid) of the window starting at `start`.
+/// `prev(sid)` is the series' last point before the window and the start of the window it is
+/// in, if one is known. `None`: no value (rate without any previous point).
 pub fn compute(
     agg: Aggregate,
     start: i64,
-    series: &[Series],
+    series: &[Summary],
     prev: &dyn Fn(u64) -> Option<Prev>,
 ) -> Option<Value> {
-    let all = || series.iter().flat_map(|s| s.pts.iter().map(|p| p.v));
-    let n: usize = series.iter().map(|s| s.pts.len()).sum();
+    let n: u64 = series.iter().map(|s| s.n).sum();
     if n == 0 {
         return None;
     }
     let float = |v: f64| v.is_finite().then_some(Value::Float(v));
+    let sum = || series.iter().map(|s| s.sum).fold(-0.0, |a, b| a + b);
     match agg {
         Aggregate::Count => Some(Value::Int(n as i64)),
-        Aggregate::Sum => float(all().sum()),
-        Aggregate::Mean => float(all().sum::<f64>() / n as f64),
-        Aggregate::Min => float(all().fold(f64::INFINITY, f64::min)),
-        Aggregate::Max => float(all().fold(f64::NEG_INFINITY, f64::max)),
+        Aggregate::Sum => float(sum()),
+        Aggregate::Mean => float(sum() / n as f64),
+        Aggregate::Min => float(series.iter().map(|s| s.min).fold(f64::INFINITY, f64::min)),
+        Aggregate::Max => float(
+            series
+                .iter()
+                .map(|s| s.max)
+                .fold(f64::NEG_INFINITY, f64::max),
+        ),
         // Ties between series of a group: the smallest (for first) or largest (for last) sid.
         Aggregate::First => {
-            let firsts = series.iter().filter_map(|s| s.pts.first());
+            let firsts = series.iter().map(|s| s.first);
             float(firsts.reduce(|b, p| if p.ts < b.ts { p } else { b })?.v)
         }
         Aggregate::Last => {
-            let lasts = series.iter().filter_map(|s| s.pts.last());
+            let lasts = series.iter().map(|s| s.last);
             float(lasts.reduce(|b, p| if p.ts >= b.ts { p } else { b })?.v)
         }
         Aggregate::Rate => rate(start, series, prev).and_then(float),
@@ -94,19 +198,14 @@ pub fn compute(
 /// point before the window to its last point in the window, over the time between the two
 /// windows' starts, in seconds (so `non_negative_derivative(last(x), 1s)` on data without
 /// wraps and resets). `None` when no series has a previous point.
-fn rate(start: i64, series: &[Series], prev: &dyn Fn(u64) -> Option<Prev>) -> Option<f64> {
+fn rate(start: i64, series: &[Summary], prev: &dyn Fn(u64) -> Option<Prev>) -> Option<f64> {
     let mut total = None;
     for s in series {
         let Some(p) = prev(s.sid) else { continue };
         if p.window >= start {
             continue;
         }
-        let mut inc = 0.0;
-        let mut last = p.point.v;
-        for q in &s.pts {
-            inc += increase(last, q.v);
-            last = q.v;
-        }
+        let inc = increase(p.point.v, s.first.v) + s.inc;
         let secs = (start - p.window) as f64 / 1e9;
         *total.get_or_insert(0.0) += inc / secs;
     }
@@ -117,11 +216,13 @@ fn rate(start: i64, series: &[Series], prev: &dyn Fn(u64) -> Option<Prev>) -> Op
 mod tests {
     use super::*;
 
-    fn pts(v: &[(i64, f64)]) -> Vec<Series> {
-        vec![Series {
-            sid: 0,
-            pts: v.iter().map(|&(ts, v)| Point { ts, v }).collect(),
-        }]
+    fn pts(v: &[(i64, f64)]) -> Vec<Summary> {
+        let p = |&(ts, v): &(i64, f64)| Point { ts, v };
+        let mut run = Run::new(p(&v[0]));
+        for q in &v[1..] {
+            assert!(run.push(p(q)));
+        }
+        vec![run.summary(0)]
     }
 
     #[test]

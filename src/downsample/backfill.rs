@@ -101,6 +101,7 @@ pub async fn backfill(
     let mut engine = Engine::new(std::slice::from_ref(&rule));
     let mut report = BackfillReport::default();
     let mut seq = 0u64;
+    let mut history: Vec<Record> = Vec::new();
     for tenant in &tenants {
         let measurements: Vec<String> = store
             .measurements(tenant, &rule.from_bucket)
@@ -129,19 +130,23 @@ pub async fn backfill(
             }
             lines.sort_by_key(|(ts, _)| *ts);
             seq += 1;
-            engine.apply(
-                &Record {
-                    seq: WalSeq(seq),
-                    entry: Entry {
-                        tenant: tenant.clone(),
-                        bucket: rule.from_bucket.clone(),
-                        precision: Precision::Nanoseconds,
-                        kind: RecordKind::Write,
-                        lines: lines.into_iter().map(|(_, l)| l).collect::<String>().into(),
-                    },
+            history.push(Record {
+                seq: WalSeq(seq),
+                entry: Entry {
+                    tenant: tenant.clone(),
+                    bucket: rule.from_bucket.clone(),
+                    precision: Precision::Nanoseconds,
+                    kind: RecordKind::Write,
+                    lines: lines.into_iter().map(|(_, l)| l).collect::<String>().into(),
                 },
-                0,
-            );
+            });
+            if let Some(rec) = history.last() {
+                engine.apply(rec, 0, &history);
+            }
+            // Keep what a window may have to be refilled from (points out of order: none in
+            // time-sorted rows, but the engine does not rely on it).
+            let keep = engine.cursor(WalSeq(seq));
+            history.retain(|r| r.seq > keep);
             lo = hi;
         }
     }

@@ -5,17 +5,68 @@
 
 use std::collections::BTreeMap;
 
-use super::aggregate::{self, Prev, Value};
+use super::aggregate::{self, Point, Prev, Value};
 use super::rule::Compiled;
 use super::window::{FieldId, Window};
+
+/// The newest expired window's last point per field and raw series: `rate`'s previous points
+/// for the windows after it.
+#[derive(Debug)]
+pub(super) struct Carry {
+    pub start: i64,
+    /// The first WAL record that put a point in the window (replay must start before it).
+    pub first_seq: u64,
+    lasts: Vec<(FieldId, u32, Point)>,
+}
+
+impl Carry {
+    pub fn new(start: i64, first_seq: u64) -> Self {
+        Self {
+            start,
+            first_seq,
+            lasts: Vec::new(),
+        }
+    }
+
+    pub fn of(start: i64, w: &Window) -> Self {
+        Self {
+            start,
+            first_seq: w.first_seq,
+            lasts: w.lasts(),
+        }
+    }
+
+    /// Keeps `p` if it is the newest point of its field and series (or a later write of it).
+    pub fn push(&mut self, field: FieldId, sidx: u32, p: Point) {
+        match self.lasts.iter_mut().find(|l| (l.0, l.1) == (field, sidx)) {
+            Some(l) if p.ts >= l.2.ts => l.2 = p,
+            Some(_) => {}
+            None => self.lasts.push((field, sidx, p)),
+        }
+    }
+
+    pub fn last(&self, field: FieldId, sidx: u32) -> Option<Point> {
+        self.lasts
+            .iter()
+            .find(|l| (l.0, l.1) == (field, sidx))
+            .map(|l| l.2)
+    }
+
+    pub fn bytes(&self) -> usize {
+        32 + self.lasts.capacity() * std::mem::size_of::<(FieldId, u32, Point)>()
+    }
+}
 
 /// An output series: its retained windows and its carry.
 #[derive(Debug, Default)]
 pub(super) struct Group {
     pub windows: BTreeMap<i64, Window>,
-    pub carry: Option<(i64, Window)>,
+    pub carry: Option<Carry>,
     /// The raw series of the group (one, 0, without `group_by`), by index.
     pub sids: Vec<u64>,
+    /// A window of the group had a point out of order: new windows are kept as logs (so
+    /// a series that keeps doing it costs one refill, not one per window).
+    pub logs: bool,
 }
 
 impl Group {
@@ -25,18 +76,20 @@ impl Group {
         // At most one empty window between: the same limit for held windows and the carry, so
         // that a window's rate does not depend on when it is emitted (replay defers that).
         let oldest = start.saturating_sub(2 * c.every_ns);
-        let earlier = self.windows.range(oldest..start).rev();
-        let carry = self
-            .carry
-            .iter()
-            .filter(|(s, _)| c.carries_to(*s, start))
-            .map(|(s, w)| (s, w));
-        for (&window, w) in earlier.chain(carry) {
+        for (&window, w) in self.windows.range(oldest..start).rev() {
             if let Some(point) = w.last(field, sidx) {
                 return Some(Prev { window, point });
             }
         }
-        None
+        let carry = self.carry.as_ref()?;
+        if !c.carries_to(carry.start, start) {
+            return None;
+        }
+        let point = carry.last(field, sidx)?;
+        Some(Prev {
+            window: carry.start,
+            point,
+        })
     }
 
     /// The index of raw series `sid`, added if new.
@@ -112,7 +165,7 @@ fn write_line(
     let mut any = false;
     let name = |id: FieldId| names.get(id as usize).map_or("?", |n| &**n);
     // Fields by name, so a line does not depend on the order names were first seen.
-    let mut fields = w.fields(&g.sids);
+    let mut fields = w.summaries(&g.sids);
     fields.sort_unstable_by_key(|(id, _)| name(*id));
     for (id, series) in fields {
         let field = name(id);

@@ -36,18 +36,24 @@
 //!   quota). The checkpoint file keeps the watermarks; on restart the WAL is replayed from
 //!   the cursor with them, which rebuilds the same windows, then every closed window is
 //!   emitted again (the same values).
+//! - State: running aggregates per window, group, field and raw series while each series'
+//!   points come in time order; a window that gets an older point is refilled from the WAL as
+//!   a log of every point (`refill`), and its group's later windows start as logs.
 
 pub mod aggregate;
 pub mod backfill;
 pub mod checkpoint;
 mod group;
+mod refill;
 pub mod rule;
 pub mod run;
 pub mod state;
+mod take;
 mod window;
 
 #[cfg(test)]
 mod tests;
 
+pub use refill::History;
 pub use run::{DOWNSAMPLE_CONSUMER, DownsampleStatus, DownsampleTask, start};
 pub use state::{Engine, EngineStats, TenantCounts};

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::checkpoint;
+use super::refill::History;
 use super::state::{Engine, EngineStats, TenantCounts};
 use crate::config::DownsampleRule;
 use crate::limits::Limits;
@@ -108,6 +109,28 @@ pub fn start(
     })
 }
 
+/// The WAL as the engine's history: the records a window is refilled from (the cursor keeps
+/// them).
+struct WalHistory<'a>(&'a Wal);
+
+impl History for WalHistory<'_> {
+    fn records(&self, from: u64, upto: u64, f: &mut dyn FnMut(&Record)) -> Result<(), String> {
+        let mut reader = self.0.reader(WalSeq(from.saturating_sub(1)));
+        let mut next = from;
+        while next <= upto {
+            match reader.try_next() {
+                Ok(Some(rec)) => {
+                    next = rec.seq.0 + 1;
+                    f(&rec);
+                }
+                Ok(None) => return Err(format!("record {next} is not durable")),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+}
+
 struct Worker {
     wal: Wal,
     dir: PathBuf,
@@ -153,12 +176,13 @@ impl Worker {
                     .block_on(async { tokio::time::timeout(TICK, reader.next()).await });
                 match next {
                     Ok(Ok(rec)) => {
-                        engine.apply(&rec, self.now_ms());
+                        let history = WalHistory(&self.wal);
+                        engine.apply(&rec, self.now_ms(), &history);
                         processed = rec.seq;
                         for _ in 0..BATCH_RECORDS {
                             match reader.try_next() {
                                 Ok(Some(rec)) => {
-                                    engine.apply(&rec, self.now_ms());
+                                    engine.apply(&rec, self.now_ms(), &history);
                                     processed = rec.seq;
                                 }
                                 _ => break,

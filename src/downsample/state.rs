@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::aggregate::Point;
-use super::group::{Group, emit_group};
+use super::group::{Carry, Group, emit_group};
+use super::refill::{History, Refills, numeric_fields, timed_lines};
 use super::rule::Compiled;
+use super::take::{Incoming, Took, take_point};
 use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
-use crate::lineproto::{self, FieldValue, ParseOptions};
+use crate::lineproto::Line;
 use crate::model::{BucketName, Entry, Precision, Record, RecordKind, TenantId, WalSeq};
 
 /// A source idle this long (wall clock) has its watermark advanced by wall-clock time.
@@ -25,18 +26,18 @@ type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// State of one rule for one tenant.
 #[derive(Debug)]
-struct TenantState {
+pub(super) struct TenantState {
     /// Event-time watermark (ns): the newest point's time, or later while the source is idle.
-    wm: i64,
+    pub(super) wm: i64,
     /// The newest point's time (ns).
-    max_ts: i64,
+    pub(super) max_ts: i64,
     /// When (caller's ms) the newest point arrived.
-    last_data_ms: u64,
-    groups: FastMap<Box<[u8]>, Group>,
+    pub(super) last_data_ms: u64,
+    pub(super) groups: FastMap<Box<[u8]>, Group>,
     /// Groups holding closed windows that changed.
-    dirty: HashSet<Box<[u8]>, ahash::RandomState>,
+    pub(super) dirty: HashSet<Box<[u8]>, ahash::RandomState>,
     /// The smallest watermark at which a window closes or expires or a carry ends.
-    next_sweep: i64,
+    pub(super) next_sweep: i64,
 }
 
 impl TenantState {
@@ -53,9 +54,9 @@ impl TenantState {
 }
 
 #[derive(Debug)]
-struct RuleState {
-    c: Compiled,
-    tenants: HashMap<TenantId, TenantState>,
+pub(super) struct RuleState {
+    pub(super) c: Compiled,
+    pub(super) tenants: HashMap<TenantId, TenantState>,
     /// Measurement (escaped) → taken by the rule; field key (escaped) → its id if taken
     /// (taken fields stay when the cache starts again: windows hold their ids).
     measurements: FastMap<Box<[u8]>, bool>,
@@ -119,6 +120,25 @@ impl RuleState {
             Some(id)
         })
     }
+
+    /// The fields of `line` the rule takes, from its numeric ones; false when none.
+    pub(super) fn point_fields(
+        &mut self,
+        line: &Line<'_>,
+        numeric: &[(&[u8], f64)],
+        fields: &mut Vec<(FieldId, f64)>,
+    ) -> bool {
+        fields.clear();
+        if !self.takes_measurement(line.measurement()) {
+            return false;
+        }
+        for &(k, v) in numeric {
+            if let Some(id) = self.takes_field(k) {
+                fields.push((id, v));
+            }
+        }
+        !fields.is_empty()
+    }
 }
 
 /// Per-tenant counters (monotone).
@@ -136,6 +156,8 @@ pub struct EngineStats {
     pub open_windows: u64,
     pub series: u64,
     pub bytes: u64,
+    /// Windows refilled from the WAL as logs (a point came out of order), since start.
+    pub refills: u64,
 }
 
 /// A rule's watermark for one tenant, as the checkpoint keeps it.
@@ -150,13 +172,15 @@ pub struct Mark {
 /// The downsampler's state for every rule.
 #[derive(Debug)]
 pub struct Engine {
-    rules: Vec<RuleState>,
+    pub(super) rules: Vec<RuleState>,
     /// Emit windows as they close (off while replaying: they are emitted once, after).
     pub emitting: bool,
     /// Count late points (off while replaying records already counted).
     pub counting: bool,
     out: BTreeMap<(TenantId, BucketName), Vec<u8>>,
     counts: BTreeMap<TenantId, TenantCounts>,
+    /// Windows refilled (`refill`).
+    pub(super) refills: u64,
 }
 
 impl Engine {
@@ -167,6 +191,7 @@ impl Engine {
             counting: true,
             out: BTreeMap::new(),
             counts: BTreeMap::new(),
+            refills: 0,
         };
         e.set_rules(rules);
         e
@@ -219,8 +244,9 @@ impl Engine {
     }
 
     /// Feeds one WAL record (client writes only; derived records are not read). Each line is
-    /// parsed once, whatever the number of rules.
-    pub fn apply(&mut self, rec: &Record, now_ms: u64) {
+    /// parsed once, whatever the number of rules. A window that gets a point out of order is
+    /// refilled as a log from `history` before anything is emitted.
+    pub fn apply(&mut self, rec: &Record, now_ms: u64, history: &dyn History) {
         let e = &rec.entry;
         if e.kind != RecordKind::Write {
             return;
@@ -237,40 +263,15 @@ impl Engine {
                 r.tenants.insert(e.tenant.clone(), TenantState::new(now_ms));
             }
         }
-        let opts = ParseOptions {
-            precision: e.precision,
-            allow_unsigned: true,
-        };
         let mut late = vec![0u64; active.len()];
+        let mut refills: Refills = Vec::new();
         let mut numeric: Vec<(&[u8], f64)> = Vec::new();
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
-        for raw in lineproto::split_lines(&e.lines) {
-            let Ok(line) = lineproto::parse_line(raw, &opts) else {
-                continue;
-            };
-            let Some(ts) = line.timestamp() else { continue };
-            let ts = ts.saturating_mul(e.precision.nanos());
-            numeric.clear();
-            for (k, v) in line.fields() {
-                numeric.push(match v {
-                    FieldValue::Float(f) => (k, f),
-                    FieldValue::Integer(i) => (k, i as f64),
-                    FieldValue::Unsigned(u) => (k, u as f64),
-                    FieldValue::Boolean(_) | FieldValue::String(_) => continue,
-                });
-            }
+        for (line, ts) in timed_lines(e) {
+            numeric_fields(&line, &mut numeric);
             for (ai, &ri) in active.iter().enumerate() {
                 let r = &mut self.rules[ri];
-                if !r.takes_measurement(line.measurement()) {
-                    continue;
-                }
-                fields.clear();
-                for &(k, v) in &numeric {
-                    if let Some(id) = r.takes_field(k) {
-                        fields.push((id, v));
-                    }
-                }
-                if fields.is_empty() {
+                if !r.point_fields(&line, &numeric, &mut fields) {
                     continue;
                 }
                 let (gkey, sid) = r.c.group_of(&line);
@@ -283,10 +284,17 @@ impl Engine {
                     sid,
                     now_ms,
                 };
-                if !take_point(&r.c, t, &gkey, p, &fields) {
-                    late[ai] += 1;
+                match take_point(&r.c, t, &gkey, p, &fields) {
+                    Took::Held => {}
+                    Took::Late => late[ai] += 1,
+                    Took::Refill(start) => refills.push((ri, gkey.into(), start)),
                 }
             }
+        }
+        if !refills.is_empty() {
+            refills.sort_unstable();
+            refills.dedup();
+            self.refill(&e.tenant, &refills, rec, history);
         }
         let (emitting, counting) = (self.emitting, self.counting);
         for (ai, &ri) in active.iter().enumerate() {
@@ -379,9 +387,9 @@ impl Engine {
         for r in &self.rules {
             for t in r.tenants.values() {
                 for g in t.groups.values() {
-                    let carry = g.carry.iter().map(|(_, w)| w);
-                    for w in g.windows.values().chain(carry) {
-                        oldest = oldest.min(w.first_seq);
+                    let windows = g.windows.values().map(|w| w.first_seq);
+                    for seq in windows.chain(g.carry.iter().map(|k| k.first_seq)) {
+                        oldest = oldest.min(seq);
                     }
                 }
             }
@@ -394,124 +402,22 @@ impl Engine {
     }
 
     pub fn stats(&self) -> EngineStats {
-        let mut s = EngineStats::default();
+        let mut s = EngineStats {
+            refills: self.refills,
+            ..EngineStats::default()
+        };
         for r in &self.rules {
             for t in r.tenants.values() {
                 s.series += t.groups.len() as u64;
                 for (k, g) in &t.groups {
                     s.open_windows += g.windows.len() as u64;
-                    let carry = g.carry.iter().map(|(_, w)| w);
                     s.bytes += (k.len() + 96) as u64;
-                    s.bytes += g
-                        .windows
-                        .values()
-                        .chain(carry)
-                        .map(Window::bytes)
-                        .sum::<usize>() as u64;
+                    s.bytes += g.windows.values().map(Window::bytes).sum::<usize>() as u64;
+                    s.bytes += g.carry.as_ref().map_or(0, Carry::bytes) as u64;
                 }
             }
         }
         s
-    }
-}
-
-/// Where a point comes from: its record, time (ns), series id in its group, arrival (ms).
-#[derive(Debug, Clone, Copy)]
-struct Incoming {
-    seq: u64,
-    ts: i64,
-    sid: u64,
-    now_ms: u64,
-}
-
-/// Adds one line's points to its window; false when the window had expired (a late point).
-fn take_point(
-    c: &Compiled,
-    t: &mut TenantState,
-    gkey: &[u8],
-    p: Incoming,
-    fields: &[(FieldId, f64)],
-) -> bool {
-    let Incoming {
-        seq,
-        ts,
-        sid,
-        now_ms,
-    } = p;
-    if ts > t.max_ts {
-        t.max_ts = ts;
-        t.last_data_ms = now_ms;
-    }
-    t.wm = t.wm.max(ts);
-    let start = c.window(ts);
-    if t.wm >= c.expires_at(start) {
-        if c.has_rate && t.wm < c.carry_ends_at(start) {
-            carry_point(t, c, gkey, start, seq, sid, ts, fields);
-        }
-        return false;
-    }
-    if !t.groups.contains_key(gkey) {
-        t.groups.insert(gkey.into(), Group::default());
-    }
-    let Some(g) = t.groups.get_mut(gkey) else {
-        return true;
-    };
-    let sidx = g.sidx(sid);
-    let w = g.windows.entry(start).or_insert_with(|| {
-        t.next_sweep = t.next_sweep.min(c.closes_at(start));
-        Window::new(seq)
-    });
-    for &(k, v) in fields {
-        w.push(k, sidx, Point { ts, v });
-    }
-    w.dirty = true;
-    let mut changed_closed = w.closed;
-    if c.has_rate {
-        changed_closed |= g.touch_successor(start);
-    }
-    if changed_closed {
-        t.dirty.insert(gkey.into());
-    }
-    true
-}
-
-/// A point for an expired window: it may still be `rate`'s previous point for the next window
-/// (the carry keeps the newest expired window's last point per series).
-#[allow(clippy::too_many_arguments)]
-fn carry_point(
-    t: &mut TenantState,
-    c: &Compiled,
-    gkey: &[u8],
-    start: i64,
-    seq: u64,
-    sid: u64,
-    ts: i64,
-    fields: &[(FieldId, f64)],
-) {
-    if !t.groups.contains_key(gkey) {
-        t.groups.insert(gkey.into(), Group::default());
-    }
-    let Some(g) = t.groups.get_mut(gkey) else {
-        return;
-    };
-    match &g.carry {
-        Some((s, _)) if *s > start => return,
-        Some((s, _)) if *s == start => {}
-        _ => {
-            g.carry = Some((start, Window::new(seq)));
-            t.next_sweep = t.next_sweep.min(c.carry_ends_at(start));
-        }
-    }
-    let sidx = g.sidx(sid);
-    let Some((_, w)) = g.carry.as_mut() else {
-        return;
-    };
-    // Only each series' last point counts (`Window::last`).
-    for &(k, v) in fields {
-        w.push(k, sidx, Point { ts, v });
-    }
-    if g.touch_successor(start) {
-        t.dirty.insert(gkey.into());
     }
 }
 
@@ -564,13 +470,13 @@ fn settle(
                     break;
                 }
                 let w = entry.remove();
-                if c.has_rate && g.carry.as_ref().is_none_or(|(s, _)| *s < start) {
-                    g.carry = Some((start, w.reduce()));
+                if c.has_rate && g.carry.as_ref().is_none_or(|k| k.start < start) {
+                    g.carry = Some(Carry::of(start, &w));
                 }
             }
             if g.carry
                 .as_ref()
-                .is_some_and(|(s, _)| wm >= c.carry_ends_at(*s))
+                .is_some_and(|k| wm >= c.carry_ends_at(k.start))
             {
                 g.carry = None;
             }
@@ -581,8 +487,8 @@ fn settle(
                     c.closes_at(s)
                 });
             }
-            if let Some((s, _)) = &g.carry {
-                next = next.min(c.carry_ends_at(*s));
+            if let Some(k) = &g.carry {
+                next = next.min(c.carry_ends_at(k.start));
             }
             !g.windows.is_empty() || g.carry.is_some()
         });

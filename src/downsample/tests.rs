@@ -54,9 +54,12 @@ fn lines(e: &mut Engine) -> Vec<String> {
         .collect()
 }
 
-fn feed(e: &mut Engine, seq: &mut u64, body: String) {
-    *seq += 1;
-    e.apply(&rec(*seq, &body), 0);
+/// Appends a record to `wal` and feeds it (`wal` is the engine's history).
+fn feed(e: &mut Engine, wal: &mut Vec<Record>, body: String) {
+    wal.push(rec(wal.len() as u64 + 1, &body));
+    if let Some(r) = wal.last() {
+        e.apply(r, 0, wal);
+    }
 }
 
 #[test]
@@ -64,21 +67,21 @@ fn a_window_closes_at_end_plus_grace_and_names_fields() {
     let mut e = Engine::new(&rules(
         "aggregates = [\"mean\", \"max\", \"count\"]\ngrace = \"1m\"\n",
     ));
-    let mut seq = 0;
+    let mut wal = Vec::new();
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("cpu,host=a u=1,s=\"x\" {}\n", 10 * S),
     );
-    feed(&mut e, &mut seq, format!("cpu,host=a u=3i {}\n", 20 * S));
+    feed(&mut e, &mut wal, format!("cpu,host=a u=3i {}\n", 20 * S));
     // End of window 0 is 5m: not closed until 6m.
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("cpu,host=a u=5 {}\n", 5 * M + 59 * S),
     );
     assert!(lines(&mut e).is_empty());
-    feed(&mut e, &mut seq, format!("cpu,host=a u=7 {}\n", 6 * M));
+    feed(&mut e, &mut wal, format!("cpu,host=a u=7 {}\n", 6 * M));
     assert_eq!(
         lines(&mut e),
         vec!["cpu,host=a u_mean=2.0,u_max=3.0,u_count=2i 0".to_string()]
@@ -86,7 +89,7 @@ fn a_window_closes_at_end_plus_grace_and_names_fields() {
     // Only client writes feed rules.
     let mut d = rec(9, &format!("cpu,host=a u=100 {}\n", 7 * M));
     d.entry.kind = RecordKind::Derived;
-    e.apply(&d, 0);
+    e.apply(&d, 0, &Vec::new());
     assert_eq!(e.marks()[0].max_ts, 6 * M);
 }
 
@@ -95,17 +98,17 @@ fn late_points_correct_within_late_window_and_are_dropped_after() {
     let mut e = Engine::new(&rules(
         "aggregates = [\"sum\"]\ngrace = \"1m\"\nlate_window = \"2m\"\n",
     ));
-    let mut seq = 0;
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 10 * S));
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 6 * M));
+    let mut wal = Vec::new();
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 10 * S));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 6 * M));
     assert_eq!(lines(&mut e), vec!["m v_sum=1.0 0"]);
     // Late but within late_window: the corrected value, same series and timestamp.
-    feed(&mut e, &mut seq, format!("m v=2 {}\n", 20 * S));
+    feed(&mut e, &mut wal, format!("m v=2 {}\n", 20 * S));
     assert_eq!(lines(&mut e), vec!["m v_sum=3.0 0"]);
     // The watermark reaches 5m + 1m + 2m: window 0 expires.
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 8 * M));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 8 * M));
     let _ = lines(&mut e);
-    feed(&mut e, &mut seq, format!("m v=50 {}\n", 30 * S));
+    feed(&mut e, &mut wal, format!("m v=50 {}\n", 30 * S));
     assert!(lines(&mut e).is_empty());
     let c = e.counts()[&TenantId::new("acme").unwrap()];
     assert_eq!(c.late_dropped, 1);
@@ -115,47 +118,47 @@ fn late_points_correct_within_late_window_and_are_dropped_after() {
 #[test]
 fn duplicate_points_count_once_and_the_later_write_wins() {
     let mut e = Engine::new(&rules("aggregates = [\"mean\", \"count\"]\n"));
-    let mut seq = 0;
-    feed(&mut e, &mut seq, format!("m v=1 {0}\nm v=5 {0}\n", 10 * S));
-    feed(&mut e, &mut seq, format!("m v=3 {}\n", 10 * S));
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 20 * S));
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 7 * M));
+    let mut wal = Vec::new();
+    feed(&mut e, &mut wal, format!("m v=1 {0}\nm v=5 {0}\n", 10 * S));
+    feed(&mut e, &mut wal, format!("m v=3 {}\n", 10 * S));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 20 * S));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 7 * M));
     assert_eq!(lines(&mut e), vec!["m v_mean=2.0,v_count=2i 0"]);
 }
 
 #[test]
 fn rate_uses_the_previous_window_and_the_wrap_rule() {
     let mut e = Engine::new(&rules("aggregates = [\"rate\"]\nlate_window = \"0s\"\n"));
-    let mut seq = 0;
+    let mut wal = Vec::new();
     let w32 = 4_294_967_296.0_f64;
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("if,d=a o={} {}\n", w32 - 3000.0, 290 * S),
     );
     // Window 1: wraps at 2^32: increase 3000 + 600 = 3600 counts over 300 s.
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("if,d=a o=600 {}\n", 5 * M + 290 * S),
     );
     // Window 2: a reset (100 → 10 is not near a wrap) adds nothing; 10 → 310 does.
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("if,d=a o=100 {}\n", 10 * M + 10 * S),
     );
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("if,d=a o=10 {}\n", 10 * M + 20 * S),
     );
     feed(
         &mut e,
-        &mut seq,
+        &mut wal,
         format!("if,d=a o=310 {}\n", 10 * M + 290 * S),
     );
-    feed(&mut e, &mut seq, format!("if,d=a o=310 {}\n", 20 * M));
+    feed(&mut e, &mut wal, format!("if,d=a o=310 {}\n", 20 * M));
     assert_eq!(
         lines(&mut e),
         vec![
@@ -171,15 +174,15 @@ fn group_by_keeps_listed_tags_and_sums_rates() {
     let mut e = Engine::new(&rules(
         "aggregates = [\"sum\", \"rate\"]\ngroup_by = [\"site\"]\nlate_window = \"0s\"\n",
     ));
-    let mut seq = 0;
+    let mut wal = Vec::new();
     for (t, v) in [(0, 0), (5 * M, 300)] {
         feed(
             &mut e,
-            &mut seq,
+            &mut wal,
             format!("if,d=a,site=x o={v} {t}\nif,d=b,site=x o={} {t}\n", 2 * v),
         );
     }
-    feed(&mut e, &mut seq, format!("if,d=a,site=x o=0 {}\n", 20 * M));
+    feed(&mut e, &mut wal, format!("if,d=a,site=x o=0 {}\n", 20 * M));
     assert_eq!(
         lines(&mut e),
         vec![
@@ -192,12 +195,12 @@ fn group_by_keeps_listed_tags_and_sums_rates() {
 #[test]
 fn the_cursor_keeps_what_retained_windows_need() {
     let mut e = Engine::new(&rules("aggregates = [\"mean\"]\nlate_window = \"1m\"\n"));
-    let mut seq = 0;
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 10 * S));
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 5 * M));
+    let mut wal = Vec::new();
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 10 * S));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 5 * M));
     assert_eq!(e.cursor(WalSeq(2)), WalSeq(0));
     // Window 0 expires at 5m + 1m + 1m.
-    feed(&mut e, &mut seq, format!("m v=1 {}\n", 7 * M));
+    feed(&mut e, &mut wal, format!("m v=1 {}\n", 7 * M));
     assert_eq!(e.cursor(WalSeq(3)), WalSeq(1));
     assert!(e.stats().open_windows >= 1);
 }
@@ -257,7 +260,7 @@ fn run(
         let mut marks = None;
         let mut cursor = WalSeq(0);
         for (i, r) in recs[..crash].iter().enumerate() {
-            e.apply(r, 0);
+            e.apply(r, 0, &recs);
             collect(&mut e);
             if i + 1 == checkpoint {
                 marks = Some(e.marks());
@@ -270,7 +273,7 @@ fn run(
         }
         e.emitting = false;
         for r in &recs[cursor.0 as usize..crash] {
-            e.apply(r, 0);
+            e.apply(r, 0, &recs);
         }
         e.emitting = true;
         e.emit_pending();
@@ -278,7 +281,7 @@ fn run(
         start = crash;
     }
     for r in &recs[start..] {
-        e.apply(r, 0);
+        e.apply(r, 0, &recs);
         collect(&mut e);
     }
     e.advance_idle(1_000_000_000);

@@ -1,18 +1,28 @@
-//! One window of one output series: the points that arrived for it, as an append-only log.
+//! One window of one output series: running aggregates per field and raw series while points
+//! arrive in time order, every point once one does not.
 //!
-//! Owns: keeping every point of a window until it expires (so duplicates and late points are
-//! exact), and turning the log into per-field, per-series point lists for `aggregate`. Does
-//! not own when windows close or expire (`state`).
+//! Owns: what a window keeps of its points and turning that into per-field, per-series
+//! summaries for `aggregate`. Does not own when windows close or expire (`state`), nor
+//! reading back the points of a window that fell out of order (`state::Engine::rebuild`).
 //!
-//! Why a log: a line's points all go to the end of one `Vec`, so taking a line touches one
-//! place in memory instead of one list per field (the per-field lists missed the cache for
-//! every point once the state outgrew it). Sorting happens once per emission, and not at all
-//! when the points arrived in time order.
+//! Why two forms: a running cell (`Run`, ~80 bytes per field and series) is all a window needs
+//! while each series' points come in time order — Telegraf's normal case — whatever the window's
+//! length. A point older than its series' newest (a resent batch, a late point of a series
+//! that already moved on) cannot be folded into running aggregates exactly: the window then
+//! starts again as a log of every point, refilled from the WAL by the engine.
 
-use super::aggregate::{Point, Series};
+use super::aggregate::{Point, Run, Summary};
 
 /// A field of a rule, by the number the rule gave its name.
 pub type FieldId = u32;
+
+/// A running cell: field, raw series index (in the group's `sids`) and aggregates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cell {
+    field: FieldId,
+    sidx: u32,
+    run: Run,
+}
 
 /// One point as it arrived: `sidx` is the raw series' index in its group's `sids`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +31,14 @@ struct Entry {
     v: f64,
     field: FieldId,
     sidx: u32,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// Every series' points so far came in time order.
+    Running(Vec<Cell>),
+    /// Every point, in arrival order.
+    Log(Vec<Entry>),
 }
 
 /// One window of one group.
@@ -32,100 +50,168 @@ pub struct Window {
     pub closed: bool,
     /// Changed since it was last emitted.
     pub dirty: bool,
-    /// Every point, in arrival order.
-    log: Vec<Entry>,
-    /// Each entry's time is at least the time of the one before it.
-    ordered: bool,
+    /// Emptied to be refilled from the WAL: points pushed meanwhile are ignored (the refill
+    /// reads them too).
+    pub refilling: bool,
+    body: Body,
 }
 
 impl Window {
-    pub fn new(seq: u64) -> Self {
+    /// A window kept as running aggregates (`log`: as a log of every point).
+    pub fn new(seq: u64, log: bool) -> Self {
         Self {
             first_seq: seq,
             closed: false,
             dirty: false,
-            log: Vec::new(),
-            ordered: true,
+            refilling: false,
+            body: if log {
+                Body::Log(Vec::new())
+            } else {
+                Body::Running(Vec::new())
+            },
         }
     }
 
-    /// Adds a point of field `field` of the group's raw series `sidx`.
-    pub fn push(&mut self, field: FieldId, sidx: u32, p: Point) {
-        if self.log.last().is_some_and(|l| p.ts < l.ts) {
-            self.ordered = false;
+    /// Adds a point of field `field` of the group's raw series `sidx`. `hint` is where the
+    /// cell is likely to be (the field's position in its line). False when the point is older
+    /// than its series' newest in a running window: the window must be refilled as a log.
+    pub fn push(&mut self, hint: usize, field: FieldId, sidx: u32, p: Point) -> bool {
+        if self.refilling {
+            return true;
         }
-        self.log.push(Entry {
-            ts: p.ts,
-            v: p.v,
-            field,
-            sidx,
-        });
+        match &mut self.body {
+            Body::Log(log) => {
+                log.push(Entry {
+                    ts: p.ts,
+                    v: p.v,
+                    field,
+                    sidx,
+                });
+                true
+            }
+            Body::Running(cells) => {
+                let mine = |c: &Cell| c.field == field && c.sidx == sidx;
+                let at = match cells.get(hint) {
+                    Some(c) if mine(c) => Some(hint),
+                    _ => cells.iter().position(mine),
+                };
+                match at {
+                    Some(i) => cells[i].run.push(p),
+                    None => {
+                        cells.push(Cell {
+                            field,
+                            sidx,
+                            run: Run::new(p),
+                        });
+                        true
+                    }
+                }
+            }
+        }
+    }
+
+    /// Empties the window to be refilled, point by point, from the records since
+    /// `first_seq` (`refilled` ends that).
+    pub fn start_refill(&mut self) {
+        self.body = Body::Log(Vec::new());
+        self.refilling = true;
+    }
+
+    /// Adds a point read back from the WAL while refilling.
+    pub fn refill(&mut self, field: FieldId, sidx: u32, p: Point) {
+        if let Body::Log(log) = &mut self.body {
+            log.push(Entry {
+                ts: p.ts,
+                v: p.v,
+                field,
+                sidx,
+            });
+        }
+    }
+
+    pub fn refilled(&mut self) {
+        self.refilling = false;
     }
 
     /// The last point of field `field` of series `sidx`: the newest time, and of two points
     /// with that time the later write.
     pub fn last(&self, field: FieldId, sidx: u32) -> Option<Point> {
-        let mine = |e: &&Entry| e.field == field && e.sidx == sidx;
-        let e = if self.ordered {
-            self.log.iter().rev().find(mine)
-        } else {
-            self.log
+        match &self.body {
+            Body::Running(cells) => cells
                 .iter()
-                .filter(mine)
+                .find(|c| c.field == field && c.sidx == sidx)
+                .map(|c| c.run.last()),
+            Body::Log(log) => log
+                .iter()
+                .filter(|e| e.field == field && e.sidx == sidx)
                 .reduce(|b, e| if e.ts >= b.ts { e } else { b })
-        };
-        e.map(|e| Point { ts: e.ts, v: e.v })
-    }
-
-    /// Keeps only each series' last point of each field (what `rate`'s carry needs).
-    pub fn reduce(mut self) -> Self {
-        // Stable: the later of two writes with the same time stays last.
-        self.log.sort_by_key(|e| (e.field, e.sidx, e.ts));
-        let mut keep: Vec<Entry> = self
-            .log
-            .chunk_by(|a, b| (a.field, a.sidx) == (b.field, b.sidx))
-            .filter_map(|run| run.last().copied())
-            .collect();
-        keep.sort_by_key(|e| e.ts);
-        self.log = keep;
-        self.ordered = true;
-        self
-    }
-
-    /// The points per field (sorted by field id) and per raw series (sorted by sid, `sids`
-    /// maps `sidx` to sid), each series' points sorted by time with one point per time (the
-    /// later write wins).
-    pub fn fields(&self, sids: &[u64]) -> Vec<(FieldId, Vec<Series>)> {
-        let mut log = self.log.clone();
-        // Stable: of two points with the same field, series and time, the later write stays
-        // after the earlier one.
-        if self.ordered && sids.len() <= 1 {
-            log.sort_by_key(|e| e.field);
-        } else {
-            log.sort_by_key(|e| (e.field, sids.get(e.sidx as usize), e.ts));
+                .map(|e| Point { ts: e.ts, v: e.v }),
         }
-        let mut out: Vec<(FieldId, Vec<Series>)> = Vec::new();
-        for run in log.chunk_by(|a, b| a.field == b.field) {
-            let mut series = Vec::new();
-            for s in run.chunk_by(|a, b| a.sidx == b.sidx) {
-                let mut pts: Vec<Point> = Vec::with_capacity(s.len());
-                for e in s {
-                    match pts.last_mut() {
-                        Some(l) if l.ts == e.ts => l.v = e.v,
-                        _ => pts.push(Point { ts: e.ts, v: e.v }),
+    }
+
+    /// Each series' last point of each field (what `rate`'s carry keeps).
+    pub fn lasts(&self) -> Vec<(FieldId, u32, Point)> {
+        match &self.body {
+            Body::Running(cells) => cells
+                .iter()
+                .map(|c| (c.field, c.sidx, c.run.last()))
+                .collect(),
+            Body::Log(log) => {
+                let mut out: Vec<(FieldId, u32, Point)> = Vec::new();
+                for e in log {
+                    let p = Point { ts: e.ts, v: e.v };
+                    match out.iter_mut().find(|l| (l.0, l.1) == (e.field, e.sidx)) {
+                        Some(l) if p.ts >= l.2.ts => l.2 = p,
+                        Some(_) => {}
+                        None => out.push((e.field, e.sidx, p)),
                     }
                 }
-                let sid = sids.get(s[0].sidx as usize).copied().unwrap_or_default();
-                series.push(Series { sid, pts });
+                out
             }
-            out.push((run[0].field, series));
+        }
+    }
+
+    /// The summaries per field (sorted by field id) and per raw series (sorted by sid; `sids`
+    /// maps `sidx` to sid). A log is folded the way running cells fold their points: sorted by
+    /// time, one point per time (the later write wins), so both forms give the same numbers.
+    pub fn summaries(&self, sids: &[u64]) -> Vec<(FieldId, Vec<Summary>)> {
+        let sid = |sidx: u32| sids.get(sidx as usize).copied().unwrap_or_default();
+        let mut cells: Vec<(FieldId, Summary)> = match &self.body {
+            Body::Running(cells) => cells
+                .iter()
+                .map(|c| (c.field, c.run.summary(sid(c.sidx))))
+                .collect(),
+            Body::Log(log) => {
+                let mut log = log.clone();
+                // Stable: of two points with the same field, series and time, the later write
+                // stays after the earlier one.
+                log.sort_by_key(|e| (e.field, e.sidx, e.ts));
+                log.chunk_by(|a, b| (a.field, a.sidx) == (b.field, b.sidx))
+                    .map(|s| {
+                        let p = |e: &Entry| Point { ts: e.ts, v: e.v };
+                        let mut run = Run::new(p(&s[0]));
+                        for e in &s[1..] {
+                            run.push(p(e));
+                        }
+                        (s[0].field, run.summary(sid(s[0].sidx)))
+                    })
+                    .collect()
+            }
+        };
+        cells.sort_by_key(|(f, s)| (*f, s.sid));
+        let mut out: Vec<(FieldId, Vec<Summary>)> = Vec::new();
+        for run in cells.chunk_by(|a, b| a.0 == b.0) {
+            out.push((run[0].0, run.iter().map(|(_, s)| *s).collect()));
         }
         out
     }
 
     /// Bytes held (an estimate for `/metrics`).
     pub fn bytes(&self) -> usize {
-        64 + self.log.capacity() * std::mem::size_of::<Entry>()
+        64 + match &self.body {
+            Body::Running(cells) => cells.capacity() * std::mem::size_of::<Cell>(),
+            Body::Log(log) => log.capacity() * std::mem::size_of::<Entry>(),
+        }
     }
 }
 
@@ -137,38 +223,74 @@ mod tests {
         Point { ts, v }
     }
 
+    /// Per field: (sid, count, sum, last value) of each series.
+    type Brief = Vec<(FieldId, Vec<(u64, u64, f64, f64)>)>;
+
+    fn pts(w: &Window, sids: &[u64]) -> Brief {
+        w.summaries(sids)
+            .into_iter()
+            .map(|(f, s)| {
+                let s = s.iter().map(|s| (s.sid, s.n, s.sum, s.last.v)).collect();
+                (f, s)
+            })
+            .collect()
+    }
+
     #[test]
-    fn fields_sort_and_keep_the_later_write() {
-        let mut w = Window::new(1);
-        w.push(1, 0, p(10, 1.0));
-        w.push(0, 0, p(10, 2.0));
-        w.push(1, 0, p(20, 3.0));
-        assert!(w.ordered);
-        // Out of order and a rewrite of (field 1, t=10).
-        w.push(1, 0, p(10, 4.0));
-        w.push(0, 0, p(5, 5.0));
-        assert!(!w.ordered);
-        let f = w.fields(&[0]);
-        assert_eq!(f.len(), 2);
-        assert_eq!(f[0].1[0].pts, [p(5, 5.0), p(10, 2.0)]);
-        assert_eq!(f[1].1[0].pts, [p(10, 4.0), p(20, 3.0)]);
-        assert_eq!(w.last(1, 0), Some(p(20, 3.0)));
-        assert_eq!(w.last(0, 0), Some(p(10, 2.0)));
+    fn running_cells_fold_in_order_points_and_refuse_older_ones() {
+        let mut w = Window::new(1, false);
+        assert!(w.push(0, 1, 0, p(10, 1.0)));
+        assert!(w.push(1, 0, 0, p(10, 2.0)));
+        assert!(w.push(0, 1, 0, p(20, 3.0)));
+        // A rewrite of the newest point: the later write wins.
+        assert!(w.push(0, 1, 0, p(20, 4.0)));
+        assert_eq!(w.last(1, 0), Some(p(20, 4.0)));
+        assert_eq!(
+            pts(&w, &[0]),
+            [(0, vec![(0, 1, 2.0, 2.0)]), (1, vec![(0, 2, 5.0, 4.0)])]
+        );
+        // Older than the series' newest: refused, nothing changed.
+        assert!(!w.push(0, 1, 0, p(15, 9.0)));
+        assert_eq!(w.last(1, 0), Some(p(20, 4.0)));
         assert_eq!(w.last(0, 1), None);
     }
 
     #[test]
-    fn series_sort_by_sid_not_arrival() {
-        let mut w = Window::new(1);
-        w.push(0, 0, p(10, 1.0));
-        w.push(0, 1, p(10, 2.0));
-        w.push(0, 1, p(10, 3.0));
-        let f = w.fields(&[9, 4]);
-        let sids: Vec<u64> = f[0].1.iter().map(|s| s.sid).collect();
+    fn a_log_gives_what_running_cells_give() {
+        let points = [
+            (0, 10, 1.0),
+            (1, 10, 2.0),
+            (0, 20, 3.0),
+            (0, 20, 4.0),
+            (1, 30, 5.0),
+        ];
+        let mut run = Window::new(1, false);
+        let mut log = Window::new(1, true);
+        for &(sidx, ts, v) in &points {
+            assert!(run.push(0, 7, sidx, p(ts, v)));
+            assert!(log.push(0, 7, sidx, p(ts, v)));
+        }
+        assert_eq!(run.summaries(&[9, 4]), log.summaries(&[9, 4]));
+        // Series sort by sid, not arrival.
+        let sids: Vec<u64> = log.summaries(&[9, 4])[0].1.iter().map(|s| s.sid).collect();
         assert_eq!(sids, [4, 9]);
-        assert_eq!(f[0].1[0].pts, [p(10, 3.0)]);
-        let r = w.reduce();
-        assert_eq!(r.log.len(), 2);
-        assert_eq!(r.last(0, 1), Some(p(10, 3.0)));
+        let mut a = run.lasts();
+        let mut b = log.lasts();
+        a.sort_by_key(|l| l.1);
+        b.sort_by_key(|l| l.1);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_refill_ignores_pushes_until_it_is_done() {
+        let mut w = Window::new(1, false);
+        assert!(w.push(0, 0, 0, p(20, 1.0)));
+        w.start_refill();
+        assert!(w.push(0, 0, 0, p(10, 2.0)));
+        w.refill(0, 0, p(20, 1.0));
+        w.refill(0, 0, p(10, 2.0));
+        w.refilled();
+        assert!(w.push(0, 0, 0, p(5, 3.0)));
+        assert_eq!(pts(&w, &[0]), [(0, vec![(0, 3, 6.0, 1.0)])]);
     }
 }

@@ -6,7 +6,7 @@
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use super::collect::{Res, gauge, labelled};
+use super::collect::{Res, counter, gauge, labelled};
 use crate::downsample::DownsampleStatus;
 
 pub(super) fn encode_downsample(enc: &mut DescriptorEncoder, d: &DownsampleStatus) -> Res {
@@ -28,6 +28,12 @@ pub(super) fn encode_downsample(enc: &mut DescriptorEncoder, d: &DownsampleStatu
         "downsample_state_bytes",
         "Estimated bytes of the downsampler's window state",
         stats.bytes as i64,
+    )?;
+    counter(
+        enc,
+        "downsample_refilled_windows",
+        "Windows refilled from the WAL as a log of their points (a point came out of order)",
+        stats.refills,
     )?;
     let emitted: Vec<(String, u64)> = counts
         .iter()
