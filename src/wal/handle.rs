@@ -121,6 +121,7 @@ impl Wal {
             fsyncs: AtomicU64::new(0),
             obs: WalObservations::default(),
             gc_lock: Mutex::new(()),
+            recent: super::recent::Recent::new(super::recent::RECENT_BYTES),
         });
         let (tx, rx) = mpsc::channel();
         let prepared = spawn_prepare(&shared);
@@ -195,7 +196,9 @@ impl Wal {
                 .tx
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let sent = tx.as_ref().map(|tx| tx.send(Cmd::Append(enc, reply)));
+            let sent = tx
+                .as_ref()
+                .map(|tx| tx.send(Cmd::Append(enc, entry, reply)));
             if !matches!(sent, Some(Ok(()))) {
                 return Err(WalError::Closed);
             }

@@ -120,6 +120,7 @@ mod handle;
 mod inspect;
 mod io;
 mod reader;
+mod recent;
 mod replay;
 mod segment;
 mod state;

@@ -14,7 +14,7 @@ use super::format::{self, HEADER_LEN};
 use super::io::{WalFile, read_full};
 use super::segment::segment_name;
 use super::state::Shared;
-use crate::model::Record;
+use crate::model::{Record, WalSeq};
 
 /// Yields durable records with seq > `after`, in order. Never yields a record before
 /// its fdatasync (with `SyncMode::None`: before its write).
@@ -119,6 +119,16 @@ impl WalReader {
             cur.offset += total as u64;
             cur.seq += 1;
             return Ok(Step::Skipped(cur));
+        }
+        // Appended lately: decoded already (the writer kept it once it was durable).
+        if let Some(entry) = self.shared.recent.get(seq) {
+            cur.offset += total as u64;
+            cur.seq += 1;
+            let rec = Record {
+                seq: WalSeq(seq),
+                entry,
+            };
+            return Ok(Step::Record(rec, cur));
         }
         let mut buf = vec![0; total];
         let n =

@@ -71,6 +71,8 @@ pub struct Shared {
     pub obs: WalObservations,
     /// Serialises cursor-file writes and segment deletion.
     pub gc_lock: Mutex<()>,
+    /// The newest durable records, decoded.
+    pub recent: super::recent::Recent,
 }
 
 impl Shared {

@@ -17,7 +17,7 @@ use super::format::Encoded;
 use super::io::{WalFile, zero_fill};
 use super::state::{SegMeta, Shared};
 use super::{SyncMode, WalError};
-use crate::model::WalSeq;
+use crate::model::{Entry, WalSeq};
 
 /// Bound on the bytes gathered into one group (more waits for the next group).
 const MAX_GROUP_BYTES: usize = 64 * 1024 * 1024;
@@ -25,7 +25,8 @@ const MAX_GROUP_BYTES: usize = 64 * 1024 * 1024;
 pub type AppendReply = oneshot::Sender<Result<WalSeq, WalError>>;
 
 pub enum Cmd {
-    Append(Encoded, AppendReply),
+    /// A record and its entry, decoded (for `recent`).
+    Append(Encoded, Entry, AppendReply),
     Close(oneshot::Sender<Result<(), WalError>>),
 }
 
@@ -44,6 +45,7 @@ pub struct Writer {
 struct Pending {
     seq: u64,
     len: u64,
+    entry: Entry,
     reply: AppendReply,
 }
 
@@ -65,9 +67,9 @@ impl Writer {
             let mut next = Some(first);
             while let Some(cmd) = next.take() {
                 match cmd {
-                    Cmd::Append(enc, reply) => {
+                    Cmd::Append(enc, entry, reply) => {
                         bytes += enc.encoded_len();
-                        group.push((enc, reply));
+                        group.push((enc, entry, reply));
                     }
                     Cmd::Close(reply) => {
                         close = Some(reply);
@@ -112,30 +114,30 @@ impl Writer {
             .map_err(|e| WalError::io("fsync", self.shared.segment_path(self.seg_first), e))
     }
 
-    fn commit(&mut self, group: Vec<(Encoded, AppendReply)>) {
+    fn commit(&mut self, group: Vec<(Encoded, Entry, AppendReply)>) {
         if group.is_empty() {
             return;
         }
         if self.shared.lock().poisoned {
-            let freed: u64 = group.iter().map(|(e, _)| e.encoded_len() as u64).sum();
+            let freed: u64 = group.iter().map(|(e, _, _)| e.encoded_len() as u64).sum();
             self.shared.lock().used -= freed;
-            for (_, reply) in group {
+            for (_, _, reply) in group {
                 let _ = reply.send(Err(WalError::Poisoned));
             }
             return;
         }
         let seg_limit = self.shared.cfg.segment_bytes;
-        let mut buf = Vec::with_capacity(group.iter().map(|(e, _)| e.encoded_len()).sum());
+        let mut buf = Vec::with_capacity(group.iter().map(|(e, _, _)| e.encoded_len()).sum());
         let mut pending = Vec::with_capacity(group.len());
         let mut iter = group.into_iter();
-        while let Some((mut enc, reply)) = iter.next() {
+        while let Some((mut enc, entry, reply)) = iter.next() {
             let size = self.seg_size + buf.len() as u64;
             if size > 0 && size + enc.encoded_len() as u64 > seg_limit {
                 self.flush(&mut buf, &mut pending);
                 if let Err(e) = self.rotate() {
                     tracing::error!(error = %e, "wal segment rotation failed; wal poisoned");
                     self.shared.lock().poisoned = true;
-                    let rest: Vec<_> = std::iter::once((enc, reply)).chain(iter).collect();
+                    let rest: Vec<_> = std::iter::once((enc, entry, reply)).chain(iter).collect();
                     self.commit(rest);
                     return;
                 }
@@ -145,6 +147,7 @@ impl Writer {
             pending.push(Pending {
                 seq,
                 len: enc.encoded_len() as u64,
+                entry,
                 reply,
             });
         }
@@ -193,6 +196,9 @@ impl Writer {
                     });
                     meta.size = self.seg_size;
                     meta.last_seq = Some(last);
+                }
+                for p in pending.iter() {
+                    self.shared.recent.put(p.seq, p.entry.clone());
                 }
                 self.shared.notify(Some(last));
                 for p in pending.drain(..) {
