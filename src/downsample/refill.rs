@@ -83,7 +83,7 @@ impl Engine {
             .iter()
             .filter_map(|(ri, key, start)| {
                 let t = self.rules.get(*ri)?.tenants.get(tenant)?;
-                Some(t.groups.get(key)?.windows.get(start)?.first_seq)
+                Some(t.groups.get(&**key)?.windows.get(start)?.first_seq)
             })
             .min()
             .unwrap_or(rec.seq.0);
@@ -105,7 +105,7 @@ impl Engine {
                 .rules
                 .get_mut(*ri)
                 .and_then(|r| r.tenants.get_mut(tenant))
-                .and_then(|t| t.groups.get_mut(key))
+                .and_then(|t| t.groups.get_mut(&**key))
                 .and_then(|g| g.windows.get_mut(start));
             if let Some(w) = w {
                 w.refilled();

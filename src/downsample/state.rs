@@ -22,7 +22,8 @@ pub const IDLE_AFTER_MS: u64 = 5_000;
 
 /// The hash maps of the hot path: keys are line-protocol bytes we do not need to defend
 /// against collisions more than ahash does.
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+/// (hashbrown's, for `entry_ref`: one lookup, and a key copied only when it is new.)
+pub(super) type FastMap<K, V> = hashbrown::HashMap<K, V, ahash::RandomState>;
 
 /// State of one rule for one tenant.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub(super) struct TenantState {
     pub(super) max_ts: i64,
     /// When (caller's ms) the newest point arrived.
     pub(super) last_data_ms: u64,
-    pub(super) groups: FastMap<Box<[u8]>, Group>,
+    pub(super) groups: FastMap<Vec<u8>, Group>,
     /// Groups holding closed windows that changed.
     pub(super) dirty: HashSet<Box<[u8]>, ahash::RandomState>,
     /// The smallest watermark at which a window closes or expires or a carry ends.
@@ -63,6 +64,9 @@ pub(super) struct RuleState {
     fields: FastMap<Box<[u8]>, Option<FieldId>>,
     /// The names of the fields the rule took, by id.
     field_names: Vec<Box<str>>,
+    /// The last line's numeric field keys and what the rule made of them: lines of a
+    /// measurement mostly repeat them, and comparing is cheaper than looking each key up.
+    layout: Vec<(Box<[u8]>, Option<FieldId>)>,
 }
 
 /// Entries a match cache holds before it starts again (bounds memory on odd input).
@@ -94,6 +98,7 @@ impl RuleState {
             measurements: FastMap::default(),
             fields: FastMap::default(),
             field_names: Vec::new(),
+            layout: Vec::new(),
         }
     }
 
@@ -132,9 +137,18 @@ impl RuleState {
         if !self.takes_measurement(line.measurement()) {
             return false;
         }
-        for &(k, v) in numeric {
-            if let Some(id) = self.takes_field(k) {
-                fields.push((id, v));
+        let same = self.layout.len() == numeric.len()
+            && self.layout.iter().zip(numeric).all(|(l, n)| *l.0 == *n.0);
+        if !same {
+            self.layout.clear();
+            for &(k, _) in numeric {
+                let id = self.takes_field(k);
+                self.layout.push((k.into(), id));
+            }
+        }
+        for ((_, id), &(_, v)) in self.layout.iter().zip(numeric) {
+            if let Some(id) = id {
+                fields.push((*id, v));
             }
         }
         !fields.is_empty()
@@ -257,27 +271,29 @@ impl Engine {
         if active.is_empty() {
             return;
         }
-        for &ri in &active {
-            let r = &mut self.rules[ri];
-            if !r.tenants.contains_key(&e.tenant) {
-                r.tenants.insert(e.tenant.clone(), TenantState::new(now_ms));
-            }
-        }
+        // Each rule's state for the tenant, out of its map while the lines go through (one
+        // lookup per record instead of one per line and rule).
+        let mut states: Vec<TenantState> = active
+            .iter()
+            .map(|&ri| {
+                let r = &mut self.rules[ri];
+                r.tenants
+                    .remove(&e.tenant)
+                    .unwrap_or_else(|| TenantState::new(now_ms))
+            })
+            .collect();
         let mut late = vec![0u64; active.len()];
         let mut refills: Refills = Vec::new();
         let mut numeric: Vec<(&[u8], f64)> = Vec::new();
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
             numeric_fields(&line, &mut numeric);
-            for (ai, &ri) in active.iter().enumerate() {
+            for ((ai, &ri), t) in active.iter().enumerate().zip(&mut states) {
                 let r = &mut self.rules[ri];
                 if !r.point_fields(&line, &numeric, &mut fields) {
                     continue;
                 }
                 let (gkey, sid) = r.c.group_of(&line);
-                let Some(t) = r.tenants.get_mut(&e.tenant) else {
-                    continue;
-                };
                 let p = Incoming {
                     seq: rec.seq.0,
                     ts,
@@ -290,6 +306,9 @@ impl Engine {
                     Took::Refill(start) => refills.push((ri, gkey.into(), start)),
                 }
             }
+        }
+        for (&ri, t) in active.iter().zip(states) {
+            self.rules[ri].tenants.insert(e.tenant.clone(), t);
         }
         if !refills.is_empty() {
             refills.sort_unstable();
@@ -443,7 +462,7 @@ fn settle(
                 if !w.closed {
                     w.closed = true;
                     w.dirty = true;
-                    t.dirty.insert(key.clone());
+                    t.dirty.insert(key.as_slice().into());
                 }
             }
         }
@@ -452,7 +471,7 @@ fn settle(
     let mut buf = Vec::new();
     if emitting {
         for key in std::mem::take(&mut t.dirty) {
-            if let Some(g) = t.groups.get_mut(&key) {
+            if let Some(g) = t.groups.get_mut(&*key) {
                 emitted += emit_group(c, names, &key, g, wm, true, &mut buf);
             }
         }

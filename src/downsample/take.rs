@@ -5,7 +5,7 @@
 //! expiring windows (`state::settle`) or refilling a window (`refill`).
 
 use super::aggregate::Point;
-use super::group::{Carry, Group};
+use super::group::Carry;
 use super::rule::Compiled;
 use super::state::TenantState;
 use super::window::{FieldId, Window};
@@ -55,12 +55,7 @@ pub(super) fn take_point(
         }
         return Took::Late;
     }
-    if !t.groups.contains_key(gkey) {
-        t.groups.insert(gkey.into(), Group::default());
-    }
-    let Some(g) = t.groups.get_mut(gkey) else {
-        return Took::Held;
-    };
+    let g = t.groups.entry_ref(gkey).or_default();
     let sidx = g.sidx(sid);
     let logs = g.logs;
     let w = g.windows.entry(start).or_insert_with(|| {
@@ -103,12 +98,7 @@ fn carry_point(
     ts: i64,
     fields: &[(FieldId, f64)],
 ) {
-    if !t.groups.contains_key(gkey) {
-        t.groups.insert(gkey.into(), Group::default());
-    }
-    let Some(g) = t.groups.get_mut(gkey) else {
-        return;
-    };
+    let g = t.groups.entry_ref(gkey).or_default();
     match &g.carry {
         Some(k) if k.start > start => return,
         Some(k) if k.start == start => {}
