@@ -11,7 +11,12 @@ use crate::support::telegraf;
 
 #[test]
 fn backfill_recomputes_a_rule_added_later_from_the_store() {
-    let d = data::generate(2, 360, 3);
+    let d = data::generate(data::Shape {
+        devices: 2,
+        step_s: 10,
+        steps: 360,
+        steps_per_batch: 3,
+    });
     let mut s = Sluice::start(&embedded_config(""));
     for b in &d.batches {
         let r = telegraf::v2_write(&s.url(), "telegraf", "acme", TOKEN, b);

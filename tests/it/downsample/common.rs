@@ -1,6 +1,7 @@
 //! Helpers of the downsampling checks: rules, reading rollups and reference answers.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -31,7 +32,11 @@ pub fn rows(answer: &Value) -> Rows {
     let mut out = Rows::new();
     let result = &answer["results"][0];
     assert!(result["error"].is_null(), "{answer}");
-    for s in result["series"].as_array().cloned().unwrap_or_default() {
+    assert!(
+        result["partial"].as_bool() != Some(true),
+        "a partial answer (row limit?)"
+    );
+    for s in result["series"].as_array().into_iter().flatten() {
         let tags = s["tags"]
             .as_object()
             .map(|t| {
@@ -64,22 +69,43 @@ pub fn rows(answer: &Value) -> Rows {
     out
 }
 
+/// The number of rows of an InfluxQL answer, over all its series.
+pub fn row_count(answer: &Value) -> usize {
+    let result = &answer["results"][0];
+    assert!(result["error"].is_null(), "{answer}");
+    result["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["values"].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
 pub fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()) + 1e-9
 }
 
-/// `GET /query` of sluice (embedded mode), times in ns, as tenant `acme`.
+/// `GET /query` of sluice (embedded mode), times in ns, as tenant `acme`. A 503 (the store has
+/// not applied the newest WAL records yet: a debug build ingesting a day of data lags) is asked
+/// again, for up to 2 minutes.
 pub fn sluice_query(base: &str, db: &str, q: &str) -> Value {
     let url = format!(
         "{base}/query?{}",
         crate::support::http::form_encode(&[("db", db), ("epoch", "ns"), ("q", q)])
     );
-    let r = crate::support::http::Request::new("GET", &url)
-        .header("Authorization", &format!("Token {TOKEN}"))
-        .send()
-        .expect("GET /query");
-    assert_eq!(r.status, 200, "{q}: {}", r.text());
-    r.json()
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = crate::support::http::Request::new("GET", &url)
+            .header("Authorization", &format!("Token {TOKEN}"))
+            .send_within(Duration::from_secs(120))
+            .expect("GET /query");
+        if r.status == 503 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        return r.json();
+    }
 }
 
 /// The value of `name{tenant="acme"}` in sluice's `/metrics`.
@@ -105,4 +131,10 @@ pub fn embedded_config(extra: &str) -> String {
             )
             .to_toml()
     )
+}
+
+/// Prints a result line to the real stderr (libtest captures `eprintln!` of passing tests).
+pub fn report(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "[downsample] {line}");
 }
