@@ -3,7 +3,8 @@
 //! InfluxDB's `GROUP BY time(every), *` aggregate, and `rate` its
 //! `non_negative_derivative(last(x), 1s)` wherever no counter wrapped or reset.
 //!
-//! Size: the issue's, [`Shape::DAY`]: 200 devices × (2 interfaces + ping) for a whole day,
+//! Size: CI runs [`Shape::CI`] (8 devices, 4 hours); the issue's, [`Shape::DAY`] (ignored
+//! test `rollups_agree_with_influxdb_1_6_7_for_a_day`): 200 devices × (2 interfaces + ping) for a whole day,
 //! polled every 60 s (Telegraf's common SNMP interval; 10 s would be six times the data, too
 //! slow for a debug build), ~903 000 lines in ~1 540 batches, written twice (InfluxDB directly,
 //! meanwhile sluice). The late points land in closed windows of every rule and are within
@@ -33,6 +34,16 @@ const LATE_S: i64 = 300;
 
 #[test]
 fn rollups_agree_with_influxdb_1_6_7() {
+    agreement(Shape::CI);
+}
+
+#[test]
+#[ignore = "the issue's size, a day for 200 devices: minutes at opt-level 1 (see Shape::CI)"]
+fn rollups_agree_with_influxdb_1_6_7_for_a_day() {
+    agreement(Shape::DAY);
+}
+
+fn agreement(shape: Shape) {
     let Some(db) = InfluxV1::try_start(InfluxOpts::default()) else {
         return;
     };
@@ -49,7 +60,7 @@ fn rollups_agree_with_influxdb_1_6_7() {
         rules("1m", "5m")
     );
     let s = Sluice::start(&cfg);
-    let d = data::generate(Shape::DAY);
+    let d = data::generate(shape);
     let started = Instant::now();
     std::thread::scope(|sc| {
         sc.spawn(|| {
@@ -125,7 +136,12 @@ fn rollups_agree_with_influxdb_1_6_7() {
         "agreement: {compared} rollup values compared in {:?} in all",
         started.elapsed()
     ));
-    assert!(compared > 10_000_000, "only {compared} values compared");
+    // ~23 values per raw line (a day: 20.9 M).
+    assert!(
+        compared > 10 * d.lines as i64,
+        "only {compared} values compared for {} lines",
+        d.lines
+    );
 }
 
 /// Wraps by hand: the 32-bit counter grows C32_PER_S a second, the 64-bit one C64_PER_S,

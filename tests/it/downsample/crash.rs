@@ -2,7 +2,8 @@
 //! idle pause closed windows: the final rollups equal those of an uninterrupted run with the
 //! same pause (and the rows the data makes, counted independently).
 //!
-//! Size: the issue's, [`Shape::DAY`] (200 devices for a day at 60 s, ~1 540 batches), embedded
+//! Size: CI runs [`Shape::CI`] (8 devices, 4 hours, the pause at 2 h); the issue's,
+//! [`Shape::DAY`] (ignored test `kill_9_while_streaming_a_day_leaves_the_same_rollups`; 200 devices for a day at 60 s, ~1 540 batches), embedded
 //! mode. A sender thread writes the batches in order, as Telegraf does: a batch without a 204
 //! (connection refused or reset, 503 while replaying) is sent again until it gets one. The
 //! test kills at random moments of that stream: a seeded generator picks 10 batches and a
@@ -12,7 +13,7 @@
 //!
 //! The rules use `grace = "5s"`: a source idle for 5 s (`IDLE_AFTER_MS`) gets its watermark
 //! moved past the newest windows' end + grace, so the pause closes the 1m, 5m and 1h windows
-//! ending at noon; the test waits until their rollups are stored, then kills (the checkpoint
+//! ending at noon (the middle of the data); the test waits until their rollups are stored, then kills (the checkpoint
 //! does not hold that watermark: no window expired). `late_window = "1m55s"`: windows expire
 //! on whole minutes (end + 2 min), which the 3-minute-late points reach exactly and the
 //! 2-minute-late ones do not, whatever idle time under a minute added to the watermark; so
@@ -36,8 +37,6 @@ const RULES: [(i64, &str); 3] = [
     (300, "telegraf_5m"),
     (3600, "telegraf_1h"),
 ];
-/// The pause comes after the noon poll.
-const IDLE_AFTER_S: i64 = 12 * 3600;
 const KILLS: usize = 10;
 /// How long the test waits for anything: a debug build downsamples a day in minutes, and the
 /// rollups of a batch come long after its 204.
@@ -146,10 +145,10 @@ fn compare(whole: &Sluice, crashed: &Sluice, d: &Data) -> usize {
 
 /// Waits until the pause closed the windows ending at the newest point (noon): their rollups
 /// are stored. Only the idle watermark closes them (no newer point came).
-fn wait_idle_close(s: &Sluice, stop: &AtomicBool) {
+fn wait_idle_close(s: &Sluice, idle_after_s: i64, stop: &AtomicBool) {
     let started = Instant::now();
     for (every_s, bucket) in RULES {
-        let start = (T0_S + IDLE_AFTER_S - every_s) * S;
+        let start = (T0_S + idle_after_s - every_s) * S;
         let q = format!("SELECT * FROM wrap WHERE time = {start} GROUP BY *");
         while rows(&sluice_query(&s.url(), bucket, &q)).len() < 2 {
             assert!(
@@ -168,8 +167,8 @@ fn wait_idle_close(s: &Sluice, stop: &AtomicBool) {
 }
 
 /// The index of the first batch after the noon poll's.
-fn idle_at(d: &Data) -> usize {
-    let noon = format!(" {}\n", (T0_S + IDLE_AFTER_S) * S);
+fn idle_at(d: &Data, idle_after_s: i64) -> usize {
+    let noon = format!(" {}\n", (T0_S + idle_after_s) * S);
     let i = d
         .batches
         .iter()
@@ -181,7 +180,18 @@ fn idle_at(d: &Data) -> usize {
 
 #[test]
 fn kill_9_while_streaming_leaves_the_same_rollups() {
-    let d = data::generate(Shape::DAY);
+    crash(Shape::CI);
+}
+
+#[test]
+#[ignore = "the issue's size, a day for 200 devices: minutes at opt-level 1 (see Shape::CI)"]
+fn kill_9_while_streaming_a_day_leaves_the_same_rollups() {
+    crash(Shape::DAY);
+}
+
+fn crash(shape: Shape) {
+    let d = data::generate(shape);
+    let idle_after_s = shape.middle_s();
     for (every_s, bucket) in RULES {
         let (closed, corrected) = data::late_in_closed(&d, every_s, GRACE_S, LATE_S);
         assert!(
@@ -190,7 +200,7 @@ fn kill_9_while_streaming_leaves_the_same_rollups() {
         );
     }
     let cfg = embedded_config(&rules("5s", "1m55s"));
-    let idle_at = idle_at(&d);
+    let idle_at = idle_at(&d, idle_after_s);
     let seed = std::env::var("SLUICE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -229,7 +239,7 @@ fn kill_9_while_streaming_leaves_the_same_rollups() {
             let _guard = StopOnPanic(&stop);
             for (i, b) in d.batches.iter().enumerate() {
                 if i == idle_at {
-                    wait_idle_close(&whole, &stop);
+                    wait_idle_close(&whole, idle_after_s, &stop);
                 }
                 assert_eq!(send(&whole.url(), b, &stop), 0, "batch {i} unanswered");
             }
@@ -274,7 +284,7 @@ fn kill_9_while_streaming_leaves_the_same_rollups() {
             match delay {
                 Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
                 // The sender waits before batch `idle_at`: the source is idle.
-                None => wait_idle_close(&s, &stop),
+                None => wait_idle_close(&s, idle_after_s, &stop),
             }
             s.kill9();
             s.restart_within(WAIT);
@@ -299,5 +309,10 @@ fn kill_9_while_streaming_leaves_the_same_rollups() {
         "crash: {compared} rollup rows equal, compared in {:?}",
         started.elapsed()
     ));
-    assert!(compared > 1_000_000, "only {compared} rows compared");
+    // ~1.2 rollup rows per raw line (a day: 1 052 173).
+    assert!(
+        compared > d.lines / 2,
+        "only {compared} rows compared for {} lines",
+        d.lines
+    );
 }

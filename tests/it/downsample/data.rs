@@ -54,6 +54,22 @@ impl Shape {
         steps: 1440,
         steps_per_batch: 1,
     };
+
+    /// What CI runs: the same anomalies at the same times, for 8 devices over 4 hours (the
+    /// day takes 3-8 minutes per test at opt-level 1 and more than the query timeout at 0;
+    /// the `*_for_a_day` tests run it: `CARGO_PROFILE_DEV_OPT_LEVEL=1 cargo test --test it
+    /// downsample -- --ignored --test-threads 1`).
+    pub const CI: Shape = Shape {
+        devices: 8,
+        step_s: 60,
+        steps: 240,
+        steps_per_batch: 1,
+    };
+
+    /// The middle of the data, on a whole hour (noon for a day).
+    pub fn middle_s(&self) -> i64 {
+        (self.steps * self.step_s / 2).div_euclid(3600) * 3600
+    }
 }
 
 /// The generated data: batches in the order they are written, and the newest timestamp.

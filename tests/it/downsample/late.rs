@@ -1,6 +1,7 @@
 //! Late data: within late_window a point corrects the stored rollup (visible by querying the
 //! target bucket); beyond it the rollup is left as it was, the raw point is stored, and the
-//! metric counts it.
+//! metric counts it. A point older than its series' newest in the window (and a rewrite of an
+//! older point) makes sluice refill the window from the WAL: the rollup is still exact.
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,30 @@ fn late_points_correct_the_rollup_within_late_window_and_are_counted_after() {
     // 40 s after the window closed: within late_window, the stored rollup is corrected.
     write(&s, 5.0, 30);
     wait_rollup(&s, 7.0, 3.0);
+    // Older than the series' newest point of the window (30 s), then a new value for the one at
+    // 10 s: the window is refilled from the WAL. Points: 10 → 4, 15 → 2, 20 → 1, 30 → 5.
+    write(&s, 2.0, 15);
+    write(&s, 4.0, 10);
+    wait_rollup(&s, 12.0, 4.0);
+    // The downsampler publishes its numbers every 2 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = crate::support::http::get(&format!("{}/metrics", s.admin_url()))
+            .expect("GET /metrics")
+            .text();
+        let refills = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("sluice_downsample_refilled_windows_total "))
+            .map(str::to_owned);
+        if refills.as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "refilled windows: {refills:?}, want 1"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     // The watermark passes T0 + 1m + 2m: window T0 expires; a point for it now is too late.
     write(&s, 1.0, 200);
     write(&s, 100.0, 40);
@@ -75,7 +100,7 @@ fn late_points_correct_the_rollup_within_late_window_and_are_counted_after() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    wait_rollup(&s, 7.0, 3.0);
+    wait_rollup(&s, 12.0, 4.0);
     // The raw point is stored as usual.
     let raw = rows(&sluice_query(
         &s.url(),
