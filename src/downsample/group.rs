@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::aggregate::{self, Point, Prev, Value};
 use super::rule::Compiled;
-use super::window::{FieldId, Window};
+use super::window::{FieldId, Last, Window, keep_newest};
 
 /// The newest expired window's last point per field and raw series: `rate`'s previous points
 /// for the windows after it.
@@ -16,7 +16,7 @@ pub(super) struct Carry {
     pub start: i64,
     /// The first WAL record that put a point in the window (replay must start before it).
     pub first_seq: u64,
-    lasts: Vec<(FieldId, u32, Point)>,
+    lasts: Vec<Last>,
 }
 
 impl Carry {
@@ -38,11 +38,7 @@ impl Carry {
 
     /// Keeps `p` if it is the newest point of its field and series (or a later write of it).
     pub fn push(&mut self, field: FieldId, sidx: u32, p: Point) {
-        match self.lasts.iter_mut().find(|l| (l.0, l.1) == (field, sidx)) {
-            Some(l) if p.ts >= l.2.ts => l.2 = p,
-            Some(_) => {}
-            None => self.lasts.push((field, sidx, p)),
-        }
+        keep_newest(&mut self.lasts, field, sidx, p);
     }
 
     pub fn last(&self, field: FieldId, sidx: u32) -> Option<Point> {
@@ -53,7 +49,7 @@ impl Carry {
     }
 
     pub fn bytes(&self) -> usize {
-        32 + self.lasts.capacity() * std::mem::size_of::<(FieldId, u32, Point)>()
+        32 + self.lasts.capacity() * std::mem::size_of::<Last>()
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Owns: what a window keeps of its points and turning that into per-field, per-series
 //! summaries for `aggregate`. Does not own when windows close or expire (`state`), nor
-//! reading back the points of a window that fell out of order (`state::Engine::rebuild`).
+//! reading back the points of a window that fell out of order (`refill`).
 //!
 //! Why two forms: a running cell (`Run`, ~80 bytes per field and series) is all a window needs
 //! while each series' points come in time order — Telegraf's normal case — whatever the window's
@@ -22,6 +22,19 @@ struct Cell {
     field: FieldId,
     sidx: u32,
     run: Run,
+}
+
+/// A field and raw series' newest point (`rate`'s previous point).
+pub type Last = (FieldId, u32, Point);
+
+/// Keeps `p` in `lasts` if it is the newest point of its field and series (or a later write
+/// of it).
+pub fn keep_newest(lasts: &mut Vec<Last>, field: FieldId, sidx: u32, p: Point) {
+    match lasts.iter_mut().find(|l| (l.0, l.1) == (field, sidx)) {
+        Some(l) if p.ts >= l.2.ts => l.2 = p,
+        Some(_) => {}
+        None => lasts.push((field, sidx, p)),
+    }
 }
 
 /// One point as it arrived: `sidx` is the raw series' index in its group's `sids`.
@@ -150,21 +163,16 @@ impl Window {
     }
 
     /// Each series' last point of each field (what `rate`'s carry keeps).
-    pub fn lasts(&self) -> Vec<(FieldId, u32, Point)> {
+    pub fn lasts(&self) -> Vec<Last> {
         match &self.body {
             Body::Running(cells) => cells
                 .iter()
                 .map(|c| (c.field, c.sidx, c.run.last()))
                 .collect(),
             Body::Log(log) => {
-                let mut out: Vec<(FieldId, u32, Point)> = Vec::new();
+                let mut out = Vec::new();
                 for e in log {
-                    let p = Point { ts: e.ts, v: e.v };
-                    match out.iter_mut().find(|l| (l.0, l.1) == (e.field, e.sidx)) {
-                        Some(l) if p.ts >= l.2.ts => l.2 = p,
-                        Some(_) => {}
-                        None => out.push((e.field, e.sidx, p)),
-                    }
+                    keep_newest(&mut out, e.field, e.sidx, Point { ts: e.ts, v: e.v });
                 }
                 out
             }

@@ -64,18 +64,9 @@ impl Recent {
     /// Record `seq` if it is still kept.
     pub fn get(&self, seq: u64) -> Option<Entry> {
         let k = self.lock();
-        let first = k.entries.front()?.0;
-        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
-        match k.entries.get(i) {
-            Some((s, e)) if *s == seq => Some(e.clone()),
-            // Seqs with a gap (a record too large to keep): search.
-            _ => k
-                .entries
-                .binary_search_by_key(&seq, |(s, _)| *s)
-                .ok()
-                .and_then(|i| k.entries.get(i))
-                .map(|(_, e)| e.clone()),
-        }
+        // Seqs increase, with gaps where a record was too large to keep.
+        let i = k.entries.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
+        k.entries.get(i).map(|(_, e)| e.clone())
     }
 }
 
