@@ -2,11 +2,11 @@
 //! maintenance every second, flushes every second).
 //!
 //! A writer keeps sending three kinds of points: current ones (today), rewrites of yesterday
-//! on a fixed grid (late data: yesterday is closed, so its files keep being compacted, and last
-//! write wins must survive every merge), and points 3 to 7 days old (already expired: retention
-//! keeps dropping their partitions). Every `CHECK` the writer pauses, waits until sluice has
+//! (the day before in the hour after midnight) on a fixed grid (late data: that day is closed,
+//! so its files keep being compacted, and last write wins must survive every merge), and
+//! points 3 to 7 days old (already expired: retention keeps dropping their partitions). Every `CHECK` the writer pauses, waits until sluice has
 //! flushed everything and run two more maintenance passes, then checks the files on disk:
-//! no expired partition is left, yesterday and today hold exactly the model's rows, a closed
+//! no expired partition is left, every other one holds exactly the model's rows, a closed
 //! partition is one file, and the bytes outside today's partition (which is never compacted
 //! and grows with the writer) stay bounded.
 //!
@@ -191,7 +191,14 @@ fn soak(wall: Duration) -> Numbers {
     while began.elapsed() < wall {
         let now = now_ns();
         let today = Day::from_nanos(now);
+        // Late data goes to a closed day: yesterday, or in the first hour after midnight (the
+        // compaction grace: yesterday is not closed yet) the day before.
         let yesterday = Day(today.0 - 1);
+        let late = if is_closed(yesterday, now, Duration::from_secs(3600)) {
+            yesterday
+        } else {
+            Day(today.0 - 2)
+        };
         let mut body = String::new();
         let mut batch = Vec::new();
         for h in 0..HOSTS {
@@ -204,9 +211,9 @@ fn soak(wall: Duration) -> Numbers {
                 now - now.rem_euclid(1000) + h as i64,
                 v,
             ));
-            // Late: a rewrite somewhere on yesterday's minute grid.
-            let t = yesterday.start_nanos() + rng.random_range(0..1440) * MIN_NS;
-            batch.push((yesterday, host.clone(), t, rng.random()));
+            // Late: a rewrite somewhere on that day's minute grid.
+            let t = late.start_nanos() + rng.random_range(0..1440) * MIN_NS;
+            batch.push((late, host.clone(), t, rng.random()));
             // Expired: 3 to 7 days old.
             if h == 0 {
                 let day = Day(today.0 - 3 - (i % 5) as i32);
