@@ -107,6 +107,7 @@ fn bench(c: &mut Criterion) {
         min_time: i64::MIN,
         max_time: i64::MAX,
         tag_equals: &[],
+        series_filter: None,
         fields: None,
         max_bytes: 1 << 30,
     };
@@ -118,6 +119,7 @@ fn bench(c: &mut Criterion) {
     let fields = ["ifHCInOctets".to_owned(), "ifHCOutOctets".to_owned()];
     let one_device = ScanRequest {
         tag_equals: &host,
+        series_filter: None,
         fields: Some(&fields),
         ..all.clone()
     };

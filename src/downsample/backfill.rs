@@ -122,6 +122,7 @@ pub async fn backfill(
                     min_time: lo,
                     max_time: hi - 1,
                     tag_equals: &[],
+                    series_filter: None,
                     fields: None,
                     max_bytes: MAX_SCAN_BYTES,
                 })?;

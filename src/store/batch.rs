@@ -5,14 +5,10 @@
 //! happen in [`MeasurementBuffer::to_record_batch`] (a flush) or
 //! [`MeasurementBuffer::select`] (a scan, of only the rows it wants).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use arrow::array::{
-    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampNanosecondArray, UInt64Array,
-};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 
 use super::StoreError;
 use crate::lineproto::{
@@ -20,6 +16,9 @@ use crate::lineproto::{
     unescape_string,
 };
 use crate::model::Precision;
+
+mod select;
+pub use select::SeriesFilter;
 
 /// Name of the time column.
 pub const TIME_COLUMN: &str = "time";
@@ -92,27 +91,6 @@ impl FieldColumn {
             _ => debug_assert!(false, "field type checked before set"),
         }
     }
-
-    /// One value per output row of `runs`: the last non-null of its buffer rows.
-    fn merge(&self, runs: &Runs<'_>) -> ArrayRef {
-        fn col<T: Clone, A: FromIterator<Option<T>>>(c: &[Option<T>], runs: &Runs<'_>) -> A {
-            (0..runs.len())
-                .map(|j| {
-                    runs.run(j)
-                        .iter()
-                        .rev()
-                        .find_map(|&i| c.get(i as usize).cloned().flatten())
-                })
-                .collect()
-        }
-        match self {
-            Self::Float(c) => Arc::new(col::<_, Float64Array>(c, runs)),
-            Self::Integer(c) => Arc::new(col::<_, Int64Array>(c, runs)),
-            Self::Unsigned(c) => Arc::new(col::<_, UInt64Array>(c, runs)),
-            Self::Boolean(c) => Arc::new(col::<_, BooleanArray>(c, runs)),
-            Self::String(c) => Arc::new(col::<_, StringArray>(c, runs)),
-        }
-    }
 }
 
 /// An owned, unescaped field value.
@@ -146,6 +124,10 @@ pub struct MeasurementBuffer {
     time: Vec<i64>,
     series: Vec<SeriesTags>,
     series_ids: HashMap<SeriesTags, u32>,
+    /// Every tag key of `series`, sorted.
+    tag_keys: BTreeSet<String>,
+    /// Smallest and largest time of `time`.
+    time_range: Option<(i64, i64)>,
     /// Series id by the line's series key as written (measurement and tags, escaped): the fast
     /// path of `push_line`, which then allocates nothing for a known series.
     raw_series: HashMap<Box<[u8]>, u32, FxBuild>,
@@ -170,6 +152,8 @@ impl MeasurementBuffer {
             time: Vec::new(),
             series: Vec::new(),
             series_ids: HashMap::new(),
+            tag_keys: BTreeSet::new(),
+            time_range: None,
             raw_series: HashMap::default(),
             columns: Vec::new(),
             field_index: BTreeMap::new(),
@@ -204,9 +188,24 @@ impl MeasurementBuffer {
 
     /// Smallest and largest time buffered (ns), if any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let min = self.time.iter().min()?;
-        let max = self.time.iter().max()?;
-        Some((*min, *max))
+        self.time_range
+    }
+
+    /// Every tag key of the series buffered, sorted.
+    pub fn tag_keys(&self) -> impl Iterator<Item = &str> {
+        self.tag_keys.iter().map(String::as_str)
+    }
+
+    /// Appends one row: its time and series.
+    fn push_row(&mut self, time: i64, series: u32) -> usize {
+        let row = self.time.len();
+        self.time.push(time);
+        self.series_of_row.push(series);
+        self.time_range = Some(match self.time_range {
+            Some((lo, hi)) => (lo.min(time), hi.max(time)),
+            None => (time, time),
+        });
+        row
     }
 
     /// The type each field key has in this buffer, by key.
@@ -247,6 +246,11 @@ impl MeasurementBuffer {
             .iter()
             .map(|(k, v)| k.len() + v.len() + 48)
             .sum::<usize>();
+        for (k, _) in &tags {
+            if !self.tag_keys.contains(k) {
+                self.tag_keys.insert(k.clone());
+            }
+        }
         self.series.push(tags.clone());
         self.series_ids.insert(tags, id);
         id
@@ -338,9 +342,7 @@ impl MeasurementBuffer {
             let i = self.column(&key, ty);
             self.raw_fields.insert(raw.into(), i);
         }
-        let row = self.time.len();
-        self.time.push(time);
-        self.series_of_row.push(id);
+        let row = self.push_row(time, id);
         self.bytes += 12;
         for (raw, v) in line.fields() {
             let Some(&i) = self.raw_fields.get(raw) else {
@@ -401,9 +403,7 @@ impl MeasurementBuffer {
             }
         }
         let id = self.intern(canonical_tags(tags)?);
-        let row = self.time.len();
-        self.time.push(time_ns);
-        self.series_of_row.push(id);
+        let row = self.push_row(time_ns, id);
         self.bytes += 12;
         for (key, value) in fields {
             // An Option<T> slot per row for every column from its first row on; strings also
@@ -421,177 +421,7 @@ impl MeasurementBuffer {
     /// The buffer as one Arrow batch: sorted by series then time, duplicates (same series and
     /// time) merged last-write-wins field by field. An empty buffer gives an empty batch.
     pub fn to_record_batch(&self) -> Result<RecordBatch, StoreError> {
-        self.select(i64::MIN, i64::MAX, None)
-    }
-
-    /// Like [`to_record_batch`](Self::to_record_batch), of only the rows with
-    /// `min_time <= time <= max_time` whose series `keep` accepts (all when `None`). The
-    /// schema is the whole buffer's either way. Work is proportional to the rows kept (plus
-    /// one pass over the rows and series), so a scan of a few series of a large buffer is cheap.
-    pub fn select(
-        &self,
-        min_time: i64,
-        max_time: i64,
-        keep: Option<&SeriesFilter<'_>>,
-    ) -> Result<RecordBatch, StoreError> {
-        let tag_keys: Vec<&str> = {
-            let mut keys: Vec<&str> = self
-                .series
-                .iter()
-                .flat_map(|s| s.iter().map(|(k, _)| k.as_str()))
-                .collect();
-            keys.sort_unstable();
-            keys.dedup();
-            keys
-        };
-        let wanted: Option<Vec<bool>> = keep.map(|f| self.series.iter().map(|s| f(s)).collect());
-        let rows: Vec<u32> = (0..self.time.len() as u32)
-            .filter(|&i| {
-                let t = self.time[i as usize];
-                t >= min_time
-                    && t <= max_time
-                    && wanted
-                        .as_ref()
-                        .is_none_or(|w| w[self.series_of_row[i as usize] as usize])
-            })
-            .collect();
-        // Rank the series present by their tag values in column order, a missing tag first.
-        let mut present: Vec<u32> = rows
-            .iter()
-            .map(|&i| self.series_of_row[i as usize])
-            .collect();
-        present.sort_unstable();
-        present.dedup();
-        present.sort_by_cached_key(|&id| tag_values(&self.series[id as usize], &tag_keys));
-        let mut rank = vec![u32::MAX; self.series.len()];
-        for (r, &id) in present.iter().enumerate() {
-            rank[id as usize] = r as u32;
-        }
-        // By series (a counting sort on the rank: stable, linear), then time within each series
-        // (rows usually arrive in time order: sorted only when they did not). Equal (series,
-        // time) rows stay in arrival order, so "last" is the latest write.
-        let mut bounds = vec![0usize; present.len() + 1];
-        for &i in &rows {
-            bounds[rank[self.series_of_row[i as usize] as usize] as usize + 1] += 1;
-        }
-        for r in 1..bounds.len() {
-            bounds[r] += bounds[r - 1];
-        }
-        let mut by_series = vec![0u32; rows.len()];
-        let mut next = bounds.clone();
-        for &i in &rows {
-            let r = rank[self.series_of_row[i as usize] as usize] as usize;
-            by_series[next[r]] = i;
-            next[r] += 1;
-        }
-        let mut rows = by_series;
-        for w in bounds.windows(2) {
-            let run = &mut rows[w[0]..w[1]];
-            if !run.is_sorted_by_key(|&i| self.time[i as usize]) {
-                run.sort_by_key(|&i| self.time[i as usize]);
-            }
-        }
-        // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
-        let mut starts: Vec<u32> = Vec::new();
-        for (j, &i) in rows.iter().enumerate() {
-            let i = i as usize;
-            let same = j > 0 && {
-                let p = rows[j - 1] as usize;
-                self.series_of_row[p] == self.series_of_row[i] && self.time[p] == self.time[i]
-            };
-            if !same {
-                starts.push(j as u32);
-            }
-        }
-        let runs = Runs {
-            rows: &rows,
-            starts: &starts,
-        };
-
-        let mut columns: Vec<(Field, ArrayRef)> = Vec::new();
-        for key in &tag_keys {
-            // The dictionary holds the values of the series present, keyed per series.
-            let mut values: Vec<&str> = Vec::new();
-            let mut value_ids: HashMap<&str, i32> = HashMap::new();
-            let mut of_series: Vec<Option<i32>> = vec![None; self.series.len()];
-            for &id in &present {
-                let s = &self.series[id as usize];
-                if let Ok(i) = s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
-                    let v = s[i].1.as_str();
-                    let next = values.len() as i32;
-                    let vid = *value_ids.entry(v).or_insert(next);
-                    if vid == next {
-                        values.push(v);
-                    }
-                    of_series[id as usize] = Some(vid);
-                }
-            }
-            let keys: Int32Array = runs
-                .firsts()
-                .map(|i| of_series[self.series_of_row[i] as usize])
-                .collect();
-            let dict =
-                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))?;
-            let name = tag_column_name(key, &self.field_index, &tag_keys);
-            let field = Field::new(
-                name,
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                true,
-            )
-            .with_metadata(role(ROLE_TAG, Some(key)));
-            columns.push((field, Arc::new(dict)));
-        }
-        for (key, &i) in &self.field_index {
-            let col = &self.columns[i];
-            let field = Field::new(key.as_str(), col.data_type(), true)
-                .with_metadata(role(ROLE_FIELD, Some(key)));
-            columns.push((field, col.merge(&runs)));
-        }
-        let time = TimestampNanosecondArray::from(
-            runs.firsts().map(|i| self.time[i]).collect::<Vec<i64>>(),
-        );
-        columns.push((
-            Field::new(
-                TIME_COLUMN,
-                DataType::Timestamp(TimeUnit::Nanosecond, None),
-                false,
-            )
-            .with_metadata(role(ROLE_TIME, None)),
-            Arc::new(time),
-        ));
-        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
-    }
-}
-
-/// Whether a series (its tags, sorted by key) is wanted.
-pub type SeriesFilter<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
-
-/// Output rows of a sorted buffer: row j merges `rows[starts[j]..starts[j + 1]]` (buffer rows,
-/// in arrival order within one (series, time)).
-struct Runs<'a> {
-    rows: &'a [u32],
-    starts: &'a [u32],
-}
-
-impl Runs<'_> {
-    /// The buffer rows of output row `j`.
-    fn run(&self, j: usize) -> &[u32] {
-        let lo = self.starts[j] as usize;
-        let hi = self
-            .starts
-            .get(j + 1)
-            .map_or(self.rows.len(), |&h| h as usize);
-        &self.rows[lo..hi]
-    }
-
-    /// The first buffer row of each output row.
-    fn firsts(&self) -> impl Iterator<Item = usize> + '_ {
-        self.starts.iter().map(|&s| self.rows[s as usize] as usize)
-    }
-
-    fn len(&self) -> usize {
-        self.starts.len()
+        self.select(i64::MIN, i64::MAX, None, None)
     }
 }
 
@@ -605,17 +435,6 @@ pub(crate) fn tag_column_name<V>(key: &str, fields: &BTreeMap<String, V>, tags: 
         .map(|n| format!("{key}_{n}"))
         .find(|name| !fields.contains_key(name.as_str()) && !tags.contains(&name.as_str()))
         .expect("an unbounded range has a free suffix")
-}
-
-/// The series' value for each of `keys` (`None`: the series lacks that tag).
-fn tag_values<'a>(s: &'a SeriesTags, keys: &[&str]) -> Vec<Option<&'a str>> {
-    keys.iter()
-        .map(|k| {
-            s.binary_search_by(|(sk, _)| sk.as_str().cmp(k))
-                .ok()
-                .map(|i| s[i].1.as_str())
-        })
-        .collect()
 }
 
 /// Sorts tags by key; of duplicate keys the last written stays. Refuses a tag keyed `time`.

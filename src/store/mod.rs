@@ -65,7 +65,9 @@ pub use consumer::StoreTask;
 pub use files::{FileName, live_files};
 pub use layout::{Day, PartitionKey, split_by_day};
 pub use parquet_file::{WriteOptions, read_parquet, write_parquet};
-pub use read::{MeasurementSchema, ReadStore, ScanRequest, SeriesIndex, SeriesKey};
+pub use read::{
+    MeasurementSchema, ReadStore, ScanRequest, SeriesIndex, SeriesKey, SeriesPredicate,
+};
 pub use runtime::{STORE_CONSUMER, Store, StoreOptions, StoreStats};
 pub use scan::{ScanStats, tag_key_changes};
 pub use types::FieldTypes;

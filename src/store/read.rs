@@ -26,6 +26,8 @@
 //! `tag_equals` is a pruning hint: the store may skip files, row groups and series whose tag
 //! `key` holds none of the listed values (a series without the tag counts as the empty value
 //! `""`). It may also return rows that do not match; the engine applies the full condition.
+//! `series_filter` is a hint of the same kind: the store may drop the rows of series it rejects
+//! (the caller passes it only when its condition decides by tags alone).
 //!
 //! When the rows would exceed `max_bytes` (estimated Arrow memory), `scan` fails with
 //! `StoreError::ScanTooLarge` rather than returning a truncated answer.
@@ -96,6 +98,20 @@ impl SeriesIndex {
     }
 }
 
+/// A predicate over one series' tags (sorted by key, absent tags omitted): whether the query
+/// may want its rows. See `ScanRequest::series_filter`.
+#[derive(Clone, Copy)]
+pub struct SeriesPredicate<'a>(pub &'a SeriesTest<'a>);
+
+/// The test a [`SeriesPredicate`] runs on one series' tags.
+pub type SeriesTest<'a> = dyn Fn(&[(String, String)]) -> bool + Sync + 'a;
+
+impl std::fmt::Debug for SeriesPredicate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SeriesPredicate(..)")
+    }
+}
+
 /// Which rows of one measurement a query needs.
 #[derive(Debug, Clone)]
 pub struct ScanRequest<'a> {
@@ -108,6 +124,8 @@ pub struct ScanRequest<'a> {
     pub max_time: i64,
     /// Pruning hint: (tag key, values one of which the series holds). See the module docs.
     pub tag_equals: &'a [(String, Vec<String>)],
+    /// Pruning hint: series the predicate rejects may be left out. See the module docs.
+    pub series_filter: Option<SeriesPredicate<'a>>,
     /// Field keys to return; `None` for all.
     pub fields: Option<&'a [String]>,
     /// Bound on the answer's estimated memory.

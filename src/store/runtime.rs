@@ -524,11 +524,19 @@ impl Store {
                     .time_range()
                     .is_some_and(|(lo, hi)| hi >= req.min_time && lo <= req.max_time);
                 if overlaps {
-                    // Only the rows of the range, of the series the hint allows.
-                    let hint = |tags: &[(String, String)]| series_may_match(tags, req.tag_equals);
+                    // Only the rows of the range, of the series the hints allow, of the
+                    // fields asked for.
+                    let hint = |tags: &[(String, String)]| {
+                        series_may_match(tags, req.tag_equals)
+                            && req.series_filter.is_none_or(|f| (f.0)(tags))
+                    };
                     let keep: Option<&super::batch::SeriesFilter<'_>> =
-                        (!req.tag_equals.is_empty()).then_some(&hint);
-                    buffers.push(buf.select(req.min_time, req.max_time, keep)?);
+                        (!req.tag_equals.is_empty() || req.series_filter.is_some())
+                            .then_some(&hint);
+                    buffers.push((
+                        buf.select(req.min_time, req.max_time, keep, req.fields)?,
+                        true,
+                    ));
                 }
             }
             (schema, files, (flushing, buffers))
@@ -540,7 +548,7 @@ impl Store {
             .as_ref()
             .and_then(|f| f.parts.get(&(key.clone(), req.measurement.to_owned())))
         {
-            buffers.push(p.batch()?);
+            buffers.push((p.batch()?, false));
         }
         buffers.extend(active);
         let out = output_schema(&schema, req.fields);
@@ -569,12 +577,8 @@ pub(super) fn series_may_match(tags: &[(String, String)], hint: &[(String, Vec<S
 
 /// Tag keys and field types of one buffer.
 pub(super) fn buffer_schema(buf: &MeasurementBuffer) -> MeasurementSchema {
-    let tags: BTreeSet<String> = buf
-        .series()
-        .flat_map(|s| s.iter().map(|(k, _)| k.clone()))
-        .collect();
     MeasurementSchema {
-        tags: tags.into_iter().collect(),
+        tags: buf.tag_keys().map(str::to_owned).collect(),
         fields: buf.field_types().map(|(k, t)| (k.to_owned(), t)).collect(),
     }
 }

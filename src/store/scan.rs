@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use super::StoreError;
 use super::batch::{ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, tag_column_name};
 use super::catalog::{FileMeta, roles};
-use super::read::{MeasurementSchema, ScanRequest};
+use super::read::{MeasurementSchema, ScanRequest, SeriesPredicate};
 use crate::lineproto::FieldType;
 
 /// What a scan did (for metrics and tests).
@@ -106,11 +106,13 @@ fn role_of(f: &Field) -> (Option<&str>, Option<&str>) {
 
 /// Casts `batch` (any source's schema) to `out`: columns matched by role and key, missing
 /// ones null, rows outside `[req.min_time, req.max_time]` dropped, and rows of series the
-/// `req.tag_equals` hint excludes.
+/// `req.tag_equals` hint excludes, and of series `req.series_filter` rejects (unless the source
+/// applied it already: `series_filtered`).
 fn conform(
     batch: &RecordBatch,
     out: &SchemaRef,
     req: &ScanRequest<'_>,
+    series_filtered: bool,
 ) -> Result<RecordBatch, StoreError> {
     let (min, max) = (req.min_time, req.max_time);
     let src = batch.schema();
@@ -144,6 +146,10 @@ fn conform(
     let conformed = RecordBatch::try_new(out.clone(), cols)?;
     let mask = match hint_mask(&conformed, req.tag_equals)? {
         Some(tags) => and(&mask, &tags)?,
+        None => mask,
+    };
+    let mask = match req.series_filter.filter(|_| !series_filtered) {
+        Some(pred) => and(&mask, &series_mask(&conformed, pred))?,
         None => mask,
     };
     if mask.true_count() == batch.num_rows() {
@@ -355,7 +361,7 @@ fn read_file(
     for b in reader {
         let b = b?;
         stats.rows_read += b.num_rows();
-        let c = conform(&b, out, req)?;
+        let c = conform(&b, out, req, false)?;
         if c.num_rows() > 0 {
             batches.push(c);
         }
@@ -392,12 +398,13 @@ fn read_files(
 }
 
 /// The rows `req` asks for, from `files` (merge order) then `buffers` (each one sorted and
-/// deduplicated, oldest first), conformed to `out`.
+/// deduplicated, oldest first; each with whether `req.series_filter` was applied to it
+/// already), conformed to `out`.
 pub fn scan_sources(
     req: &ScanRequest<'_>,
     out: &SchemaRef,
     files: &[Arc<FileMeta>],
-    buffers: &[RecordBatch],
+    buffers: &[(RecordBatch, bool)],
     stats: &mut ScanStats,
 ) -> Result<RecordBatch, StoreError> {
     let mut sources: Vec<Vec<RecordBatch>> = Vec::new();
@@ -421,8 +428,8 @@ pub fn scan_sources(
             sources.push(batches);
         }
     }
-    for b in buffers {
-        let c = conform(b, out, req)?;
+    for (b, series_filtered) in buffers {
+        let c = conform(b, out, req, *series_filtered)?;
         if c.num_rows() > 0 {
             charge(std::slice::from_ref(&c))?;
             sources.push(vec![c]);
@@ -606,6 +613,44 @@ fn series_ranks(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<u32> {
         .iter()
         .map(|&id| rank_of_id[id as usize])
         .collect()
+}
+
+/// Rows whose series `pred` accepts: `ScanRequest::series_filter`, decided once per run of
+/// rows with the same tag keys. Tag columns that are not dictionaries of strings (never in a
+/// conformed batch) make every row pass.
+fn series_mask(batch: &RecordBatch, pred: SeriesPredicate<'_>) -> BooleanArray {
+    let schema = batch.schema();
+    let n = batch.num_rows();
+    let mut tags = Vec::new();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if let (Some(ROLE_TAG), Some(key)) = role_of(f) {
+            let dict = batch.column(i).as_dictionary_opt::<Int32Type>();
+            let Some((d, v)) = dict.and_then(|d| Some((d, d.values().as_string_opt::<i32>()?)))
+            else {
+                return BooleanArray::from(vec![true; n]);
+            };
+            tags.push((key, d, v));
+        }
+    }
+    let cols: Vec<&DictionaryArray<Int32Type>> = tags.iter().map(|(_, d, _)| *d).collect();
+    let changed = tag_key_changes(&cols, n);
+    let mut series: Vec<(String, String)> = Vec::new();
+    let mut wanted = true;
+    let mask = BooleanBuffer::collect_bool(n, |row| {
+        if changed[row] {
+            series.clear();
+            for (key, d, v) in &tags {
+                if d.is_valid(row) {
+                    let value = v.value(d.keys().value(row) as usize);
+                    series.push(((*key).to_owned(), value.to_owned()));
+                }
+            }
+            series.sort_unstable();
+            wanted = (pred.0)(&series);
+        }
+        wanted
+    });
+    BooleanArray::new(mask, None)
 }
 
 /// `changed[r]`: row r's dictionary key, or nullness, differs from row r - 1's in some tag

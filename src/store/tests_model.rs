@@ -137,7 +137,7 @@ proptest! {
             crate::store::runtime::series_may_match(tags, &hint)
         };
         // One buffer, a range and a hint.
-        let sel = buffer(&points).select(lo, hi, Some(&keep)).unwrap();
+        let sel = buffer(&points).select(lo, hi, Some(&keep), None).unwrap();
         prop_assert_eq!(rows(&sel), wanted(model(&points), lo, hi));
         // Several sources (arrival order split at `cuts`), merged by the scan.
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(points.len())).collect();
@@ -145,7 +145,7 @@ proptest! {
         let mut sources = Vec::new();
         let mut at = 0;
         for c in cuts.into_iter().chain([points.len()]) {
-            sources.push(buffer(&points[at..c]).to_record_batch().unwrap());
+            sources.push((buffer(&points[at..c]).to_record_batch().unwrap(), false));
             at = c;
         }
         let schema = MeasurementSchema {
@@ -161,6 +161,7 @@ proptest! {
             min_time: lo,
             max_time: hi,
             tag_equals: &hint,
+            series_filter: None,
             fields: None,
             max_bytes: usize::MAX,
         };

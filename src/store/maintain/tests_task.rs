@@ -25,6 +25,7 @@ fn scan(store: &Store, min: i64, max: i64) -> arrow::array::RecordBatch {
             min_time: min,
             max_time: max,
             tag_equals: &[],
+            series_filter: None,
             fields: None,
             max_bytes: 1 << 30,
         })

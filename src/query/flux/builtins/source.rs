@@ -273,6 +273,7 @@ fn read(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> 
                 min_time: start,
                 max_time: stop - 1,
                 tag_equals: &[],
+                series_filter: None,
                 fields: Some(&fields),
                 max_bytes: ctx.max_scan_bytes,
             })

@@ -1,0 +1,232 @@
+//! [`MeasurementBuffer::select`]: the rows a scan wants from a buffer, sorted by series then
+//! time and merged (last write wins, field by field), as a `RecordBatch`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampNanosecondArray, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+
+use super::{
+    FieldColumn, MeasurementBuffer, ROLE_FIELD, ROLE_TAG, ROLE_TIME, SeriesTags, TIME_COLUMN, role,
+    tag_column_name,
+};
+use crate::store::StoreError;
+
+impl MeasurementBuffer {
+    /// Like [`to_record_batch`](Self::to_record_batch), of only the rows with
+    /// `min_time <= time <= max_time` whose series `keep` accepts (all when `None`), with the
+    /// field columns of `fields` the buffer has (all when `None`; the tag columns are the
+    /// whole buffer's either way). Work is proportional to the rows kept (plus
+    /// one pass over the rows and series), so a scan of a few series of a large buffer is cheap.
+    pub fn select(
+        &self,
+        min_time: i64,
+        max_time: i64,
+        keep: Option<&SeriesFilter<'_>>,
+        fields: Option<&[String]>,
+    ) -> Result<RecordBatch, StoreError> {
+        let tag_keys: Vec<&str> = self.tag_keys().collect();
+        let wanted: Option<Vec<bool>> = keep.map(|f| self.series.iter().map(|s| f(s)).collect());
+        let rows: Vec<u32> = (0..self.time.len() as u32)
+            .filter(|&i| {
+                let t = self.time[i as usize];
+                t >= min_time
+                    && t <= max_time
+                    && wanted
+                        .as_ref()
+                        .is_none_or(|w| w[self.series_of_row[i as usize] as usize])
+            })
+            .collect();
+        // Rank the series present by their tag values in column order, a missing tag first.
+        let mut seen = vec![false; self.series.len()];
+        let mut present: Vec<u32> = Vec::new();
+        for &i in &rows {
+            let id = self.series_of_row[i as usize];
+            if !std::mem::replace(&mut seen[id as usize], true) {
+                present.push(id);
+            }
+        }
+        present.sort_by_cached_key(|&id| tag_values(&self.series[id as usize], &tag_keys));
+        let mut rank = vec![u32::MAX; self.series.len()];
+        for (r, &id) in present.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        // By series (a counting sort on the rank: stable, linear), then time within each series
+        // (rows usually arrive in time order: sorted only when they did not). Equal (series,
+        // time) rows stay in arrival order, so "last" is the latest write.
+        let mut bounds = vec![0usize; present.len() + 1];
+        for &i in &rows {
+            bounds[rank[self.series_of_row[i as usize] as usize] as usize + 1] += 1;
+        }
+        for r in 1..bounds.len() {
+            bounds[r] += bounds[r - 1];
+        }
+        let mut by_series = vec![0u32; rows.len()];
+        let mut next = bounds.clone();
+        for &i in &rows {
+            let r = rank[self.series_of_row[i as usize] as usize] as usize;
+            by_series[next[r]] = i;
+            next[r] += 1;
+        }
+        let mut rows = by_series;
+        for w in bounds.windows(2) {
+            let run = &mut rows[w[0]..w[1]];
+            if !run.is_sorted_by_key(|&i| self.time[i as usize]) {
+                run.sort_by_key(|&i| self.time[i as usize]);
+            }
+        }
+        // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
+        let mut starts: Vec<u32> = Vec::new();
+        for (j, &i) in rows.iter().enumerate() {
+            let i = i as usize;
+            let same = j > 0 && {
+                let p = rows[j - 1] as usize;
+                self.series_of_row[p] == self.series_of_row[i] && self.time[p] == self.time[i]
+            };
+            if !same {
+                starts.push(j as u32);
+            }
+        }
+        let runs = Runs {
+            rows: &rows,
+            starts: &starts,
+        };
+
+        // The series rank of each output row: tag columns look their values up by rank.
+        let rank_out: Vec<u32> = runs
+            .firsts()
+            .map(|i| rank[self.series_of_row[i] as usize])
+            .collect();
+        let mut columns: Vec<(Field, ArrayRef)> = Vec::new();
+        for key in &tag_keys {
+            // The dictionary holds the values of the series present, keyed per series.
+            let mut values: Vec<&str> = Vec::new();
+            let mut value_ids: HashMap<&str, i32> = HashMap::new();
+            let mut of_rank: Vec<Option<i32>> = vec![None; present.len()];
+            for (r, &id) in present.iter().enumerate() {
+                let s = &self.series[id as usize];
+                if let Ok(i) = s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
+                    let v = s[i].1.as_str();
+                    let next = values.len() as i32;
+                    let vid = *value_ids.entry(v).or_insert(next);
+                    if vid == next {
+                        values.push(v);
+                    }
+                    of_rank[r] = Some(vid);
+                }
+            }
+            let keys: Int32Array = if of_rank.iter().all(Option::is_some) {
+                let of_rank: Vec<i32> = of_rank.into_iter().flatten().collect();
+                rank_out
+                    .iter()
+                    .map(|&r| of_rank[r as usize])
+                    .collect::<Vec<i32>>()
+                    .into()
+            } else {
+                rank_out.iter().map(|&r| of_rank[r as usize]).collect()
+            };
+            let dict =
+                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))?;
+            let name = tag_column_name(key, &self.field_index, &tag_keys);
+            let field = Field::new(
+                name,
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                true,
+            )
+            .with_metadata(role(ROLE_TAG, Some(key)));
+            columns.push((field, Arc::new(dict)));
+        }
+        for (key, &i) in &self.field_index {
+            if fields.is_some_and(|f| !f.iter().any(|w| w == key)) {
+                continue;
+            }
+            let col = &self.columns[i];
+            let field = Field::new(key.as_str(), col.data_type(), true)
+                .with_metadata(role(ROLE_FIELD, Some(key)));
+            columns.push((field, col.merge(&runs)));
+        }
+        let time = TimestampNanosecondArray::from(
+            runs.firsts().map(|i| self.time[i]).collect::<Vec<i64>>(),
+        );
+        columns.push((
+            Field::new(
+                TIME_COLUMN,
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                false,
+            )
+            .with_metadata(role(ROLE_TIME, None)),
+            Arc::new(time),
+        ));
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+}
+
+impl FieldColumn {
+    /// One value per output row of `runs`: the last non-null of its buffer rows.
+    fn merge(&self, runs: &Runs<'_>) -> ArrayRef {
+        fn col<T: Clone, A: FromIterator<Option<T>>>(c: &[Option<T>], runs: &Runs<'_>) -> A {
+            (0..runs.len())
+                .map(|j| {
+                    runs.run(j)
+                        .iter()
+                        .rev()
+                        .find_map(|&i| c.get(i as usize).cloned().flatten())
+                })
+                .collect()
+        }
+        match self {
+            Self::Float(c) => Arc::new(col::<_, Float64Array>(c, runs)),
+            Self::Integer(c) => Arc::new(col::<_, Int64Array>(c, runs)),
+            Self::Unsigned(c) => Arc::new(col::<_, UInt64Array>(c, runs)),
+            Self::Boolean(c) => Arc::new(col::<_, BooleanArray>(c, runs)),
+            Self::String(c) => Arc::new(col::<_, StringArray>(c, runs)),
+        }
+    }
+}
+
+/// Whether a series (its tags, sorted by key) is wanted.
+pub type SeriesFilter<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
+
+/// Output rows of a sorted buffer: row j merges `rows[starts[j]..starts[j + 1]]` (buffer rows,
+/// in arrival order within one (series, time)).
+struct Runs<'a> {
+    rows: &'a [u32],
+    starts: &'a [u32],
+}
+
+impl Runs<'_> {
+    /// The buffer rows of output row `j`.
+    fn run(&self, j: usize) -> &[u32] {
+        let lo = self.starts[j] as usize;
+        let hi = self
+            .starts
+            .get(j + 1)
+            .map_or(self.rows.len(), |&h| h as usize);
+        &self.rows[lo..hi]
+    }
+
+    /// The first buffer row of each output row.
+    fn firsts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.starts.iter().map(|&s| self.rows[s as usize] as usize)
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+/// The series' value for each of `keys` (`None`: the series lacks that tag).
+fn tag_values<'a>(s: &'a SeriesTags, keys: &[&str]) -> Vec<Option<&'a str>> {
+    keys.iter()
+        .map(|k| {
+            s.binary_search_by(|(sk, _)| sk.as_str().cmp(k))
+                .ok()
+                .map(|i| s[i].1.as_str())
+        })
+        .collect()
+}
