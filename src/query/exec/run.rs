@@ -12,7 +12,7 @@ use crate::lineproto::FieldType;
 use crate::model::TenantId;
 use crate::query::plan::{Call, Dialect, Expr, Fill, Func, MIN_TIME, SelectPlan, VarKind};
 use crate::query::result::{Datum, Series};
-use crate::store::{ReadStore, ScanRequest};
+use crate::store::{ReadStore, ScanRequest, SeriesPredicate};
 use rayon::prelude::*;
 
 const SECOND: i64 = 1_000_000_000;
@@ -119,6 +119,16 @@ pub fn execute(
             .map(|(k, _)| k.clone())
             .collect();
         needed.dedup();
+        // A condition on tags alone is decided per series: the store may leave out the rows
+        // of series it rejects before merging them (the same decision as below).
+        let by_tags = plan.condition.as_ref().filter(|c| {
+            let mut vars = Vec::new();
+            c.vars(&mut vars);
+            !vars.iter().any(|v| is_field(&v.name, v.kind))
+        });
+        let probe = Measured::probe(&schema.tags);
+        let wanted =
+            |tags: &[(String, String)]| by_tags.is_none_or(|c| probe.matches_tags(c, tags));
         let batch = store.scan(&ScanRequest {
             tenant,
             bucket: &source.bucket,
@@ -126,6 +136,7 @@ pub fn execute(
             min_time: scan_start,
             max_time: scan_end,
             tag_equals: &plan.tag_hints,
+            series_filter: by_tags.map(|_| SeriesPredicate(&wanted)),
             fields: Some(&needed),
             max_bytes: limits.max_scan_bytes,
         })?;

@@ -316,6 +316,37 @@ impl Measured {
         }
     }
 
+    /// A measurement with these tag keys (sorted) and no rows: decides a condition that reads
+    /// no field for one series' tags before any row is read ([`Self::matches_tags`]).
+    pub fn probe(tag_keys: &[String]) -> Self {
+        Self {
+            name: String::new(),
+            tag_keys: tag_keys.to_vec(),
+            series: Vec::new(),
+            times: Vec::new(),
+            fields: HashMap::new(),
+        }
+    }
+
+    /// Whether a series with `tags` (sorted by key, absent tags omitted) satisfies `cond`, as
+    /// [`Self::matches`] decides it for that series' rows when `cond` reads no field.
+    pub fn matches_tags(&self, cond: &Cond, tags: &[(String, String)]) -> bool {
+        let run = SeriesRun {
+            tags: self
+                .tag_keys
+                .iter()
+                .map(|k| {
+                    tags.binary_search_by(|(t, _)| t.as_str().cmp(k))
+                        .ok()
+                        .map(|i| tags[i].1.clone())
+                })
+                .collect(),
+            start: 0,
+            end: 0,
+        };
+        self.matches(cond, &run, 0)
+    }
+
     /// True when `cond` reads a field of this measurement (else it is decided per series).
     pub fn cond_reads_fields(&self, cond: &Cond) -> bool {
         let mut vars = Vec::new();
