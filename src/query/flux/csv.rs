@@ -127,7 +127,7 @@ fn row(out: &mut String, d: &Dialect, result: &str, table: usize, values: &[Valu
     out.push(sep);
     cell(out, sep, result);
     out.push(sep);
-    out.push_str(&table.to_string());
+    let _ = write!(out, "{table}");
     // Numbers and times never need quotes unless the delimiter is one of their characters.
     let plain = !sep.is_alphanumeric() && !"-+.:".contains(sep);
     for v in values {

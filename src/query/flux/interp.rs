@@ -77,7 +77,10 @@ impl<'a> Runtime<'a> {
                     if let Value::Stream(s) = v
                         && !ends_in_yield(e)
                     {
-                        builtins::yield_result(self, "_result", &s, e.pos)?;
+                        // The statement's value is dropped after: no copy when nothing else
+                        // holds the stream.
+                        let s = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
+                        builtins::yield_result(self, "_result", s, e.pos)?;
                     }
                 }
             }

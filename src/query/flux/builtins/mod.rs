@@ -387,9 +387,8 @@ pub fn call(rt: &Runtime<'_>, name: &'static str, args: Args) -> Result<Value, F
             let name = c.string("name")?.unwrap_or_else(|| "_result".to_owned());
             let s = c.stream()?;
             let tables = materialize(rt, s, c.args.pos)?;
-            let s = Stream::Tables(tables);
-            yield_result(rt, &name, &s, c.args.pos)?;
-            Ok(Value::Stream(Arc::new(s)))
+            yield_result(rt, &name, Stream::Tables(tables.clone()), c.args.pos)?;
+            Ok(Value::Stream(Arc::new(Stream::Tables(tables))))
         }
         "window" | "aggregateWindow" | "mean" | "max" | "min" | "sum" | "count" | "first"
         | "last" | "median" | "spread" | "stddev" | "mode" | "quantile" | "top" | "bottom" => {
@@ -402,8 +401,8 @@ pub fn call(rt: &Runtime<'_>, name: &'static str, args: Args) -> Result<Value, F
 }
 
 /// Records a result; a name used twice is an error, as in Flux.
-pub fn yield_result(rt: &Runtime<'_>, name: &str, s: &Stream, pos: Pos) -> Result<(), FluxError> {
-    let tables = materialize(rt, s.clone(), pos)?;
+pub fn yield_result(rt: &Runtime<'_>, name: &str, s: Stream, pos: Pos) -> Result<(), FluxError> {
+    let tables = materialize(rt, s, pos)?;
     let mut results = rt.results.borrow_mut();
     if results.iter().any(|r| r.name == name) {
         return Err(FluxError::at(
