@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use super::aggregate::Point;
+use super::rule::tags_sorted;
 use super::state::Engine;
 use super::window::FieldId;
 use crate::lineproto::{self, FieldValue, Line, ParseOptions};
@@ -129,11 +130,13 @@ impl Engine {
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
             numeric_fields(&line, &mut numeric);
+            let sorted = tags_sorted(&line);
             for (ri, r) in self.rules.iter_mut().enumerate() {
-                if !r.c.takes(tenant, &e.bucket) || !r.point_fields(&line, &numeric, &mut fields) {
+                let takes = r.c.takes(tenant, &e.bucket);
+                if !takes || !r.point_fields(&line, &numeric, false, &mut fields) {
                     continue;
                 }
-                let (gkey, sid) = r.c.group_of(&line);
+                let (gkey, sid) = r.c.group_of(&line, sorted);
                 let start = r.c.window(ts);
                 if !wanted.contains(&(ri, &*gkey, start)) {
                     continue;
