@@ -84,7 +84,7 @@ impl Engine {
             .iter()
             .filter_map(|(ri, key, start)| {
                 let t = self.rules.get(*ri)?.tenants.get(tenant)?;
-                Some(t.groups.get(&**key)?.windows.get(start)?.first_seq)
+                Some(t.groups.get(&**key)?.windows.get(*start)?.first_seq)
             })
             .min()
             .unwrap_or(rec.seq.0);
@@ -107,7 +107,7 @@ impl Engine {
                 .get_mut(*ri)
                 .and_then(|r| r.tenants.get_mut(tenant))
                 .and_then(|t| t.groups.get_mut(&**key))
-                .and_then(|g| g.windows.get_mut(start));
+                .and_then(|g| g.windows.get_mut(*start));
             if let Some(w) = w {
                 w.refilled();
             }
@@ -147,7 +147,7 @@ impl Engine {
                     .and_then(|t| t.groups.get_mut(&*gkey));
                 let Some(g) = g else { continue };
                 let sidx = g.sidx(sid);
-                if let Some(w) = g.windows.get_mut(&start) {
+                if let Some(w) = g.windows.get_mut(start) {
                     for &(k, v) in &fields {
                         w.refill(k, sidx, Point { ts, v });
                     }

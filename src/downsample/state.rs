@@ -474,7 +474,7 @@ fn settle(
     let sweep = wm >= t.next_sweep;
     if sweep {
         for (key, g) in &mut t.groups {
-            for (&start, w) in &mut g.windows {
+            for (start, w) in g.windows.iter_mut() {
                 if wm < c.closes_at(start) {
                     break;
                 }
@@ -502,12 +502,13 @@ fn settle(
                 emitted += emit_group(c, names, key, g, wm, false, &mut buf);
             }
             // Expire: the newest expired window becomes the carry.
-            while let Some(entry) = g.windows.first_entry() {
-                let start = *entry.key();
+            while let Some(start) = g.windows.first_start() {
                 if wm < c.expires_at(start) {
                     break;
                 }
-                let w = entry.remove();
+                let Some((_, w)) = g.windows.pop_first() else {
+                    break;
+                };
                 if c.has_rate && g.carry.as_ref().is_none_or(|k| k.start < start) {
                     g.carry = Some(Carry::of(start, &w));
                 }
@@ -518,7 +519,7 @@ fn settle(
             {
                 g.carry = None;
             }
-            for (&s, w) in &g.windows {
+            for (s, w) in g.windows.iter() {
                 next = next.min(if w.closed {
                     c.expires_at(s)
                 } else {

@@ -58,9 +58,9 @@ pub(super) fn take_point(
     let g = t.groups.entry_ref(gkey).or_default();
     let sidx = g.sidx(sid);
     let logs = g.logs;
-    let w = g.windows.entry(start).or_insert_with(|| {
+    let w = g.windows.get_or_insert_with(start, || {
         t.next_sweep = t.next_sweep.min(c.closes_at(start));
-        Window::new(seq, logs)
+        Window::new(seq, logs, fields.len())
     });
     let mut in_order = true;
     for (i, &(k, v)) in fields.iter().enumerate() {

@@ -70,8 +70,9 @@ pub struct Window {
 }
 
 impl Window {
-    /// A window kept as running aggregates (`log`: as a log of every point).
-    pub fn new(seq: u64, log: bool) -> Self {
+    /// A window kept as running aggregates (`log`: as a log of every point), with room for
+    /// `cells` running cells (a series' fields: a line's, mostly).
+    pub fn new(seq: u64, log: bool, cells: usize) -> Self {
         Self {
             first_seq: seq,
             closed: false,
@@ -80,7 +81,7 @@ impl Window {
             body: if log {
                 Body::Log(Vec::new())
             } else {
-                Body::Running(Vec::new())
+                Body::Running(Vec::with_capacity(cells))
             },
         }
     }
@@ -246,7 +247,7 @@ mod tests {
 
     #[test]
     fn running_cells_fold_in_order_points_and_refuse_older_ones() {
-        let mut w = Window::new(1, false);
+        let mut w = Window::new(1, false, 1);
         assert!(w.push(0, 1, 0, p(10, 1.0)));
         assert!(w.push(1, 0, 0, p(10, 2.0)));
         assert!(w.push(0, 1, 0, p(20, 3.0)));
@@ -272,8 +273,8 @@ mod tests {
             (0, 20, 4.0),
             (1, 30, 5.0),
         ];
-        let mut run = Window::new(1, false);
-        let mut log = Window::new(1, true);
+        let mut run = Window::new(1, false, 1);
+        let mut log = Window::new(1, true, 1);
         for &(sidx, ts, v) in &points {
             assert!(run.push(0, 7, sidx, p(ts, v)));
             assert!(log.push(0, 7, sidx, p(ts, v)));
@@ -291,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_refill_ignores_pushes_until_it_is_done() {
-        let mut w = Window::new(1, false);
+        let mut w = Window::new(1, false, 1);
         assert!(w.push(0, 0, 0, p(20, 1.0)));
         w.start_refill();
         assert!(w.push(0, 0, 0, p(10, 2.0)));
