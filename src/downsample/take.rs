@@ -62,10 +62,7 @@ pub(super) fn take_point(
         t.next_sweep = t.next_sweep.min(c.closes_at(start));
         Window::new(seq, logs, fields.len())
     });
-    let mut in_order = true;
-    for (i, &(k, v)) in fields.iter().enumerate() {
-        in_order &= w.push(i, k, sidx, Point { ts, v });
-    }
+    let in_order = w.push_line(fields, sidx, ts);
     if !in_order {
         w.start_refill();
     }
