@@ -3,8 +3,6 @@
 //! Owns: `rate`'s previous point lookup (held windows, then the carry), and writing a
 //! window's rollup line. Does not own when windows close or expire (`state`).
 
-use std::collections::BTreeMap;
-
 use super::aggregate::{self, Point, Prev, Value};
 use super::rule::Compiled;
 use super::window::{FieldId, Last, Window, keep_newest};
@@ -53,10 +51,88 @@ impl Carry {
     }
 }
 
+/// A group's retained windows by start, oldest first. A series holds one to a few windows at
+/// a time, so a short sorted `Vec` (one allocation, next to each other) instead of a B-tree:
+/// the hot path reaches its window with fewer cache misses.
+#[derive(Debug, Default)]
+pub(super) struct Windows(Vec<(i64, Window)>);
+
+impl Windows {
+    fn find(&self, start: i64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&start, |(s, _)| *s)
+    }
+
+    pub fn get(&self, start: i64) -> Option<&Window> {
+        let i = self.find(start).ok()?;
+        self.0.get(i).map(|(_, w)| w)
+    }
+
+    pub fn get_mut(&mut self, start: i64) -> Option<&mut Window> {
+        let i = self.find(start).ok()?;
+        self.0.get_mut(i).map(|(_, w)| w)
+    }
+
+    /// The window starting at `start`, made with `new` if there is none.
+    pub fn get_or_insert_with(&mut self, start: i64, new: impl FnOnce() -> Window) -> &mut Window {
+        let i = match self.find(start) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (start, new()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// (start, window), oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &Window)> {
+        self.0.iter().map(|(s, w)| (*s, w))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (i64, &mut Window)> {
+        self.0.iter_mut().map(|(s, w)| (*s, w))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Window> {
+        self.0.iter().map(|(_, w)| w)
+    }
+
+    /// The windows starting in `from..to`, oldest first.
+    pub fn range(&self, from: i64, to: i64) -> impl DoubleEndedIterator<Item = (i64, &Window)> {
+        let lo = self.0.partition_point(|(s, _)| *s < from);
+        let hi = self.0.partition_point(|(s, _)| *s < to).max(lo);
+        self.0[lo..hi].iter().map(|(s, w)| (*s, w))
+    }
+
+    /// The first window starting after `start`.
+    pub fn after_mut(&mut self, start: i64) -> Option<&mut Window> {
+        let i = self.0.partition_point(|(s, _)| *s <= start);
+        self.0.get_mut(i).map(|(_, w)| w)
+    }
+
+    /// The oldest window's start.
+    pub fn first_start(&self) -> Option<i64> {
+        self.0.first().map(|(s, _)| *s)
+    }
+
+    /// Removes the oldest window.
+    pub fn pop_first(&mut self) -> Option<(i64, Window)> {
+        (!self.0.is_empty()).then(|| self.0.remove(0))
+    }
+}
+
 /// An output series: its retained windows and its carry.
 #[derive(Debug, Default)]
 pub(super) struct Group {
-    pub windows: BTreeMap<i64, Window>,
+    pub windows: Windows,
     pub carry: Option<Carry>,
     /// The raw series of the group (one, 0, without `group_by`), by index.
     pub sids: Vec<u64>,
@@ -72,7 +148,7 @@ impl Group {
         // At most one empty window between: the same limit for held windows and the carry, so
         // that a window's rate does not depend on when it is emitted (replay defers that).
         let oldest = start.saturating_sub(2 * c.every_ns);
-        for (&window, w) in self.windows.range(oldest..start).rev() {
+        for (window, w) in self.windows.range(oldest, start).rev() {
             if let Some(point) = w.last(field, sidx) {
                 return Some(Prev { window, point });
             }
@@ -103,8 +179,8 @@ impl Group {
     /// Marks the first closed window after `start` dirty (its rate depends on `start`'s last
     /// points); true when it did.
     pub fn touch_successor(&mut self, start: i64) -> bool {
-        match self.windows.range_mut(start + 1..).next() {
-            Some((_, w)) if w.closed => {
+        match self.windows.after_mut(start) {
+            Some(w) if w.closed => {
                 w.dirty = true;
                 true
             }
@@ -128,14 +204,14 @@ pub(super) fn emit_group(
     let starts: Vec<i64> = g
         .windows
         .iter()
-        .filter(|(s, w)| w.closed && w.dirty && (all || wm >= c.expires_at(**s)))
-        .map(|(s, _)| *s)
+        .filter(|(s, w)| w.closed && w.dirty && (all || wm >= c.expires_at(*s)))
+        .map(|(s, _)| s)
         .collect();
     for start in starts {
         if write_line(c, names, key, g, start, buf) {
             n += 1;
         }
-        if let Some(w) = g.windows.get_mut(&start) {
+        if let Some(w) = g.windows.get_mut(start) {
             w.dirty = false;
         }
     }
@@ -152,7 +228,7 @@ fn write_line(
     buf: &mut Vec<u8>,
 ) -> bool {
     use std::io::Write;
-    let Some(w) = g.windows.get(&start) else {
+    let Some(w) = g.windows.get(start) else {
         return false;
     };
     let mark = buf.len();

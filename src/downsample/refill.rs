@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use super::aggregate::Point;
+use super::rule::tags_sorted;
 use super::state::Engine;
 use super::window::FieldId;
 use crate::lineproto::{self, FieldValue, Line, ParseOptions};
@@ -83,7 +84,7 @@ impl Engine {
             .iter()
             .filter_map(|(ri, key, start)| {
                 let t = self.rules.get(*ri)?.tenants.get(tenant)?;
-                Some(t.groups.get(&**key)?.windows.get(start)?.first_seq)
+                Some(t.groups.get(&**key)?.windows.get(*start)?.first_seq)
             })
             .min()
             .unwrap_or(rec.seq.0);
@@ -106,7 +107,7 @@ impl Engine {
                 .get_mut(*ri)
                 .and_then(|r| r.tenants.get_mut(tenant))
                 .and_then(|t| t.groups.get_mut(&**key))
-                .and_then(|g| g.windows.get_mut(start));
+                .and_then(|g| g.windows.get_mut(*start));
             if let Some(w) = w {
                 w.refilled();
             }
@@ -129,11 +130,13 @@ impl Engine {
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
             numeric_fields(&line, &mut numeric);
+            let sorted = tags_sorted(&line);
             for (ri, r) in self.rules.iter_mut().enumerate() {
-                if !r.c.takes(tenant, &e.bucket) || !r.point_fields(&line, &numeric, &mut fields) {
+                let takes = r.c.takes(tenant, &e.bucket);
+                if !takes || !r.point_fields(&line, &numeric, false, &mut fields) {
                     continue;
                 }
-                let (gkey, sid) = r.c.group_of(&line);
+                let (gkey, sid) = r.c.group_of(&line, sorted);
                 let start = r.c.window(ts);
                 if !wanted.contains(&(ri, &*gkey, start)) {
                     continue;
@@ -144,7 +147,7 @@ impl Engine {
                     .and_then(|t| t.groups.get_mut(&*gkey));
                 let Some(g) = g else { continue };
                 let sidx = g.sidx(sid);
-                if let Some(w) = g.windows.get_mut(&start) {
+                if let Some(w) = g.windows.get_mut(start) {
                     for &(k, v) in &fields {
                         w.refill(k, sidx, Point { ts, v });
                     }

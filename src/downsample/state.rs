@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::group::{Carry, Group, emit_group};
 use super::refill::{History, Refills, numeric_fields, timed_lines};
-use super::rule::Compiled;
+use super::rule::{Compiled, tags_sorted};
 use super::take::{Incoming, Took, take_point};
 use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
@@ -67,6 +67,8 @@ pub(super) struct RuleState {
     /// The last line's numeric field keys and what the rule made of them: lines of a
     /// measurement mostly repeat them, and comparing is cheaper than looking each key up.
     layout: Vec<(Box<[u8]>, Option<FieldId>)>,
+    /// Whether the rule took the last line's measurement (`layout` is its keys if so).
+    took: bool,
 }
 
 /// Entries a match cache holds before it starts again (bounds memory on odd input).
@@ -99,6 +101,7 @@ impl RuleState {
             fields: FastMap::default(),
             field_names: Vec::new(),
             layout: Vec::new(),
+            took: false,
         }
     }
 
@@ -127,24 +130,30 @@ impl RuleState {
     }
 
     /// The fields of `line` the rule takes, from its numeric ones; false when none.
+    /// `same_shape`: the line has the measurement and numeric field keys of the last line this
+    /// rule was given (the caller compared them once for every rule).
     pub(super) fn point_fields(
         &mut self,
         line: &Line<'_>,
         numeric: &[(&[u8], f64)],
+        same_shape: bool,
         fields: &mut Vec<(FieldId, f64)>,
     ) -> bool {
         fields.clear();
-        if !self.takes_measurement(line.measurement()) {
-            return false;
-        }
-        let same = self.layout.len() == numeric.len()
-            && self.layout.iter().zip(numeric).all(|(l, n)| *l.0 == *n.0);
-        if !same {
-            self.layout.clear();
-            for &(k, _) in numeric {
-                let id = self.takes_field(k);
-                self.layout.push((k.into(), id));
+        if !same_shape {
+            self.took = self.takes_measurement(line.measurement());
+            let same = self.layout.len() == numeric.len()
+                && self.layout.iter().zip(numeric).all(|(l, n)| *l.0 == *n.0);
+            if self.took && !same {
+                self.layout.clear();
+                for &(k, _) in numeric {
+                    let id = self.takes_field(k);
+                    self.layout.push((k.into(), id));
+                }
             }
+        }
+        if !self.took {
+            return false;
         }
         for ((_, id), &(_, v)) in self.layout.iter().zip(numeric) {
             if let Some(id) = id {
@@ -285,15 +294,23 @@ impl Engine {
         let mut late = vec![0u64; active.len()];
         let mut refills: Refills = Vec::new();
         let mut numeric: Vec<(&[u8], f64)> = Vec::new();
+        // The previous line's measurement and numeric fields (borrowed from the same record).
+        let mut last_measurement: Option<&[u8]> = None;
+        let mut last_numeric: Vec<(&[u8], f64)> = Vec::new();
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
             numeric_fields(&line, &mut numeric);
+            let same_shape = last_measurement == Some(line.measurement())
+                && last_numeric.len() == numeric.len()
+                && last_numeric.iter().zip(&numeric).all(|(a, b)| a.0 == b.0);
+            let mut sorted = None;
             for ((ai, &ri), t) in active.iter().enumerate().zip(&mut states) {
                 let r = &mut self.rules[ri];
-                if !r.point_fields(&line, &numeric, &mut fields) {
+                if !r.point_fields(&line, &numeric, same_shape, &mut fields) {
                     continue;
                 }
-                let (gkey, sid) = r.c.group_of(&line);
+                let sorted = *sorted.get_or_insert_with(|| tags_sorted(&line));
+                let (gkey, sid) = r.c.group_of(&line, sorted);
                 let p = Incoming {
                     seq: rec.seq.0,
                     ts,
@@ -306,6 +323,8 @@ impl Engine {
                     Took::Refill(start) => refills.push((ri, gkey.into(), start)),
                 }
             }
+            last_measurement = Some(line.measurement());
+            std::mem::swap(&mut last_numeric, &mut numeric);
         }
         for (&ri, t) in active.iter().zip(states) {
             self.rules[ri].tenants.insert(e.tenant.clone(), t);
@@ -455,7 +474,7 @@ fn settle(
     let sweep = wm >= t.next_sweep;
     if sweep {
         for (key, g) in &mut t.groups {
-            for (&start, w) in &mut g.windows {
+            for (start, w) in g.windows.iter_mut() {
                 if wm < c.closes_at(start) {
                     break;
                 }
@@ -483,12 +502,13 @@ fn settle(
                 emitted += emit_group(c, names, key, g, wm, false, &mut buf);
             }
             // Expire: the newest expired window becomes the carry.
-            while let Some(entry) = g.windows.first_entry() {
-                let start = *entry.key();
+            while let Some(start) = g.windows.first_start() {
                 if wm < c.expires_at(start) {
                     break;
                 }
-                let w = entry.remove();
+                let Some((_, w)) = g.windows.pop_first() else {
+                    break;
+                };
                 if c.has_rate && g.carry.as_ref().is_none_or(|k| k.start < start) {
                     g.carry = Some(Carry::of(start, &w));
                 }
@@ -499,7 +519,7 @@ fn settle(
             {
                 g.carry = None;
             }
-            for (&s, w) in &g.windows {
+            for (s, w) in g.windows.iter() {
                 next = next.min(if w.closed {
                     c.expires_at(s)
                 } else {

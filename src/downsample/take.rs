@@ -58,14 +58,11 @@ pub(super) fn take_point(
     let g = t.groups.entry_ref(gkey).or_default();
     let sidx = g.sidx(sid);
     let logs = g.logs;
-    let w = g.windows.entry(start).or_insert_with(|| {
+    let w = g.windows.get_or_insert_with(start, || {
         t.next_sweep = t.next_sweep.min(c.closes_at(start));
-        Window::new(seq, logs)
+        Window::new(seq, logs, fields.len())
     });
-    let mut in_order = true;
-    for (i, &(k, v)) in fields.iter().enumerate() {
-        in_order &= w.push(i, k, sidx, Point { ts, v });
-    }
+    let in_order = w.push_line(fields, sidx, ts);
     if !in_order {
         w.start_refill();
     }

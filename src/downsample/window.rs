@@ -70,8 +70,9 @@ pub struct Window {
 }
 
 impl Window {
-    /// A window kept as running aggregates (`log`: as a log of every point).
-    pub fn new(seq: u64, log: bool) -> Self {
+    /// A window kept as running aggregates (`log`: as a log of every point), with room for
+    /// `cells` running cells (a series' fields: a line's, mostly).
+    pub fn new(seq: u64, log: bool, cells: usize) -> Self {
         Self {
             first_seq: seq,
             closed: false,
@@ -80,47 +81,58 @@ impl Window {
             body: if log {
                 Body::Log(Vec::new())
             } else {
-                Body::Running(Vec::new())
+                Body::Running(Vec::with_capacity(cells))
             },
         }
     }
 
-    /// Adds a point of field `field` of the group's raw series `sidx`. `hint` is where the
-    /// cell is likely to be (the field's position in its line). False when the point is older
-    /// than its series' newest in a running window: the window must be refilled as a log.
-    pub fn push(&mut self, hint: usize, field: FieldId, sidx: u32, p: Point) -> bool {
+    /// Adds a line's points (`fields`, at time `ts`) of the group's raw series `sidx`. False
+    /// when one is older than its series' newest in a running window (that cell is left as it
+    /// was): the window must be refilled as a log.
+    pub fn push_line(&mut self, fields: &[(FieldId, f64)], sidx: u32, ts: i64) -> bool {
         if self.refilling {
             return true;
         }
         match &mut self.body {
             Body::Log(log) => {
-                log.push(Entry {
-                    ts: p.ts,
-                    v: p.v,
-                    field,
-                    sidx,
-                });
+                log.extend(
+                    fields
+                        .iter()
+                        .map(|&(field, v)| Entry { ts, v, field, sidx }),
+                );
                 true
             }
             Body::Running(cells) => {
-                let mine = |c: &Cell| c.field == field && c.sidx == sidx;
-                let at = match cells.get(hint) {
-                    Some(c) if mine(c) => Some(hint),
-                    _ => cells.iter().position(mine),
-                };
-                match at {
-                    Some(i) => cells[i].run.push(p),
-                    None => {
-                        cells.push(Cell {
-                            field,
-                            sidx,
-                            run: Run::new(p),
-                        });
-                        true
-                    }
+                let mut in_order = true;
+                for (i, &(field, v)) in fields.iter().enumerate() {
+                    let p = Point { ts, v };
+                    let mine = |c: &Cell| c.field == field && c.sidx == sidx;
+                    // Where the cell is likely to be: the field's position in its line.
+                    let at = match cells.get(i) {
+                        Some(c) if mine(c) => Some(i),
+                        _ => cells.iter().position(mine),
+                    };
+                    in_order &= match at.and_then(|i| cells.get_mut(i)) {
+                        Some(c) => c.run.push(p),
+                        None => {
+                            cells.push(Cell {
+                                field,
+                                sidx,
+                                run: Run::new(p),
+                            });
+                            true
+                        }
+                    };
                 }
+                in_order
             }
         }
+    }
+
+    /// Adds one point (`push_line` with one field).
+    #[cfg(test)]
+    pub fn push(&mut self, field: FieldId, sidx: u32, p: Point) -> bool {
+        self.push_line(&[(field, p.v)], sidx, p.ts)
     }
 
     /// Empties the window to be refilled, point by point, from the records since
@@ -246,19 +258,19 @@ mod tests {
 
     #[test]
     fn running_cells_fold_in_order_points_and_refuse_older_ones() {
-        let mut w = Window::new(1, false);
-        assert!(w.push(0, 1, 0, p(10, 1.0)));
-        assert!(w.push(1, 0, 0, p(10, 2.0)));
-        assert!(w.push(0, 1, 0, p(20, 3.0)));
+        let mut w = Window::new(1, false, 1);
+        assert!(w.push(1, 0, p(10, 1.0)));
+        assert!(w.push(0, 0, p(10, 2.0)));
+        assert!(w.push(1, 0, p(20, 3.0)));
         // A rewrite of the newest point: the later write wins.
-        assert!(w.push(0, 1, 0, p(20, 4.0)));
+        assert!(w.push(1, 0, p(20, 4.0)));
         assert_eq!(w.last(1, 0), Some(p(20, 4.0)));
         assert_eq!(
             pts(&w, &[0]),
             [(0, vec![(0, 1, 2.0, 2.0)]), (1, vec![(0, 2, 5.0, 4.0)])]
         );
         // Older than the series' newest: refused, nothing changed.
-        assert!(!w.push(0, 1, 0, p(15, 9.0)));
+        assert!(!w.push(1, 0, p(15, 9.0)));
         assert_eq!(w.last(1, 0), Some(p(20, 4.0)));
         assert_eq!(w.last(0, 1), None);
     }
@@ -272,11 +284,11 @@ mod tests {
             (0, 20, 4.0),
             (1, 30, 5.0),
         ];
-        let mut run = Window::new(1, false);
-        let mut log = Window::new(1, true);
+        let mut run = Window::new(1, false, 1);
+        let mut log = Window::new(1, true, 1);
         for &(sidx, ts, v) in &points {
-            assert!(run.push(0, 7, sidx, p(ts, v)));
-            assert!(log.push(0, 7, sidx, p(ts, v)));
+            assert!(run.push(7, sidx, p(ts, v)));
+            assert!(log.push(7, sidx, p(ts, v)));
         }
         assert_eq!(run.summaries(&[9, 4]), log.summaries(&[9, 4]));
         // Series sort by sid, not arrival.
@@ -291,14 +303,14 @@ mod tests {
 
     #[test]
     fn a_refill_ignores_pushes_until_it_is_done() {
-        let mut w = Window::new(1, false);
-        assert!(w.push(0, 0, 0, p(20, 1.0)));
+        let mut w = Window::new(1, false, 1);
+        assert!(w.push(0, 0, p(20, 1.0)));
         w.start_refill();
-        assert!(w.push(0, 0, 0, p(10, 2.0)));
+        assert!(w.push(0, 0, p(10, 2.0)));
         w.refill(0, 0, p(20, 1.0));
         w.refill(0, 0, p(10, 2.0));
         w.refilled();
-        assert!(w.push(0, 0, 0, p(5, 3.0)));
+        assert!(w.push(0, 0, p(5, 3.0)));
         assert_eq!(pts(&w, &[0]), [(0, vec![(0, 3, 6.0, 1.0)])]);
     }
 }

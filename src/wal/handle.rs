@@ -121,7 +121,10 @@ impl Wal {
             fsyncs: AtomicU64::new(0),
             obs: WalObservations::default(),
             gc_lock: Mutex::new(()),
-            recent: super::recent::Recent::new(super::recent::RECENT_BYTES),
+            recent: super::recent::Recent::new(
+                super::recent::RECENT_BYTES,
+                super::recent::RECENT_LAGGING_BYTES,
+            ),
         });
         let (tx, rx) = mpsc::channel();
         let prepared = spawn_prepare(&shared);

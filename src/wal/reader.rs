@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
@@ -23,6 +24,8 @@ pub struct WalReader {
     next: u64,
     durable: watch::Receiver<u64>,
     cur: Option<Cursor>,
+    /// `next`, as `recent` sees it (records this reader has not read are kept longer).
+    pos: Arc<AtomicU64>,
 }
 
 /// Where the reader is in a segment file: `offset` is the start of record `seq`.
@@ -44,11 +47,13 @@ impl fmt::Debug for WalReader {
 impl WalReader {
     pub(crate) fn new(shared: Arc<Shared>, after: u64) -> Self {
         let durable = shared.durable.subscribe();
+        let pos = shared.recent.follow(after + 1);
         Self {
             shared,
             next: after + 1,
             durable,
             cur: None,
+            pos,
         }
     }
 
@@ -86,6 +91,7 @@ impl WalReader {
                 Step::Record(rec, cur) => {
                     if rec.seq.0 == self.next {
                         self.next += 1;
+                        self.pos.store(self.next, Ordering::Relaxed);
                         self.cur = Some(cur);
                         return Ok(Some(rec));
                     }
