@@ -354,7 +354,11 @@ impl MeasurementBuffer {
                 FieldValue::Integer(i) => Value::Integer(i),
                 FieldValue::Unsigned(u) => Value::Unsigned(u),
                 FieldValue::Boolean(b) => Value::Boolean(b),
-                FieldValue::String(s) => Value::String(utf8(&unescape_string(s), "string field")?),
+                // Lossy, as InfluxDB answers such bytes (U+FFFD): the row is already pushed,
+                // so an error here would leave half a point.
+                FieldValue::String(s) => {
+                    Value::String(String::from_utf8_lossy(&unescape_string(s)).into_owned())
+                }
             };
             self.bytes += match &value {
                 Value::String(s) => 24 + s.len(),

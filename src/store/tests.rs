@@ -497,3 +497,17 @@ fn tracks_size_and_time_range() {
     assert_eq!(buf.time_range(), Some((-5, 50)));
     assert_eq!(buf.series_count(), 1);
 }
+
+#[test]
+fn a_string_field_that_is_not_utf8_is_kept_lossily_not_as_half_a_point() {
+    let opts = ParseOptions {
+        precision: Precision::Nanoseconds,
+        allow_unsigned: true,
+    };
+    let line = parse_line(b"m i=1i,s=\"a\xffb\" 5", &opts).unwrap();
+    let mut buf = MeasurementBuffer::new("m");
+    buf.push_line(&line, Precision::Nanoseconds, NOW).unwrap();
+    let b = buf.to_record_batch().unwrap();
+    let s = b.column_by_name("s").unwrap().as_string::<i32>();
+    assert_eq!((b.num_rows(), s.value(0)), (1, "a\u{fffd}b"));
+}
