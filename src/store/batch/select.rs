@@ -20,8 +20,9 @@ impl MeasurementBuffer {
     /// Like [`to_record_batch`](Self::to_record_batch), of only the rows with
     /// `min_time <= time <= max_time` whose series `keep` accepts (all when `None`), with the
     /// field columns of `fields` the buffer has (all when `None`; the tag columns are the
-    /// whole buffer's either way). Work is proportional to the rows kept (plus
-    /// one pass over the rows and series), so a scan of a few series of a large buffer is cheap.
+    /// whole buffer's either way). Work is proportional to the rows kept (plus one pass over
+    /// the rows, and `keep` once per series in range), so a scan of a few series of a large
+    /// buffer is cheap.
     pub fn select(
         &self,
         min_time: i64,
@@ -30,26 +31,29 @@ impl MeasurementBuffer {
         fields: Option<&[String]>,
     ) -> Result<RecordBatch, StoreError> {
         let tag_keys: Vec<&str> = self.tag_keys().collect();
-        let wanted: Option<Vec<bool>> = keep.map(|f| self.series.iter().map(|s| f(s)).collect());
-        let rows: Vec<u32> = (0..self.time.len() as u32)
-            .filter(|&i| {
-                let t = self.time[i as usize];
-                t >= min_time
-                    && t <= max_time
-                    && wanted
-                        .as_ref()
-                        .is_none_or(|w| w[self.series_of_row[i as usize] as usize])
-            })
-            .collect();
-        // Rank the series present by their tag values in column order, a missing tag first.
-        let mut seen = vec![false; self.series.len()];
+        // The rows in range of the series `keep` accepts (asked once per series met), and those
+        // series. Per series: 0 not met yet, 1 kept, 2 left out.
+        let mut verdict = vec![0u8; self.series.len()];
         let mut present: Vec<u32> = Vec::new();
-        for &i in &rows {
-            let id = self.series_of_row[i as usize];
-            if !std::mem::replace(&mut seen[id as usize], true) {
-                present.push(id);
+        let mut rows: Vec<u32> = Vec::new();
+        for (i, (&t, &id)) in self.time.iter().zip(&self.series_of_row).enumerate() {
+            if t < min_time || t > max_time {
+                continue;
+            }
+            let v = &mut verdict[id as usize];
+            if *v == 0 {
+                *v = if keep.is_none_or(|f| f(&self.series[id as usize])) {
+                    present.push(id);
+                    1
+                } else {
+                    2
+                };
+            }
+            if *v == 1 {
+                rows.push(i as u32);
             }
         }
+        // Rank the series present by their tag values in column order, a missing tag first.
         present.sort_by_cached_key(|&id| tag_values(&self.series[id as usize], &tag_keys));
         let mut rank = vec![u32::MAX; self.series.len()];
         for (r, &id) in present.iter().enumerate() {
