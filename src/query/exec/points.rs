@@ -133,7 +133,7 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// The heap merge orders rows exactly as a stable sort by time does.
+        /// `merge_by_time` orders rows exactly as a stable sort by time does.
         #[test]
         fn merging_runs_equals_a_stable_sort(
             runs in prop::collection::vec(prop::collection::vec(0i64..20, 0..12), 0..8)

@@ -126,9 +126,10 @@ pub fn execute(
             c.vars(&mut vars);
             !vars.iter().any(|v| is_field(&v.name, v.kind))
         });
-        let probe = Measured::probe(&schema.tags);
-        let wanted =
-            |tags: &[(String, String)]| by_tags.is_none_or(|c| probe.matches_tags(c, tags));
+        let wanted = by_tags.map(|c| {
+            let probe = Measured::probe(&schema.tags);
+            move |tags: &[(String, String)]| probe.matches_tags(c, tags)
+        });
         let batch = store.scan(&ScanRequest {
             tenant,
             bucket: &source.bucket,
@@ -136,7 +137,7 @@ pub fn execute(
             min_time: scan_start,
             max_time: scan_end,
             tag_equals: &plan.tag_hints,
-            series_filter: by_tags.map(|_| SeriesPredicate(&wanted)),
+            series_filter: wanted.as_ref().map(|w| SeriesPredicate(w)),
             fields: Some(&needed),
             max_bytes: limits.max_scan_bytes,
         })?;
