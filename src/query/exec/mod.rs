@@ -13,6 +13,7 @@
 //! statement whose answer (or an intermediate filled stream) passes `max_rows` fails with
 //! `QueryError::TooManyRows` instead of answering a truncated result.
 
+mod group;
 pub mod mem;
 pub mod points;
 pub mod reduce;
