@@ -29,8 +29,10 @@ use parquet::file::statistics::Statistics;
 use rayon::prelude::*;
 
 mod mask;
+mod runs;
 pub use mask::tag_key_changes;
 use mask::{hint_mask, in_range, series_mask};
+use runs::merge_runs;
 
 use super::StoreError;
 use super::batch::{ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, tag_column_name};
@@ -457,18 +459,9 @@ fn merge(out: &SchemaRef, sources: &[Vec<RecordBatch>]) -> Result<RecordBatch, S
         } else {
             // Row by row: a merge of the runs (each sorted by time) by time, then source
             // order (runs[g..h] are in source order).
-            let mut heads: Vec<std::ops::Range<usize>> =
+            let heads: Vec<std::ops::Range<usize>> =
                 runs[g..h].iter().map(|(_, _, r)| r.clone()).collect();
-            let total: usize = heads.iter().map(ExactSizeIterator::len).sum();
-            let mut rows: Vec<(i64, u32)> = Vec::with_capacity(total);
-            while let Some(k) = (0..heads.len())
-                .filter(|&k| !heads[k].is_empty())
-                .min_by_key(|&k| (times[heads[k].start], k))
-            {
-                let row = heads[k].start;
-                rows.push((times[row], row as u32));
-                heads[k].start += 1;
-            }
+            let rows = merge_runs(times, heads);
             let mut k = 0;
             while k < rows.len() {
                 let mut e = k + 1;
