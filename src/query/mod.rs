@@ -10,6 +10,7 @@
 pub mod exec;
 pub mod flux;
 pub mod influxql;
+pub mod numfmt;
 pub mod passthrough;
 pub mod plan;
 pub mod result;

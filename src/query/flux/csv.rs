@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use super::FluxResult;
 use super::table::{Col, Table};
 use super::value::Value;
+use crate::query::numfmt::{push_int, push_plain_float};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Annotation {
@@ -135,12 +136,8 @@ fn row(out: &mut String, d: &Dialect, result: &str, table: usize, values: &[Valu
         match v {
             Value::Null => {}
             Value::Time(t) if plain => push_time(out, *t),
-            Value::Int(n) if plain => {
-                let _ = write!(out, "{n}");
-            }
-            Value::Float(f) if plain && f.is_finite() => {
-                let _ = write!(out, "{f}");
-            }
+            Value::Int(n) if plain => push_int(out, *n),
+            Value::Float(f) if plain && f.is_finite() => push_plain_float(out, *f),
             Value::Str(s) => cell(out, sep, s),
             v => cell(out, sep, &format_value(v)),
         }
@@ -195,7 +192,9 @@ pub fn format_float(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
     } else {
-        format!("{f}")
+        let mut s = String::new();
+        push_plain_float(&mut s, f);
+        s
     }
 }
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::query::numfmt::{push_int, push_json_float};
 use crate::query::{Datum, Series};
 
 /// How `time` values are written (`epoch` parameter).
@@ -110,26 +111,8 @@ pub fn rfc3339_nano_in(ns: i64, tz: Option<chrono_tz::Tz>) -> String {
 /// (which InfluxDB cannot store) are null.
 pub fn go_float(f: f64) -> String {
     let mut out = String::new();
-    write_go_float(&mut out, f);
+    push_json_float(&mut out, f);
     out
-}
-
-/// [`go_float`] appended to `out`.
-fn write_go_float(out: &mut String, f: f64) {
-    let abs = f.abs();
-    if !f.is_finite() {
-        out.push_str("null");
-    } else if abs == 0.0 || (1e-6..1e21).contains(&abs) {
-        let _ = write!(out, "{f}");
-    } else {
-        let e = format!("{f:e}");
-        match e.split_once('e') {
-            Some((m, exp)) if !exp.starts_with('-') => {
-                let _ = write!(out, "{m}e+{exp}");
-            }
-            _ => out.push_str(&e),
-        }
-    }
 }
 
 fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
@@ -213,20 +196,14 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
                 }
                 // The common cells are written in place; the rest through serde_json.
                 match d {
-                    Datum::Float(f) => write_go_float(out, *f),
+                    Datum::Float(f) => push_json_float(out, *f),
                     Datum::Null => out.push_str("null"),
-                    Datum::Integer(i) => {
-                        let _ = write!(out, "{i}");
-                    }
-                    Datum::Unsigned(u) => {
-                        let _ = write!(out, "{u}");
-                    }
+                    Datum::Integer(i) => push_int(out, *i),
+                    Datum::Unsigned(u) => push_int(out, *u),
                     Datum::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
                     Datum::Time(ns) => match epoch {
                         // Go's integer division truncates toward zero.
-                        Epoch::Divisor(div) => {
-                            let _ = write!(out, "{}", ns / div);
-                        }
+                        Epoch::Divisor(div) => push_int(out, ns / div),
                         Epoch::Rfc3339 => {
                             let _ = write!(out, "{}", datum(d, epoch, tz));
                         }
