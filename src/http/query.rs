@@ -192,34 +192,58 @@ async fn run_v1(
             owned_dbs: &owned,
             read_only,
         };
-        runner.run(&parsed)
+        // Encoded here too: a large answer is written on the blocking pool (in parallel),
+        // and dropped there.
+        let results = runner.run(&parsed);
+        let failed = results.iter().any(|r| r.error.is_some());
+        (
+            failed,
+            Answer::encode(&results, epoch, chunked.then_some(chunk_size)),
+        )
     };
-    let results = match run_query(cheap, run).await {
+    let (failed, answer) = match run_query(cheap, run).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => {
             return ApiError::new(d, ErrorCode::Internal, "query failed").into_response();
         }
         Err(_) => {
             seen.timed_out = true;
-            vec![StatementResult::error(
+            let timeout = StatementResult::error(
                 0,
                 format!("query timeout: still running after {QUERY_TIMEOUT:?}"),
-            )]
+            );
+            (
+                true,
+                Answer::encode(&[timeout], epoch, chunked.then_some(chunk_size)),
+            )
         }
     };
-    seen.statement_error = results.iter().any(|r| r.error.is_some());
-    if chunked {
-        let docs = response::encode_chunked(&results, epoch, chunk_size);
-        let stream = futures_util::stream::iter(
-            docs.into_iter()
-                .map(|doc| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(doc))),
-        );
-        return json(StatusCode::OK, Body::from_stream(stream));
+    seen.statement_error = failed;
+    match answer {
+        Answer::Whole(doc) => json(StatusCode::OK, Body::from(doc)),
+        Answer::Chunks(docs) => {
+            let stream = futures_util::stream::iter(
+                docs.into_iter()
+                    .map(|doc| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(doc))),
+            );
+            json(StatusCode::OK, Body::from_stream(stream))
+        }
     }
-    json(
-        StatusCode::OK,
-        Body::from(response::encode(&results, epoch)),
-    )
+}
+
+/// An InfluxQL answer's JSON: one document, or one per chunk (`chunked=true`).
+enum Answer {
+    Whole(String),
+    Chunks(Vec<String>),
+}
+
+impl Answer {
+    fn encode(results: &[StatementResult], epoch: Epoch, chunk_size: Option<usize>) -> Self {
+        match chunk_size {
+            Some(n) => Self::Chunks(response::encode_chunked(results, epoch, n)),
+            None => Self::Whole(response::encode(results, epoch)),
+        }
+    }
 }
 
 /// Runs a query's `work`. With `inline` (it reads only the catalog and current cached series

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use crate::query::numfmt::{push_int, push_json_float};
@@ -165,6 +166,9 @@ fn push_quoted(out: &mut String, s: &str) {
     }
 }
 
+/// Rows from which a statement's series are written in parallel (rayon's pool).
+const PARALLEL_ROWS: usize = 8192;
+
 // Objects are written by hand: InfluxDB's key order (`name, tags, columns, values`) is what
 // Grafana's streaming parser relies on, and serde_json's map sorts keys.
 fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz::Tz>) {
@@ -225,11 +229,32 @@ fn write_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
     let _ = write!(out, "{{\"statement_id\":{}", r.statement_id);
     if !r.series.is_empty() {
         out.push_str(",\"series\":[");
-        for (i, s) in r.series.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        let rows: usize = r.series.iter().map(|s| s.values.len()).sum();
+        if rows >= PARALLEL_ROWS && r.series.len() > 1 {
+            // A large answer of several series: written in parallel, then joined.
+            let parts: Vec<String> = r
+                .series
+                .par_iter()
+                .map(|s| {
+                    let mut part = String::with_capacity(s.values.len() * 24 + 64);
+                    write_series(&mut part, s, epoch, r.tz);
+                    part
+                })
+                .collect();
+            out.reserve(parts.iter().map(|p| p.len() + 1).sum());
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(part);
             }
-            write_series(out, s, epoch, r.tz);
+        } else {
+            for (i, s) in r.series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_series(out, s, epoch, r.tz);
+            }
         }
         out.push(']');
     }
@@ -355,6 +380,42 @@ mod tests {
             ),
             "{\"results\":[{\"statement_id\":1,\"error\":\"database not found: x\"}]}\n"
         );
+    }
+
+    /// A large answer of several series is written in parallel: the same text as one by one.
+    #[test]
+    fn a_large_answer_is_written_as_a_small_one_is() {
+        let series: Vec<Series> = (0..3)
+            .map(|k| Series {
+                name: "interface".into(),
+                tags: vec![("ifName".into(), format!("Gi0/{k}"))],
+                columns: vec!["time".into(), "v".into()],
+                values: (0..PARALLEL_ROWS as i64)
+                    .map(|i| vec![Datum::Time(i * 1_000_000), Datum::Float(i as f64 / 3.0)])
+                    .collect(),
+                partial: false,
+            })
+            .collect();
+        let whole = encode(
+            &[StatementResult::ok(0, series.clone())],
+            Epoch::Divisor(1_000_000),
+        );
+        let one_by_one: Vec<String> = series
+            .iter()
+            .map(|s| {
+                encode(
+                    &[StatementResult::ok(0, vec![s.clone()])],
+                    Epoch::Divisor(1_000_000),
+                )
+            })
+            .collect();
+        let inner = |doc: &str| {
+            let start = doc.find("\"series\":[").expect("series") + 10;
+            doc[start..doc.len() - 5].to_owned()
+        };
+        let joined: Vec<String> = one_by_one.iter().map(|d| inner(d)).collect();
+        assert_eq!(inner(&whole), joined.join(","));
+        assert!(whole.starts_with("{\"results\":[{\"statement_id\":0,\"series\":[{"));
     }
 
     #[test]
