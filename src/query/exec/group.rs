@@ -260,6 +260,7 @@ impl Group<'_> {
         let mut heads = vec![0usize; streams.len()];
         let mut last: Vec<Datum> = vec![Datum::Null; streams.len()];
         let mut rows = Vec::new();
+        let mut vals: Vec<Datum> = Vec::with_capacity(streams.len());
         loop {
             let mut t: Option<i64> = None;
             for (s, &h) in streams.iter().zip(&heads) {
@@ -272,7 +273,7 @@ impl Group<'_> {
                 }
             }
             let Some(t) = t else { break };
-            let mut vals: Vec<Datum> = Vec::with_capacity(streams.len());
+            vals.clear();
             let mut aux_row: Option<u32> = None;
             for (k, s) in streams.iter().enumerate() {
                 match s.get(heads[k]) {

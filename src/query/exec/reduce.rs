@@ -65,12 +65,14 @@ pub fn reduce(
             _ => Err(unsupported(func, p)),
         },
         Func::Mean => {
-            if let Vals::Float(v) = &p.vals {
-                let v = &v[r];
-                return one(Datum::Float(v.iter().sum::<f64>() / v.len() as f64));
-            }
-            let s = floats(&p.vals, r.clone()).ok_or_else(|| unsupported(func, p))?;
-            one(Datum::Float(s.iter().sum::<f64>() / s.len() as f64))
+            // Summed as floats in order, as InfluxDB's mean reducers do.
+            let sum: f64 = match &p.vals {
+                Vals::Float(v) => v[r.clone()].iter().sum(),
+                Vals::Integer(v) => v[r.clone()].iter().map(|x| *x as f64).sum(),
+                Vals::Unsigned(v) => v[r.clone()].iter().map(|x| *x as f64).sum(),
+                _ => return Err(unsupported(func, p)),
+            };
+            one(Datum::Float(sum / r.len() as f64))
         }
         Func::Median => {
             let mut s = floats(&p.vals, r).ok_or_else(|| unsupported(func, p))?;
