@@ -184,9 +184,11 @@ async fn run_v2(
             max_scan_bytes: MAX_SCAN_BYTES,
             max_rows: MAX_ROWS,
         };
-        fluxq::execute(&program, &ctx)
+        // Encoded here too: a large answer is written on the blocking pool (in parallel),
+        // and dropped there.
+        fluxq::execute(&program, &ctx).map(|results| csv::encode(&results, &dialect))
     };
-    let results = match run_query(cheap, run).await {
+    let body = match run_query(cheap, run).await {
         Ok(Ok(Ok(r))) => r,
         Ok(Ok(Err(e))) => return ApiError::from_err(d, &e).into_response(),
         Ok(Err(_)) => return ApiError::new(d, ErrorCode::Internal, "query failed").into_response(),
@@ -200,7 +202,7 @@ async fn run_v2(
             .into_response();
         }
     };
-    let mut resp = (StatusCode::OK, csv::encode(&results, &dialect)).into_response();
+    let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),

@@ -6,7 +6,7 @@
 //! CRLF line ends, the blank line after each result, and the error table.
 //! Does not own: computing tables.
 
-use std::fmt::Write as _;
+use rayon::prelude::*;
 
 use super::FluxResult;
 use super::table::{Col, Table};
@@ -52,35 +52,51 @@ pub fn encode(results: &[FluxResult], d: &Dialect) -> String {
 }
 
 fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
-    let mut prev: Option<&Table> = None;
-    for (i, t) in r.tables.iter().enumerate() {
-        let new_block = match prev {
-            None => true,
-            Some(p) => p.rows.is_empty() || t.rows.is_empty() || !same_schema(p, t),
-        };
-        if new_block {
-            if prev.is_some() {
-                out.push_str("\r\n");
+    let result_cell = if d.annotations.contains(&Annotation::Default) {
+        ""
+    } else {
+        r.name.as_str()
+    };
+    // Tables are written side by side (rayon's pool), each after the header block it starts,
+    // if any: a table starts one when it is the first, empty, after an empty one, or of a
+    // different schema than the one before.
+    let parts: Vec<String> = r
+        .tables
+        .par_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let prev = i.checked_sub(1).map(|p| &r.tables[p]);
+            let new_block = match prev {
+                None => true,
+                Some(p) => p.rows.is_empty() || t.rows.is_empty() || !same_schema(p, t),
+            };
+            let mut part = String::new();
+            if new_block {
+                if prev.is_some() {
+                    part.push_str("\r\n");
+                }
+                header(&mut part, r, t, d);
             }
-            header(out, r, t, d);
-        }
-        let result_cell = if d.annotations.contains(&Annotation::Default) {
-            ""
-        } else {
-            r.name.as_str()
-        };
-        if t.rows.is_empty() {
-            let cells: Vec<Value> = t
-                .cols
-                .iter()
-                .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
-                .collect();
-            row(out, d, result_cell, i, &cells);
-        }
-        for values in &t.rows {
-            row(out, d, result_cell, i, values);
-        }
-        prev = Some(t);
+            if t.rows.is_empty() {
+                let cells: Vec<Value> = t
+                    .cols
+                    .iter()
+                    .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
+                    .collect();
+                row(&mut part, d, result_cell, i, &cells, &mut Above::new(0));
+            }
+            // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
+            // tags outside the key): a cell equal to the one above is copied, not formatted.
+            let mut above = Above::new(t.cols.len());
+            for values in &t.rows {
+                row(&mut part, d, result_cell, i, values, &mut above);
+            }
+            part
+        })
+        .collect();
+    out.reserve(parts.iter().map(String::len).sum());
+    for p in parts {
+        out.push_str(&p);
     }
 }
 
@@ -122,27 +138,73 @@ fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
     }
 }
 
-/// `line` of the cells `""`, `result`, `table`, then `values` formatted.
-fn row(out: &mut String, d: &Dialect, result: &str, table: usize, values: &[Value]) {
+/// The cells of the row above: each column's value and its text.
+struct Above<'a> {
+    values: Vec<Option<&'a Value>>,
+    texts: Vec<String>,
+}
+
+impl<'a> Above<'a> {
+    fn new(cols: usize) -> Self {
+        Self {
+            values: vec![None; cols],
+            texts: vec![String::new(); cols],
+        }
+    }
+}
+
+/// `line` of the cells `""`, `result`, `table`, then `values` formatted (a value equal to the
+/// one above it is copied from `above`).
+fn row<'a>(
+    out: &mut String,
+    d: &Dialect,
+    result: &str,
+    table: usize,
+    values: &'a [Value],
+    above: &mut Above<'a>,
+) {
     let sep = d.delimiter;
     out.push(sep);
     cell(out, sep, result);
     out.push(sep);
-    let _ = write!(out, "{table}");
-    // Numbers and times never need quotes unless the delimiter is one of their characters.
-    let plain = !sep.is_alphanumeric() && !"-+.:".contains(sep);
-    for v in values {
+    push_int(out, table);
+    for (j, v) in values.iter().enumerate() {
         out.push(sep);
-        match v {
-            Value::Null => {}
-            Value::Time(t) if plain => push_time(out, *t),
-            Value::Int(n) if plain => push_int(out, *n),
-            Value::Float(f) if plain && f.is_finite() => push_plain_float(out, *f),
-            Value::Str(s) => cell(out, sep, s),
-            v => cell(out, sep, &format_value(v)),
+        let (Some(prev), Some(text)) = (above.values.get_mut(j), above.texts.get_mut(j)) else {
+            push_cell(out, sep, v);
+            continue;
+        };
+        if !prev.is_some_and(|p| same_cell(p, v)) {
+            text.clear();
+            push_cell(text, sep, v);
+            *prev = Some(v);
         }
+        out.push_str(text);
     }
     out.push_str("\r\n");
+}
+
+/// One value's cell. Numbers and times never need quotes unless the delimiter is one of
+/// their characters.
+fn push_cell(out: &mut String, sep: char, v: &Value) {
+    let plain = !sep.is_alphanumeric() && !"-+.:".contains(sep);
+    match v {
+        Value::Null => {}
+        Value::Time(t) if plain => push_time(out, *t),
+        Value::Int(n) if plain => push_int(out, *n),
+        Value::Float(f) if plain && f.is_finite() => push_plain_float(out, *f),
+        Value::Str(s) => cell(out, sep, s),
+        v => cell(out, sep, &format_value(v)),
+    }
+}
+
+/// Whether `a` and `b` are written as the same cell: the same type and value (floats bit for
+/// bit: `-0` is not `0`).
+fn same_cell(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
+    }
 }
 
 fn line(out: &mut String, sep: char, cells: &[String]) {
