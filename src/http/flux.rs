@@ -21,7 +21,7 @@ use super::AppState;
 use super::auth::{self, Params};
 use super::body;
 use super::error::{ApiError, Dialect};
-use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT, Seen, run_query};
+use super::query::{MAX_ROWS, MAX_SCAN_BYTES, QUERY_TIMEOUT, Seen, drop_later, run_query};
 use crate::error::ErrorCode;
 use crate::metrics::Lang;
 use crate::model::BucketName;
@@ -184,9 +184,12 @@ async fn run_v2(
             max_scan_bytes: MAX_SCAN_BYTES,
             max_rows: MAX_ROWS,
         };
-        // Encoded here too: a large answer is written on the blocking pool (in parallel),
-        // and dropped there.
-        fluxq::execute(&program, &ctx).map(|results| csv::encode(&results, &dialect))
+        // Encoded here too: a large answer is written on the blocking pool (in parallel).
+        fluxq::execute(&program, &ctx).map(|results| {
+            let csv = csv::encode(&results, &dialect);
+            drop_later(results);
+            csv
+        })
     };
     let body = match run_query(cheap, run).await {
         Ok(Ok(Ok(r))) => r,
