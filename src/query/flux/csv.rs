@@ -88,8 +88,13 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
             // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
             // tags outside the key): a cell equal to the one above is copied, not formatted.
             let mut above = Above::new(t.cols.len());
-            for values in &t.rows {
+            for (k, values) in t.rows.iter().enumerate() {
+                let before = part.len();
                 row(&mut part, d, result_cell, i, values, &mut above);
+                if k == 0 {
+                    // Rows of a table are about as long as its first.
+                    part.reserve((part.len() - before + 8) * t.rows.len());
+                }
             }
             part
         })
@@ -273,11 +278,23 @@ fn push_time(s: &mut String, ns: i64) {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
     let mut b = *b"0000-00-00T00:00:00.000000000Z";
-    fill_digits(&mut b[0..4], y);
-    fill_digits(&mut b[5..7], m);
-    fill_digits(&mut b[8..10], d);
+    // The date of the last time written on this thread: an answer's times mostly share it.
+    thread_local! {
+        static DAY: std::cell::Cell<(i64, [u8; 10])> = const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+    }
+    let (day, date) = DAY.get();
+    if day == days {
+        b[..10].copy_from_slice(&date);
+    } else {
+        let (y, m, d) = civil_from_days(days);
+        fill_digits(&mut b[0..4], y);
+        fill_digits(&mut b[5..7], m);
+        fill_digits(&mut b[8..10], d);
+        let mut date = [0; 10];
+        date.copy_from_slice(&b[..10]);
+        DAY.set((days, date));
+    }
     fill_digits(&mut b[11..13], sod / 3600);
     fill_digits(&mut b[14..16], sod / 60 % 60);
     fill_digits(&mut b[17..19], sod % 60);

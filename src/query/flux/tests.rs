@@ -238,6 +238,18 @@ fn cells_format_as_go_does() {
         format_time(1_000_000_000_120_000_000),
         "2001-09-09T01:46:40.12Z"
     );
+    // Consecutive times (the date written last is reused) across midnights, both ways.
+    for step in [59_999_999_999i64, -61_000_000_001] {
+        for k in 0..5_000 {
+            let ns = 1_795_700_000_000_000_000 + k * step;
+            let want = chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S");
+            assert_eq!(
+                format_time(ns).get(..19),
+                Some(want.to_string().as_str()),
+                "{ns}"
+            );
+        }
+    }
     let d = Dialect {
         annotations: vec![Annotation::Datatype, Annotation::Group, Annotation::Default],
         ..Dialect::default()
