@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::group::{Carry, Group, emit_group};
-use super::refill::{History, Refills, numeric_fields, timed_lines};
-use super::rule::{Compiled, tags_sorted};
+use super::refill::{History, Refills, timed_lines};
+use super::rule::Compiled;
 use super::take::{Incoming, Took, take_point};
 use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
@@ -299,18 +299,16 @@ impl Engine {
         let mut last_numeric: Vec<(&[u8], f64)> = Vec::new();
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
-            numeric_fields(&line, &mut numeric);
+            line.numeric_fields(&mut numeric);
             let same_shape = last_measurement == Some(line.measurement())
                 && last_numeric.len() == numeric.len()
                 && last_numeric.iter().zip(&numeric).all(|(a, b)| a.0 == b.0);
-            let mut sorted = None;
             for ((ai, &ri), t) in active.iter().enumerate().zip(&mut states) {
                 let r = &mut self.rules[ri];
                 if !r.point_fields(&line, &numeric, same_shape, &mut fields) {
                     continue;
                 }
-                let sorted = *sorted.get_or_insert_with(|| tags_sorted(&line));
-                let (gkey, sid) = r.c.group_of(&line, sorted);
+                let (gkey, sid) = r.c.group_of(&line);
                 let p = Incoming {
                     seq: rec.seq.0,
                     ts,
