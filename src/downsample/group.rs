@@ -250,9 +250,13 @@ fn write_line(
                 buf.push(b',');
             }
             any = true;
+            buf.extend_from_slice(field.as_bytes());
+            buf.push(b'_');
+            buf.extend_from_slice(agg.name().as_bytes());
+            buf.push(b'=');
             let _ = match v {
-                Value::Float(f) => write!(buf, "{field}_{}={f:?}", agg.name()),
-                Value::Int(i) => write!(buf, "{field}_{}={i}i", agg.name()),
+                Value::Float(f) => write!(buf, "{f:?}"),
+                Value::Int(i) => write!(buf, "{i}i"),
             };
         }
     }
