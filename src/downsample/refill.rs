@@ -70,8 +70,12 @@ impl Engine {
         let from = windows
             .iter()
             .filter_map(|(ri, key, start)| {
-                let t = self.rules.get(*ri)?.tenants.get(tenant)?;
-                Some(t.groups.get(&**key)?.windows.get(*start)?.first_seq)
+                let g = self
+                    .series
+                    .get(tenant)?
+                    .get(&**key)?
+                    .get(self.rules.get(*ri)?.id)?;
+                Some(g.windows.get(*start)?.first_seq)
             })
             .min()
             .unwrap_or(rec.seq.0);
@@ -89,11 +93,14 @@ impl Engine {
         }
         feed(rec);
         for (ri, key, start) in windows {
+            let Some(rule) = self.rules.get(*ri).map(|r| r.id) else {
+                continue;
+            };
             let w = self
-                .rules
-                .get_mut(*ri)
-                .and_then(|r| r.tenants.get_mut(tenant))
-                .and_then(|t| t.groups.get_mut(&**key))
+                .series
+                .get_mut(tenant)
+                .and_then(|s| s.get_mut(&**key))
+                .and_then(|gs| gs.get_mut(rule))
                 .and_then(|g| g.windows.get_mut(*start));
             if let Some(w) = w {
                 w.refilled();
@@ -127,10 +134,11 @@ impl Engine {
                 if !wanted.contains(&(ri, &*gkey, start)) {
                     continue;
                 }
-                let g = r
-                    .tenants
+                let g = self
+                    .series
                     .get_mut(tenant)
-                    .and_then(|t| t.groups.get_mut(&*gkey));
+                    .and_then(|s| s.get_mut(&*gkey))
+                    .and_then(|gs| gs.get_mut(r.id));
                 let Some(g) = g else { continue };
                 let sidx = g.sidx(sid);
                 if let Some(w) = g.windows.get_mut(start) {

@@ -467,7 +467,11 @@ fn assert_same_reading(exact: &Line<'_>, read: &Line<'_>) {
     assert_eq!(render(read), render(exact), "{l}");
     assert_eq!(read.series_key(), exact.series_key(), "{l}");
     assert_eq!(read.tags_sorted(), exact.tags_sorted(), "{l}");
-    assert_eq!(read.has_reserved_tag_key(), exact.has_reserved_tag_key(), "{l}");
+    assert_eq!(
+        read.has_reserved_tag_key(),
+        exact.has_reserved_tag_key(),
+        "{l}"
+    );
     let types: Vec<_> = read.field_types().collect();
     assert_eq!(types, exact.field_types().collect::<Vec<_>>(), "{l}");
     let (mut a, mut b) = (Vec::new(), Vec::new());
