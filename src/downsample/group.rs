@@ -1,4 +1,5 @@
-//! An output series of a rule: its retained windows, its carry, and its rollup lines.
+//! An output series of a rule: its retained windows, its carry, and its rollup lines; the
+//! groups of every rule under one key (`Groups`).
 //!
 //! Owns: `rate`'s previous point lookup (held windows, then the carry), and writing a
 //! window's rollup line. Does not own when windows close or expire (`state`).
@@ -129,6 +130,50 @@ impl Windows {
     }
 }
 
+/// The groups of every rule under one group key of a tenant (by rule id): the rules that take a
+/// line reach their groups with one lookup of its key, and find them next to each other.
+#[derive(Debug, Default)]
+pub(super) struct Groups(Vec<(u32, Group)>);
+
+impl Groups {
+    pub fn get(&self, rule: u32) -> Option<&Group> {
+        self.0.iter().find(|(r, _)| *r == rule).map(|(_, g)| g)
+    }
+
+    pub fn get_mut(&mut self, rule: u32) -> Option<&mut Group> {
+        self.0.iter_mut().find(|(r, _)| *r == rule).map(|(_, g)| g)
+    }
+
+    /// The group of `rule`, made empty if it has none.
+    pub fn get_or_default(&mut self, rule: u32) -> &mut Group {
+        let i = match self.0.iter().position(|(r, _)| *r == rule) {
+            Some(i) => i,
+            None => {
+                self.0.push((rule, Group::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Drops the groups of the rules `keep` does not keep.
+    pub fn retain_rules(&mut self, keep: impl Fn(u32) -> bool) {
+        self.0.retain(|(r, _)| keep(*r));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Group> {
+        self.0.iter().map(|(_, g)| g)
+    }
+}
+
 /// An output series: its retained windows and its carry.
 #[derive(Debug, Default)]
 pub(super) struct Group {
@@ -250,9 +295,13 @@ fn write_line(
                 buf.push(b',');
             }
             any = true;
+            buf.extend_from_slice(field.as_bytes());
+            buf.push(b'_');
+            buf.extend_from_slice(agg.name().as_bytes());
+            buf.push(b'=');
             let _ = match v {
-                Value::Float(f) => write!(buf, "{field}_{}={f:?}", agg.name()),
-                Value::Int(i) => write!(buf, "{field}_{}={i}i", agg.name()),
+                Value::Float(f) => write!(buf, "{f:?}"),
+                Value::Int(i) => write!(buf, "{i}i"),
             };
         }
     }

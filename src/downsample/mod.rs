@@ -2,10 +2,10 @@
 //! stream through the WAL, restart-safe.
 //!
 //! Owns: rules made ready for matching (`rule`), the aggregates and the counter wrap rule
-//! (`aggregate`), windows, watermark, late correction and the WAL cursor (`state`), the
-//! checkpoint of the watermarks (`checkpoint`), the WAL consumer that writes rollups back into
-//! the WAL as derived records (`run`), and recomputing rollups from the embedded store
-//! (`backfill`). Does not own the config keys (`config::downsample`), delivering rollups (the
+//! (`aggregate`), windows, watermark, late correction and the WAL cursor (`state`), what a
+//! watermark closes, emits and expires (`settle`), the checkpoint of the watermarks
+//! (`checkpoint`), the WAL consumer that writes rollups back into the WAL as derived records
+//! (`run`), and recomputing rollups from the embedded store (`backfill`). Does not own the config keys (`config::downsample`), delivering rollups (the
 //! forwarder and the store treat derived records like any write), or `/metrics` encoding.
 //!
 //! # Semantics (see docs/downsampling.md)
@@ -47,6 +47,7 @@ mod group;
 mod refill;
 pub mod rule;
 pub mod run;
+mod settle;
 pub mod state;
 mod take;
 mod window;

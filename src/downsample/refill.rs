@@ -3,16 +3,15 @@
 //! point, from the records it was built from (the WAL keeps them: the downsampler's cursor).
 //!
 //! Owns: the `History` the engine reads records back from, the refill pass, and parsing a
-//! record's lines into timed, numeric points (shared with `state`'s live path). Does not own
+//! record's lines into timed points (shared with `state`'s live path). Does not own
 //! deciding that a window must be refilled (`state::take_point`).
 
 use std::collections::HashSet;
 
 use super::aggregate::Point;
-use super::rule::tags_sorted;
 use super::state::Engine;
 use super::window::FieldId;
-use crate::lineproto::{self, FieldValue, Line, ParseOptions};
+use crate::lineproto::{self, Line, ParseOptions};
 use crate::model::{Entry, Record, RecordKind, TenantId};
 
 /// Where the engine reads back the records a window was built from, when the window must be
@@ -43,28 +42,16 @@ impl History for Vec<Record> {
 /// Windows to refill: (rule index, group key, window start).
 pub(super) type Refills = Vec<(usize, Box<[u8]>, i64)>;
 
-/// The numeric fields of `line`, as f64.
-pub(super) fn numeric_fields<'a>(line: &Line<'a>, out: &mut Vec<(&'a [u8], f64)>) {
-    out.clear();
-    for (k, v) in line.fields() {
-        out.push(match v {
-            FieldValue::Float(f) => (k, f),
-            FieldValue::Integer(i) => (k, i as f64),
-            FieldValue::Unsigned(u) => (k, u as f64),
-            FieldValue::Boolean(_) | FieldValue::String(_) => continue,
-        });
-    }
-}
-
-/// The lines of a record with their time in ns (lines that do not parse, or have no time,
-/// are left out: the write path refused or stamped them).
+/// The lines of a record with their time in ns. The write path accepted and stamped every
+/// line of a client write, so they are read back without checking their values again
+/// (`parse_accepted`); a line that does not read, or has no time, is left out.
 pub(super) fn timed_lines<'a>(e: &'a Entry) -> impl Iterator<Item = (Line<'a>, i64)> + 'a {
     let opts = ParseOptions {
         precision: e.precision,
         allow_unsigned: true,
     };
     lineproto::split_lines(&e.lines).filter_map(move |raw| {
-        let line = lineproto::parse_line(raw, &opts).ok()?;
+        let line = lineproto::parse_accepted(raw, &opts).ok()?;
         let ts = line.timestamp()?.saturating_mul(e.precision.nanos());
         Some((line, ts))
     })
@@ -83,8 +70,12 @@ impl Engine {
         let from = windows
             .iter()
             .filter_map(|(ri, key, start)| {
-                let t = self.rules.get(*ri)?.tenants.get(tenant)?;
-                Some(t.groups.get(&**key)?.windows.get(*start)?.first_seq)
+                let g = self
+                    .series
+                    .get(tenant)?
+                    .get(&**key)?
+                    .get(self.rules.get(*ri)?.id)?;
+                Some(g.windows.get(*start)?.first_seq)
             })
             .min()
             .unwrap_or(rec.seq.0);
@@ -102,11 +93,14 @@ impl Engine {
         }
         feed(rec);
         for (ri, key, start) in windows {
+            let Some(rule) = self.rules.get(*ri).map(|r| r.id) else {
+                continue;
+            };
             let w = self
-                .rules
-                .get_mut(*ri)
-                .and_then(|r| r.tenants.get_mut(tenant))
-                .and_then(|t| t.groups.get_mut(&**key))
+                .series
+                .get_mut(tenant)
+                .and_then(|s| s.get_mut(&**key))
+                .and_then(|gs| gs.get_mut(rule))
                 .and_then(|g| g.windows.get_mut(*start));
             if let Some(w) = w {
                 w.refilled();
@@ -129,22 +123,22 @@ impl Engine {
         let mut numeric: Vec<(&[u8], f64)> = Vec::new();
         let mut fields: Vec<(FieldId, f64)> = Vec::new();
         for (line, ts) in timed_lines(e) {
-            numeric_fields(&line, &mut numeric);
-            let sorted = tags_sorted(&line);
+            line.numeric_fields(&mut numeric);
             for (ri, r) in self.rules.iter_mut().enumerate() {
                 let takes = r.c.takes(tenant, &e.bucket);
                 if !takes || !r.point_fields(&line, &numeric, false, &mut fields) {
                     continue;
                 }
-                let (gkey, sid) = r.c.group_of(&line, sorted);
+                let (gkey, sid) = r.c.group_of(&line);
                 let start = r.c.window(ts);
                 if !wanted.contains(&(ri, &*gkey, start)) {
                     continue;
                 }
-                let g = r
-                    .tenants
+                let g = self
+                    .series
                     .get_mut(tenant)
-                    .and_then(|t| t.groups.get_mut(&*gkey));
+                    .and_then(|s| s.get_mut(&*gkey))
+                    .and_then(|gs| gs.get_mut(r.id));
                 let Some(g) = g else { continue };
                 let sidx = g.sidx(sid);
                 if let Some(w) = g.windows.get_mut(start) {

@@ -36,17 +36,6 @@ pub fn glob(pattern: &str, s: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// Whether `line`'s tags are sorted by key, as Telegraf writes them (then its series key is
-/// every rule's group key without `group_by`).
-pub fn tags_sorted(line: &Line<'_>) -> bool {
-    let mut prev: &[u8] = &[];
-    line.tags().all(|(k, _)| {
-        let ok = prev <= k;
-        prev = k;
-        ok
-    })
-}
-
 /// A rule as the engine uses it.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -126,9 +115,9 @@ impl Compiled {
         }
     }
 
-    /// The group (output series key, escaped, tags sorted) and the series id in it. `sorted`:
-    /// `tags_sorted(line)`, which every rule taking the line shares.
-    pub fn group_of<'a>(&self, line: &Line<'a>, sorted: bool) -> (Cow<'a, [u8]>, u64) {
+    /// The group (output series key, escaped, tags sorted) and the series id in it.
+    pub fn group_of<'a>(&self, line: &Line<'a>) -> (Cow<'a, [u8]>, u64) {
+        let sorted = line.tags_sorted();
         if self.rule.group_by.is_none() && sorted {
             // The common case (Telegraf sorts tags): the series key as written, no copy.
             return (Cow::Borrowed(line.series_key()), 0);

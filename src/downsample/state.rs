@@ -4,13 +4,15 @@
 //! Owns: windows per (rule, tenant, group), the watermark, closing, late correction, expiry,
 //! `rate`'s previous points (the *carry*: the last points of the newest expired window), the
 //! oldest WAL record still needed (the cursor) and the counters. Does not own reading the WAL
-//! or writing rollups (`run`).
+//! or writing rollups (`run`), nor what one watermark closes, emits and expires (`settle`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::group::{Carry, Group, emit_group};
-use super::refill::{History, Refills, numeric_fields, timed_lines};
-use super::rule::{Compiled, tags_sorted};
+use super::group::{Carry, Groups};
+use super::refill::{History, Refills, timed_lines};
+use super::rule::Compiled;
+use super::settle::settle;
 use super::take::{Incoming, Took, take_point};
 use super::window::{FieldId, Window};
 use crate::config::DownsampleRule;
@@ -34,7 +36,6 @@ pub(super) struct TenantState {
     pub(super) max_ts: i64,
     /// When (caller's ms) the newest point arrived.
     pub(super) last_data_ms: u64,
-    pub(super) groups: FastMap<Vec<u8>, Group>,
     /// Groups holding closed windows that changed.
     pub(super) dirty: HashSet<Box<[u8]>, ahash::RandomState>,
     /// The smallest watermark at which a window closes or expires or a carry ends.
@@ -47,15 +48,19 @@ impl TenantState {
             wm: i64::MIN,
             max_ts: i64::MIN,
             last_data_ms: now_ms,
-            groups: FastMap::default(),
             dirty: HashSet::default(),
             next_sweep: i64::MAX,
         }
     }
 }
 
+/// A tenant's groups of every rule, by group key (rules without `group_by` share the keys).
+pub(super) type Series = FastMap<Vec<u8>, Groups>;
+
 #[derive(Debug)]
 pub(super) struct RuleState {
+    /// Tells this rule's groups from the others' (see `Groups`); never reused.
+    pub(super) id: u32,
     pub(super) c: Compiled,
     pub(super) tenants: HashMap<TenantId, TenantState>,
     /// Measurement (escaped) → taken by the rule; field key (escaped) → its id if taken
@@ -93,8 +98,9 @@ fn cached<T: Copy>(
 }
 
 impl RuleState {
-    fn new(rule: DownsampleRule) -> Self {
+    fn new(id: u32, rule: DownsampleRule) -> Self {
         Self {
+            id,
             c: Compiled::new(rule),
             tenants: HashMap::new(),
             measurements: FastMap::default(),
@@ -196,6 +202,10 @@ pub struct Mark {
 #[derive(Debug)]
 pub struct Engine {
     pub(super) rules: Vec<RuleState>,
+    /// The groups of every rule, per tenant.
+    pub(super) series: HashMap<TenantId, Series>,
+    /// The id of the next new rule.
+    next_id: u32,
     /// Emit windows as they close (off while replaying: they are emitted once, after).
     pub emitting: bool,
     /// Count late points (off while replaying records already counted).
@@ -210,6 +220,8 @@ impl Engine {
     pub fn new(rules: &[DownsampleRule]) -> Self {
         let mut e = Self {
             rules: Vec::new(),
+            series: HashMap::new(),
+            next_id: 0,
             emitting: true,
             counting: true,
             out: BTreeMap::new(),
@@ -227,8 +239,19 @@ impl Engine {
         for r in rules {
             match old.iter().position(|s| &s.c.rule == r) {
                 Some(i) => self.rules.push(old.swap_remove(i)),
-                None => self.rules.push(RuleState::new(r.clone())),
+                None => {
+                    self.rules.push(RuleState::new(self.next_id, r.clone()));
+                    self.next_id += 1;
+                }
             }
+        }
+        // The groups of the rules that went.
+        let live: HashSet<u32> = self.rules.iter().map(|r| r.id).collect();
+        for series in self.series.values_mut() {
+            series.retain(|_, gs| {
+                gs.retain_rules(|id| live.contains(&id));
+                !gs.is_empty()
+            });
         }
     }
 
@@ -297,30 +320,45 @@ impl Engine {
         // The previous line's measurement and numeric fields (borrowed from the same record).
         let mut last_measurement: Option<&[u8]> = None;
         let mut last_numeric: Vec<(&[u8], f64)> = Vec::new();
-        let mut fields: Vec<(FieldId, f64)> = Vec::new();
+        // Per active rule, the fields it takes of the line; the rules that take it, with the
+        // group key and series id.
+        let mut fields: Vec<Vec<(FieldId, f64)>> = vec![Vec::new(); active.len()];
+        let mut taken: Vec<(usize, Cow<'_, [u8]>, u64)> = Vec::new();
+        let series = self.series.entry(e.tenant.clone()).or_default();
         for (line, ts) in timed_lines(e) {
-            numeric_fields(&line, &mut numeric);
+            line.numeric_fields(&mut numeric);
             let same_shape = last_measurement == Some(line.measurement())
                 && last_numeric.len() == numeric.len()
                 && last_numeric.iter().zip(&numeric).all(|(a, b)| a.0 == b.0);
-            let mut sorted = None;
-            for ((ai, &ri), t) in active.iter().enumerate().zip(&mut states) {
+            taken.clear();
+            for ((ai, &ri), f) in active.iter().enumerate().zip(&mut fields) {
                 let r = &mut self.rules[ri];
-                if !r.point_fields(&line, &numeric, same_shape, &mut fields) {
-                    continue;
+                if r.point_fields(&line, &numeric, same_shape, f) {
+                    let (gkey, sid) = r.c.group_of(&line);
+                    taken.push((ai, gkey, sid));
                 }
-                let sorted = *sorted.get_or_insert_with(|| tags_sorted(&line));
-                let (gkey, sid) = r.c.group_of(&line, sorted);
-                let p = Incoming {
-                    seq: rec.seq.0,
-                    ts,
-                    sid,
-                    now_ms,
-                };
-                match take_point(&r.c, t, &gkey, p, &fields) {
-                    Took::Held => {}
-                    Took::Late => late[ai] += 1,
-                    Took::Refill(start) => refills.push((ri, gkey.into(), start)),
+            }
+            // One lookup per group key (rules without `group_by` share the line's).
+            for run in taken.chunk_by(|a, b| a.1 == b.1) {
+                let gkey = &*run[0].1;
+                let gs = series.entry_ref(gkey).or_default();
+                for &(ai, _, sid) in run {
+                    let ri = active[ai];
+                    let r = &self.rules[ri];
+                    let p = Incoming {
+                        seq: rec.seq.0,
+                        ts,
+                        sid,
+                        now_ms,
+                    };
+                    match take_point(&r.c, r.id, &mut states[ai], gs, gkey, p, &fields[ai]) {
+                        Took::Held => {}
+                        Took::Late => late[ai] += 1,
+                        Took::Refill(start) => refills.push((ri, gkey.into(), start)),
+                    }
+                }
+                if gs.is_empty() {
+                    series.remove(gkey);
                 }
             }
             last_measurement = Some(line.measurement());
@@ -345,11 +383,14 @@ impl Engine {
             if counting {
                 counts.late_dropped += late[ai];
             }
+            let series = self.series.entry(e.tenant.clone()).or_default();
             settle(
+                r.id,
                 &r.c,
                 &r.field_names,
                 &e.tenant,
                 t,
+                series,
                 emitting,
                 &mut self.out,
                 &mut self.counts,
@@ -390,11 +431,14 @@ impl Engine {
             for (tenant, t) in &mut r.tenants {
                 if prepare(t) {
                     let (c, names) = (&r.c, &r.field_names);
+                    let series = self.series.entry(tenant.clone()).or_default();
                     settle(
+                        r.id,
                         c,
                         names,
                         tenant,
                         t,
+                        series,
                         emitting,
                         &mut self.out,
                         &mut self.counts,
@@ -422,13 +466,11 @@ impl Engine {
     /// carry was built from, or `processed` when nothing is retained.
     pub fn cursor(&self, processed: WalSeq) -> WalSeq {
         let mut oldest = u64::MAX;
-        for r in &self.rules {
-            for t in r.tenants.values() {
-                for g in t.groups.values() {
-                    let windows = g.windows.values().map(|w| w.first_seq);
-                    for seq in windows.chain(g.carry.iter().map(|k| k.first_seq)) {
-                        oldest = oldest.min(seq);
-                    }
+        for series in self.series.values() {
+            for g in series.values().flat_map(Groups::iter) {
+                let windows = g.windows.values().map(|w| w.first_seq);
+                for seq in windows.chain(g.carry.iter().map(|k| k.first_seq)) {
+                    oldest = oldest.min(seq);
                 }
             }
         }
@@ -444,99 +486,18 @@ impl Engine {
             refills: self.refills,
             ..EngineStats::default()
         };
-        for r in &self.rules {
-            for t in r.tenants.values() {
-                s.series += t.groups.len() as u64;
-                for (k, g) in &t.groups {
+        for series in self.series.values() {
+            for (k, gs) in series {
+                s.series += gs.len() as u64;
+                s.bytes += (k.len() + 56) as u64;
+                for g in gs.iter() {
                     s.open_windows += g.windows.len() as u64;
-                    s.bytes += (k.len() + 96) as u64;
+                    s.bytes += 96;
                     s.bytes += g.windows.values().map(Window::bytes).sum::<usize>() as u64;
                     s.bytes += g.carry.as_ref().map_or(0, Carry::bytes) as u64;
                 }
             }
         }
         s
-    }
-}
-
-/// Closes, emits and expires what the watermark allows, and emits changed closed windows.
-/// While not `emitting` (replay), only windows that expire are emitted (their final value).
-fn settle(
-    c: &Compiled,
-    names: &[Box<str>],
-    tenant: &TenantId,
-    t: &mut TenantState,
-    emitting: bool,
-    out: &mut BTreeMap<(TenantId, BucketName), Vec<u8>>,
-    counts: &mut BTreeMap<TenantId, TenantCounts>,
-) {
-    let wm = t.wm;
-    let sweep = wm >= t.next_sweep;
-    if sweep {
-        for (key, g) in &mut t.groups {
-            for (start, w) in g.windows.iter_mut() {
-                if wm < c.closes_at(start) {
-                    break;
-                }
-                if !w.closed {
-                    w.closed = true;
-                    w.dirty = true;
-                    t.dirty.insert(key.as_slice().into());
-                }
-            }
-        }
-    }
-    let mut emitted = 0u64;
-    let mut buf = Vec::new();
-    if emitting {
-        for key in std::mem::take(&mut t.dirty) {
-            if let Some(g) = t.groups.get_mut(&*key) {
-                emitted += emit_group(c, names, &key, g, wm, true, &mut buf);
-            }
-        }
-    }
-    if sweep {
-        let mut next = i64::MAX;
-        t.groups.retain(|key, g| {
-            if !emitting {
-                emitted += emit_group(c, names, key, g, wm, false, &mut buf);
-            }
-            // Expire: the newest expired window becomes the carry.
-            while let Some(start) = g.windows.first_start() {
-                if wm < c.expires_at(start) {
-                    break;
-                }
-                let Some((_, w)) = g.windows.pop_first() else {
-                    break;
-                };
-                if c.has_rate && g.carry.as_ref().is_none_or(|k| k.start < start) {
-                    g.carry = Some(Carry::of(start, &w));
-                }
-            }
-            if g.carry
-                .as_ref()
-                .is_some_and(|k| wm >= c.carry_ends_at(k.start))
-            {
-                g.carry = None;
-            }
-            for (s, w) in g.windows.iter() {
-                next = next.min(if w.closed {
-                    c.expires_at(s)
-                } else {
-                    c.closes_at(s)
-                });
-            }
-            if let Some(k) = &g.carry {
-                next = next.min(c.carry_ends_at(k.start));
-            }
-            !g.windows.is_empty() || g.carry.is_some()
-        });
-        t.next_sweep = next;
-    }
-    if emitted > 0 {
-        counts.entry(tenant.clone()).or_default().emitted += emitted;
-        out.entry((tenant.clone(), c.rule.to_bucket.clone()))
-            .or_default()
-            .extend_from_slice(&buf);
     }
 }

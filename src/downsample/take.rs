@@ -5,7 +5,7 @@
 //! expiring windows (`state::settle`) or refilling a window (`refill`).
 
 use super::aggregate::Point;
-use super::group::Carry;
+use super::group::{Carry, Group, Groups};
 use super::rule::Compiled;
 use super::state::TenantState;
 use super::window::{FieldId, Window};
@@ -29,10 +29,14 @@ pub(super) enum Took {
     Refill(i64),
 }
 
-/// Adds one line's points to its window.
+/// Adds one line's points to its window. `gs`: the groups under the line's group key `gkey`,
+/// rule `rule`'s among them (made if the points go in a window or the carry).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn take_point(
     c: &Compiled,
+    rule: u32,
     t: &mut TenantState,
+    gs: &mut Groups,
     gkey: &[u8],
     p: Incoming,
     fields: &[(FieldId, f64)],
@@ -51,11 +55,19 @@ pub(super) fn take_point(
     let start = c.window(ts);
     if t.wm >= c.expires_at(start) {
         if c.has_rate && t.wm < c.carry_ends_at(start) {
-            carry_point(t, c, gkey, start, seq, sid, ts, fields);
+            carry_point(
+                t,
+                c,
+                gs.get_or_default(rule),
+                gkey,
+                start,
+                (seq, sid, ts),
+                fields,
+            );
         }
         return Took::Late;
     }
-    let g = t.groups.entry_ref(gkey).or_default();
+    let g = gs.get_or_default(rule);
     let sidx = g.sidx(sid);
     let logs = g.logs;
     let w = g.windows.get_or_insert_with(start, || {
@@ -84,18 +96,16 @@ pub(super) fn take_point(
 
 /// A point for an expired window: it may still be `rate`'s previous point for the next window
 /// (the carry keeps the newest expired window's last point per series).
-#[allow(clippy::too_many_arguments)]
+/// `(seq, sid, ts)`: the point's record, series id and time.
 fn carry_point(
     t: &mut TenantState,
     c: &Compiled,
+    g: &mut Group,
     gkey: &[u8],
     start: i64,
-    seq: u64,
-    sid: u64,
-    ts: i64,
+    (seq, sid, ts): (u64, u64, i64),
     fields: &[(FieldId, f64)],
 ) {
-    let g = t.groups.entry_ref(gkey).or_default();
     match &g.carry {
         Some(k) if k.start > start => return,
         Some(k) if k.start == start => {}

@@ -22,10 +22,12 @@
 //! slices one byte past the body); field values that Go's parser accepts but its field iterator
 //! cannot decode are refused here (`UndecodableFieldValue`) instead of failing later in storage.
 
+mod accepted;
 mod error;
 mod escape;
 mod fast;
 mod number;
+mod numeric;
 mod parse;
 mod shape;
 mod split;
@@ -35,6 +37,7 @@ mod tests;
 
 use std::fmt;
 
+pub use accepted::parse_accepted;
 pub use error::{LineError, LineErrorKind, MAX_KEY_LENGTH, MAX_NANO_TIME, MIN_NANO_TIME};
 pub use escape::{unescape, unescape_field_key, unescape_measurement, unescape_string};
 pub use shape::FieldShape;
@@ -79,6 +82,8 @@ pub struct Line<'a> {
     shape: u64,
     /// A tag key is `time`, `_measurement` or `_field`.
     reserved_tag: bool,
+    /// The tag keys, as written, are in sorted order.
+    sorted_tags: bool,
     timestamp: Option<i64>,
 }
 
@@ -99,6 +104,13 @@ impl<'a> Line<'a> {
     #[inline]
     pub fn series_key(&self) -> &'a [u8] {
         &self.raw[self.start..self.key_end]
+    }
+
+    /// Whether the tags are written sorted by key (escaped bytes), as Telegraf writes them: then
+    /// the series key as written is the canonical one.
+    #[inline]
+    pub fn tags_sorted(&self) -> bool {
+        self.sorted_tags
     }
 
     /// Tags as escaped `(key, value)` slices, in written order.
@@ -303,7 +315,7 @@ pub(crate) type RawField<'a> = Result<(&'a [u8], &'a [u8]), &'a [u8]>;
 pub(crate) struct FieldIter<'a> {
     buf: &'a [u8],
     pos: usize,
-    /// `buf` is a plain section of an accepted line (see `Line::plain_fields`): keys and values
+    /// `buf` is a fields section of an accepted line without `"` or `\\`: keys and values
     /// are non-empty and hold no `=`, `,`, `"` or `\\`.
     plain: bool,
 }

@@ -24,7 +24,7 @@ const FIELDS_SPECIAL: ByteSet<5> = ByteSet::new(*b"\\\"=, ");
 /// Parses and validates one line; see [`super::parse_line`].
 pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>> {
     let start = skip_blank(buf, 0);
-    let (meas_end, key_end, reserved_tag) = scan_key(buf, start)?;
+    let (meas_end, key_end, reserved_tag, sorted_tags) = scan_key(buf, start)?;
     if key_end - start > MAX_KEY_LENGTH {
         return fail(
             LineErrorKind::MaxKeyLength {
@@ -59,14 +59,15 @@ pub(crate) fn parse_line<'a>(buf: &'a [u8], opts: &ParseOptions) -> Res<Line<'a>
         plain_fields,
         shape,
         reserved_tag,
+        sorted_tags,
         timestamp,
     })
 }
 
 /// `scanKey`: measurement and tags. Returns (end of measurement, end of series key, whether a
-/// tag key is `time`, `_measurement` or `_field` as written).
+/// tag key is `time`, `_measurement` or `_field` as written, whether the tag keys are sorted).
 #[inline]
-fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize, bool)> {
+pub(super) fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize, bool, bool)> {
     let len = buf.len();
     // scanMeasurement
     if start >= len || buf[start] == b',' {
@@ -76,7 +77,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize, bool)> {
         return fail(LineErrorKind::MissingFields, len);
     };
     if buf[meas_end] == b' ' {
-        return Ok((meas_end, meas_end, false));
+        return Ok((meas_end, meas_end, false, true));
     }
     // scanTags
     let mut i = meas_end + 1;
@@ -123,7 +124,7 @@ fn scan_key(buf: &[u8], start: usize) -> Res<(usize, usize, bool)> {
     {
         return fail(LineErrorKind::DuplicateTags, start);
     }
-    Ok((meas_end, key_end, reserved))
+    Ok((meas_end, key_end, reserved, sorted))
 }
 
 /// The exhaustive duplicate check Go does after sorting unsorted tags.
@@ -281,7 +282,7 @@ fn walk_fields(buf: &[u8], start: usize, end: usize, key_len: usize) -> Res<()> 
 
 /// `scanTime` and the timestamp checks of `parsePoint`.
 #[inline]
-fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i64>> {
+pub(super) fn scan_time(buf: &[u8], fields_end: usize, opts: &ParseOptions) -> Res<Option<i64>> {
     let len = buf.len();
     let ts_start = skip_blank(buf, fields_end);
     let mut i = ts_start;

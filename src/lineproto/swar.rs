@@ -150,6 +150,44 @@ pub(crate) fn parse_digits19(digits: &[u8]) -> u64 {
     v
 }
 
+/// Powers of ten up to 10⁸.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value of the `n` (1 to 8) ASCII digits that start `w` (the first one in the low byte):
+/// the digits moved to the top of the word, `0`s below them.
+#[inline(always)]
+fn leading_digits(w: u64, n: usize) -> u64 {
+    let low = 8 * (8 - n as u32);
+    let zeros = (LO * u64::from(b'0')) & ((1u64 << low) - 1);
+    eight_digits((w << low) | zeros)
+}
+
+/// The value of the ASCII digits `buf[from..to]` (1 to 19 of them, all digits), reading whole
+/// words of `buf` (the bytes after `to` are ignored) where there are eight bytes to read.
+#[inline(always)]
+pub(crate) fn digits_value(buf: &[u8], from: usize, to: usize) -> u64 {
+    let n = to - from;
+    debug_assert!((1..=19).contains(&n) && buf[from..to].iter().all(u8::is_ascii_digit));
+    match (n, word_at(buf, from)) {
+        (1..=8, Some(w)) => leading_digits(w, n),
+        (9..=16, Some(w)) => match word_at(buf, from + 8) {
+            Some(w2) => eight_digits(w) * POW10[n - 8] + leading_digits(w2, n - 8),
+            None => parse_digits19(&buf[from..to]),
+        },
+        _ => parse_digits19(&buf[from..to]),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -190,6 +228,19 @@ mod tests {
             let s = format!("{v:0width$}");
             let s = &s[s.len().saturating_sub(19)..];
             prop_assert_eq!(parse_digits19(s.as_bytes()), s.parse::<u64>().unwrap());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn digits_value_matches_std(v in any::<u64>(), width in 1usize..20, pad in 0usize..12) {
+            let s = format!("{v:0width$}");
+            let s = &s[s.len().saturating_sub(19)..];
+            // Digits followed by other bytes (a comma, a timestamp) or by nothing.
+            let buf = format!("k={s}i,{}", "7".repeat(pad));
+            let to = 2 + s.len();
+            let buf = &buf.as_bytes()[..to + pad.min(1) * (pad + 2)];
+            prop_assert_eq!(digits_value(buf, 2, to), s.parse::<u64>().unwrap());
         }
     }
 

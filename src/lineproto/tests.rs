@@ -57,7 +57,11 @@ fn ok(line: &str) -> String {
 
 fn ok_with(line: &str, opts: &ParseOptions) -> String {
     match parse_line(line.as_bytes(), opts) {
-        Ok(l) => render(&l),
+        Ok(l) => {
+            let read = parse_accepted(line.as_bytes(), opts);
+            assert_same_reading(&l, &read.expect("an accepted line is read back"));
+            render(&l)
+        }
         Err(e) => panic!("{line:?} refused: {e}"),
     }
 }
@@ -442,5 +446,113 @@ fn field_types_agree_with_decoded_values() {
         let decoded: Vec<_> = line.fields().map(|(k, v)| (k, v.field_type())).collect();
         let cheap: Vec<_> = line.field_types().collect();
         assert_eq!(cheap, decoded, "{l}");
+    }
+}
+
+/// What `numeric_fields` must answer: `fields()`'s numbers as f64.
+fn numeric_walk<'a>(line: &Line<'a>) -> Vec<(&'a [u8], f64)> {
+    line.fields()
+        .filter_map(|(k, v)| match v {
+            FieldValue::Float(f) => Some((k, f)),
+            FieldValue::Integer(i) => Some((k, i as f64)),
+            FieldValue::Unsigned(u) => Some((k, u as f64)),
+            FieldValue::Boolean(_) | FieldValue::String(_) => None,
+        })
+        .collect()
+}
+
+/// `parse_accepted` reads what `parse_line` read.
+fn assert_same_reading(exact: &Line<'_>, read: &Line<'_>) {
+    let l = text(exact.raw());
+    assert_eq!(render(read), render(exact), "{l}");
+    assert_eq!(read.series_key(), exact.series_key(), "{l}");
+    assert_eq!(read.tags_sorted(), exact.tags_sorted(), "{l}");
+    assert_eq!(
+        read.has_reserved_tag_key(),
+        exact.has_reserved_tag_key(),
+        "{l}"
+    );
+    let types: Vec<_> = read.field_types().collect();
+    assert_eq!(types, exact.field_types().collect::<Vec<_>>(), "{l}");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    read.numeric_fields(&mut a);
+    exact.numeric_fields(&mut b);
+    assert_eq!(a, b, "{l}");
+    assert_eq!(a, numeric_walk(read), "{l}");
+}
+
+/// Whether the tag keys as written are sorted, the slow way.
+fn tags_sorted_walk(line: &Line<'_>) -> bool {
+    let keys: Vec<&[u8]> = line.tags().map(|(k, _)| k).collect();
+    keys.windows(2).all(|w| w[0] <= w[1])
+}
+
+#[test]
+fn numeric_fields_and_sorted_tags_agree_with_the_walks() {
+    let lines = [
+        "cpu value=1",
+        "cpu,b=1,a=2 a=1i,b=-2i,c=3u,d=1.5e3,e=.5,f=\"x,y=z\",g=t,h=FALSE,i=True,j=-1.0e-4",
+        "cpu,a=1,b=2 str=\"foo\\\\\",str2=\"bar\",n=-0i 123",
+        "cpu,a\\ b=1,a=2 \\a=1i,x=9223372036854775807i,y=-9223372036854775808i,z=18446744073709551615u",
+        "cpu,a=1 x=12345678901234567i,y=-12345678i,z=1234567890123456789u,w=-.5,v=7.",
+        "m n=0000000000000000000001i,o=1",
+    ];
+    for l in lines {
+        let line = parse_line(l.as_bytes(), &V2).expect(l);
+        let mut got = Vec::new();
+        line.numeric_fields(&mut got);
+        assert_eq!(got, numeric_walk(&line), "{l}");
+        assert_eq!(line.tags_sorted(), tags_sorted_walk(&line), "{l}");
+        assert_same_reading(&line, &parse_accepted(l.as_bytes(), &V2).expect(l));
+    }
+}
+
+mod numeric_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|v| format!("{v}i")),
+            (0i64..1000).prop_map(|v| format!("{v}i")),
+            any::<u64>().prop_map(|v| format!("{v}u")),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| format!("{f}")),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| format!("{f:?}")),
+            (-1000i32..1000, 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+            proptest::sample::select(vec!["t", "F", "true", "\"s, x=1\"", "\"\""])
+                .prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn numeric_fields_equal_the_decoded_fields(
+            values in proptest::collection::vec(value(), 1..16),
+            tags in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c", "d"]), 0..4),
+            ts in proptest::option::of(any::<u32>()),
+        ) {
+            let mut l = String::from("m");
+            for (i, t) in tags.iter().enumerate() {
+                l.push_str(&format!(",{t}=v{i}"));
+            }
+            l.push(' ');
+            let fields: Vec<String> =
+                values.iter().enumerate().map(|(i, v)| format!("f{i}={v}")).collect();
+            l.push_str(&fields.join(","));
+            if let Some(ts) = ts {
+                l.push_str(&format!(" {ts}"));
+            }
+            if let Ok(line) = parse_line(l.as_bytes(), &V2) {
+                let mut got = Vec::new();
+                line.numeric_fields(&mut got);
+                prop_assert_eq!(got, numeric_walk(&line), "{}", l);
+                prop_assert_eq!(line.tags_sorted(), tags_sorted_walk(&line), "{}", l);
+                assert_same_reading(&line, &parse_accepted(l.as_bytes(), &V2).unwrap());
+            }
+        }
     }
 }
