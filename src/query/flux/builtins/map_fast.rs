@@ -7,6 +7,8 @@
 //! (`None`, the general `map` runs) for anything else: another shape, `_value` in the group
 //! key, a row whose key cells differ from the key, an operator error or a column of two types.
 
+use rayon::prelude::*;
+
 use super::super::ast::{Expr, ExprKind, FuncBody};
 use super::super::ops;
 use super::super::table::{Table, Type};
@@ -18,13 +20,15 @@ pub fn map(f: &Function, tables: &mut [Table]) -> bool {
     let Some((op, literal, value_first)) = shape(f) else {
         return false;
     };
-    let mut mapped = Vec::with_capacity(tables.len());
-    for t in tables.iter() {
-        match map_table(t, op, &literal, value_first) {
-            Some(m) => mapped.push(m),
-            None => return false,
-        }
-    }
+    // Tables side by side on rayon's pool; any table the fast path cannot map leaves them all
+    // to the interpreter.
+    let mapped: Option<Vec<(Vec<Value>, Vec<Type>)>> = tables
+        .par_iter()
+        .map(|t| map_table(t, op, &literal, value_first))
+        .collect();
+    let Some(mapped) = mapped else {
+        return false;
+    };
     for (t, (values, types)) in tables.iter_mut().zip(mapped) {
         let Some(vi) = t.idx("_value") else { continue };
         for (row, v) in t.rows.iter_mut().zip(values) {

@@ -4,6 +4,8 @@
 //! Owns: each transform's row rules. Rows are taken in table order; null values are skipped
 //! (they neither produce a row nor become the previous value), as Flux does.
 
+use rayon::prelude::*;
+
 use super::{Call, stream};
 use crate::query::flux::FluxError;
 use crate::query::flux::table::{Col, Table, Type};
@@ -29,10 +31,12 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             let time_col = c
                 .string("timeColumn")?
                 .unwrap_or_else(|| "_time".to_owned());
-            let mut out = Vec::new();
-            for t in c.tables()? {
-                out.push(
-                    pairwise(&t, &cols, &time_col, Type::Float, |dt, prev, cur| {
+            // Tables are independent: derived side by side on rayon's pool, kept in order.
+            let tables = c.tables()?;
+            let out: Result<Vec<Table>, String> = tables
+                .par_iter()
+                .map(|t| {
+                    pairwise(t, &cols, &time_col, Type::Float, |dt, prev, cur| {
                         let (Some(p), Some(v)) = (prev.as_f64(), cur.as_f64()) else {
                             return Err("derivative needs numeric values".to_owned());
                         };
@@ -49,10 +53,9 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                         };
                         Ok(Some(Value::Float(d / (dt as f64 / unit as f64))))
                     })
-                    .map_err(|m| c.err(m))?,
-                );
-            }
-            Ok(stream(out))
+                })
+                .collect();
+            Ok(stream(out.map_err(|m| c.err(m))?))
         }
         "difference" | "increase" => {
             let increase = c.name == "increase";

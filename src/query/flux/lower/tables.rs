@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::Window;
 use crate::lineproto::FieldType;
 use crate::query::flux::builtins::new_table;
@@ -91,73 +93,75 @@ impl Read<'_> {
     ) -> Vec<(SortKey, Table)> {
         let in_key = |c: &str| key_cols.is_none_or(|k| k.iter().any(|x| x == c));
         let (start_keyed, stop_keyed) = (in_key("_start"), in_key("_stop"));
-        let mut out = Vec::with_capacity(series.len());
-        for s in series {
-            let tags = Self::tags(&s);
-            // Key columns after `_start _stop _time _value`, in the read's column order.
-            let mut named: Vec<(String, Value)> = Vec::new();
-            for (c, v) in [("_field", self.field), ("_measurement", self.measurement)] {
-                if in_key(c) {
-                    named.push((c.to_owned(), Value::str(v)));
+        // Series side by side on rayon's pool (one table each), kept in order.
+        series
+            .into_par_iter()
+            .map(|s| {
+                let tags = Self::tags(&s);
+                // Key columns after `_start _stop _time _value`, in the read's column order.
+                let mut named: Vec<(String, Value)> = Vec::new();
+                for (c, v) in [("_field", self.field), ("_measurement", self.measurement)] {
+                    if in_key(c) {
+                        named.push((c.to_owned(), Value::str(v)));
+                    }
                 }
-            }
-            for (k, v) in &tags {
-                if in_key(k) {
-                    named.push((k.clone(), Value::str(v)));
+                for (k, v) in &tags {
+                    if in_key(k) {
+                        named.push((k.clone(), Value::str(v)));
+                    }
                 }
-            }
-            let mut key = named.clone();
-            if start_keyed {
-                key.push(("_start".to_owned(), Value::Time(self.start)));
-            }
-            if stop_keyed {
-                key.push(("_stop".to_owned(), Value::Time(self.stop)));
-            }
-            key.sort_by(|a, b| a.0.cmp(&b.0));
-            let rows: Vec<Vec<Value>> = s
-                .values
-                .into_iter()
-                .map(|r| {
-                    let mut r = r.into_iter();
-                    let ws = match r.next() {
-                        Some(Datum::Time(t)) => t,
-                        _ => self.start,
-                    };
-                    let v = r.next().map_or(Value::Null, value);
-                    let stop = ws.saturating_add(w.every).min(self.stop);
-                    let mut row = Vec::with_capacity(4 + named.len());
-                    row.push(Value::Time(if start_keyed {
-                        self.start
-                    } else {
-                        ws.max(self.start)
-                    }));
-                    row.push(Value::Time(if stop_keyed { self.stop } else { stop }));
-                    row.push(Value::Time(stop));
-                    row.push(v);
-                    row.extend(named.iter().map(|(_, v)| v.clone()));
-                    row
-                })
-                .collect();
-            let value_type = rows
-                .iter()
-                .find_map(|r| Type::of(&r[3]))
-                .unwrap_or(match w.func {
-                    Func::Sum | Func::Spread => flux_type(self.field_type),
-                    _ => Type::Float,
-                });
-            let mut cols = vec![
-                col("_start", Type::Time),
-                col("_stop", Type::Time),
-                col("_time", Type::Time),
-                col("_value", value_type),
-            ];
-            cols.extend(named.iter().map(|(k, _)| col(k, Type::Str)));
-            out.push((
-                (self.measurement.to_owned(), tags, self.field.to_owned()),
-                Table { cols, key, rows },
-            ));
-        }
-        out
+                let mut key = named.clone();
+                if start_keyed {
+                    key.push(("_start".to_owned(), Value::Time(self.start)));
+                }
+                if stop_keyed {
+                    key.push(("_stop".to_owned(), Value::Time(self.stop)));
+                }
+                key.sort_by(|a, b| a.0.cmp(&b.0));
+                let rows: Vec<Vec<Value>> = s
+                    .values
+                    .into_iter()
+                    .map(|r| {
+                        let mut r = r.into_iter();
+                        let ws = match r.next() {
+                            Some(Datum::Time(t)) => t,
+                            _ => self.start,
+                        };
+                        let v = r.next().map_or(Value::Null, value);
+                        let stop = ws.saturating_add(w.every).min(self.stop);
+                        let mut row = Vec::with_capacity(4 + named.len());
+                        row.push(Value::Time(if start_keyed {
+                            self.start
+                        } else {
+                            ws.max(self.start)
+                        }));
+                        row.push(Value::Time(if stop_keyed { self.stop } else { stop }));
+                        row.push(Value::Time(stop));
+                        row.push(v);
+                        row.extend(named.iter().map(|(_, v)| v.clone()));
+                        row
+                    })
+                    .collect();
+                let value_type =
+                    rows.iter()
+                        .find_map(|r| Type::of(&r[3]))
+                        .unwrap_or(match w.func {
+                            Func::Sum | Func::Spread => flux_type(self.field_type),
+                            _ => Type::Float,
+                        });
+                let mut cols = vec![
+                    col("_start", Type::Time),
+                    col("_stop", Type::Time),
+                    col("_time", Type::Time),
+                    col("_value", value_type),
+                ];
+                cols.extend(named.iter().map(|(k, _)| col(k, Type::Str)));
+                (
+                    (self.measurement.to_owned(), tags, self.field.to_owned()),
+                    Table { cols, key, rows },
+                )
+            })
+            .collect()
     }
 }
 
