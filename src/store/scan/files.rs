@@ -74,6 +74,9 @@ struct FilePlan {
     meta: ArrowReaderMetadata,
     groups: Vec<usize>,
     columns: Vec<usize>,
+    /// The file's tag columns (index, key) and its time column.
+    tags: Vec<(usize, String)>,
+    time_idx: Option<usize>,
 }
 
 /// Reads `f`'s footer and picks its row groups (by their statistics) and columns for `req`;
@@ -119,6 +122,8 @@ fn plan_file(
         meta,
         groups,
         columns,
+        tags,
+        time_idx,
     }))
 }
 
@@ -139,8 +144,7 @@ fn read_row_group(
     req: &ScanRequest<'_>,
     out: &SchemaRef,
 ) -> Result<(Vec<RecordBatch>, usize), StoreError> {
-    let schema = plan.meta.schema().clone();
-    let (tags, _, time_idx) = roles(&schema);
+    let (tags, time_idx) = (&plan.tags, plan.time_idx);
     let descr = plan.meta.metadata().file_metadata().schema_descr_ptr();
     let mask = ProjectionMask::roots(&descr, plan.columns.iter().copied());
     let mut builder =

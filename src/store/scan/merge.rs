@@ -20,7 +20,8 @@ use super::mask::tag_key_changes;
 use super::role_of;
 use super::runs::merge_runs;
 use crate::store::StoreError;
-use crate::store::batch::{ROLE_FIELD, ROLE_TAG, ROLE_TIME};
+use crate::store::batch::ROLE_FIELD;
+use crate::store::catalog::roles;
 
 /// One stretch of the answer.
 enum Item {
@@ -41,10 +42,9 @@ pub(in crate::store) fn merge(
     sources: &[Vec<RecordBatch>],
 ) -> Result<RecordBatch, StoreError> {
     let pieces: Vec<&RecordBatch> = sources.iter().flatten().collect();
-    let tag_idx: Vec<usize> = column_indexes(out, ROLE_TAG);
-    let time_idx = *column_indexes(out, ROLE_TIME)
-        .first()
-        .ok_or(StoreError::NoTimeColumn)?;
+    let (tags, _, time_idx) = roles(out);
+    let tag_idx: Vec<usize> = tags.iter().map(|(i, _)| *i).collect();
+    let time_idx = time_idx.ok_or(StoreError::NoTimeColumn)?;
     let mut times: Vec<&[i64]> = Vec::with_capacity(pieces.len());
     for p in &pieces {
         let t = p
@@ -157,15 +157,6 @@ fn copy(items: &mut Vec<Item>, piece: usize, r: Range<usize>) {
             end: r.end,
         }),
     }
-}
-
-fn column_indexes(out: &SchemaRef, role: &str) -> Vec<usize> {
-    out.fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| role_of(f).0 == Some(role))
-        .map(|(i, _)| i)
-        .collect()
 }
 
 /// Every piece's runs of one series, as (rank, piece, rows): the rank of the series among all
