@@ -25,7 +25,7 @@ run() {
 # shellcheck disable=SC2016 # the $(...) is for the inner shell
 run "deploy.sh -h, cleanup.sh -h" sh -c 'deploy/deploy.sh -h | grep -q "^Usage" && deploy/cleanup.sh -h | grep -q "^Usage"'
 run "shellcheck" shellcheck deploy/deploy.sh deploy/cleanup.sh deploy/check/run.sh \
-    deploy/components/tenant-influxdb/create-rollup-bucket.sh scripts/test.sh
+    deploy/components/tenant-influxdb/create-rollup-bucket.sh scripts/test.sh scripts/bench-downsample.sh
 run "yamllint" yamllint -s -c .yamllint.yaml deploy grafana .yamllint.yaml
 run "schemas + rules + consistency" python3 deploy/check/check.py
 run "broken fixtures are rejected" python3 deploy/check/check.py --fixtures
