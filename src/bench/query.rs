@@ -23,6 +23,9 @@
 //! `schema.measurementTagValues`. Flux stamps windows with their stop, InfluxQL with their
 //! start; the row counts are the same.
 //!
+//! Each query is timed on a thread of its own with a current-thread runtime (`time_apart`), and
+//! `/ping` is timed the same way as the round-trip floor under every answer.
+//!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
 use std::fmt::Write as _;
@@ -90,6 +93,21 @@ pub struct Timing {
     pub error: Option<String>,
 }
 
+impl Timing {
+    fn empty() -> Timing {
+        Timing {
+            system: String::new(),
+            query: String::new(),
+            median_ms: None,
+            min_ms: None,
+            runs_ms: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            error: None,
+        }
+    }
+}
+
 /// Loading one system.
 #[derive(Debug, Clone, Serialize)]
 pub struct Loaded {
@@ -113,7 +131,12 @@ pub struct QueryReport {
 enum Lang {
     InfluxQl,
     Flux,
+    /// `GET /ping`: the round trip with no query, the floor under every timing.
+    Ping,
 }
+
+/// The label of the `/ping` timing of each system.
+pub const FLOOR: &str = "/ping (round-trip floor)";
 
 /// The label of a Flux timing of query `label`.
 fn flux_label(label: &str) -> String {
@@ -216,12 +239,6 @@ pub async fn run(
         queries: qs.clone(),
         flux: fluxes.clone(),
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .build()
-        .map_err(|e| BenchError::Client {
-            reason: e.to_string(),
-        })?;
     for sys in SYSTEMS {
         if args.sluice_only && sys != System::Sluice {
             continue;
@@ -269,15 +286,16 @@ pub async fn run(
         let flux = fluxes.iter().filter(|_| sys == System::Sluice);
         let timed = qs
             .iter()
-            .map(|(l, q)| (l.clone(), q, Lang::InfluxQl))
-            .chain(flux.map(|(l, q)| (flux_label(l), q, Lang::Flux)));
+            .map(|(l, q)| (l.clone(), q.as_str(), Lang::InfluxQl))
+            .chain(flux.map(|(l, q)| (flux_label(l), q.as_str(), Lang::Flux)))
+            .chain([(FLOOR.to_owned(), "", Lang::Ping)]);
         for (label, q, lang) in timed {
             let target = Target {
-                base: &running.url,
-                token: &tenant.token,
+                base: running.url.clone(),
+                token: tenant.token.clone(),
                 lang,
             };
-            let t = time_query(&client, &target, q, args.repeat).await;
+            let t = time_apart(target, q.to_owned(), args.repeat).await;
             eprintln!(
                 "   {label}: {}",
                 t.error.clone().unwrap_or_else(|| format!(
@@ -355,13 +373,13 @@ async fn pools(
 }
 
 /// Where and how a query is sent.
-struct Target<'a> {
-    base: &'a str,
-    token: &'a str,
+struct Target {
+    base: String,
+    token: String,
     lang: Lang,
 }
 
-impl Target<'_> {
+impl Target {
     /// The request as Grafana sends it: InfluxQL as GET with `epoch=ms`, Flux as a JSON POST
     /// asking for annotated CSV.
     fn request(&self, client: &reqwest::Client, q: &str) -> reqwest::RequestBuilder {
@@ -383,6 +401,7 @@ impl Target<'_> {
                     })
                     .to_string(),
                 ),
+            Lang::Ping => client.get(format!("{}/ping", self.base)),
         };
         if self.token.is_empty() {
             req
@@ -415,6 +434,8 @@ impl Target<'_> {
                 }
                 Ok(csv_rows(&text))
             }
+            Lang::Ping if status.is_success() => Ok(0),
+            Lang::Ping => Err(format!("{status}")),
         }
     }
 }
@@ -426,23 +447,37 @@ fn csv_rows(text: &str) -> usize {
         .count()
 }
 
-/// One warm-up, then `repeat` timed runs of `q`.
-async fn time_query(
-    client: &reqwest::Client,
-    target: &Target<'_>,
-    q: &str,
-    repeat: usize,
-) -> Timing {
-    let mut t = Timing {
-        system: String::new(),
-        query: String::new(),
-        median_ms: None,
-        min_ms: None,
-        runs_ms: Vec::new(),
-        rows: 0,
-        bytes: 0,
-        error: None,
+/// `time_query` on a thread of its own with a current-thread runtime and a new client: the
+/// request and the answer are then handled where they are awaited, without the hand-offs
+/// between a multi-thread runtime's workers (~0.2 ms per query on this machine, which would
+/// otherwise be most of a sub-millisecond answer's time, for every system alike).
+async fn time_apart(target: Target, q: String, repeat: usize) -> Timing {
+    let failed = |e: String| Timing {
+        error: Some(e),
+        ..Timing::empty()
     };
+    let timed = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(rt.block_on(time_query(&client, &target, &q, repeat)))
+    })
+    .await;
+    match timed {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(format!("timing task failed: {e}")),
+    }
+}
+
+/// One warm-up, then `repeat` timed runs of `q`.
+async fn time_query(client: &reqwest::Client, target: &Target, q: &str, repeat: usize) -> Timing {
+    let mut t = Timing::empty();
     for i in 0..=repeat.max(1) {
         let req = target.request(client, q);
         let started = Instant::now();
@@ -544,6 +579,9 @@ pub fn table(r: &QueryReport) -> String {
         let (ca, cb, r) = (cell(a), cell(b), ratio(a, b));
         let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
     }
+    // The floor is not a target: it shows how much of a short answer's time is the trip.
+    let (a, b) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
+    let _ = writeln!(s, "| {FLOOR} | {} | {} | – |", cell(a), cell(b));
     for l in &r.loads {
         let _ = writeln!(
             s,
@@ -621,6 +659,8 @@ mod tests {
                 t(System::Influxd, "b", Some(1.0), None),
                 t(System::Sluice, "b", None, Some("200 OK: nope")),
                 t(System::Sluice, "a [flux]", Some(2.0), None),
+                t(System::Influxd, FLOOR, Some(0.2), None),
+                t(System::Sluice, FLOOR, Some(0.1), None),
             ],
         };
         let s = table(&r);
@@ -631,6 +671,12 @@ mod tests {
         assert!(s.contains("error: 200 OK: nope"), "{s}");
         assert!(
             s.contains("| a: sluice in Flux | 50.0 (min 50.0, 3 rows) | 2.0 (min 2.0, 3 rows) | **25.0×** |"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "| /ping (round-trip floor) | 0.2 (min 0.2, 3 rows) | 0.1 (min 0.1, 3 rows) | – |"
+            ),
             "{s}"
         );
     }

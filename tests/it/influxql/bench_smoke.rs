@@ -38,9 +38,17 @@ fn query_bench_runs_end_to_end() {
     let timings = v["timings"].as_array().expect("timings");
     assert_eq!(
         timings.len(),
-        9,
-        "3 queries × 2 systems, and sluice in Flux: {stderr}"
+        11,
+        "3 queries × 2 systems, sluice in Flux, and each system's /ping floor: {stderr}"
     );
+    let floor = "/ping (round-trip floor)";
+    for sys in ["influxd 1.6", "sluice"] {
+        let t = timings
+            .iter()
+            .find(|t| t["system"] == sys && t["query"] == floor)
+            .expect("a floor per system");
+        assert!(t["error"].is_null() && t["median_ms"].is_f64(), "{t}");
+    }
     for t in timings
         .iter()
         .filter(|t| t["query"].as_str().is_some_and(|q| q.ends_with(" [flux]")))
@@ -49,7 +57,10 @@ fn query_bench_runs_end_to_end() {
         assert!(t["error"].is_null(), "Flux: {t}");
         assert!(t["rows"].as_u64().is_some_and(|r| r > 0), "Flux: {t}");
     }
-    for t in timings.iter().filter(|t| t["system"] == "influxd 1.6") {
+    for t in timings
+        .iter()
+        .filter(|t| t["system"] == "influxd 1.6" && t["query"] != floor)
+    {
         assert!(t["error"].is_null(), "influxd: {t}");
         assert!(t["rows"].as_u64().is_some_and(|r| r > 0), "influxd: {t}");
         let twin = timings
