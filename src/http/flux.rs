@@ -187,7 +187,12 @@ async fn run_v2(
         // Encoded here too: a large answer is written on the blocking pool (in parallel).
         fluxq::execute(&program, &ctx).map(|results| {
             let csv = csv::encode(&results, &dialect);
-            drop_later(results);
+            let cells = results
+                .iter()
+                .flat_map(|r| &r.tables)
+                .map(|t| t.rows.len() * t.cols.len())
+                .sum();
+            drop_later(results, cells);
             csv
         })
     };

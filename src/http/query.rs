@@ -196,7 +196,12 @@ async fn run_v1(
         let results = runner.run(&parsed);
         let failed = results.iter().any(|r| r.error.is_some());
         let answer = Answer::encode(&results, epoch, chunked.then_some(chunk_size));
-        drop_later(results);
+        let cells = results
+            .iter()
+            .flat_map(|r| &r.series)
+            .map(|s| s.values.len() * s.columns.len())
+            .sum();
+        drop_later(results, cells);
         (failed, answer)
     };
     let (failed, answer) = match run_query(cheap, run).await {
@@ -244,10 +249,14 @@ impl Answer {
     }
 }
 
-/// Frees a query's rows on rayon's pool, after its answer was sent on its way: a large answer
-/// is tens of thousands of small allocations (~2 ms).
-pub(super) fn drop_later<T: Send + 'static>(rows: T) {
-    rayon::spawn(move || drop(rows));
+/// Frees a query's `rows` (`cells` values) on rayon's pool, after its answer was sent on its
+/// way: a large answer is tens of thousands of small allocations (~2 ms). A small one is freed
+/// here: waking a pool thread costs more.
+pub(super) fn drop_later<T: Send + 'static>(rows: T, cells: usize) {
+    const LATER_CELLS: usize = 16_384;
+    if cells >= LATER_CELLS {
+        rayon::spawn(move || drop(rows));
+    }
 }
 
 /// Runs a query's `work`. With `inline` (it reads only the catalog and current cached series

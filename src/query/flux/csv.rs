@@ -38,6 +38,9 @@ impl Default for Dialect {
     }
 }
 
+/// Rows from which a result's tables are written in parallel (rayon's pool).
+const PARALLEL_ROWS: usize = 8192;
+
 /// Encodes every result.
 pub fn encode(results: &[FluxResult], d: &Dialect) -> String {
     let mut out = String::new();
@@ -57,48 +60,50 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
     } else {
         r.name.as_str()
     };
-    // Tables are written side by side (rayon's pool), each after the header block it starts,
-    // if any: a table starts one when it is the first, empty, after an empty one, or of a
-    // different schema than the one before.
-    let parts: Vec<String> = r
-        .tables
-        .par_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let prev = i.checked_sub(1).map(|p| &r.tables[p]);
-            let new_block = match prev {
-                None => true,
-                Some(p) => p.rows.is_empty() || t.rows.is_empty() || !same_schema(p, t),
-            };
-            let mut part = String::new();
-            if new_block {
-                if prev.is_some() {
-                    part.push_str("\r\n");
-                }
-                header(&mut part, r, t, d);
+    // Each table is written after the header block it starts, if any: a table starts one when
+    // it is the first, empty, after an empty one, or of a different schema than the one before.
+    let part = |(i, t): (usize, &Table)| {
+        let prev = i.checked_sub(1).map(|p| &r.tables[p]);
+        let new_block = match prev {
+            None => true,
+            Some(p) => p.rows.is_empty() || t.rows.is_empty() || !same_schema(p, t),
+        };
+        let mut part = String::new();
+        if new_block {
+            if prev.is_some() {
+                part.push_str("\r\n");
             }
-            if t.rows.is_empty() {
-                let cells: Vec<Value> = t
-                    .cols
-                    .iter()
-                    .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
-                    .collect();
-                row(&mut part, d, result_cell, i, &cells, &mut Above::new(0));
+            header(&mut part, r, t, d);
+        }
+        if t.rows.is_empty() {
+            let cells: Vec<Value> = t
+                .cols
+                .iter()
+                .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
+                .collect();
+            row(&mut part, d, result_cell, i, &cells, &mut Above::new(0));
+        }
+        // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
+        // tags outside the key): a cell equal to the one above is copied, not formatted.
+        let mut above = Above::new(t.cols.len());
+        for (k, values) in t.rows.iter().enumerate() {
+            let before = part.len();
+            row(&mut part, d, result_cell, i, values, &mut above);
+            if k == 0 {
+                // Rows of a table are about as long as its first.
+                part.reserve((part.len() - before + 8) * t.rows.len());
             }
-            // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
-            // tags outside the key): a cell equal to the one above is copied, not formatted.
-            let mut above = Above::new(t.cols.len());
-            for (k, values) in t.rows.iter().enumerate() {
-                let before = part.len();
-                row(&mut part, d, result_cell, i, values, &mut above);
-                if k == 0 {
-                    // Rows of a table are about as long as its first.
-                    part.reserve((part.len() - before + 8) * t.rows.len());
-                }
-            }
-            part
-        })
-        .collect();
+        }
+        part
+    };
+    // A large answer's tables are written side by side on rayon's pool; a small one here (a
+    // hand-off to the pool and back costs more than writing it).
+    let rows: usize = r.tables.iter().map(|t| t.rows.len()).sum();
+    let parts: Vec<String> = if rows >= PARALLEL_ROWS && r.tables.len() > 1 {
+        r.tables.par_iter().enumerate().map(part).collect()
+    } else {
+        r.tables.iter().enumerate().map(part).collect()
+    };
     out.reserve(parts.iter().map(String::len).sum());
     for p in parts {
         out.push_str(&p);
