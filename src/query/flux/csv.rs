@@ -6,6 +6,8 @@
 //! CRLF line ends, the blank line after each result, and the error table.
 //! Does not own: computing tables.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use super::FluxResult;
@@ -63,6 +65,7 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
     // Each table is written after the header block it starts, if any: a table starts one when
     // it is the first, empty, after an empty one, or of a different schema than the one before.
     let part = |(i, t): (usize, &Table)| {
+        let prefix = row_prefix(d.delimiter, result_cell, i);
         let prev = i.checked_sub(1).map(|p| &r.tables[p]);
         let new_block = match prev {
             None => true,
@@ -81,14 +84,14 @@ fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
                 .iter()
                 .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
                 .collect();
-            row(&mut part, d, result_cell, i, &cells, &mut Above::new(0));
+            row(&mut part, d.delimiter, &prefix, &cells, &mut Above::new(0));
         }
         // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
         // tags outside the key): a cell equal to the one above is copied, not formatted.
         let mut above = Above::new(t.cols.len());
         for (k, values) in t.rows.iter().enumerate() {
             let before = part.len();
-            row(&mut part, d, result_cell, i, values, &mut above);
+            row(&mut part, d.delimiter, &prefix, values, &mut above);
             if k == 0 {
                 // Rows of a table are about as long as its first.
                 part.reserve((part.len() - before + 8) * t.rows.len());
@@ -163,33 +166,46 @@ impl<'a> Above<'a> {
     }
 }
 
-/// `line` of the cells `""`, `result`, `table`, then `values` formatted (a value equal to the
-/// one above it is copied from `above`).
-fn row<'a>(
-    out: &mut String,
-    d: &Dialect,
-    result: &str,
-    table: usize,
-    values: &'a [Value],
-    above: &mut Above<'a>,
-) {
-    let sep = d.delimiter;
-    out.push(sep);
-    cell(out, sep, result);
-    out.push(sep);
-    push_int(out, table);
+/// The first cells of every row of table `table` of result `result`: `""`, `result`, `table`.
+fn row_prefix(sep: char, result: &str, table: usize) -> String {
+    let mut p = String::new();
+    p.push(sep);
+    cell(&mut p, sep, result);
+    p.push(sep);
+    push_int(&mut p, table);
+    p
+}
+
+/// `line` of the cells of `prefix` (`row_prefix`), then `values` formatted (a value equal to
+/// the one above it is copied from `above`).
+fn row<'a>(out: &mut String, sep: char, prefix: &str, values: &'a [Value], above: &mut Above<'a>) {
+    out.push_str(prefix);
     for (j, v) in values.iter().enumerate() {
         out.push(sep);
-        let (Some(prev), Some(text)) = (above.values.get_mut(j), above.texts.get_mut(j)) else {
+        if j >= above.values.len() {
             push_cell(out, sep, v);
             continue;
-        };
-        if !prev.is_some_and(|p| same_cell(p, v)) {
-            text.clear();
-            push_cell(text, sep, v);
-            *prev = Some(v);
         }
-        out.push_str(text);
+        if !above.values[j].is_some_and(|p| same_cell(p, v)) {
+            // A time is often another column's, in this row or the one above (`_time` is the
+            // window's `_stop`, `_start` the `_stop` above): its text is copied from there.
+            let twin = match v {
+                Value::Time(_) => above
+                    .values
+                    .iter()
+                    .position(|p| p.is_some_and(|p| same_cell(p, v))),
+                _ => None,
+            };
+            let mut text = std::mem::take(&mut above.texts[j]);
+            text.clear();
+            match twin {
+                Some(k) => text.push_str(&above.texts[k]),
+                None => push_cell(&mut text, sep, v),
+            }
+            above.texts[j] = text;
+            above.values[j] = Some(v);
+        }
+        out.push_str(&above.texts[j]);
     }
     out.push_str("\r\n");
 }
@@ -213,6 +229,9 @@ fn push_cell(out: &mut String, sep: char, v: &Value) {
 fn same_cell(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Time(x), Value::Time(y)) | (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x == y,
+        (Value::Null, Value::Null) => true,
         _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
     }
 }

@@ -34,7 +34,7 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             // Tables are independent: derived side by side on rayon's pool, kept in order.
             let tables = c.tables()?;
             let out: Result<Vec<Table>, String> = tables
-                .par_iter()
+                .into_par_iter()
                 .map(|t| {
                     pairwise(t, &cols, &time_col, Type::Float, |dt, prev, cur| {
                         let (Some(p), Some(v)) = (prev.as_f64(), cur.as_f64()) else {
@@ -78,7 +78,17 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                 .unwrap_or_else(|| vec!["_value".to_owned()]);
             let mut out = Vec::new();
             for t in c.tables()? {
-                let mut d = pairwise(&t, &cols, "_time", Type::Int, |_, prev, cur| {
+                // The first row with its columns null, before `pairwise` takes the table.
+                let first = t.rows.first().filter(|_| keep_first).map(|r| {
+                    let mut first = r.clone();
+                    for col in &cols {
+                        if let Some(i) = t.idx(col) {
+                            first[i] = Value::Null;
+                        }
+                    }
+                    first
+                });
+                let mut d = pairwise(t, &cols, "_time", Type::Int, |_, prev, cur| {
                     let v = match (prev, cur) {
                         (Value::Int(p), Value::Int(v)) => Value::Int(if *v < *p && non_neg {
                             if initial_zero {
@@ -118,13 +128,7 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     Ok(Some(v))
                 })
                 .map_err(|m| c.err(m))?;
-                if keep_first && !t.rows.is_empty() {
-                    let mut first = t.rows[0].clone();
-                    for col in &cols {
-                        if let Some(i) = t.idx(col) {
-                            first[i] = Value::Null;
-                        }
-                    }
+                if let Some(first) = first {
                     d.rows.insert(0, first);
                 }
                 if increase {
@@ -218,7 +222,7 @@ type PairFn<'a> = dyn Fn(i64, &Value, &Value) -> Result<Option<Value>, String> +
 /// Each row (after the first non-null one) with `f(dt, previous, current)` in each column;
 /// `None` drops the row. The column type becomes `ty` (Int keeps a float input float).
 fn pairwise(
-    t: &Table,
+    t: Table,
     cols: &[String],
     time_col: &str,
     ty: Type,
@@ -226,11 +230,17 @@ fn pairwise(
 ) -> Result<Table, String> {
     let f: &PairFn<'_> = &f;
     let ti = t.idx(time_col);
-    let ci: Vec<usize> = cols.iter().filter_map(|k| t.idx(k)).collect();
+    let mut ci: Vec<usize> = Vec::new();
+    for i in cols.iter().filter_map(|k| t.idx(k)) {
+        // A column named twice is computed once (rows are changed in place below).
+        if !ci.contains(&i) {
+            ci.push(i);
+        }
+    }
     let mut out = Table {
         cols: t.cols.clone(),
-        key: t.key.clone(),
-        rows: Vec::new(),
+        key: t.key,
+        rows: Vec::with_capacity(t.rows.len()),
     };
     for &i in &ci {
         out.cols[i].ty = match (ty, t.cols[i].ty) {
@@ -240,32 +250,33 @@ fn pairwise(
         };
     }
     let mut prev: Vec<Option<(i64, Value)>> = vec![None; ci.len()];
-    for row in &t.rows {
+    // Rows are changed in place: a kept row is the input row with its columns replaced.
+    for mut row in t.rows {
         let x = match ti.map(|i| &row[i]) {
             Some(Value::Time(x)) => *x,
             _ => 0,
         };
-        let mut new = row.clone();
         let mut keep = true;
         for (j, &i) in ci.iter().enumerate() {
             if row[i].is_null() {
                 keep = false;
                 continue;
             }
+            let cur = row[i].clone();
             match &prev[j] {
                 None => keep = false,
-                Some((pt, pv)) => match f(x - pt, pv, &row[i])? {
-                    Some(v) => new[i] = v,
+                Some((pt, pv)) => match f(x - pt, pv, &cur)? {
+                    Some(v) => row[i] = v,
                     None => {
                         keep = false;
                         continue;
                     }
                 },
             }
-            prev[j] = Some((x, row[i].clone()));
+            prev[j] = Some((x, cur));
         }
         if keep {
-            out.rows.push(new);
+            out.rows.push(row);
         }
     }
     Ok(out)
