@@ -1,7 +1,8 @@
 //! One Arrow batch ⇄ one Parquet file, written durably.
 //!
-//! Owns: the Parquet writer settings (snappy, column chunk and page statistics, hence the page
-//! index, bounded row groups, the sort order recorded as `sorting_columns`) and the durable
+//! Owns: the Parquet writer settings (snappy, but 64-bit integer columns delta-encoded and not
+//! compressed; column chunk and page statistics, hence the page index; bounded row groups; the
+//! sort order recorded as `sorting_columns`) and the durable
 //! publish: write `<file>.tmp`, fsync it, rename it to `<file>`, fsync the directory (and the
 //! parents of any directory it had to create). A crash leaves either no file or the whole file
 //! (plus perhaps a stale `.tmp`, which readers ignore and a later sweep may delete).
@@ -13,11 +14,13 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::StoreError;
 use super::batch::{ROLE, ROLE_TAG, ROLE_TIME};
@@ -72,12 +75,28 @@ pub fn write_parquet(
             nulls_first: true,
         })
         .collect::<Vec<_>>();
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(opts.max_row_group_rows.max(1)))
-        .set_sorting_columns(Some(sorting))
-        .build();
+        .set_sorting_columns(Some(sorting));
+    // 64-bit integer columns (time, integer and unsigned fields) as deltas, bit-packed, not
+    // compressed: a series' times step evenly and its counters grow by small amounts, so this
+    // is several times smaller than a dictionary or plain values under snappy, and decodes
+    // faster (a query's Parquet time was mostly snappy and dictionary lookups).
+    for f in schema.fields() {
+        if matches!(
+            f.data_type(),
+            DataType::Int64 | DataType::UInt64 | DataType::Timestamp(_, _)
+        ) {
+            let col = ColumnPath::from(f.name().as_str());
+            props = props
+                .set_column_dictionary_enabled(col.clone(), false)
+                .set_column_encoding(col.clone(), Encoding::DELTA_BINARY_PACKED)
+                .set_column_compression(col, Compression::UNCOMPRESSED);
+        }
+    }
+    let props = props.build();
 
     let tmp = tmp_path(path);
     let file = File::create(&tmp).map_err(io("create", &tmp))?;
