@@ -190,10 +190,10 @@ fn row<'a>(out: &mut String, sep: char, prefix: &str, values: &'a [Value], above
             // A time is often another column's, in this row or the one above (`_time` is the
             // window's `_stop`, `_start` the `_stop` above): its text is copied from there.
             let twin = match v {
-                Value::Time(_) => above
+                Value::Time(t) => above
                     .values
                     .iter()
-                    .position(|p| p.is_some_and(|p| same_cell(p, v))),
+                    .position(|p| matches!(p, Some(Value::Time(x)) if x == t)),
                 _ => None,
             };
             let mut text = std::mem::take(&mut above.texts[j]);
@@ -226,6 +226,7 @@ fn push_cell(out: &mut String, sep: char, v: &Value) {
 
 /// Whether `a` and `b` are written as the same cell: the same type and value (floats bit for
 /// bit: `-0` is not `0`).
+#[inline]
 fn same_cell(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),

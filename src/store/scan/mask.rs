@@ -142,9 +142,17 @@ pub fn tag_key_changes(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec
                 }
             }
             Some(n) => {
-                for r in 1..rows {
-                    let (was, is) = (n.is_valid(r - 1), n.is_valid(r));
-                    changed[r] |= was != is || (is && k[r] != k[r - 1]);
+                // (valid, key), a null's key taken as 0: a change of either is a change.
+                let mut cells = n
+                    .iter()
+                    .zip(k)
+                    .map(|(is, &key)| (is, if is { key } else { 0 }));
+                let Some(mut prev) = cells.next() else {
+                    continue;
+                };
+                for (c, cell) in changed.iter_mut().skip(1).zip(cells) {
+                    *c |= cell != prev;
+                    prev = cell;
                 }
             }
         }
