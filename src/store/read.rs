@@ -58,7 +58,7 @@ pub struct MeasurementSchema {
 #[derive(Debug, Default)]
 pub struct SeriesIndex {
     series: Vec<SeriesKey>,
-    values: OnceLock<BTreeMap<String, Vec<String>>>,
+    values: OnceLock<BTreeMap<String, Vec<Arc<str>>>>,
 }
 
 impl SeriesIndex {
@@ -78,7 +78,7 @@ impl SeriesIndex {
     }
 
     /// Tag key → its values, sorted and distinct, over every series.
-    pub fn tag_values(&self) -> &BTreeMap<String, Vec<String>> {
+    pub fn tag_values(&self) -> &BTreeMap<String, Vec<Arc<str>>> {
         self.values.get_or_init(|| {
             let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
             for s in &self.series {
@@ -91,7 +91,7 @@ impl SeriesIndex {
                 .map(|(k, mut vs)| {
                     vs.sort_unstable();
                     vs.dedup();
-                    (k.to_owned(), vs.into_iter().map(str::to_owned).collect())
+                    (k.to_owned(), vs.into_iter().map(Arc::from).collect())
                 })
                 .collect()
         })

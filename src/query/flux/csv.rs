@@ -262,10 +262,13 @@ fn needs_quotes(c: &str, sep: char) -> bool {
     if c.is_empty() {
         return false;
     }
-    c == "\\."
-        || c.contains(sep)
-        || c.contains(['"', '\r', '\n'])
-        || c.chars().next().is_some_and(char::is_whitespace)
+    // One pass over the bytes (an ASCII delimiter, as it always is in practice).
+    let special = |b: u8| matches!(b, b'"' | b'\r' | b'\n');
+    let has = match u8::try_from(sep).ok().filter(u8::is_ascii) {
+        Some(s) => c.bytes().any(|b| b == s || special(b)),
+        None => c.contains(sep) || c.bytes().any(special),
+    };
+    has || c == "\\." || c.chars().next().is_some_and(char::is_whitespace)
 }
 
 pub fn format_value(v: &Value) -> String {

@@ -170,7 +170,7 @@ pub fn run(
                         .tag_values()
                         .iter()
                         .filter(|(k, _)| keys.matches(k))
-                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
+                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), &**v)))
                         .collect(),
                     Some(c) => {
                         let mut pairs: Vec<(&str, &str)> = index

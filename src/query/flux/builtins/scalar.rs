@@ -239,7 +239,7 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         None => None,
     };
     // Collected, then sorted and deduplicated once (the index's values come sorted already).
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Arc<str>> = Vec::new();
     let Some(store) = ctx.store else {
         return Ok(stream(vec![values_table(out)]));
     };
@@ -275,14 +275,16 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             ("schema.fieldKeys" | "schema.measurementFieldKeys", _) => {
                 for (f, _) in &sch.fields {
                     if pass(vec![mv.clone(), ("_field".to_owned(), Value::str(f))])? {
-                        out.push(f.clone());
+                        out.push(Arc::from(f.as_str()));
                     }
                 }
             }
             (_, Some("_measurement")) => {
-                out.push(m.clone());
+                out.push(Arc::from(m.as_str()));
             }
-            (_, Some("_field")) => out.extend(sch.fields.iter().map(|(f, _)| f.clone())),
+            (_, Some("_field")) => {
+                out.extend(sch.fields.iter().map(|(f, _)| Arc::from(f.as_str())))
+            }
             (_, Some(tag)) => {
                 if !sch.tags.iter().any(|t| t == tag) {
                     continue;
@@ -300,13 +302,13 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     let mut known = vec![mv.clone()];
                     known.extend(series.iter().map(|(k, v)| (k.clone(), Value::str(v))));
                     if pass(known)? {
-                        out.push(v.clone());
+                        out.push(Arc::from(v.as_str()));
                     }
                 }
             }
             (_, None) => {
-                out.extend(["_field", "_measurement", "_start", "_stop"].map(String::from));
-                out.extend(sch.tags.iter().cloned());
+                out.extend(["_field", "_measurement", "_start", "_stop"].map(Arc::from));
+                out.extend(sch.tags.iter().map(|t| Arc::from(t.as_str())));
             }
         }
     }
@@ -314,7 +316,7 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
 }
 
 /// One `_value` column of the distinct `values`, sorted.
-fn values_table(mut values: Vec<String>) -> Table {
+fn values_table(mut values: Vec<Arc<str>>) -> Table {
     values.sort_unstable();
     values.dedup();
     Table {
@@ -323,9 +325,6 @@ fn values_table(mut values: Vec<String>) -> Table {
             ty: Type::Str,
         }],
         key: Vec::new(),
-        rows: values
-            .into_iter()
-            .map(|v| vec![Value::Str(Arc::from(v))])
-            .collect(),
+        rows: values.into_iter().map(|v| vec![Value::Str(v)]).collect(),
     }
 }
