@@ -2,8 +2,8 @@
 //! store), then the same InfluxQL timed against each, as Grafana sends it; one table of
 //! ratios from one run (issue 5's query benchmarks).
 //!
-//! Owns: the query data set (built from `generate::Fleet`), the three queries, timing and the
-//! table. Does not own: starting systems (`compare::systems`), sending writes (`load`).
+//! Owns: the query data set (built from `generate::Fleet`), the three queries and the table;
+//! timing one query is `timing`'s. Does not own: starting systems (`compare::systems`), sending writes (`load`).
 //!
 //! Data (one bucket `bench`): a *deep* fleet, `deep_devices` × `interfaces` SNMP interfaces
 //! (plus a ping and an snmp line per device) every 10 s for `hours`, and a *wide* fleet, one
@@ -40,6 +40,10 @@ use super::batches::{self, Api, PoolSpec};
 use super::compare::systems::{self, Bins, System};
 use super::generate::{Fleet, ROUND_NS};
 use super::load::{self, LoadSpec, Mode, Stop};
+
+mod timing;
+
+use self::timing::{Lang, Target, time_apart};
 
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
@@ -124,15 +128,6 @@ pub struct QueryReport {
     pub queries: Vec<(String, String)>,
     /// `(label, Flux)`: the Flux equivalents, same labels as `queries`, sluice only.
     pub flux: Vec<(String, String)>,
-}
-
-/// Which language a timed query is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    InfluxQl,
-    Flux,
-    /// `GET /ping`: the round trip with no query, the floor under every timing.
-    Ping,
 }
 
 /// The label of the `/ping` timing of each system.
@@ -372,161 +367,6 @@ async fn pools(
     Ok(out)
 }
 
-/// Where and how a query is sent.
-struct Target {
-    base: String,
-    token: String,
-    lang: Lang,
-}
-
-impl Target {
-    /// The request as Grafana sends it: InfluxQL as GET with `epoch=ms`, Flux as a JSON POST
-    /// asking for annotated CSV.
-    fn request(&self, client: &reqwest::Client, q: &str) -> reqwest::RequestBuilder {
-        let req = match self.lang {
-            Lang::InfluxQl => client.get(format!("{}/query", self.base)).query(&[
-                ("db", "bench"),
-                ("epoch", "ms"),
-                ("q", q),
-            ]),
-            Lang::Flux => client
-                .post(format!("{}/api/v2/query", self.base))
-                .query(&[("org", "bench")])
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/csv")
-                .body(
-                    serde_json::json!({
-                        "query": q,
-                        "dialect": {"annotations": ["datatype", "group", "default"]},
-                    })
-                    .to_string(),
-                ),
-            Lang::Ping => client.get(format!("{}/ping", self.base)),
-        };
-        if self.token.is_empty() {
-            req
-        } else {
-            req.header("Authorization", format!("Token {}", self.token))
-        }
-    }
-
-    /// The error of an answer, if it is one, and its rows.
-    fn judge(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<usize, String> {
-        match self.lang {
-            Lang::InfluxQl => {
-                let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-                let err = v["error"]
-                    .as_str()
-                    .or_else(|| v["results"][0]["error"].as_str())
-                    .map(str::to_owned);
-                if !status.is_success() || err.is_some() {
-                    return Err(format!("{status}: {}", err.unwrap_or_default()));
-                }
-                Ok(rows(&v))
-            }
-            Lang::Flux => {
-                let text = String::from_utf8_lossy(body);
-                if !status.is_success() {
-                    return Err(format!(
-                        "{status}: {}",
-                        text.chars().take(200).collect::<String>()
-                    ));
-                }
-                Ok(csv_rows(&text))
-            }
-            Lang::Ping if status.is_success() => Ok(0),
-            Lang::Ping => Err(format!("{status}")),
-        }
-    }
-}
-
-/// Data rows of an annotated CSV answer: not annotations, headers or blank lines.
-fn csv_rows(text: &str) -> usize {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.contains(",result,table"))
-        .count()
-}
-
-/// `time_query` on a thread of its own with a current-thread runtime and a new client: the
-/// request and the answer are then handled where they are awaited, without the hand-offs
-/// between a multi-thread runtime's workers (~0.2 ms per query on this machine, which would
-/// otherwise be most of a sub-millisecond answer's time, for every system alike).
-async fn time_apart(target: Target, q: String, repeat: usize) -> Timing {
-    let failed = |e: String| Timing {
-        error: Some(e),
-        ..Timing::empty()
-    };
-    let timed = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(rt.block_on(time_query(&client, &target, &q, repeat)))
-    })
-    .await;
-    match timed {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => failed(e),
-        Err(e) => failed(format!("timing task failed: {e}")),
-    }
-}
-
-/// One warm-up, then `repeat` timed runs of `q`.
-async fn time_query(client: &reqwest::Client, target: &Target, q: &str, repeat: usize) -> Timing {
-    let mut t = Timing::empty();
-    for i in 0..=repeat.max(1) {
-        let req = target.request(client, q);
-        let started = Instant::now();
-        let answer = match req.send().await {
-            Ok(r) => {
-                let status = r.status();
-                r.bytes().await.map(|b| (status, b))
-            }
-            Err(e) => Err(e),
-        };
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-        let (status, body) = match answer {
-            Ok(x) => x,
-            Err(e) => {
-                t.error = Some(format!("request failed: {e}"));
-                return t;
-            }
-        };
-        let n = match target.judge(status, &body) {
-            Ok(n) => n,
-            Err(e) => {
-                t.error = Some(e);
-                return t;
-            }
-        };
-        if i == 0 {
-            t.bytes = body.len();
-            t.rows = n;
-            continue;
-        }
-        t.runs_ms.push(elapsed);
-    }
-    let mut sorted = t.runs_ms.clone();
-    sorted.sort_by(f64::total_cmp);
-    t.min_ms = sorted.first().copied();
-    t.median_ms = sorted.get(sorted.len() / 2).copied();
-    t
-}
-
-fn rows(v: &serde_json::Value) -> usize {
-    v["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["series"].as_array().into_iter().flatten())
-        .map(|s| s["values"].as_array().map_or(0, Vec::len))
-        .sum()
-}
-
 fn default_sluice() -> PathBuf {
     std::env::current_exe()
         .ok()
@@ -608,6 +448,7 @@ pub fn write_outputs(args: &QueryArgs, r: &QueryReport) -> Result<String, BenchE
 
 #[cfg(test)]
 mod tests {
+    use super::timing::csv_rows;
     use super::*;
 
     fn args() -> QueryArgs {
