@@ -8,11 +8,12 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::FluxContext;
 use super::FluxError;
 use super::ast::{Expr, ExprKind, FuncBody, Stmt, StrPart};
 use super::builtins::{self, Args};
+use super::table::Stream;
 use super::value::{Function, Record, Value};
-use super::{FluxContext, FluxResult};
 
 /// A chain of variable bindings.
 #[derive(Clone, Default)]
@@ -46,7 +47,9 @@ impl Scope {
 /// One query's evaluation state.
 pub struct Runtime<'a> {
     pub ctx: &'a FluxContext<'a>,
-    pub results: RefCell<Vec<FluxResult>>,
+    /// Each `yield`'s name and tables (a `Stream::Tables`), shared with the stream `yield`
+    /// passes on: taken without a copy at the end, when nothing else holds them.
+    pub results: RefCell<Vec<(String, Arc<Stream>)>>,
     /// Reads run on the shared plan when they lower (`lower`); false: always interpreted.
     pub lower: bool,
     /// Reads that ran on the shared plan.

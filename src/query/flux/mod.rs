@@ -34,6 +34,9 @@ mod tests_lower;
 #[cfg(test)]
 mod tests_shape;
 
+use std::sync::Arc;
+
+use self::lexer::Pos;
 use crate::error::{ErrorCode, HasErrorCode};
 use crate::model::{BucketName, TenantId};
 use crate::store::ReadStore;
@@ -155,5 +158,16 @@ fn run(
         Ok(())
     });
     let lowered = rt.lowered.get();
-    (answer.map(|()| rt.results.into_inner()), lowered)
+    let answer = answer.and_then(|()| {
+        let yielded = rt.results.take();
+        yielded
+            .into_iter()
+            .map(|(name, s)| {
+                let s = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
+                let tables = builtins::materialize(&rt, s, Pos::default())?;
+                Ok(FluxResult { name, tables })
+            })
+            .collect()
+    });
+    (answer, lowered)
 }

@@ -151,6 +151,22 @@ fn variables_functions_and_several_yields() {
 }
 
 #[test]
+fn a_yielded_stream_goes_on_unchanged() {
+    // The result of `yield` is shared with the stream it passes on: a later step must not
+    // change it, and the later yield sees the steps.
+    let q = format!(
+        "{RANGE} |> filter(fn: (r) => r._measurement == \"ping\") |> max() |> yield(name: \"a\") |> map(fn: (r) => ({{r with _value: r._value * 2.0}})) |> yield(name: \"b\")"
+    );
+    let r = run(&q);
+    assert_eq!(
+        r.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(floats(&r[0].tables[0]), [20.0]);
+    assert_eq!(floats(&r[1].tables[0]), [40.0]);
+}
+
+#[test]
 fn buckets_and_schema() {
     let csv = encode(&run("buckets()"), &grafana());
     assert!(csv.starts_with("#datatype,string,long,string,string,string,string,long\r\n#group,false,false,false,false,true,false,false\r\n#default,_result,,,,,,\r\n,result,table,name,id,organizationID,retentionPolicy,retentionPeriod\r\n,,0,other,"), "{csv}");

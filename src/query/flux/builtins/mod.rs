@@ -386,9 +386,7 @@ pub fn call(rt: &Runtime<'_>, name: &'static str, args: Args) -> Result<Value, F
             c.allow(&["name", "tables"])?;
             let name = c.string("name")?.unwrap_or_else(|| "_result".to_owned());
             let s = c.stream()?;
-            let tables = materialize(rt, s, c.args.pos)?;
-            yield_result(rt, &name, Stream::Tables(tables.clone()), c.args.pos)?;
-            Ok(Value::Stream(Arc::new(Stream::Tables(tables))))
+            Ok(Value::Stream(yield_result(rt, &name, s, c.args.pos)?))
         }
         "window" | "aggregateWindow" | "mean" | "max" | "min" | "sum" | "count" | "first"
         | "last" | "median" | "spread" | "stddev" | "mode" | "quantile" | "top" | "bottom" => {
@@ -400,19 +398,22 @@ pub fn call(rt: &Runtime<'_>, name: &'static str, args: Args) -> Result<Value, F
     }
 }
 
-/// Records a result; a name used twice is an error, as in Flux.
-pub fn yield_result(rt: &Runtime<'_>, name: &str, s: Stream, pos: Pos) -> Result<(), FluxError> {
-    let tables = materialize(rt, s, pos)?;
+/// Records a result and answers its tables as the stream `yield` passes on (one copy, shared
+/// with the result); a name used twice is an error, as in Flux.
+pub fn yield_result(
+    rt: &Runtime<'_>,
+    name: &str,
+    s: Stream,
+    pos: Pos,
+) -> Result<Arc<Stream>, FluxError> {
+    let tables = Arc::new(Stream::Tables(materialize(rt, s, pos)?));
     let mut results = rt.results.borrow_mut();
-    if results.iter().any(|r| r.name == name) {
+    if results.iter().any(|(n, _)| n == name) {
         return Err(FluxError::at(
             pos,
             format!("duplicate yield name {name:?}: give each yield its own name"),
         ));
     }
-    results.push(super::FluxResult {
-        name: name.to_owned(),
-        tables,
-    });
-    Ok(())
+    results.push((name.to_owned(), tables.clone()));
+    Ok(tables)
 }
