@@ -23,7 +23,8 @@
 //! `schema.measurementTagValues`. Flux stamps windows with their stop, InfluxQL with their
 //! start; the row counts are the same.
 //!
-//! Each query is timed on a thread of its own with a current-thread runtime (`time_apart`), and
+//! After its load, each system is left until it is idle (`settle`: its flushes and compactions
+//! done) before any query is timed. Each query is timed on a thread of its own with a current-thread runtime (`time_apart`), and
 //! `/ping` is timed the same way as the round-trip floor under every answer.
 //!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
@@ -40,6 +41,7 @@ use super::batches::{self, Api, PoolSpec};
 use super::compare::systems::{self, Bins, System};
 use super::generate::{Fleet, ROUND_NS};
 use super::load::{self, LoadSpec, Mode, Stop};
+use super::procstat;
 
 mod timing;
 
@@ -118,6 +120,8 @@ pub struct Loaded {
     pub system: String,
     pub lines: u64,
     pub seconds: f64,
+    /// Seconds from the end of the load until the system was idle (`settle`).
+    pub settled_s: f64,
 }
 
 /// Everything one run measured.
@@ -273,10 +277,14 @@ pub async fn run(
                 });
             }
         }
+        let seconds = started.elapsed().as_secs_f64();
+        let settled_s = settle(&running).await;
+        eprintln!("   settled {settled_s:.0} s after the load");
         report.loads.push(Loaded {
             system: sys.label().into(),
             lines,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds,
+            settled_s,
         });
         let flux = fluxes.iter().filter(|_| sys == System::Sluice);
         let timed = qs
@@ -318,6 +326,37 @@ pub async fn run(
         drop(running);
     }
     Ok(report)
+}
+
+/// CPU seconds per second under which a system counts as idle.
+const IDLE_CPU: f64 = 0.05;
+/// Longest wait for a system to become idle after its load.
+const SETTLE_MAX: Duration = Duration::from_secs(120);
+
+/// Waits until `running`'s processes use less than `IDLE_CPU` over a second: the flushes and
+/// compactions that follow a load are done, so every system is timed on settled data (a
+/// dashboard's steady state), however fast it took the load. Answers the seconds waited
+/// (`SETTLE_MAX` at most).
+async fn settle(running: &systems::Running) -> f64 {
+    let cpu = || -> f64 {
+        running
+            .procs
+            .iter()
+            .filter_map(|p| procstat::sample_tree(p.pid()))
+            .map(|s| s.cpu_s)
+            .sum()
+    };
+    let started = Instant::now();
+    let mut last = cpu();
+    while started.elapsed() < SETTLE_MAX {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = cpu();
+        if now - last < IDLE_CPU {
+            break;
+        }
+        last = now;
+    }
+    started.elapsed().as_secs_f64()
 }
 
 async fn pools(
@@ -425,11 +464,12 @@ pub fn table(r: &QueryReport) -> String {
     for l in &r.loads {
         let _ = writeln!(
             s,
-            "\nload {}: {} lines in {:.1} s ({:.0} lines/s)",
+            "\nload {}: {} lines in {:.1} s ({:.0} lines/s), idle {:.0} s later",
             l.system,
             l.lines,
             l.seconds,
-            l.lines as f64 / l.seconds.max(1e-9)
+            l.lines as f64 / l.seconds.max(1e-9),
+            l.settled_s
         );
     }
     s
