@@ -128,6 +128,9 @@ pub struct MeasurementBuffer {
     tag_keys: BTreeSet<String>,
     /// Smallest and largest time of `time`.
     time_range: Option<(i64, i64)>,
+    /// Smallest and largest time of each `ZONE_ROWS` rows of `time`, in order: a scan skips
+    /// the zones outside its range (a query of the last hour need not look at every row).
+    zones: Vec<(i64, i64)>,
     /// Series id by the line's series key as written (measurement and tags, escaped): the fast
     /// path of `push_line`, which then allocates nothing for a known series.
     raw_series: HashMap<Box<[u8]>, u32, FxBuild>,
@@ -139,6 +142,9 @@ pub struct MeasurementBuffer {
     /// Rough heap bytes held, for a flush policy.
     bytes: usize,
 }
+
+/// Rows per zone of `MeasurementBuffer::zones`.
+const ZONE_ROWS: usize = 4096;
 
 /// Most raw spellings of series keys remembered per buffer (beyond, the slow path interns).
 const MAX_RAW_SERIES: usize = 1 << 20;
@@ -154,6 +160,7 @@ impl MeasurementBuffer {
             series_ids: HashMap::new(),
             tag_keys: BTreeSet::new(),
             time_range: None,
+            zones: Vec::new(),
             raw_series: HashMap::default(),
             columns: Vec::new(),
             field_index: BTreeMap::new(),
@@ -205,6 +212,12 @@ impl MeasurementBuffer {
             Some((lo, hi)) => (lo.min(time), hi.max(time)),
             None => (time, time),
         });
+        match self.zones.last_mut() {
+            Some((lo, hi)) if row % ZONE_ROWS != 0 => {
+                (*lo, *hi) = ((*lo).min(time), (*hi).max(time))
+            }
+            _ => self.zones.push((time, time)),
+        }
         row
     }
 

@@ -193,3 +193,36 @@ proptest! {
         prop_assert_eq!(rows(&batch), model(&points));
     }
 }
+
+/// A buffer of several zones (`ZONE_ROWS` rows each), times out of order across them: a
+/// select skips only zones wholly outside its range.
+#[test]
+fn select_over_many_zones_matches_the_model() {
+    let points: Vec<Point> = (0..20_000i64)
+        .map(|i| Point {
+            tags: vec![Some((i % 3) as u8), None],
+            // Mostly rising, with a band of old times in the middle of the buffer.
+            time: if (9_000..9_100).contains(&i) {
+                i - 8_000
+            } else {
+                i
+            },
+            f: Some(i as f64),
+            g: None,
+        })
+        .collect();
+    let keep = |_: &[(String, String)]| true;
+    for (lo, hi) in [
+        (1_000, 1_099),
+        (12_000, 12_500),
+        (0, 30_000),
+        (25_000, 26_000),
+    ] {
+        let sel = buffer(&points).select(lo, hi, Some(&keep), None).unwrap();
+        let want: Vec<Row> = model(&points)
+            .into_iter()
+            .filter(|(_, t, _, _)| (lo..=hi).contains(t))
+            .collect();
+        assert_eq!(rows(&sel), want, "{lo}..={hi}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The points one call reads: a field's non-null values over the rows of one group, merged in
 //! time order (rows of several series at the same time keep the series order).
 
+use rayon::slice::ParallelSliceMut;
+
 use super::scan::{FieldCol, Measured, SeriesRun};
 use crate::query::result::Datum;
 
@@ -93,8 +95,15 @@ pub fn group_rows(
 /// than a heap merge of the series or a sort through the row index.
 fn merge_by_time(rows: &[u32], times: &[i64]) -> Vec<u32> {
     debug_assert!(rows.is_sorted());
+    // Keys are distinct (each row once), so an unstable sort is exact; a large one is sorted
+    // on rayon's pool (the merge of a group of many series is most of a short query).
+    const PARALLEL_ROWS: usize = 16_384;
     let mut keyed: Vec<(i64, u32)> = rows.iter().map(|&r| (times[r as usize], r)).collect();
-    keyed.sort_unstable();
+    if keyed.len() >= PARALLEL_ROWS {
+        keyed.par_sort_unstable();
+    } else {
+        keyed.sort_unstable();
+    }
     keyed.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -149,5 +158,18 @@ mod tests {
             want.sort_by_key(|&r| times[r as usize]);
             prop_assert_eq!(merge_by_time(&rows, &times), want);
         }
+    }
+
+    /// A merge large enough to be sorted on rayon's pool, with many equal times.
+    #[test]
+    fn a_large_merge_equals_a_stable_sort() {
+        // 40 series of 1000 points each, series by series, each in time order.
+        let times: Vec<i64> = (0..40_000i64)
+            .map(|i| (i % 1000) * 10 + i / 1000 % 3)
+            .collect();
+        let rows: Vec<u32> = (0..40_000).collect();
+        let mut want = rows.clone();
+        want.sort_by_key(|&r| times[r as usize]);
+        assert_eq!(merge_by_time(&rows, &times), want);
     }
 }

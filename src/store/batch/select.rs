@@ -11,8 +11,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 
 use super::{
-    FieldColumn, MeasurementBuffer, ROLE_FIELD, ROLE_TAG, ROLE_TIME, SeriesTags, TIME_COLUMN, role,
-    tag_column_name,
+    FieldColumn, MeasurementBuffer, ROLE_FIELD, ROLE_TAG, ROLE_TIME, SeriesTags, TIME_COLUMN,
+    ZONE_ROWS, role, tag_column_name,
 };
 use crate::store::StoreError;
 
@@ -36,7 +36,14 @@ impl MeasurementBuffer {
         let mut verdict = vec![0u8; self.series.len()];
         let mut present: Vec<u32> = Vec::new();
         let mut rows: Vec<u32> = Vec::new();
-        for (i, (&t, &id)) in self.time.iter().zip(&self.series_of_row).enumerate() {
+        let zones = self
+            .zones
+            .iter()
+            .enumerate()
+            .filter(|(_, (lo, hi))| *hi >= min_time && *lo <= max_time)
+            .map(|(z, _)| z * ZONE_ROWS..((z + 1) * ZONE_ROWS).min(self.time.len()));
+        for i in zones.flatten() {
+            let (t, id) = (self.time[i], self.series_of_row[i]);
             if t < min_time || t > max_time {
                 continue;
             }
