@@ -272,7 +272,6 @@ fn write_line(
     start: i64,
     buf: &mut Vec<u8>,
 ) -> bool {
-    use std::io::Write;
     let Some(w) = g.windows.get(start) else {
         return false;
     };
@@ -299,16 +298,29 @@ fn write_line(
             buf.push(b'_');
             buf.extend_from_slice(agg.name().as_bytes());
             buf.push(b'=');
-            let _ = match v {
-                Value::Float(f) => write!(buf, "{f:?}"),
-                Value::Int(i) => write!(buf, "{i}i"),
-            };
+            push_value(buf, v);
         }
     }
     if !any {
         buf.truncate(mark);
         return false;
     }
-    let _ = writeln!(buf, " {start}");
+    buf.push(b' ');
+    buf.extend_from_slice(itoa::Buffer::new().format(start).as_bytes());
+    buf.push(b'\n');
     true
+}
+
+/// A field value as line protocol: a float as its shortest text that reads back to the same
+/// bits (`ryu`: `0.1`, `12.0`, `1e-7`, `1.8e19`; the exponent forms are valid line protocol,
+/// as for InfluxDB), an integer with its `i`.
+pub(super) fn push_value(buf: &mut Vec<u8>, v: Value) {
+    match v {
+        // `compute` gives finite floats only.
+        Value::Float(f) => buf.extend_from_slice(ryu::Buffer::new().format(f).as_bytes()),
+        Value::Int(i) => {
+            buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+            buf.push(b'i');
+        }
+    }
 }
