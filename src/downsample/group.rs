@@ -4,6 +4,8 @@
 //! Owns: `rate`'s previous point lookup (held windows, then the carry), and writing a
 //! window's rollup line. Does not own when windows close or expire (`state`).
 
+use smallvec::SmallVec;
+
 use super::aggregate::{self, Point, Prev, Value};
 use super::rule::Compiled;
 use super::window::{FieldId, Last, Window, keep_newest};
@@ -47,16 +49,23 @@ impl Carry {
             .map(|l| l.2)
     }
 
+    /// Heap bytes held (the carry itself is in its group).
     pub fn bytes(&self) -> usize {
-        32 + self.lasts.capacity() * std::mem::size_of::<Last>()
+        self.lasts.capacity() * std::mem::size_of::<Last>()
     }
 }
 
+/// Windows a group holds without an allocation of their own: a window is retained from its
+/// start to its end + grace + late_window, so with the default late_window (`every`) and a
+/// grace under `every`, two or three at a time.
+const WINDOWS_INLINE: usize = 3;
+
 /// A group's retained windows by start, oldest first. A series holds one to a few windows at
-/// a time, so a short sorted `Vec` (one allocation, next to each other) instead of a B-tree:
-/// the hot path reaches its window with fewer cache misses.
+/// a time, so a short sorted array inside the group (spilling to the heap past
+/// `WINDOWS_INLINE`) instead of a B-tree or a `Vec`: the hot path reaches its window without
+/// a cache miss of its own.
 #[derive(Debug, Default)]
-pub(super) struct Windows(Vec<(i64, Window)>);
+pub(super) struct Windows(SmallVec<[(i64, Window); WINDOWS_INLINE]>);
 
 impl Windows {
     fn find(&self, start: i64) -> Result<usize, usize> {
@@ -75,12 +84,17 @@ impl Windows {
 
     /// The window starting at `start`, made with `new` if there is none.
     pub fn get_or_insert_with(&mut self, start: i64, new: impl FnOnce() -> Window) -> &mut Window {
-        let i = match self.find(start) {
-            Ok(i) => i,
-            Err(i) => {
-                self.0.insert(i, (start, new()));
-                i
-            }
+        // Points mostly go to the newest window: looking there first reads one entry.
+        let newest = self.0.len().wrapping_sub(1);
+        let i = match self.0.last() {
+            Some((s, _)) if *s == start => newest,
+            _ => match self.find(start) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.0.insert(i, (start, new()));
+                    i
+                }
+            },
         };
         &mut self.0[i].1
     }
@@ -124,6 +138,16 @@ impl Windows {
         self.0.first().map(|(s, _)| *s)
     }
 
+    /// Heap bytes held: the windows' cells, and the windows themselves past `WINDOWS_INLINE`.
+    fn bytes(&self) -> usize {
+        let spilled = if self.0.spilled() {
+            self.0.capacity() * std::mem::size_of::<(i64, Window)>()
+        } else {
+            0
+        };
+        spilled + self.values().map(Window::bytes).sum::<usize>()
+    }
+
     /// Removes the oldest window.
     pub fn pop_first(&mut self) -> Option<(i64, Window)> {
         (!self.0.is_empty()).then(|| self.0.remove(0))
@@ -131,7 +155,8 @@ impl Windows {
 }
 
 /// The groups of every rule under one group key of a tenant (by rule id): the rules that take a
-/// line reach their groups with one lookup of its key, and find them next to each other.
+/// line reach their groups with one lookup of its key, and find them next to each other (one
+/// allocation, exactly as long as the rules that have a group here).
 #[derive(Debug, Default)]
 pub(super) struct Groups(Vec<(u32, Group)>);
 
@@ -149,6 +174,7 @@ impl Groups {
         let i = match self.0.iter().position(|(r, _)| *r == rule) {
             Some(i) => i,
             None => {
+                self.0.reserve_exact(1);
                 self.0.push((rule, Group::default()));
                 self.0.len() - 1
             }
@@ -174,16 +200,18 @@ impl Groups {
     }
 }
 
-/// An output series: its retained windows and its carry.
+/// An output series: its retained windows and its carry. In the order a point reads them
+/// (`repr(C)`: what every point reads shares the cache line of its rule id in `Groups`).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(super) struct Group {
-    pub windows: Windows,
-    pub carry: Option<Carry>,
-    /// The raw series of the group (one, 0, without `group_by`), by index.
-    pub sids: Vec<u64>,
     /// A window of the group had a point out of order: new windows are kept as logs (so
     /// a series that keeps doing it costs one refill, not one per window).
     pub logs: bool,
+    /// The raw series of the group (one, 0, without `group_by`), by index.
+    pub sids: SmallVec<[u64; 1]>,
+    pub windows: Windows,
+    pub carry: Option<Carry>,
 }
 
 impl Group {
@@ -207,6 +235,20 @@ impl Group {
             window: carry.start,
             point,
         })
+    }
+
+    /// Bytes held (an estimate for `/metrics`): the group in its `Groups`, and what it holds
+    /// on the heap.
+    pub fn bytes(&self) -> usize {
+        let sids = if self.sids.spilled() {
+            self.sids.capacity() * std::mem::size_of::<u64>()
+        } else {
+            0
+        };
+        std::mem::size_of::<(u32, Group)>()
+            + self.windows.bytes()
+            + self.carry.as_ref().map_or(0, Carry::bytes)
+            + sids
     }
 
     /// The index of raw series `sid`, added if new.
@@ -272,7 +314,6 @@ fn write_line(
     start: i64,
     buf: &mut Vec<u8>,
 ) -> bool {
-    use std::io::Write;
     let Some(w) = g.windows.get(start) else {
         return false;
     };
@@ -299,16 +340,29 @@ fn write_line(
             buf.push(b'_');
             buf.extend_from_slice(agg.name().as_bytes());
             buf.push(b'=');
-            let _ = match v {
-                Value::Float(f) => write!(buf, "{f:?}"),
-                Value::Int(i) => write!(buf, "{i}i"),
-            };
+            push_value(buf, v);
         }
     }
     if !any {
         buf.truncate(mark);
         return false;
     }
-    let _ = writeln!(buf, " {start}");
+    buf.push(b' ');
+    buf.extend_from_slice(itoa::Buffer::new().format(start).as_bytes());
+    buf.push(b'\n');
     true
+}
+
+/// A field value as line protocol: a float as its shortest text that reads back to the same
+/// bits (`ryu`: `0.1`, `12.0`, `1e-7`, `1.8e19`; the exponent forms are valid line protocol,
+/// as for InfluxDB), an integer with its `i`.
+pub(super) fn push_value(buf: &mut Vec<u8>, v: Value) {
+    match v {
+        // `compute` gives finite floats only.
+        Value::Float(f) => buf.extend_from_slice(ryu::Buffer::new().format(f).as_bytes()),
+        Value::Int(i) => {
+            buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+            buf.push(b'i');
+        }
+    }
 }

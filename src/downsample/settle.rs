@@ -44,7 +44,10 @@ pub(super) fn settle(
         }
     }
     let mut emitted = 0u64;
-    let mut buf = Vec::new();
+    // Rollups are written straight after the target bucket's pending lines (a window closing
+    // writes megabytes: a buffer of its own was copied again, into memory faulted in twice).
+    let target = (tenant.clone(), c.rule.to_bucket.clone());
+    let mut buf = out.remove(&target).unwrap_or_default();
     if emitting {
         for key in std::mem::take(&mut t.dirty) {
             if let Some(g) = series.get_mut(&*key).and_then(|gs| gs.get_mut(rule)) {
@@ -98,8 +101,8 @@ pub(super) fn settle(
     }
     if emitted > 0 {
         counts.entry(tenant.clone()).or_default().emitted += emitted;
-        out.entry((tenant.clone(), c.rule.to_bucket.clone()))
-            .or_default()
-            .extend_from_slice(&buf);
+    }
+    if !buf.is_empty() {
+        out.insert(target, buf);
     }
 }

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
+use super::aggregate::Value;
+use super::group::push_value;
 use super::state::Engine;
 use crate::config::{Config, DownsampleRule};
+use crate::lineproto::{self, FieldValue, ParseOptions};
 use crate::model::{BucketName, Entry, Precision, Record, RecordKind, TenantId, WalSeq};
 
 const S: i64 = 1_000_000_000;
@@ -331,11 +334,59 @@ proptest! {
             let mean = vals.iter().sum::<f64>() / vals.len() as f64;
             let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
             let max = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let want = format!(
-                "v_mean={mean:?},v_min={min:?},v_max={max:?},v_count={}i,v_first={:?},v_last={:?}",
-                vals.len(), vals[0], vals[vals.len() - 1]
-            );
-            prop_assert_eq!(&got[&format!("m,s={s} {}", w * S)], &want);
+            let want = vec![
+                ("v_mean", Value::Float(mean)),
+                ("v_min", Value::Float(min)),
+                ("v_max", Value::Float(max)),
+                ("v_count", Value::Int(vals.len() as i64)),
+                ("v_first", Value::Float(vals[0])),
+                ("v_last", Value::Float(vals[vals.len() - 1])),
+            ];
+            prop_assert_eq!(values(&got[&format!("m,s={s} {}", w * S)]), want);
         }
     }
+
+    /// A rollup's float reads back (through the full parser and the downsampler's own) to
+    /// the same bits, whatever its size: shortest text, exponent forms included.
+    #[test]
+    fn rollup_values_read_back_exactly(bits in any::<u64>(), i in any::<i64>()) {
+        let f = f64::from_bits(bits);
+        prop_assume!(f.is_finite());
+        let mut line = b"m x=".to_vec();
+        push_value(&mut line, Value::Float(f));
+        line.extend_from_slice(b",n=");
+        push_value(&mut line, Value::Int(i));
+        line.extend_from_slice(b" 1");
+        let text = String::from_utf8(line.clone()).unwrap();
+        let got = values(&text["m ".len()..text.len() - " 1".len()]);
+        prop_assert_eq!(got[0].0, "x");
+        prop_assert!(matches!(got[0].1, Value::Float(g) if g.to_bits() == f.to_bits()), "{}", text);
+        prop_assert_eq!(got[1], ("n", Value::Int(i)));
+        let opts = ParseOptions { precision: Precision::Nanoseconds, allow_unsigned: true };
+        let accepted = lineproto::parse_accepted(&line, &opts).unwrap();
+        let mut numeric = Vec::new();
+        accepted.numeric_fields(&mut numeric);
+        prop_assert_eq!(numeric[0].1.to_bits(), f.to_bits());
+        prop_assert_eq!(numeric[1].1, i as f64);
+    }
+}
+
+/// The fields of a rollup line's field section, read by the full line-protocol parser.
+fn values(fields: &str) -> Vec<(&str, Value)> {
+    let line = format!("m {fields} 1");
+    let opts = ParseOptions {
+        precision: Precision::Nanoseconds,
+        allow_unsigned: true,
+    };
+    let parsed = lineproto::parse_line(line.as_bytes(), &opts).unwrap();
+    let got: Vec<Value> = parsed
+        .fields()
+        .map(|(_, v)| match v {
+            FieldValue::Float(f) => Value::Float(f),
+            FieldValue::Integer(i) => Value::Int(i),
+            other => panic!("not a rollup value: {other:?}"),
+        })
+        .collect();
+    let names = fields.split(',').map(|f| f.split_once('=').unwrap().0);
+    names.zip(got).collect()
 }

@@ -226,9 +226,9 @@ impl Window {
         out
     }
 
-    /// Bytes held (an estimate for `/metrics`).
+    /// Heap bytes held (an estimate for `/metrics`; the window itself is in its group).
     pub fn bytes(&self) -> usize {
-        64 + match &self.body {
+        match &self.body {
             Body::Running(cells) => cells.capacity() * std::mem::size_of::<Cell>(),
             Body::Log(log) => log.capacity() * std::mem::size_of::<Entry>(),
         }
