@@ -3,7 +3,8 @@
 //! ratios from one run (issue 5's query benchmarks).
 //!
 //! Owns: the query data set (built from `generate::Fleet`), the three queries and the table;
-//! timing one query is `timing`'s. Does not own: starting systems (`compare::systems`), sending writes (`load`).
+//! timing one query is `timing`'s. Does not own: starting systems (`compare::systems`),
+//! sending writes (`load`).
 //!
 //! Data (one bucket `bench`): a *deep* fleet, `deep_devices` × `interfaces` SNMP interfaces
 //! (plus a ping and an snmp line per device) every 10 s for `hours`, and a *wide* fleet, one
@@ -24,8 +25,9 @@
 //! start; the row counts are the same.
 //!
 //! After its load, each system is left until it is idle (`settle`: its flushes and compactions
-//! done) before any query is timed. Each query is timed on a thread of its own with a current-thread runtime (`time_apart`), and
-//! `/ping` is timed the same way as the round-trip floor under every answer.
+//! done) before any query is timed. Each query is timed on a thread of its own with a
+//! current-thread runtime (`time_apart`), and `/ping` is timed the same way as the round-trip
+//! floor under every answer.
 //!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
@@ -86,7 +88,7 @@ pub struct QueryArgs {
 }
 
 /// One query against one system.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Timing {
     pub system: String,
     pub query: String,
@@ -97,21 +99,6 @@ pub struct Timing {
     pub rows: usize,
     pub bytes: usize,
     pub error: Option<String>,
-}
-
-impl Timing {
-    fn empty() -> Timing {
-        Timing {
-            system: String::new(),
-            query: String::new(),
-            median_ms: None,
-            min_ms: None,
-            runs_ms: Vec::new(),
-            rows: 0,
-            bytes: 0,
-            error: None,
-        }
-    }
 }
 
 /// Loading one system.

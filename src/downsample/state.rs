@@ -357,10 +357,10 @@ impl Engine {
                     taken.push((ai, gkey, sid));
                 }
             }
-            // One lookup per group key (rules without `group_by` share the line's).
-            // (Rules without `group_by` borrow the same key: equal without comparing bytes.)
-            let same_key = |a: &[u8], b: &[u8]| std::ptr::eq(a, b) || a == b;
-            for run in taken.chunk_by(|a, b| same_key(&a.1, &b.1)) {
+            // One lookup per group key. Rules without `group_by` share the line's key, the same
+            // slice: equal without comparing bytes.
+            let same_group = |a: &[u8], b: &[u8]| std::ptr::eq(a, b) || a == b;
+            for run in taken.chunk_by(|a, b| same_group(&a.1, &b.1)) {
                 let gkey = &*run[0].1;
                 let gs = series.entry_ref(gkey).or_default();
                 for &(ai, _, sid) in run {

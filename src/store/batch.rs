@@ -126,8 +126,6 @@ pub struct MeasurementBuffer {
     series_ids: HashMap<SeriesTags, u32>,
     /// Every tag key of `series`, sorted.
     tag_keys: BTreeSet<String>,
-    /// Smallest and largest time of `time`.
-    time_range: Option<(i64, i64)>,
     /// Smallest and largest time of each `ZONE_ROWS` rows of `time`, in order: a scan skips
     /// the zones outside its range (a query of the last hour need not look at every row).
     zones: Vec<(i64, i64)>,
@@ -159,7 +157,6 @@ impl MeasurementBuffer {
             series: Vec::new(),
             series_ids: HashMap::new(),
             tag_keys: BTreeSet::new(),
-            time_range: None,
             zones: Vec::new(),
             raw_series: HashMap::default(),
             columns: Vec::new(),
@@ -195,7 +192,10 @@ impl MeasurementBuffer {
 
     /// Smallest and largest time buffered (ns), if any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        self.time_range
+        self.zones
+            .iter()
+            .copied()
+            .reduce(|(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
     }
 
     /// Every tag key of the series buffered, sorted.
@@ -208,10 +208,6 @@ impl MeasurementBuffer {
         let row = self.time.len();
         self.time.push(time);
         self.series_of_row.push(series);
-        self.time_range = Some(match self.time_range {
-            Some((lo, hi)) => (lo.min(time), hi.max(time)),
-            None => (time, time),
-        });
         match self.zones.last_mut() {
             Some((lo, hi)) if row % ZONE_ROWS != 0 => {
                 (*lo, *hi) = ((*lo).min(time), (*hi).max(time))

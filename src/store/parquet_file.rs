@@ -2,10 +2,10 @@
 //!
 //! Owns: the Parquet writer settings (snappy, but 64-bit integer columns delta-encoded and not
 //! compressed; column chunk and page statistics, hence the page index; bounded row groups; the
-//! sort order recorded as `sorting_columns`) and the durable
-//! publish: write `<file>.tmp`, fsync it, rename it to `<file>`, fsync the directory (and the
-//! parents of any directory it had to create). A crash leaves either no file or the whole file
-//! (plus perhaps a stale `.tmp`, which readers ignore and a later sweep may delete).
+//! sort order recorded as `sorting_columns`) and the durable publish: write `<file>.tmp`, fsync
+//! it, rename it to `<file>`, fsync the directory (and the parents of any directory it had to
+//! create). A crash leaves either no file or the whole file (plus perhaps a stale `.tmp`, which
+//! readers ignore and a later sweep may delete).
 //! Does not own: file naming or the partition layout (see `layout`), which files exist (the
 //! catalog, to come). IO is direct `std::fs` for now; fault injection (torn writes, ENOSPC)
 //! needs the small file trait of `wal::io` and is left to the session that adds the consumer.

@@ -96,7 +96,7 @@ pub(super) fn csv_rows(text: &str) -> usize {
 pub(super) async fn time_apart(target: Target, q: String, repeat: usize) -> Timing {
     let failed = |e: String| Timing {
         error: Some(e),
-        ..Timing::empty()
+        ..Timing::default()
     };
     let timed = tokio::task::spawn_blocking(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -119,7 +119,7 @@ pub(super) async fn time_apart(target: Target, q: String, repeat: usize) -> Timi
 
 /// One warm-up, then `repeat` timed runs of `q`.
 async fn time_query(client: &reqwest::Client, target: &Target, q: &str, repeat: usize) -> Timing {
-    let mut t = Timing::empty();
+    let mut t = Timing::default();
     for i in 0..=repeat.max(1) {
         let req = target.request(client, q);
         let started = Instant::now();

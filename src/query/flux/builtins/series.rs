@@ -237,13 +237,14 @@ fn pairwise(
             ci.push(i);
         }
     }
+    let Table { cols, key, rows } = t;
     let mut out = Table {
-        cols: t.cols.clone(),
-        key: t.key,
-        rows: Vec::with_capacity(t.rows.len()),
+        cols,
+        key,
+        rows: Vec::with_capacity(rows.len()),
     };
     for &i in &ci {
-        out.cols[i].ty = match (ty, t.cols[i].ty) {
+        out.cols[i].ty = match (ty, out.cols[i].ty) {
             (Type::Int, Type::Float) => Type::Float,
             (Type::Int, Type::UInt) => Type::Int,
             (ty, _) => ty,
@@ -251,7 +252,7 @@ fn pairwise(
     }
     let mut prev: Vec<Option<(i64, Value)>> = vec![None; ci.len()];
     // Rows are changed in place: a kept row is the input row with its columns replaced.
-    for mut row in t.rows {
+    for mut row in rows {
         let x = match ti.map(|i| &row[i]) {
             Some(Value::Time(x)) => *x,
             _ => 0,
