@@ -3,6 +3,8 @@
 //! Owns: the engine's output types (`Series`, `Datum`) and the context a statement runs in
 //! (`QueryContext`). Does not own: encoding them (InfluxQL JSON, Flux CSV), nor computing them.
 
+use std::sync::Arc;
+
 use crate::model::{BucketName, TenantId};
 
 /// One value in a result row.
@@ -13,7 +15,8 @@ pub enum Datum {
     Integer(i64),
     Unsigned(u64),
     Boolean(bool),
-    String(String),
+    /// Shared: a tag value comes from the series index without a copy.
+    String(Arc<str>),
     /// A timestamp, ns since the Unix epoch (UTC); encoded per the request's `epoch`.
     Time(i64),
 }

@@ -13,7 +13,7 @@ pub enum Vals {
     Integer(Vec<i64>),
     Unsigned(Vec<u64>),
     Boolean(Vec<bool>),
-    String(Vec<String>),
+    String(Vec<std::sync::Arc<str>>),
 }
 
 impl Vals {
@@ -125,7 +125,7 @@ pub fn points(m: &Measured, col: &FieldCol, rows: &[u32]) -> Points {
         FieldCol::String(a) => Vals::String(
             valid
                 .iter()
-                .map(|&r| a.value(r as usize).to_owned())
+                .map(|&r| std::sync::Arc::from(a.value(r as usize)))
                 .collect(),
         ),
     };

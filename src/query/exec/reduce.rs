@@ -308,7 +308,7 @@ fn key_of(v: &Vals, i: usize) -> String {
         Vals::Integer(v) => v[i].to_string(),
         Vals::Unsigned(v) => v[i].to_string(),
         Vals::Boolean(v) => v[i].to_string(),
-        Vals::String(v) => v[i].clone(),
+        Vals::String(v) => v[i].to_string(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! series runs, typed field columns by key, and the row filter evaluated on them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, StringArray,
@@ -58,7 +59,7 @@ impl FieldCol {
             Self::Integer(a) => Datum::Integer(a.value(row)),
             Self::Unsigned(a) => Datum::Unsigned(a.value(row)),
             Self::Boolean(a) => Datum::Boolean(a.value(row)),
-            Self::String(a) => Datum::String(a.value(row).to_owned()),
+            Self::String(a) => Datum::String(Arc::from(a.value(row))),
         }
     }
 
@@ -259,13 +260,13 @@ impl Measured {
         match e {
             Expr::Float(f) => Datum::Float(*f),
             Expr::Integer(i) => Datum::Integer(*i),
-            Expr::String(s) => Datum::String(s.clone()),
+            Expr::String(s) => Datum::String(Arc::from(s.as_str())),
             Expr::Boolean(b) => Datum::Boolean(*b),
             Expr::Var(v) => match self.resolve(v) {
                 Resolved::Field(c) => c.get(row),
                 Resolved::Tag(i) => series.tags[i]
                     .as_ref()
-                    .map_or(Datum::Null, |s| Datum::String(s.clone())),
+                    .map_or(Datum::Null, |s| Datum::String(Arc::from(s.as_str()))),
                 Resolved::Unknown => Datum::Null,
             },
             Expr::Binary(l, op, r) => super::value::arith(
@@ -282,8 +283,10 @@ impl Measured {
         match e {
             Expr::Var(v) => match self.resolve(v) {
                 Resolved::Field(c) => c.get(row),
-                Resolved::Tag(i) => Datum::String(series.tags[i].clone().unwrap_or_default()),
-                Resolved::Unknown => Datum::String(String::new()),
+                Resolved::Tag(i) => {
+                    Datum::String(Arc::from(series.tags[i].as_deref().unwrap_or("")))
+                }
+                Resolved::Unknown => Datum::String(Arc::from("")),
             },
             Expr::Binary(l, op, r) => super::value::arith(
                 &self.operand(l, series, row),

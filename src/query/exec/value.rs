@@ -28,7 +28,7 @@ pub fn arith(l: &Datum, op: BinOp, r: &Datum) -> Datum {
             BinOp::BitXor => B(*a != *b),
             _ => Null,
         },
-        (S(a), S(b)) if op == BinOp::Add => S(format!("{a}{b}")),
+        (S(a), S(b)) if op == BinOp::Add => S(format!("{a}{b}").into()),
         _ => Null,
     }
 }

@@ -123,7 +123,7 @@ fn datum(d: &Datum, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Value {
         Datum::Integer(i) => json!(i),
         Datum::Unsigned(u) => json!(u),
         Datum::Boolean(b) => json!(b),
-        Datum::String(s) => json!(s),
+        Datum::String(s) => json!(&**s),
         Datum::Time(ns) => match epoch {
             Epoch::Rfc3339 => json!(rfc3339_nano_in(*ns, tz)),
             // Go's integer division truncates toward zero.
@@ -148,7 +148,10 @@ impl fmt::Display for Quoted<'_> {
 }
 
 fn needs_no_escape(s: &str) -> bool {
-    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+    // Without an early exit: the loop is vectorised, and cells are short.
+    !s.bytes().fold(false, |bad, b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 fn quoted(s: &str) -> Quoted<'_> {
@@ -189,9 +192,14 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
     let _ = write!(out, "\"columns\":{}", json!(s.columns));
     if !s.values.is_empty() {
         out.push_str(",\"values\":[");
+        let rows_start = out.len();
         for (i, row) in s.values.iter().enumerate() {
             if i > 0 {
                 out.push(',');
+            }
+            if i == 1 {
+                // Rows of a series are about as long as its first.
+                out.reserve((out.len() - rows_start + 8) * (s.values.len() - 1));
             }
             out.push('[');
             for (j, d) in row.iter().enumerate() {

@@ -12,6 +12,7 @@
 //! keeps the series whose tags satisfy it (a missing tag equals `''`); time conditions in it are
 //! ignored (series are not indexed by time).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -117,7 +118,7 @@ pub fn run(
                             .any(|k| c.eval(k))
                     })
                 })
-                .map(|m| vec![Datum::String(m)])
+                .map(|m| vec![Datum::String(m.into())])
                 .collect();
             page(&mut names, st.limit, st.offset);
             Ok(nonempty(one("measurements", &["name"], names)))
@@ -150,7 +151,7 @@ pub fn run(
                     out.push(one(
                         &m,
                         &["tagKey"],
-                        keys.into_iter().map(|k| vec![Datum::String(k)]).collect(),
+                        keys.into_iter().map(|k| vec![s(&k)]).collect(),
                     ));
                 }
             }
@@ -164,13 +165,26 @@ pub fn run(
             let mut out = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
                 let index = store.series_index(ctx.tenant, &b, &m);
-                let mut pairs: Vec<(&str, &str)> = match &cond {
+                // Values are the index's shared strings; a key is shared by its rows. Rows
+                // are made only for the page asked for.
+                let (skip, take) = bounds(st.limit, st.offset);
+                let mut key: Arc<str> = Arc::from("");
+                let mut row = |k: &str, v: Arc<str>| {
+                    if *key != *k {
+                        key = Arc::from(k);
+                    }
+                    vec![Datum::String(key.clone()), Datum::String(v)]
+                };
+                let values: Vec<Vec<Datum>> = match &cond {
                     // Without WHERE: straight from the index of values per key (sorted).
                     None => index
                         .tag_values()
                         .iter()
                         .filter(|(k, _)| keys.matches(k))
-                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), &**v)))
+                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v)))
+                        .skip(skip)
+                        .take(take)
+                        .map(|(k, v)| row(k, v.clone()))
                         .collect(),
                     Some(c) => {
                         let mut pairs: Vec<(&str, &str)> = index
@@ -186,11 +200,14 @@ pub fn run(
                         pairs.sort_unstable();
                         pairs.dedup();
                         pairs
+                            .into_iter()
+                            .skip(skip)
+                            .take(take)
+                            .map(|(k, v)| row(k, Arc::from(v)))
+                            .collect()
                     }
                 };
-                page(&mut pairs, st.limit, st.offset);
-                if !pairs.is_empty() {
-                    let values = pairs.into_iter().map(|(k, v)| vec![s(k), s(v)]).collect();
+                if !values.is_empty() {
                     out.push(one(&m, &["key", "value"], values));
                 }
             }
@@ -208,7 +225,7 @@ pub fn run(
                 if !fields.is_empty() {
                     let values = fields
                         .into_iter()
-                        .map(|(k, t)| vec![Datum::String(k), Datum::String(t.to_string())])
+                        .map(|(k, t)| vec![s(&k), s(&t.to_string())])
                         .collect();
                     out.push(one(&m, &["fieldKey", "fieldType"], values));
                 }
@@ -230,7 +247,7 @@ pub fn run(
             keys.sort();
             keys.dedup();
             page(&mut keys, st.limit, st.offset);
-            let keys = keys.into_iter().map(|k| vec![Datum::String(k)]).collect();
+            let keys = keys.into_iter().map(|k| vec![s(&k)]).collect();
             Ok(nonempty(one("", &["key"], keys)))
         }
         _ => Ok(Vec::new()),
@@ -282,7 +299,7 @@ fn mentions_time(e: &Expr) -> bool {
 }
 
 fn s(v: &str) -> Datum {
-    Datum::String(v.to_owned())
+    Datum::String(Arc::from(v))
 }
 
 fn one(name: &str, columns: &[&str], values: Vec<Vec<Datum>>) -> Series {
@@ -306,11 +323,16 @@ fn nonempty(series: Series) -> Vec<Series> {
 
 /// `OFFSET` then `LIMIT` (0 = no limit).
 fn page<T>(items: &mut Vec<T>, limit: Option<u64>, offset: Option<u64>) {
-    let offset = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
-    items.drain(..offset.min(items.len()));
-    if let Some(limit) = limit.filter(|l| *l > 0) {
-        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    }
+    let (skip, take) = bounds(limit, offset);
+    items.drain(..skip.min(items.len()));
+    items.truncate(take);
+}
+
+/// Items skipped and then kept for `OFFSET` and `LIMIT` (0 = no limit).
+fn bounds(limit: Option<u64>, offset: Option<u64>) -> (usize, usize) {
+    let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let take = limit.filter(|l| *l > 0).map_or(usize::MAX, n);
+    (n(offset.unwrap_or(0)), take)
 }
 
 fn database<'a>(ctx: &'a QueryContext<'_>, on: Option<&'a str>) -> Result<&'a str, ShowError> {

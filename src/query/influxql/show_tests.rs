@@ -178,7 +178,7 @@ fn table(series: &[Series]) -> Vec<(String, Vec<Vec<String>>)> {
                 .map(|r| {
                     r.iter()
                         .map(|d| match d {
-                            Datum::String(s) => s.clone(),
+                            Datum::String(s) => s.to_string(),
                             other => format!("{other:?}"),
                         })
                         .collect()
@@ -309,6 +309,27 @@ fn tag_values_by_key_forms() {
         table(&out),
         [("cpu".to_owned(), rows(&[&["cpu", "cpu0"], &["host", "b"]]))]
     );
+}
+
+/// OFFSET and LIMIT page the (key, value) rows across keys, with and without WHERE; a page past
+/// the end answers no series for the measurement.
+#[test]
+fn show_tag_values_pages_across_keys() {
+    let all = "SHOW TAG VALUES FROM cpu WITH KEY IN (\"cpu\", \"host\")";
+    let out = show(&format!("{all} LIMIT 2 OFFSET 2"), "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [("cpu".to_owned(), rows(&[&["host", "a"], &["host", "a b"]]))]
+    );
+    let out = show(&format!("{all} WHERE host != 'a' LIMIT 2 OFFSET 1"), "db1").unwrap();
+    assert_eq!(
+        table(&out),
+        [(
+            "cpu".to_owned(),
+            rows(&[&["cpu", "cpu0"], &["host", "a b"]])
+        )]
+    );
+    assert_eq!(show(&format!("{all} OFFSET 5"), "db1").unwrap(), vec![]);
 }
 
 #[test]

@@ -194,7 +194,7 @@ fn value(d: Datum) -> Value {
         Datum::Integer(i) => Value::Int(i),
         Datum::Unsigned(u) => Value::UInt(u),
         Datum::Boolean(b) => Value::Bool(b),
-        Datum::String(s) => Value::Str(Arc::from(s)),
+        Datum::String(s) => Value::Str(s),
         Datum::Time(t) => Value::Time(t),
     }
 }
