@@ -63,6 +63,18 @@ fn row_group_wanted(
     true
 }
 
+/// Whether every row of a row group is inside the request's time range, by its statistics.
+fn within(rg: &RowGroupMetaData, time_idx: Option<usize>, req: &ScanRequest<'_>) -> bool {
+    let Some(ti) = time_idx else { return true };
+    match rg.column(ti).statistics() {
+        Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+            (Some(lo), Some(hi)) => *lo >= req.min_time && *hi <= req.max_time,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// Whether a whole file may hold rows for the request, by its catalog entry.
 pub(super) fn file_wanted(f: &FileMeta, req: &ScanRequest<'_>) -> bool {
     f.max_time >= req.min_time && f.min_time <= req.max_time
@@ -153,11 +165,13 @@ fn read_row_group(
             .with_row_groups(vec![group])
             // A whole row group per batch: fewer, larger batches to conform and merge.
             .with_batch_size(64 * 1024);
-    let filtered = !req.tag_equals.is_empty();
+    let rg = plan.meta.metadata().row_group(group);
+    let filtered = !req.tag_equals.is_empty() || !within(rg, time_idx, req);
     if filtered {
         // The hint and the time range, decided on the time and hinted tag columns first: the
         // other columns are decoded only for the rows that pass (a row group holds several
-        // series; `conform` then has nothing left to drop).
+        // series, each over the whole file's time span; `conform` then has nothing left to
+        // drop).
         let mut cols: Vec<usize> = time_idx.into_iter().collect();
         cols.extend(
             tags.iter()
