@@ -182,7 +182,8 @@ fn row<'a>(out: &mut String, sep: char, prefix: &str, values: &'a [Value], above
     out.push_str(prefix);
     for (j, v) in values.iter().enumerate() {
         out.push(sep);
-        if j >= above.values.len() {
+        if j >= above.values.len() || matches!(v, Value::Str(_)) {
+            // A string is copied as it is (quoted if it must be): as cheap as a copy from above.
             push_cell(out, sep, v);
             continue;
         }

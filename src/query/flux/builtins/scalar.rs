@@ -240,6 +240,9 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     };
     // Collected, then sorted and deduplicated once (the index's values come sorted already).
     let mut out: Vec<Arc<str>> = Vec::new();
+    // Whether `out` is one index's list of a tag's values (sorted and distinct) and nothing else:
+    // set when that list is added to an empty `out`, with its length.
+    let mut only_index: Option<usize> = None;
     let Some(store) = ctx.store else {
         return Ok(stream(vec![values_table(out)]));
     };
@@ -292,7 +295,9 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                 // The store's cached series index: no scan, no copy of every series key.
                 let index = store.series_index(ctx.tenant, &bucket, &m);
                 if predicate.is_none() {
+                    let empty = out.is_empty();
                     out.extend(index.tag_values().get(tag).into_iter().flatten().cloned());
+                    only_index = empty.then_some(out.len());
                     continue;
                 }
                 for series in index.series() {
@@ -312,13 +317,15 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             }
         }
     }
+    if only_index != Some(out.len()) {
+        out.sort_unstable();
+        out.dedup();
+    }
     Ok(stream(vec![values_table(out)]))
 }
 
-/// One `_value` column of the distinct `values`, sorted.
-fn values_table(mut values: Vec<Arc<str>>) -> Table {
-    values.sort_unstable();
-    values.dedup();
+/// One `_value` column of `values` (distinct and sorted).
+fn values_table(values: Vec<Arc<str>>) -> Table {
     Table {
         cols: vec![Col {
             name: "_value".into(),
