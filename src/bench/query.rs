@@ -289,8 +289,8 @@ pub async fn run(
             eprintln!(
                 "   {label}: {}",
                 t.error.clone().unwrap_or_else(|| format!(
-                    "median {:.1} ms, {} rows",
-                    t.median_ms.unwrap_or(0.0),
+                    "median {} ms, {} rows",
+                    ms(t.median_ms.unwrap_or(0.0)),
                     t.rows
                 ))
             );
@@ -400,6 +400,15 @@ fn default_sluice() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("sluice"))
 }
 
+/// A time in ms: one decimal, two below 1 ms (where the answers of both systems are).
+fn ms(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
 /// The markdown table: per query, each system's median and the ratio influxd / sluice.
 pub fn table(r: &QueryReport) -> String {
     let find = |sys: System, q: &str| {
@@ -412,9 +421,9 @@ pub fn table(r: &QueryReport) -> String {
             format!("error: {}", e.chars().take(60).collect::<String>())
         }
         Some(t) => format!(
-            "{:.1} (min {:.1}, {} rows)",
-            t.median_ms.unwrap_or(0.0),
-            t.min_ms.unwrap_or(0.0),
+            "{} (min {}, {} rows)",
+            ms(t.median_ms.unwrap_or(0.0)),
+            ms(t.min_ms.unwrap_or(0.0)),
             t.rows
         ),
         None => "–".into(),
@@ -543,7 +552,7 @@ mod tests {
         );
         assert!(
             s.contains(
-                "| /ping (round-trip floor) | 0.2 (min 0.2, 3 rows) | 0.1 (min 0.1, 3 rows) | – |"
+                "| /ping (round-trip floor) | 0.20 (min 0.20, 3 rows) | 0.10 (min 0.10, 3 rows) | – |"
             ),
             "{s}"
         );
