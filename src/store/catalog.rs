@@ -162,7 +162,8 @@ impl Catalog {
     /// Re-reads the file lists of every partition of `root` after maintenance changed them:
     /// partitions that disappeared leave, new files (compaction outputs) are described, files
     /// that went away are forgotten. Schemas and series are only ever grown here.
-    pub fn resync(&mut self, root: &Path) -> Result<(), StoreError> {
+    pub fn resync(&mut self, root: &Path) -> Result<bool, StoreError> {
+        let mut changed = false;
         let mut seen: BTreeSet<(BucketKey, String, Day)> = BTreeSet::new();
         let mut report = LoadReport::default();
         for dir in partition_dirs(root)? {
@@ -189,16 +190,20 @@ impl Catalog {
                 }
             }
             files.sort_by_key(|f| (f.name.last, f.name.first));
+            changed |= files.len() != known.len()
+                || files.iter().zip(&known).any(|(a, b)| !Arc::ptr_eq(a, b));
             self.entry(&key).partitions.insert(key.day, files);
         }
         for (bk, measurements) in &mut self.buckets {
             for (m, entry) in measurements.iter_mut() {
+                let before = entry.partitions.len();
                 entry
                     .partitions
                     .retain(|day, _| seen.contains(&(bk.clone(), m.clone(), *day)));
+                changed |= entry.partitions.len() != before;
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     fn entry(&mut self, key: &PartitionKey) -> &mut MeasurementEntry {

@@ -272,8 +272,15 @@ impl Store {
     /// listings, and the footers of new files).
     pub fn resync_catalog(&self) -> Result<(), StoreError> {
         let _st = self.lock();
-        let mut cat = self.catalog_write();
-        cat.resync(&self.opts.dir)
+        let mut cat = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
+        let changed = cat.resync(&self.opts.dir);
+        // Only a change of the files can change the series: a maintenance pass that changed
+        // nothing (most of them) leaves the cached series indexes current. Bumped while held,
+        // as `catalog_write` does.
+        if !matches!(changed, Ok(false)) {
+            self.series_gen.fetch_add(1, Ordering::AcqRel);
+        }
+        changed.map(|_| ())
     }
 
     /// Asks the consumer to flush what it buffered now (whatever the policy says).

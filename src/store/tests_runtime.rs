@@ -484,11 +484,25 @@ async fn maintenance_drops_expired_days_and_compacts_with_the_catalog_in_step() 
             ..CompactOptions::default()
         },
     };
-    // Day 0 is closed at day 5: its three files become one; answers do not change.
+    let (t, b) = ids();
+    let index = |store: &Store| store.series_index(&t, &b, "cpu").series().len();
+    assert_eq!(index(&store), 1);
+    // A pass with nothing to do changes no file, so it leaves the series indexes current.
+    let r = run_pass(&store, &opts, DAY).unwrap();
+    assert_eq!(
+        (r.partitions_compacted, r.partitions_dropped),
+        (0, 0),
+        "{r:?}"
+    );
+    assert!(store.series_indexes_current(&t));
+    // Day 0 is closed at day 5: its three files become one; answers do not change. The
+    // files changed, so the indexes are rebuilt (with the same series).
     let r = run_pass(&store, &opts, 5 * DAY).unwrap();
     assert_eq!((r.partitions_compacted, r.files_merged), (1, 3), "{r:?}");
     assert_eq!(store.stats().files, 2);
     assert_eq!(rows(&scan(&store, None, &[])), before);
+    assert!(!store.series_indexes_current(&t));
+    assert_eq!(index(&store), 1);
     // A 2-day retention at day 11 drops day 0, keeps day 10.
     opts.retention = RetentionPolicy::uniform(Some(Duration::from_secs(2 * 86_400)));
     let r = run_pass(&store, &opts, 11 * DAY).unwrap();
