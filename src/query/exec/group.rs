@@ -74,21 +74,30 @@ impl Group<'_> {
         }
     }
 
-    /// How windows are reduced: the plan's rules, in Flux's series order for several series.
-    fn with_reducing<T>(&self, f: impl FnOnce(Reducing<'_>) -> T) -> T {
-        match self.rank {
-            Some(rank) => {
-                let by_series = |row: u32| rank[self.series_index(row)];
-                f(Reducing {
-                    dialect: self.plan.dialect,
-                    rank: Some(&by_series),
+    /// How the windows of `p` are reduced: the plan's rules, in Flux's series order for
+    /// several series.
+    fn with_reducing<T>(&self, p: &Points, f: impl FnOnce(Reducing<'_>) -> T) -> T {
+        let ranks: Option<Vec<u32>> = self.rank.map(|rank| {
+            // Points come from the group's series runs: a row is most often in the run of the
+            // point before, else found by binary search.
+            let mut run = (0usize, 0usize, 0u32);
+            p.rows
+                .iter()
+                .map(|&row| {
+                    let r = row as usize;
+                    if r < run.0 || r >= run.1 {
+                        let i = self.series_index(row);
+                        let s = &self.m.series[i];
+                        run = (s.start, s.end, rank[i]);
+                    }
+                    run.2
                 })
-            }
-            None => f(Reducing {
-                dialect: self.plan.dialect,
-                rank: None,
-            }),
-        }
+                .collect()
+        });
+        f(Reducing {
+            dialect: self.plan.dialect,
+            ranks: ranks.as_deref(),
+        })
     }
 
     /// One row per point that holds at least one selected field.
@@ -214,7 +223,7 @@ impl Group<'_> {
             }
             counted
         } else {
-            self.with_reducing(|how| {
+            self.with_reducing(&p, |how| {
                 windowed(
                     &c.func,
                     &p,

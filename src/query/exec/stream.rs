@@ -84,17 +84,18 @@ impl Windows {
 }
 
 /// How the points of a window are reduced: whose rules, and (Flux, a group of several series)
-/// the rank of each scan row's series, to reduce a window's points series by series.
+/// the rank of each point's series (`ranks[i]` for point `i` of the reduced points), to reduce
+/// a window's points series by series.
 #[derive(Clone, Copy)]
 pub struct Reducing<'a> {
     pub dialect: Dialect,
-    pub rank: Option<&'a dyn Fn(u32) -> u32>,
+    pub ranks: Option<&'a [u32]>,
 }
 
 impl Reducing<'_> {
     pub const INFLUXQL: Reducing<'static> = Reducing {
         dialect: Dialect::InfluxQl,
-        rank: None,
+        ranks: None,
     };
 
     fn reduce(
@@ -103,11 +104,13 @@ impl Reducing<'_> {
         p: &Points,
         r: std::ops::Range<usize>,
     ) -> Result<Vec<super::reduce::Out>, QueryError> {
-        match self.rank {
-            Some(rank) if r.len() > 1 => {
+        match self.ranks {
+            // Points already in series order (equal times keep the scan's order, which is
+            // often Flux's) are reduced in place, without a copy.
+            Some(ranks) if r.len() > 1 && !ranks[r.clone()].is_sorted() => {
                 // Stable: a series' points stay in time order.
                 let mut idx: Vec<usize> = r.collect();
-                idx.sort_by_key(|&i| rank(p.rows[i]));
+                idx.sort_by_key(|&i| ranks[i]);
                 let sub = p.pick(&idx);
                 super::reduce::reduce(func, &sub, 0..idx.len(), self.dialect)
             }

@@ -32,6 +32,8 @@ mod tests_eval;
 #[cfg(test)]
 mod tests_lower;
 #[cfg(test)]
+mod tests_post;
+#[cfg(test)]
 mod tests_shape;
 
 use std::sync::Arc;

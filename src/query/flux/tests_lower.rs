@@ -10,12 +10,13 @@
 
 use super::csv::encode;
 use super::tests_eval::{S, T0, grafana};
+use super::tests_post::hosts;
 use super::{FluxContext, compile, execute_with};
 use crate::model::{BucketName, TenantId};
 use crate::query::exec::mem::MemStore;
 use crate::store::Value as SV;
 
-const M: i64 = 60 * S;
+pub(super) const M: i64 = 60 * S;
 
 /// An interface series: its tags, when it starts (after `T0 - 10s`), a gap in its points.
 type Iface = (
@@ -141,7 +142,7 @@ fn data() -> MemStore {
     m
 }
 
-fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
+pub(super) fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
     let tenant = TenantId::new("acme").expect("id");
     let resolve = |name: &str| (name == "telegraf").then(|| BucketName::new(name).expect("name"));
     let ctx = FluxContext {
@@ -167,7 +168,7 @@ fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
 const R: &str =
     "from(bucket: \"telegraf\") |> range(start: 2024-06-01T10:00:07Z, stop: 2024-06-01T10:30:00Z)";
 /// Window-aligned bounds.
-const RA: &str =
+pub(super) const RA: &str =
     "from(bucket: \"telegraf\") |> range(start: 2024-06-01T10:00:00Z, stop: 2024-06-01T10:30:00Z)";
 
 const IN: &str =
@@ -351,6 +352,74 @@ fn queries() -> Vec<(String, bool)> {
             ),
             true,
         ),
+        // derivative and a scaling map computed with the window (`lower::post`), and what
+        // stays with the interpreter.
+        q(
+            format!(
+                "{R} |> {OUT} |> group(columns: [\"agent_host\"]) |> aggregateWindow(every: 1m, fn: mean) |> derivative(unit: 1m, nonNegative: false) |> map(fn: (r) => ({{r with _value: 8.0 * r._value}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 2m, fn: count, createEmpty: false) |> derivative()"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: max) |> derivative(unit: 10s, nonNegative: true) |> map(fn: (r) => ({{r with _value: r._value / 1024.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> group() |> aggregateWindow(every: 1m, fn: sum) |> derivative(nonNegative: true) |> map(fn: (r) => ({{r with _value: r._value - 1.5}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true, initialZero: true) |> map(fn: (r) => ({{r with _value: r._value * 8.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true, columns: [\"_value\"]) |> map(fn: (r) => ({{r with _value: r._value * 8.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true) |> map(fn: (r) => ({{r with _value: r._value * 8.0 + 1.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true) |> map(fn: (r) => ({{r with _value: r._value * 8}}))"
+            ),
+            false,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> aggregateWindow(every: 1m, fn: mean) |> derivative(nonNegative: true) |> map(fn: (r) => ({{r with _value: r._value * 8.0}})) |> map(fn: (r) => ({{r with _value: r._value * 2.0}}))"
+            ),
+            true,
+        ),
+        q(
+            format!(
+                "{R} |> filter(fn: (r) => r._measurement == \"cpu\" and r._field == \"state\") |> aggregateWindow(every: 1m, fn: last) |> derivative()"
+            ),
+            false,
+        ),
+        q(
+            format!(
+                "{R} |> {IN} |> group() |> aggregateWindow(every: 1m, fn: max) |> derivative()"
+            ),
+            true,
+        ),
         // map's arithmetic fast path (against the general map when interpreted).
         q(
             format!(
@@ -443,21 +512,13 @@ fn lowered_reads_answer_as_the_interpreter() {
 #[test]
 fn several_series_per_window_are_summed_in_flux_row_order() {
     // Series a then b: 1e17 − 1e17 + 1 + 1 = 2; in time order 1e17 + 1 − 1e17 + 1 = 1.
-    let mut m = MemStore::new();
-    for (host, vals) in [("a", [1.0e17, -1.0e17]), ("b", [1.0, 1.0])] {
-        for (i, v) in vals.iter().enumerate() {
-            m.push(
-                "acme",
-                "telegraf",
-                "x",
-                &[("host", host)],
-                vec![("v", SV::Float(*v))],
-                T0 + i as i64 * S,
-            )
-            .expect("push");
-        }
-    }
-    m.seal().expect("seal");
+    let m = hosts(
+        &[
+            ("a", vec![SV::Float(1.0e17), SV::Float(-1.0e17)]),
+            ("b", vec![SV::Float(1.0), SV::Float(1.0)]),
+        ],
+        S,
+    );
     let q = format!(
         "{RA} |> filter(fn: (r) => r._measurement == \"x\") |> group() |> aggregateWindow(every: 1m, fn: sum, createEmpty: false)"
     );

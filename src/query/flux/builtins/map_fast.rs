@@ -92,7 +92,7 @@ fn map_table(
 }
 
 /// (operator, literal, whether `r._value` is the left operand).
-fn shape(f: &Function) -> Option<(&'static str, Value, bool)> {
+pub fn shape(f: &Function) -> Option<(&'static str, Value, bool)> {
     let Function::Lit(lit, _) = f else {
         return None;
     };

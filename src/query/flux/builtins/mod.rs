@@ -25,6 +25,7 @@ use super::lexer::Pos;
 use super::table::{Deferred, Stream, Table};
 use super::value::{Function, Record, Value};
 
+pub use map_fast::shape as scale_shape;
 pub use rows::new_table;
 pub use source::materialize;
 
@@ -347,6 +348,17 @@ impl Call<'_, '_> {
             });
         }
         Some(Value::Stream(Arc::new(s)))
+    }
+
+    /// The name of the last call deferred on a piped-in lazy read.
+    pub fn deferred_last(&self) -> Option<&'static str> {
+        match &self.args.pipe {
+            Some(Value::Stream(s)) => match s.as_ref() {
+                Stream::Ranged { deferred, .. } => deferred.last().map(|d| d.name),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The piped-in tables, read if still lazy.

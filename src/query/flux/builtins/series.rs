@@ -31,6 +31,12 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             let time_col = c
                 .string("timeColumn")?
                 .unwrap_or_else(|| "_time".to_owned());
+            // After a lowered window, computed with it (`lower::post`) when it can be.
+            if c.deferred_last() == Some("aggregateWindow")
+                && let Some(lazy) = c.defer(&["group", "aggregateWindow"])
+            {
+                return Ok(lazy);
+            }
             // Tables are independent: derived side by side on rayon's pool, kept in order.
             let tables = c.tables()?;
             let out: Result<Vec<Table>, String> = tables

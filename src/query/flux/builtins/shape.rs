@@ -289,6 +289,13 @@ fn filter_tables(
 fn map(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     c.allow(&["fn", "mergeKey", "tables"])?;
     let f = c.func("fn")?;
+    // After a lowered window's derivative, computed with it (`lower::post`) when it can be.
+    if c.deferred_last() == Some("derivative")
+        && super::map_fast::shape(&f).is_some()
+        && let Some(lazy) = c.defer(&["group", "aggregateWindow", "derivative"])
+    {
+        return Ok(lazy);
+    }
     let mut tables = c.tables()?;
     // The fast path is an optimization like lowering: off when the interpreter runs alone.
     if c.rt.lower && super::map_fast::map(&f, &mut tables) {

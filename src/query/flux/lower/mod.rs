@@ -19,14 +19,17 @@
 //! - before it, `group(columns: [...])` or `group()` (not `_time`, `_value`) when `fn` is not a
 //!   selector: a group may then hold several series (reduced in Flux's row order,
 //!   `plan::Dialect::Flux`), but not several measurements or fields;
-//! - a `group` not followed by `aggregateWindow`: the read lowers, `group` is interpreted.
+//! - a `group` not followed by `aggregateWindow`: the read lowers, `group` is interpreted;
+//! - after `aggregateWindow`, `derivative` and a `map` scaling `_value` by a literal: see `post`.
 
 mod filter;
+mod post;
 mod tables;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use self::post::Post;
 use self::tables::{Read, SortKey};
 use crate::model::BucketName;
 use crate::query::exec::{self, Limits};
@@ -112,6 +115,8 @@ struct Shape {
     /// `Some(columns)` after `group(columns:)`, `None` without a regroup.
     group: Option<Vec<String>>,
     window: Option<Window>,
+    /// The calls after the window computed with it.
+    post: Option<Post>,
     done: usize,
 }
 
@@ -119,6 +124,7 @@ fn shape(deferred: &[Deferred]) -> Shape {
     let raw = Shape {
         group: None,
         window: None,
+        post: None,
         done: 0,
     };
     let group_cols = |d: &Deferred| -> Option<Vec<String>> {
@@ -139,26 +145,36 @@ fn shape(deferred: &[Deferred]) -> Shape {
         let per_series = !cols.iter().any(|c| c == "_time" || c == "_value");
         (unique && per_series).then_some(cols)
     };
-    match deferred {
-        [w] if w.name == "aggregateWindow" => match window(&w.named) {
+    let windowed = match deferred {
+        [w, ..] if w.name == "aggregateWindow" => match window(&w.named) {
             Some(w) => Shape {
                 group: None,
                 window: Some(w),
+                post: None,
                 done: 1,
             },
             None => raw,
         },
-        [g, w] if g.name == "group" && w.name == "aggregateWindow" => {
+        [g, w, ..] if g.name == "group" && w.name == "aggregateWindow" => {
             match (group_cols(g), window(&w.named)) {
                 (Some(cols), Some(w)) if !w.func.is_selector() => Shape {
                     group: Some(cols),
                     window: Some(w),
+                    post: None,
                     done: 2,
                 },
                 _ => raw,
             }
         }
         _ => raw,
+    };
+    match Post::of(&deferred[windowed.done..]) {
+        Some((post, n)) if windowed.window.is_some() => Shape {
+            post: Some(post),
+            done: windowed.done + n,
+            ..windowed
+        },
+        _ => windowed,
     }
 }
 
@@ -279,7 +295,7 @@ pub fn read(
             };
             out.extend(match &shape.window {
                 None => read.raw(series),
-                Some(w) => read.windowed(series, w, shape.group.as_deref()),
+                Some(w) => read.windowed(series, w, shape.group.as_deref(), shape.post.as_ref())?,
             });
         }
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::Window;
+use super::post::Post;
 use crate::lineproto::FieldType;
 use crate::query::flux::builtins::new_table;
 use crate::query::flux::table::{Col, Table, Type};
@@ -84,13 +85,15 @@ impl Read<'_> {
     }
 
     /// One table per group of `aggregateWindow`: `key_cols` are the group's columns, `None`
-    /// for a read not regrouped (every column but `_time` and `_value` is in the key).
+    /// for a read not regrouped (every column but `_time` and `_value` is in the key); with
+    /// `post`, the calls after it computed too (`None` when the interpreter must run them).
     pub fn windowed(
         &self,
         series: Vec<Series>,
         w: &Window,
         key_cols: Option<&[String]>,
-    ) -> Vec<(SortKey, Table)> {
+        post: Option<&Post>,
+    ) -> Option<Vec<(SortKey, Table)>> {
         let in_key = |c: &str| key_cols.is_none_or(|k| k.iter().any(|x| x == c));
         let (start_keyed, stop_keyed) = (in_key("_start"), in_key("_stop"));
         // Series side by side on rayon's pool (one table each), kept in order.
@@ -118,17 +121,27 @@ impl Read<'_> {
                     key.push(("_stop".to_owned(), Value::Time(self.stop)));
                 }
                 key.sort_by(|a, b| a.0.cmp(&b.0));
-                let rows: Vec<Vec<Value>> = s
-                    .values
+                // Each window's (start, stop, value): `_time` is its stop, clipped to the range.
+                let cells = s.values.into_iter().map(|r| {
+                    let mut r = r.into_iter();
+                    let ws = match r.next() {
+                        Some(Datum::Time(t)) => t,
+                        _ => self.start,
+                    };
+                    let v = r.next().map_or(Value::Null, value);
+                    (ws, ws.saturating_add(w.every).min(self.stop), v)
+                });
+                let (cells, post_type) = match post {
+                    Some(p) => {
+                        let cells = p.apply(cells)?;
+                        let ty = p.value_type(&cells);
+                        (cells, Some(ty))
+                    }
+                    None => (cells.collect::<Vec<_>>(), None),
+                };
+                let rows: Vec<Vec<Value>> = cells
                     .into_iter()
-                    .map(|r| {
-                        let mut r = r.into_iter();
-                        let ws = match r.next() {
-                            Some(Datum::Time(t)) => t,
-                            _ => self.start,
-                        };
-                        let v = r.next().map_or(Value::Null, value);
-                        let stop = ws.saturating_add(w.every).min(self.stop);
+                    .map(|(ws, stop, v)| {
                         let mut row = Vec::with_capacity(4 + named.len());
                         row.push(Value::Time(if start_keyed {
                             self.start
@@ -142,13 +155,14 @@ impl Read<'_> {
                         row
                     })
                     .collect();
-                let value_type =
+                let value_type = post_type.unwrap_or_else(|| {
                     rows.iter()
                         .find_map(|r| Type::of(&r[3]))
                         .unwrap_or(match w.func {
                             Func::Sum | Func::Spread => flux_type(self.field_type),
                             _ => Type::Float,
-                        });
+                        })
+                });
                 let mut cols = vec![
                     col("_start", Type::Time),
                     col("_stop", Type::Time),
@@ -156,10 +170,10 @@ impl Read<'_> {
                     col("_value", value_type),
                 ];
                 cols.extend(named.iter().map(|(k, _)| col(k, Type::Str)));
-                (
+                Some((
                     (self.measurement.to_owned(), tags, self.field.to_owned()),
                     Table { cols, key, rows },
-                )
+                ))
             })
             .collect()
     }

@@ -1,0 +1,140 @@
+//! The series calls after a lowered `aggregateWindow` that run with the read's conversion:
+//! `derivative(unit:, nonNegative:)`, then optionally a `map` of `_value` by a literal
+//! (`{r with _value: r._value * 8.0}`), as Grafana's rate panels end.
+//!
+//! Owns: which of those calls lower (`Post::of`) and their row rules, exactly the
+//! interpreter's (`builtins::series`' derivative, `builtins::map_fast`): a null value is
+//! skipped, the first value gives no row, a fall under `nonNegative` gives a null value, the
+//! map's operator is `ops::binary`'s; `_value` is typed float, or string when a map leaves a
+//! table with rows but no value (`map` types such a column string). Anything else
+//! (`initialZero: true`, `columns`, `timeColumn`, another `map`) stays with the interpreter, as
+//! does a read whose values the interpreter would refuse (`apply` answers `None`).
+//! Does not own: the windows (`tables`), which reads lower (`lower`).
+
+use crate::query::flux::builtins::scale_shape;
+use crate::query::flux::ops;
+use crate::query::flux::table::{Deferred, Type};
+use crate::query::flux::value::Value;
+
+/// `derivative` (and a scaling `map`) after a lowered `aggregateWindow`.
+#[derive(Debug, Clone)]
+pub struct Post {
+    /// ns.
+    unit: i64,
+    non_negative: bool,
+    scale: Option<Scale>,
+}
+
+/// `r._value OP literal` (or `literal OP r._value`).
+#[derive(Debug, Clone)]
+struct Scale {
+    op: &'static str,
+    literal: Value,
+    value_first: bool,
+}
+
+/// A window's (start, stop, value): its row before the post calls.
+pub type Cell = (i64, i64, Value);
+
+impl Post {
+    /// The calls of `deferred` (those after `aggregateWindow`) that lower, and how many; `None`
+    /// when the first does not.
+    pub fn of(deferred: &[Deferred]) -> Option<(Post, usize)> {
+        let (d, rest) = deferred.split_first()?;
+        let mut post = derivative(d)?;
+        let Some(m) = rest.first() else {
+            return Some((post, 1));
+        };
+        match scale(m) {
+            Some(s) => {
+                post.scale = Some(s);
+                Some((post, 2))
+            }
+            None => Some((post, 1)),
+        }
+    }
+
+    /// The rows left of a table's windows, in order, with their new values; `None` for a value
+    /// the interpreter refuses (not a number, an operator error).
+    pub fn apply(&self, cells: impl Iterator<Item = Cell>) -> Option<Vec<Cell>> {
+        let mut out = Vec::new();
+        let mut prev: Option<(i64, f64)> = None;
+        for (start, stop, v) in cells {
+            if v.is_null() {
+                continue;
+            }
+            let cur = v.as_f64()?;
+            let Some((pt, p)) = prev else {
+                prev = Some((stop, cur));
+                continue;
+            };
+            let dt = stop - pt;
+            if dt <= 0 {
+                continue;
+            }
+            let d = if cur < p && self.non_negative {
+                Value::Null
+            } else {
+                Value::Float((cur - p) / (dt as f64 / self.unit as f64))
+            };
+            prev = Some((stop, cur));
+            let d = match &self.scale {
+                None => d,
+                Some(s) if s.value_first => ops::binary(s.op, d, s.literal.clone()).ok()?,
+                Some(s) => ops::binary(s.op, s.literal.clone(), d).ok()?,
+            };
+            out.push((start, stop, d));
+        }
+        Some(out)
+    }
+
+    /// `_value`'s type for a table of these rows.
+    pub fn value_type(&self, rows: &[Cell]) -> Type {
+        if self.scale.is_none() || rows.is_empty() {
+            return Type::Float;
+        }
+        rows.iter()
+            .find_map(|(_, _, v)| Type::of(v))
+            .unwrap_or(Type::Str)
+    }
+}
+
+/// `derivative(unit: <fixed, positive>, nonNegative: <bool>, initialZero: false)`.
+fn derivative(d: &Deferred) -> Option<Post> {
+    if d.name != "derivative" {
+        return None;
+    }
+    let mut post = Post {
+        unit: 1_000_000_000,
+        non_negative: false,
+        scale: None,
+    };
+    for (k, v) in &d.named {
+        match (k.as_str(), v) {
+            ("unit", Value::Duration(0, n)) if *n > 0 => post.unit = *n,
+            ("nonNegative", Value::Bool(b)) => post.non_negative = *b,
+            ("initialZero", Value::Bool(false)) => {}
+            _ => return None,
+        }
+    }
+    Some(post)
+}
+
+/// `map(fn: (r) => ({r with _value: r._value OP literal}))`.
+fn scale(d: &Deferred) -> Option<Scale> {
+    if d.name != "map" {
+        return None;
+    }
+    let [(k, Value::Func(f))] = d.named.as_slice() else {
+        return None;
+    };
+    if k != "fn" {
+        return None;
+    }
+    let (op, literal, value_first) = scale_shape(f)?;
+    Some(Scale {
+        op,
+        literal,
+        value_first,
+    })
+}
