@@ -130,7 +130,7 @@ pub struct Store {
     /// `SHOW RETENTION POLICIES`; replaced on reload.
     pub(super) retention: RwLock<RetentionPolicy>,
     /// Changes whenever the catalog may have lost or gained series of any measurement
-    /// (`catalog_write`: maintenance's resync); tags `series_cache` entries.
+    /// (`resync_catalog`, when maintenance changed files); tags `series_cache` entries.
     pub(super) series_gen: AtomicU64,
     /// Series indexes built by `series_index`, and the per-measurement generations that say
     /// when one went stale.
@@ -249,13 +249,6 @@ impl Store {
         self.catalog.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(super) fn catalog_write(&self) -> std::sync::RwLockWriteGuard<'_, Catalog> {
-        let guard = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
-        // Bumped while held: an index built under the read lock sees the change or is stale.
-        self.series_gen.fetch_add(1, Ordering::AcqRel);
-        guard
-    }
-
     /// The catalog for adding the files of a flush (with `state` held): their series are the
     /// flushing parts' series, which every index built since already holds, so no index goes
     /// stale.
@@ -275,8 +268,8 @@ impl Store {
         let mut cat = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
         let changed = cat.resync(&self.opts.dir);
         // Only a change of the files can change the series: a maintenance pass that changed
-        // nothing (most of them) leaves the cached series indexes current. Bumped while held,
-        // as `catalog_write` does.
+        // nothing (most of them) leaves the cached series indexes current. Bumped while the
+        // write lock is held: an index built under the read lock sees the change or is stale.
         if !matches!(changed, Ok(false)) {
             self.series_gen.fetch_add(1, Ordering::AcqRel);
         }
