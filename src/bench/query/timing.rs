@@ -189,10 +189,15 @@ impl Conn {
     }
 }
 
-/// One warm-up, then `repeat` timed runs of `q`.
+/// One warm-up, then timed runs of `q`: `repeat` of them, and more until they span `MIN_SPAN`
+/// (at most `MAX_RUNS`). A sub-millisecond answer's median is then taken over a second rather
+/// than over a few ms, in which one burst of the host's noise can move it by 2×.
 async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> Timing {
     let mut t = Timing::default();
-    for i in 0..=repeat.max(1) {
+    let mut spent = Duration::ZERO;
+    let mut i = 0;
+    while i <= repeat.max(1) || (spent < MIN_SPAN && i <= MAX_RUNS) {
+        i += 1;
         let req = match target.request(&conn.authority, q) {
             Ok(r) => r,
             Err(e) => {
@@ -202,7 +207,8 @@ async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> 
         };
         let started = Instant::now();
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, conn.send(req)).await;
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        let took = started.elapsed();
+        let elapsed = took.as_secs_f64() * 1000.0;
         let (status, body) = match answer {
             Ok(Ok(x)) => x,
             Ok(Err(e)) => {
@@ -221,11 +227,12 @@ async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> 
                 return t;
             }
         };
-        if i == 0 {
+        if i == 1 {
             t.bytes = body.len();
             t.rows = n;
             continue;
         }
+        spent += took;
         t.runs_ms.push(elapsed);
     }
     let mut sorted = t.runs_ms.clone();
@@ -234,6 +241,10 @@ async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> 
     t.median_ms = sorted.get(sorted.len() / 2).copied();
     t
 }
+
+/// How long the timed runs of a query last at least, and how many they are at most.
+const MIN_SPAN: Duration = Duration::from_secs(1);
+const MAX_RUNS: usize = 5000;
 
 /// How long one answer may take.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
