@@ -50,6 +50,7 @@ pub mod parquet_file;
 pub mod read;
 pub mod runtime;
 pub mod scan;
+mod series_cache;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

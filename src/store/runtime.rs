@@ -4,7 +4,8 @@
 //! the batch being flushed, the catalog, the bucket field types, the applied WAL sequence), its
 //! start-up (load the catalog, replay the WAL from the store's cursor, rebuild the field types)
 //! and the `ReadStore` implementation over files + buffers. The consumer thread that fills and
-//! flushes is in `consumer`.
+//! flushes is in `consumer`; a scan's snapshot of files and buffers is `scan`'s
+//! (`Store::scan_with_stats`), the cached series indexes `series_cache`'s.
 //!
 //! Consistency: one lock (`state`) guards the buffers; the catalog has its own, always taken
 //! after `state` when both are needed. A flush's files enter the catalog and its batch leaves
@@ -31,7 +32,7 @@ use super::consumer::Flushing;
 use super::maintain::RetentionPolicy;
 use super::parquet_file::WriteOptions;
 use super::read::{MeasurementSchema, ReadStore, ScanRequest, SeriesIndex, SeriesKey};
-use super::scan::{ScanStats, output_schema, scan_sources};
+use super::series_cache::SeriesCache;
 use super::types::FieldTypes;
 use crate::lineproto::{self, FieldType, ParseOptions};
 use crate::model::{BucketName, Record, TenantId, WalSeq};
@@ -135,46 +136,6 @@ pub struct Store {
     /// Series indexes built by `series_index`, and the per-measurement generations that say
     /// when one went stale.
     pub(super) series_cache: Mutex<SeriesCache>,
-}
-
-/// The cached series indexes. An index is current while neither `series_gen` nor its
-/// measurement's generation changed since it was built. A measurement's generation changes
-/// when a buffer interns a series its current index lacks (a series already indexed, which
-/// each new buffer interns again after a flush, changes nothing); a flush moves series from
-/// the buffers to files, which changes no index.
-#[derive(Debug, Default)]
-pub(super) struct SeriesCache {
-    indexes: HashMap<(BucketKey, String), CachedIndex>,
-    gens: HashMap<(BucketKey, String), u64>,
-}
-
-/// A series index and the (`series_gen`, measurement generation) it was built at.
-pub(super) type CachedIndex = ((u64, u64), Arc<SeriesIndex>);
-
-impl SeriesCache {
-    fn gen_of(&self, key: &(BucketKey, String)) -> u64 {
-        self.gens.get(key).copied().unwrap_or(0)
-    }
-
-    fn current(&self, key: &(BucketKey, String), global: u64) -> Option<&Arc<SeriesIndex>> {
-        self.indexes
-            .get(key)
-            .filter(|(at, _)| *at == (global, self.gen_of(key)))
-            .map(|(_, index)| index)
-    }
-
-    /// A buffer of `key` interned `series`: stales `key`'s index unless it holds it.
-    fn interned(&mut self, key: (BucketKey, String), series: &[(String, String)], global: u64) {
-        let known = self.current(&key, global).is_some_and(|index| {
-            index
-                .series()
-                .binary_search_by(|s| s.as_slice().cmp(series))
-                .is_ok()
-        });
-        if !known {
-            *self.gens.entry(key).or_default() += 1;
-        }
-    }
 }
 
 impl Store {
@@ -433,7 +394,7 @@ impl Store {
     }
 
     /// The schema over files, the batch being flushed and the active buffer.
-    fn schema_of(
+    pub(super) fn schema_of(
         &self,
         st: &State,
         cat: &Catalog,
@@ -477,102 +438,6 @@ impl Store {
             fields: fields.into_iter().collect(),
         })
     }
-
-    /// [`ReadStore::scan`] with what it did.
-    pub fn scan_with_stats(
-        &self,
-        req: &ScanRequest<'_>,
-    ) -> Result<(RecordBatch, ScanStats), StoreError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.scan_once(req) {
-                // A file compacted or dropped between the snapshot and its open: look again.
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 => {}
-                other => return other,
-            }
-        }
-    }
-
-    fn scan_once(&self, req: &ScanRequest<'_>) -> Result<(RecordBatch, ScanStats), StoreError> {
-        let key = (req.tenant.clone(), req.bucket.clone());
-        // No file this scan picks is deleted before it is read.
-        let _files = self.files.read().unwrap_or_else(PoisonError::into_inner);
-        let (schema, files, buffers) = {
-            let st = self.lock();
-            let cat = self.catalog_read();
-            let Some(schema) = self.schema_of(&st, &cat, &key, req.measurement) else {
-                return Ok((
-                    RecordBatch::new_empty(output_schema(&MeasurementSchema::default(), Some(&[]))),
-                    ScanStats::default(),
-                ));
-            };
-            let files = cat
-                .measurement(req.tenant, req.bucket, req.measurement)
-                .map(|e| e.files_between(req.min_time, req.max_time))
-                .unwrap_or_default();
-            let mut buffers = Vec::new();
-            let flushing = st.flushing.clone();
-            if let Some(buf) = st
-                .active
-                .get(&key)
-                .and_then(|b| b.get(req.measurement.as_bytes()))
-                .filter(|b| !b.is_empty())
-            {
-                let overlaps = buf
-                    .time_range()
-                    .is_some_and(|(lo, hi)| hi >= req.min_time && lo <= req.max_time);
-                if overlaps {
-                    // Only the rows of the range, of the series the hints allow, of the
-                    // fields asked for.
-                    let hint = |tags: &[(String, String)]| {
-                        series_may_match(tags, req.tag_equals)
-                            && req.series_filter.is_none_or(|f| (f.0)(tags))
-                    };
-                    let keep: Option<&super::batch::SeriesFilter<'_>> =
-                        (!req.tag_equals.is_empty() || req.series_filter.is_some())
-                            .then_some(&hint);
-                    buffers.push((
-                        buf.select(req.min_time, req.max_time, keep, req.fields)?,
-                        true,
-                    ));
-                }
-            }
-            (schema, files, (flushing, buffers))
-        };
-        // The generation being flushed is older than the active buffer: it merges first.
-        let (flushing, active) = buffers;
-        let mut buffers = Vec::with_capacity(2);
-        if let Some(p) = flushing
-            .as_ref()
-            .and_then(|f| f.parts.get(&(key.clone(), req.measurement.to_owned())))
-        {
-            buffers.push((p.batch()?, false));
-        }
-        buffers.extend(active);
-        let out = output_schema(&schema, req.fields);
-        let mut stats = ScanStats::default();
-        let batch = scan_sources(req, &out, &files, &buffers, &mut stats)?;
-        let c = &self.counters;
-        c.scans.fetch_add(1, Ordering::Relaxed);
-        c.row_groups_read
-            .fetch_add(stats.row_groups_read as u64, Ordering::Relaxed);
-        c.row_groups_skipped
-            .fetch_add(stats.row_groups_skipped as u64, Ordering::Relaxed);
-        Ok((batch, stats))
-    }
-}
-
-/// Whether a series (tags sorted by key) holds, for every hinted key, one of its values (a
-/// missing tag counts as `""`): `ScanRequest::tag_equals`.
-pub(super) fn series_may_match(tags: &[(String, String)], hint: &[(String, Vec<String>)]) -> bool {
-    hint.iter().all(|(key, values)| {
-        let v = tags
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .map_or("", |i| tags[i].1.as_str());
-        values.iter().any(|w| w == v)
-    })
 }
 
 /// Tag keys and field types of one buffer.
@@ -657,16 +522,7 @@ impl ReadStore for Store {
     }
 
     fn series_indexes_current(&self, tenant: &TenantId) -> bool {
-        let global = self.series_gen.load(Ordering::Acquire);
-        let cache = self
-            .series_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache
-            .indexes
-            .keys()
-            .filter(|((t, _), _)| t == tenant)
-            .all(|k| cache.current(k, global).is_some())
+        self.indexes_current(tenant)
     }
 
     fn series_index(
@@ -675,56 +531,7 @@ impl ReadStore for Store {
         bucket: &BucketName,
         measurement: &str,
     ) -> Arc<SeriesIndex> {
-        let key = (tenant.clone(), bucket.clone());
-        let cache_key = (key.clone(), measurement.to_owned());
-        {
-            let cache = self
-                .series_cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(index) = cache.current(&cache_key, self.series_gen.load(Ordering::Acquire))
-            {
-                return index.clone();
-            }
-        }
-        let (built_at, all) = {
-            let st = self.lock();
-            let cat = self.catalog_read();
-            // Read under both locks (a buffer interns under `st`, the catalog changes under its
-            // write lock): whatever changes the series after this changes a generation again.
-            let built_at = (
-                self.series_gen.load(Ordering::Acquire),
-                self.series_cache
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .gen_of(&cache_key),
-            );
-            let mut all: Vec<SeriesKey> = Vec::new();
-            if let Some(e) = cat
-                .measurement(tenant, bucket, measurement)
-                .filter(|e| e.file_count() > 0)
-            {
-                all.extend(e.series.iter().cloned());
-            }
-            if let Some(p) = st.flushing.as_ref().and_then(|f| f.parts.get(&cache_key)) {
-                all.extend(p.series.iter().cloned());
-            }
-            if let Some(buf) = st
-                .active
-                .get(&key)
-                .and_then(|b| b.get(measurement.as_bytes()))
-            {
-                all.extend(buf.series().map(<[(String, String)]>::to_vec));
-            }
-            (built_at, all)
-        };
-        let index = Arc::new(SeriesIndex::new(all));
-        self.series_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .indexes
-            .insert(cache_key, (built_at, index.clone()));
-        index
+        self.index_of(tenant, bucket, measurement)
     }
 
     fn scan(&self, request: &ScanRequest<'_>) -> Result<RecordBatch, StoreError> {

@@ -7,11 +7,14 @@
 //! (files by day then `last`, then the buffers, oldest first), merged k-way by series then
 //! time, one row per (series, time), last write wins field by field; rows of series the
 //! `tag_equals` hint excludes or the `series_filter` rejects dropped before the merge (the
-//! masks: `mask`); the `max_bytes` bound. Reading the files: `files`.
+//! masks: `mask`); the `max_bytes` bound; a scan's snapshot of the store's files and buffers
+//! (`Store::scan_with_stats`, retried when a file it picked was compacted away). Reading the
+//! files: `files`.
 //! Does not own: which files and buffers exist (`catalog`, `Store`), the answer's contract
 //! (`read`).
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, new_null_array};
 use arrow::compute::{and, cast, concat_batches, filter_record_batch, is_not_null, or};
@@ -30,6 +33,7 @@ use super::StoreError;
 use super::batch::{ROLE, ROLE_FIELD, ROLE_KEY, ROLE_TAG, ROLE_TIME, TIME_COLUMN, tag_column_name};
 use super::catalog::FileMeta;
 use super::read::{MeasurementSchema, ScanRequest};
+use super::runtime::Store;
 use crate::lineproto::FieldType;
 
 /// What a scan did (for metrics and tests).
@@ -246,4 +250,102 @@ fn drop_empty_rows(batch: &RecordBatch) -> Result<RecordBatch, StoreError> {
         return Ok(batch.clone());
     }
     Ok(filter_record_batch(batch, &mask)?)
+}
+
+impl Store {
+    /// [`ReadStore::scan`] with what it did.
+    pub fn scan_with_stats(
+        &self,
+        req: &ScanRequest<'_>,
+    ) -> Result<(RecordBatch, ScanStats), StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.scan_once(req) {
+                // A file compacted or dropped between the snapshot and its open: look again.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 4 => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn scan_once(&self, req: &ScanRequest<'_>) -> Result<(RecordBatch, ScanStats), StoreError> {
+        let key = (req.tenant.clone(), req.bucket.clone());
+        // No file this scan picks is deleted before it is read.
+        let _files = self.files.read().unwrap_or_else(PoisonError::into_inner);
+        let (schema, files, buffers) = {
+            let st = self.lock();
+            let cat = self.catalog_read();
+            let Some(schema) = self.schema_of(&st, &cat, &key, req.measurement) else {
+                return Ok((
+                    RecordBatch::new_empty(output_schema(&MeasurementSchema::default(), Some(&[]))),
+                    ScanStats::default(),
+                ));
+            };
+            let files = cat
+                .measurement(req.tenant, req.bucket, req.measurement)
+                .map(|e| e.files_between(req.min_time, req.max_time))
+                .unwrap_or_default();
+            let mut buffers = Vec::new();
+            let flushing = st.flushing.clone();
+            if let Some(buf) = st
+                .active
+                .get(&key)
+                .and_then(|b| b.get(req.measurement.as_bytes()))
+                .filter(|b| !b.is_empty())
+            {
+                let overlaps = buf
+                    .time_range()
+                    .is_some_and(|(lo, hi)| hi >= req.min_time && lo <= req.max_time);
+                if overlaps {
+                    // Only the rows of the range, of the series the hints allow, of the
+                    // fields asked for.
+                    let hint = |tags: &[(String, String)]| {
+                        series_may_match(tags, req.tag_equals)
+                            && req.series_filter.is_none_or(|f| (f.0)(tags))
+                    };
+                    let keep: Option<&super::batch::SeriesFilter<'_>> =
+                        (!req.tag_equals.is_empty() || req.series_filter.is_some())
+                            .then_some(&hint);
+                    buffers.push((
+                        buf.select(req.min_time, req.max_time, keep, req.fields)?,
+                        true,
+                    ));
+                }
+            }
+            (schema, files, (flushing, buffers))
+        };
+        // The generation being flushed is older than the active buffer: it merges first.
+        let (flushing, active) = buffers;
+        let mut buffers = Vec::with_capacity(2);
+        if let Some(p) = flushing
+            .as_ref()
+            .and_then(|f| f.parts.get(&(key.clone(), req.measurement.to_owned())))
+        {
+            buffers.push((p.batch()?, false));
+        }
+        buffers.extend(active);
+        let out = output_schema(&schema, req.fields);
+        let mut stats = ScanStats::default();
+        let batch = scan_sources(req, &out, &files, &buffers, &mut stats)?;
+        let c = &self.counters;
+        c.scans.fetch_add(1, Ordering::Relaxed);
+        c.row_groups_read
+            .fetch_add(stats.row_groups_read as u64, Ordering::Relaxed);
+        c.row_groups_skipped
+            .fetch_add(stats.row_groups_skipped as u64, Ordering::Relaxed);
+        Ok((batch, stats))
+    }
+}
+
+/// Whether a series (tags sorted by key) holds, for every hinted key, one of its values (a
+/// missing tag counts as `""`): `ScanRequest::tag_equals`.
+pub(super) fn series_may_match(tags: &[(String, String)], hint: &[(String, Vec<String>)]) -> bool {
+    hint.iter().all(|(key, values)| {
+        let v = tags
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .map_or("", |i| tags[i].1.as_str());
+        values.iter().any(|w| w == v)
+    })
 }

@@ -135,7 +135,7 @@ proptest! {
         let hi = lo + len;
         let hint = vec![("a".to_owned(), vec!["v0".to_owned(), String::new()])];
         let keep = |tags: &[(String, String)]| {
-            crate::store::runtime::series_may_match(tags, &hint)
+            crate::store::scan::series_may_match(tags, &hint)
         };
         // One buffer, a range and a hint.
         let sel = buffer(&points).select(lo, hi, Some(&keep), None).unwrap();
