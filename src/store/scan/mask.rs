@@ -137,8 +137,12 @@ pub fn tag_key_changes(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec
         let k = keys.values();
         match keys.nulls() {
             None => {
-                for r in 1..rows {
-                    changed[r] |= k[r] != k[r - 1];
+                // Pairs of neighbours over slices: no bounds checks, so the loop is vectorised.
+                let n = rows.min(k.len());
+                if n > 1 {
+                    for ((c, a), b) in changed[1..n].iter_mut().zip(&k[1..n]).zip(&k[..n - 1]) {
+                        *c |= a != b;
+                    }
                 }
             }
             Some(n) => {
