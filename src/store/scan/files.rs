@@ -29,14 +29,10 @@ fn row_group_wanted(
     tag_idx: &[(usize, String)],
     req: &ScanRequest<'_>,
 ) -> bool {
-    if let Some(ti) = time_idx {
-        if let Some(Statistics::Int64(s)) = rg.column(ti).statistics() {
-            if let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt()) {
-                if *hi < req.min_time || *lo > req.max_time {
-                    return false;
-                }
-            }
-        }
+    if let Some((lo, hi)) = time_bounds(rg, time_idx)
+        && (hi < req.min_time || lo > req.max_time)
+    {
+        return false;
     }
     for (key, values) in req.tag_equals {
         let Some((ci, _)) = tag_idx.iter().find(|(_, k)| k == key) else {
@@ -63,15 +59,19 @@ fn row_group_wanted(
     true
 }
 
+/// The (min, max) time of a row group's rows, by its statistics.
+fn time_bounds(rg: &RowGroupMetaData, time_idx: Option<usize>) -> Option<(i64, i64)> {
+    match rg.column(time_idx?).statistics() {
+        Some(Statistics::Int64(s)) => Some((*s.min_opt()?, *s.max_opt()?)),
+        _ => None,
+    }
+}
+
 /// Whether every row of a row group is inside the request's time range, by its statistics.
 fn within(rg: &RowGroupMetaData, time_idx: Option<usize>, req: &ScanRequest<'_>) -> bool {
-    let Some(ti) = time_idx else { return true };
-    match rg.column(ti).statistics() {
-        Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-            (Some(lo), Some(hi)) => *lo >= req.min_time && *hi <= req.max_time,
-            _ => false,
-        },
-        _ => false,
+    match time_bounds(rg, time_idx) {
+        Some((lo, hi)) => lo >= req.min_time && hi <= req.max_time,
+        None => time_idx.is_none(),
     }
 }
 

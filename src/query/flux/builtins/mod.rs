@@ -27,6 +27,7 @@ use super::value::{Function, Record, Value};
 
 pub use map_fast::shape as scale_shape;
 pub use rows::new_table;
+pub use series::derivative_step;
 pub use source::materialize;
 
 /// Universe functions of the subset.

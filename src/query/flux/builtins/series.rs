@@ -46,18 +46,7 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                         let (Some(p), Some(v)) = (prev.as_f64(), cur.as_f64()) else {
                             return Err("derivative needs numeric values".to_owned());
                         };
-                        if dt <= 0 {
-                            return Ok(None);
-                        }
-                        let d = if v < p && non_neg {
-                            if !initial_zero {
-                                return Ok(Some(Value::Null));
-                            }
-                            v
-                        } else {
-                            v - p
-                        };
-                        Ok(Some(Value::Float(d / (dt as f64 / unit as f64))))
+                        Ok(derivative_step(dt, p, v, unit, non_neg, initial_zero))
                     })
                 })
                 .collect();
@@ -221,6 +210,31 @@ pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
             Ok(stream(out))
         }
     }
+}
+
+/// `derivative`'s value for `cur` after `prev`, `dt` ns apart, per `unit` ns: `None` drops the
+/// row (no time passed), a fall under `non_negative` is null (or, with `initial_zero`, counted
+/// from zero). Shared with the lowered derivative (`lower::post`).
+pub fn derivative_step(
+    dt: i64,
+    prev: f64,
+    cur: f64,
+    unit: i64,
+    non_negative: bool,
+    initial_zero: bool,
+) -> Option<Value> {
+    if dt <= 0 {
+        return None;
+    }
+    let d = if cur < prev && non_negative {
+        if !initial_zero {
+            return Some(Value::Null);
+        }
+        cur
+    } else {
+        cur - prev
+    };
+    Some(Value::Float(d / (dt as f64 / unit as f64)))
 }
 
 type PairFn<'a> = dyn Fn(i64, &Value, &Value) -> Result<Option<Value>, String> + 'a;

@@ -11,7 +11,7 @@
 //! does a read whose values the interpreter would refuse (`apply` answers `None`).
 //! Does not own: the windows (`tables`), which reads lower (`lower`).
 
-use crate::query::flux::builtins::scale_shape;
+use crate::query::flux::builtins::{derivative_step, scale_shape};
 use crate::query::flux::ops;
 use crate::query::flux::table::{Deferred, Type};
 use crate::query::flux::value::Value;
@@ -68,14 +68,9 @@ impl Post {
                 prev = Some((stop, cur));
                 continue;
             };
-            let dt = stop - pt;
-            if dt <= 0 {
+            let Some(d) = derivative_step(stop - pt, p, cur, self.unit, self.non_negative, false)
+            else {
                 continue;
-            }
-            let d = if cur < p && self.non_negative {
-                Value::Null
-            } else {
-                Value::Float((cur - p) / (dt as f64 / self.unit as f64))
             };
             prev = Some((stop, cur));
             let d = match &self.scale {
