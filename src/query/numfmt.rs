@@ -134,7 +134,23 @@ pub fn push_int(out: &mut String, i: impl itoa::Integer) {
 /// shortest round-trip digits, never an exponent.
 pub fn push_plain_float(out: &mut String, f: f64) {
     debug_assert!(f.is_finite());
-    Shortest::of(f, &mut ryu::Buffer::new()).push_plain(out);
+    let mut buf = ryu::Buffer::new();
+    if !push_ryu_plain(out, f, &mut buf) {
+        Shortest::of(f, &mut buf).push_plain(out);
+    }
+}
+
+/// `ryu`'s text of `f` when it has no exponent (`1e-5 <= |f| < 1e16`, and zero), less the
+/// `.0` it puts on an integral value: then it is already Go's plain layout, the same
+/// shortest digits (both round a tie half to even) with the point in place. Returns whether
+/// it wrote.
+fn push_ryu_plain(out: &mut String, f: f64, buf: &mut ryu::Buffer) -> bool {
+    let s = buf.format_finite(f);
+    if s.as_bytes().contains(&b'e') {
+        return false;
+    }
+    out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    true
 }
 
 /// A float as Go's `encoding/json` writes it (InfluxQL's JSON): shortest round-trip digits, no
@@ -146,7 +162,11 @@ pub fn push_json_float(out: &mut String, f: f64) {
         return;
     }
     let abs = f.abs();
-    let s = Shortest::of(f, &mut ryu::Buffer::new());
+    let mut buf = ryu::Buffer::new();
+    if (abs == 0.0 || (1e-6..1e21).contains(&abs)) && push_ryu_plain(out, f, &mut buf) {
+        return;
+    }
+    let s = Shortest::of(f, &mut buf);
     if abs == 0.0 || (1e-6..1e21).contains(&abs) {
         s.push_plain(out);
     } else {
@@ -245,6 +265,22 @@ mod tests {
             same_layout(f, &json(f), &json_by_fmt(f))?;
             if f.is_finite() {
                 same_layout(f, &plain(f), &format!("{f}"))?;
+            }
+        }
+
+        /// `ryu`'s own text, where it is taken, is what the digit-by-digit layout writes.
+        #[test]
+        fn ryu_plain_text_is_the_go_layout(bits in any::<u64>(), m in -1_000_000_000i64..1_000_000_000, e in -8i32..18) {
+            for f in [f64::from_bits(bits), m as f64 * 10f64.powi(e)] {
+                if !f.is_finite() {
+                    continue;
+                }
+                let mut fast = String::new();
+                if push_ryu_plain(&mut fast, f, &mut ryu::Buffer::new()) {
+                    let mut slow = String::new();
+                    Shortest::of(f, &mut ryu::Buffer::new()).push_plain(&mut slow);
+                    prop_assert_eq!(fast, slow);
+                }
             }
         }
 

@@ -176,16 +176,28 @@ pub fn run(
                     vec![Datum::String(key.clone()), Datum::String(v)]
                 };
                 let values: Vec<Vec<Datum>> = match &cond {
-                    // Without WHERE: straight from the index of values per key (sorted).
-                    None => index
-                        .tag_values()
-                        .iter()
-                        .filter(|(k, _)| keys.matches(k))
-                        .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v)))
-                        .skip(skip)
-                        .take(take)
-                        .map(|(k, v)| row(k, v.clone()))
-                        .collect(),
+                    // Without WHERE: straight from the index of values per key (sorted), a
+                    // key's page as one slice.
+                    None => {
+                        let (mut skip, mut take) = (skip, take);
+                        let mut rows = Vec::new();
+                        for (k, vs) in index.tag_values().iter().filter(|(k, _)| keys.matches(k)) {
+                            if take == 0 {
+                                break;
+                            }
+                            let from = skip.min(vs.len());
+                            let page = &vs[from..from.saturating_add(take).min(vs.len())];
+                            skip -= from;
+                            take -= page.len();
+                            let key = Datum::String(Arc::from(k.as_str()));
+                            rows.reserve(page.len());
+                            rows.extend(
+                                page.iter()
+                                    .map(|v| vec![key.clone(), Datum::String(v.clone())]),
+                            );
+                        }
+                        rows
+                    }
                     Some(c) => {
                         let mut pairs: Vec<(&str, &str)> = index
                             .series()

@@ -332,6 +332,29 @@ fn show_tag_values_pages_across_keys() {
     assert_eq!(show(&format!("{all} OFFSET 5"), "db1").unwrap(), vec![]);
 }
 
+/// Every page of the values of several keys is the same slice of the whole list.
+#[test]
+fn show_tag_values_every_page_is_a_slice_of_the_list() {
+    let all = "SHOW TAG VALUES FROM cpu WITH KEY IN (\"cpu\", \"host\")";
+    let whole = table(&show(all, "db1").unwrap()).remove(0).1;
+    for offset in 0..=whole.len() + 1 {
+        for limit in 0..=whole.len() + 1 {
+            let q = format!("{all} LIMIT {limit} OFFSET {offset}");
+            let end = if limit == 0 {
+                whole.len()
+            } else {
+                (offset + limit).min(whole.len())
+            };
+            let want = whole
+                .get(offset.min(whole.len())..end.max(offset.min(whole.len())))
+                .unwrap_or(&[]);
+            let got = table(&show(&q, "db1").unwrap());
+            let got = got.first().map(|(_, r)| r.as_slice()).unwrap_or(&[]);
+            assert_eq!(got, want, "{q}");
+        }
+    }
+}
+
 #[test]
 fn absent_and_foreign_databases_answer_alike() {
     for q in [
