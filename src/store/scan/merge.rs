@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use arrow::array::{
-    Array, AsArray, DictionaryArray, MutableArrayData, RecordBatch, StringArray, make_array,
+    Array, ArrayRef, AsArray, DictionaryArray, MutableArrayData, RecordBatch, StringArray,
+    make_array,
 };
 use arrow::datatypes::{Int32Type, SchemaRef, TimestampNanosecondType};
+use rayon::prelude::*;
 
 use super::mask::tag_key_changes;
 use super::role_of;
@@ -22,6 +24,9 @@ use super::runs::merge_runs;
 use crate::store::StoreError;
 use crate::store::batch::ROLE_FIELD;
 use crate::store::catalog::roles;
+
+/// Rows from which a merge builds its columns in parallel.
+const PARALLEL_ROWS: usize = 262_144;
 
 /// One stretch of the answer.
 enum Item {
@@ -115,10 +120,9 @@ pub(in crate::store) fn merge(
         })
         .sum();
     let dups = items.iter().any(|i| matches!(i, Item::Dup(_)));
-    let mut cols = Vec::with_capacity(out.fields().len());
-    for (i, f) in out.fields().iter().enumerate() {
+    let column = |i: usize| -> Result<ArrayRef, StoreError> {
         let arrays: Vec<_> = pieces.iter().map(|p| p.column(i).to_data()).collect();
-        let field = role_of(f).0 == Some(ROLE_FIELD);
+        let field = role_of(&out.fields()[i]).0 == Some(ROLE_FIELD);
         // Validity is copied bit by bit: only when a piece has nulls, or a field of a row
         // written twice may have none.
         let nulls = arrays.iter().any(|a| a.null_count() > 0) || (field && dups);
@@ -142,8 +146,18 @@ pub(in crate::store) fn merge(
                 }
             }
         }
-        cols.push(make_array(m.freeze()));
-    }
+        Ok(make_array(m.freeze()))
+    };
+    // Columns are built side by side on rayon's pool when there are enough rows to pay for it.
+    let n = out.fields().len();
+    let cols: Vec<ArrayRef> = if rows >= PARALLEL_ROWS {
+        (0..n)
+            .into_par_iter()
+            .map(column)
+            .collect::<Result<_, _>>()?
+    } else {
+        (0..n).map(column).collect::<Result<_, _>>()?
+    };
     Ok(RecordBatch::try_new(out.clone(), cols)?)
 }
 
