@@ -14,6 +14,8 @@ pub mod numfmt;
 pub mod passthrough;
 pub mod plan;
 pub mod result;
+pub mod rows;
 
 pub use exec::QueryError;
 pub use result::{Datum, QueryContext, Series};
+pub use rows::Rows;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::rows::Rows;
 use crate::model::{BucketName, TenantId};
 
 /// One value in a result row.
@@ -29,7 +30,8 @@ pub struct Series {
     /// Group-by tags, sorted by key; empty when the statement has no tag grouping.
     pub tags: Vec<(String, String)>,
     pub columns: Vec<String>,
-    pub values: Vec<Vec<Datum>>,
+    /// Rows of `columns.len()` cells.
+    pub values: Rows,
     /// Set when the series was cut short (chunked answers).
     pub partial: bool,
 }

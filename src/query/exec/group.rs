@@ -7,6 +7,7 @@ use super::scan::{FieldCol, Measured, Resolved, SeriesRun};
 use super::stream::{FillSpec, Reducing, SPoint, Windows, fill, integral, transform, windowed};
 use super::value::{arith, nan_to_null};
 use super::{Limits, QueryError};
+use crate::query::Rows;
 use crate::query::plan::{Call, Dialect, Expr, Fill, Func, MIN_TIME, SelectPlan};
 use crate::query::result::Datum;
 
@@ -101,26 +102,28 @@ impl Group<'_> {
     }
 
     /// One row per point that holds at least one selected field.
-    pub(super) fn raw_rows(&self) -> Vec<Vec<Datum>> {
+    pub(super) fn raw_rows(&self) -> Rows {
         let cols = self.selected_columns();
         let raw_fill = match self.plan.fill {
             Fill::Number(f) => Some(f),
             Fill::Integer(i) => Some(i as f64),
             _ => None,
         };
-        let mut rows: Vec<Vec<Datum>> = Vec::new();
+        let mut rows = Rows::new(self.plan.fields.len() + 1);
         let mut emit = |r: u32| {
             let ri = r as usize;
             if !cols.iter().any(|c| c.is_valid(ri)) {
                 return;
             }
             let s = self.series_of(r);
-            let mut row = Vec::with_capacity(self.plan.fields.len() + 1);
-            row.push(Datum::Time(self.m.times[ri]));
-            for f in &self.plan.fields {
-                row.push(self.shown(self.m.eval_filled(&f.expr, s, ri, raw_fill)));
-            }
-            rows.push(row);
+            rows.push(
+                std::iter::once(Datum::Time(self.m.times[ri])).chain(
+                    self.plan
+                        .fields
+                        .iter()
+                        .map(|f| self.shown(self.m.eval_filled(&f.expr, s, ri, raw_fill))),
+                ),
+            );
         };
         if self.plan.ascending {
             self.rows.iter().copied().for_each(&mut emit);
@@ -260,7 +263,7 @@ impl Group<'_> {
         &self,
         calls: &[&Call],
         slots: &[(usize, usize)],
-    ) -> Result<Vec<Vec<Datum>>, QueryError> {
+    ) -> Result<Rows, QueryError> {
         let plan = self.plan;
         let streams = calls
             .iter()
@@ -268,7 +271,8 @@ impl Group<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut heads = vec![0usize; streams.len()];
         let mut last: Vec<Datum> = vec![Datum::Null; streams.len()];
-        let mut rows = Vec::new();
+        let mut rows = Rows::new(plan.fields.len() + 1);
+        let mut n = 0usize;
         let mut vals: Vec<Datum> = Vec::with_capacity(streams.len());
         loop {
             let mut t: Option<i64> = None;
@@ -310,13 +314,15 @@ impl Group<'_> {
                 }
             }
             let aux = aux_row.map(|r| (self.series_of(r), r as usize));
-            let mut row = Vec::with_capacity(plan.fields.len() + 1);
-            row.push(Datum::Time(t));
-            for f in &plan.fields {
-                row.push(self.shown(self.eval(&f.expr, slots, &vals, aux)));
-            }
-            rows.push(row);
-            if rows.len() > self.limits.max_rows {
+            rows.push(
+                std::iter::once(Datum::Time(t)).chain(
+                    plan.fields
+                        .iter()
+                        .map(|f| self.shown(self.eval(&f.expr, slots, &vals, aux))),
+                ),
+            );
+            n += 1;
+            if n > self.limits.max_rows {
                 return Err(QueryError::TooManyRows {
                     limit: self.limits.max_rows,
                 });

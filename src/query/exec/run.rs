@@ -10,13 +10,14 @@ use super::stream::Windows;
 use super::{Limits, QueryError, Stats};
 use crate::lineproto::FieldType;
 use crate::model::TenantId;
+use crate::query::Rows;
 use crate::query::plan::{Call, Dialect, Expr, Func, MIN_TIME, SelectPlan, VarKind};
-use crate::query::result::{Datum, Series};
+use crate::query::result::Series;
 use crate::store::{ReadStore, ScanRequest, SeriesPredicate};
 use rayon::prelude::*;
 
 /// One group's rows, and the points it read (for `Stats`).
-type GroupAnswer = (Vec<Vec<Datum>>, usize);
+type GroupAnswer = (Rows, usize);
 
 pub fn execute(
     plan: &SelectPlan,
@@ -172,20 +173,19 @@ pub fn execute(
                     rank: rank.as_deref().filter(|_| series.len() > 1),
                 };
                 let points = if count_points { g.points_in_range() } else { 0 };
-                let values = if uniq.is_empty() {
+                let mut values = if uniq.is_empty() {
                     g.raw_rows()
                 } else {
                     g.aggregate_rows(&uniq, &slots)?
                 };
-                let values = values
-                    .into_iter()
-                    .skip(plan.offset)
-                    .take(if plan.limit == 0 {
+                values.page(
+                    plan.offset,
+                    if plan.limit == 0 {
                         usize::MAX
                     } else {
                         plan.limit
-                    })
-                    .collect();
+                    },
+                );
                 Ok((values, points))
             })
             .collect();

@@ -317,11 +317,13 @@ pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usi
                 continue;
             }
             let n = s.values.len().div_ceil(chunk_size);
-            for (i, rows) in s.values.chunks(chunk_size).enumerate() {
+            for i in 0..n {
                 pieces.push(Series {
-                    values: rows.to_vec(),
+                    name: s.name.clone(),
+                    tags: s.tags.clone(),
+                    columns: s.columns.clone(),
+                    values: s.values.slice(i * chunk_size, (i + 1) * chunk_size),
                     partial: i + 1 < n,
-                    ..s.clone()
                 });
             }
         }
@@ -349,16 +351,20 @@ pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::Rows;
 
     fn cpu() -> Series {
         Series {
             name: "cpu".into(),
             tags: vec![("host".into(), "web01".into())],
             columns: vec!["time".into(), "mean".into()],
-            values: vec![
-                vec![Datum::Time(1_717_236_000_000_000_000), Datum::Float(97.53)],
-                vec![Datum::Time(1_717_236_010_000_000_000), Datum::Null],
-            ],
+            values: Rows::from_vecs(
+                2,
+                vec![
+                    vec![Datum::Time(1_717_236_000_000_000_000), Datum::Float(97.53)],
+                    vec![Datum::Time(1_717_236_010_000_000_000), Datum::Null],
+                ],
+            ),
             partial: false,
         }
     }
@@ -398,9 +404,12 @@ mod tests {
                 name: "interface".into(),
                 tags: vec![("ifName".into(), format!("Gi0/{k}"))],
                 columns: vec!["time".into(), "v".into()],
-                values: (0..PARALLEL_ROWS as i64)
-                    .map(|i| vec![Datum::Time(i * 1_000_000), Datum::Float(i as f64 / 3.0)])
-                    .collect(),
+                values: Rows::from_vecs(
+                    2,
+                    (0..PARALLEL_ROWS as i64)
+                        .map(|i| vec![Datum::Time(i * 1_000_000), Datum::Float(i as f64 / 3.0)])
+                        .collect(),
+                ),
                 partial: false,
             })
             .collect();

@@ -19,7 +19,7 @@ use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
 use crate::model::BucketName;
-use crate::query::{Datum, QueryContext, Series};
+use crate::query::{Datum, QueryContext, Rows, Series};
 use crate::store::{ReadStore, SeriesKey};
 
 /// Why a SHOW statement has no answer; messages are InfluxDB's statement errors.
@@ -173,14 +173,14 @@ pub fn run(
                     if *key != *k {
                         key = Arc::from(k);
                     }
-                    vec![Datum::String(key.clone()), Datum::String(v)]
+                    [Datum::String(key.clone()), Datum::String(v)]
                 };
-                let values: Vec<Vec<Datum>> = match &cond {
+                let mut values = Rows::new(2);
+                match &cond {
                     // Without WHERE: straight from the index of values per key (sorted), a
                     // key's page as one slice.
                     None => {
                         let (mut skip, mut take) = (skip, take);
-                        let mut rows = Vec::new();
                         for (k, vs) in index.tag_values().iter().filter(|(k, _)| keys.matches(k)) {
                             if take == 0 {
                                 break;
@@ -190,13 +190,11 @@ pub fn run(
                             skip -= from;
                             take -= page.len();
                             let key = Datum::String(Arc::from(k.as_str()));
-                            rows.reserve(page.len());
-                            rows.extend(
-                                page.iter()
-                                    .map(|v| vec![key.clone(), Datum::String(v.clone())]),
-                            );
+                            values.reserve(page.len());
+                            for v in page {
+                                values.push_pair(key.clone(), Datum::String(v.clone()));
+                            }
                         }
-                        rows
                     }
                     Some(c) => {
                         let mut pairs: Vec<(&str, &str)> = index
@@ -211,16 +209,13 @@ pub fn run(
                             .collect();
                         pairs.sort_unstable();
                         pairs.dedup();
-                        pairs
-                            .into_iter()
-                            .skip(skip)
-                            .take(take)
-                            .map(|(k, v)| row(k, Arc::from(v)))
-                            .collect()
+                        for (k, v) in pairs.into_iter().skip(skip).take(take) {
+                            values.push(row(k, Arc::from(v)));
+                        }
                     }
-                };
+                }
                 if !values.is_empty() {
-                    out.push(one(&m, &["key", "value"], values));
+                    out.push(series(&m, &["key", "value"], values));
                 }
             }
             Ok(out)
@@ -315,6 +310,10 @@ fn s(v: &str) -> Datum {
 }
 
 fn one(name: &str, columns: &[&str], values: Vec<Vec<Datum>>) -> Series {
+    series(name, columns, Rows::from_vecs(columns.len(), values))
+}
+
+fn series(name: &str, columns: &[&str], values: Rows) -> Series {
     Series {
         name: name.to_owned(),
         tags: Vec::new(),

@@ -399,7 +399,7 @@ fn databases_and_retention_policies() {
     );
     assert_eq!(
         out[0].values,
-        [vec![
+        vec![vec![
             Datum::String("autogen".into()),
             Datum::String("0s".into()),
             Datum::String("168h0m0s".into()),

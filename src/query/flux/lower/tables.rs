@@ -49,7 +49,8 @@ impl Read<'_> {
             let tags = Self::tags(&s);
             let ty = s
                 .values
-                .first()
+                .iter()
+                .next()
                 .and_then(|r| r.get(1))
                 .and_then(|d| Type::of(&value(d.clone())))
                 .unwrap_or(Type::Str);
@@ -64,9 +65,9 @@ impl Read<'_> {
             let tag_values: Vec<Value> = tags.iter().map(|(_, v)| Value::str(v)).collect();
             t.rows = s
                 .values
-                .into_iter()
+                .iter()
                 .map(|r| {
-                    let mut r = r.into_iter();
+                    let mut r = r.iter().cloned();
                     let time = r.next().map_or(Value::Null, value);
                     let v = r.next().map_or(Value::Null, value);
                     let mut row = Vec::with_capacity(6 + tag_values.len());
@@ -122,8 +123,8 @@ impl Read<'_> {
                 }
                 key.sort_by(|a, b| a.0.cmp(&b.0));
                 // Each window's (start, stop, value): `_time` is its stop, clipped to the range.
-                let cells = s.values.into_iter().map(|r| {
-                    let mut r = r.into_iter();
+                let cells = s.values.iter().map(|r| {
+                    let mut r = r.iter().cloned();
                     let ws = match r.next() {
                         Some(Datum::Time(t)) => t,
                         _ => self.start,
