@@ -185,14 +185,10 @@ async fn run_v2(
             max_rows: MAX_ROWS,
         };
         // Encoded here too: a large answer is written on the blocking pool (in parallel).
-        fluxq::execute(&program, &ctx).map(|results| {
-            let csv = csv::encode(&results, &dialect);
-            let cells = results
-                .iter()
-                .flat_map(|r| &r.tables)
-                .map(|t| t.rows.len() * t.cols.len())
-                .sum();
-            drop_later(results, cells);
+        fluxq::execute_answers(&program, &ctx).map(|answers| {
+            let csv = csv::encode_answers(&answers, &dialect);
+            let cells = answers.iter().map(|a| a.tables.row_cells()).sum();
+            drop_later(answers, cells);
             csv
         })
     };

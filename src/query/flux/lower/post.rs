@@ -57,7 +57,7 @@ impl Post {
     /// The rows left of a table's windows, in order, with their new values; `None` for a value
     /// the interpreter refuses (not a number, an operator error).
     pub fn apply(&self, cells: impl Iterator<Item = Cell>) -> Option<Vec<Cell>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(cells.size_hint().0);
         let mut prev: Option<(i64, f64)> = None;
         for (start, stop, v) in cells {
             if v.is_null() {
