@@ -206,11 +206,22 @@ async fn run_v2(
             .into_response();
         }
     };
-    let mut resp = (StatusCode::OK, body).into_response();
+    // The answer's pieces are sent one after the other, not joined; its length is known.
+    let len: usize = body.iter().map(String::len).sum();
+    let chunks = body
+        .into_iter()
+        .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(p)));
+    let mut resp = (
+        StatusCode::OK,
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }
 

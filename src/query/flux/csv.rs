@@ -44,25 +44,30 @@ impl Default for Dialect {
 /// Rows from which a result's tables are written in parallel (rayon's pool).
 const PARALLEL_ROWS: usize = 8192;
 
+/// Pieces of an answer smaller than this are joined to the one before.
+pub const PIECE_BYTES: usize = 64 * 1024;
+
 /// Encodes every result.
 pub fn encode(results: &[FluxResult], d: &Dialect) -> String {
-    let mut out = String::new();
+    let mut pieces = Vec::new();
     for r in results {
-        encode_result(&mut out, &r.name, &r.tables, d);
+        encode_result(&mut pieces, &r.name, &r.tables, d);
     }
-    out
+    pieces.concat()
 }
 
-/// Encodes every answer: a lowered window's tables are written from their columns.
-pub fn encode_answers(answers: &[FluxAnswer], d: &Dialect) -> String {
-    let mut out = String::new();
+/// Encodes every answer (a lowered window's tables from their columns), in pieces to be sent
+/// one after the other: a large answer's tables are written side by side, and joining them
+/// would copy the answer once more. A piece is at least `PIECE_BYTES` long, but the last.
+pub fn encode_answers(answers: &[FluxAnswer], d: &Dialect) -> Vec<String> {
+    let mut pieces = Vec::new();
     for a in answers {
         match &a.tables {
-            Tables::Rows(t) => encode_result(&mut out, &a.name, t, d),
-            Tables::Windows(w) => encode_result(&mut out, &a.name, w, d),
+            Tables::Rows(t) => encode_result(&mut pieces, &a.name, t, d),
+            Tables::Windows(w) => encode_result(&mut pieces, &a.name, w, d),
         }
     }
-    out
+    pieces
 }
 
 /// What the writer needs of a table: its schema, how many rows, the rows written out.
@@ -78,8 +83,9 @@ trait CsvTable: Sync {
     }
 }
 
-/// One result's tables, then the blank line that ends it (nothing for a result of no table).
-fn encode_result<T: CsvTable>(out: &mut String, name: &str, tables: &[T], d: &Dialect) {
+/// One result's tables, then the blank line that ends it (nothing for a result of no table),
+/// onto `pieces`.
+fn encode_result<T: CsvTable>(pieces: &mut Vec<String>, name: &str, tables: &[T], d: &Dialect) {
     let result_cell = if d.annotations.contains(&Annotation::Default) {
         ""
     } else {
@@ -123,12 +129,14 @@ fn encode_result<T: CsvTable>(out: &mut String, name: &str, tables: &[T], d: &Di
     } else {
         tables.iter().enumerate().map(part).collect()
     };
-    out.reserve(parts.iter().map(String::len).sum::<usize>() + 2);
-    for p in &parts {
-        out.push_str(p);
+    for p in parts {
+        match pieces.last_mut() {
+            Some(last) if last.len() < PIECE_BYTES => last.push_str(&p),
+            _ => pieces.push(p),
+        }
     }
-    if !tables.is_empty() {
-        out.push_str("\r\n");
+    if let Some(last) = pieces.last_mut().filter(|_| !tables.is_empty()) {
+        last.push_str("\r\n");
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::FluxAnswer;
 use super::columns::Tables;
-use super::csv::{Annotation, Dialect, encode, encode_answers};
+use super::csv::{Annotation, Dialect, PIECE_BYTES, encode, encode_answers};
 use super::tests_eval::grafana;
 use super::tests_lower::{IN, M, OUT, R, data, execute_on};
 use super::tests_post::hosts;
@@ -56,7 +56,7 @@ fn check(m: &MemStore, q: &str) -> usize {
     let rows: Vec<_> = got.iter().cloned().map(FluxAnswer::into_result).collect();
     assert_eq!(rows, want, "rows of the columns of\n{q}");
     for d in dialects() {
-        let text = encode_answers(&got, &d);
+        let text = encode_answers(&got, &d).concat();
         assert_eq!(text, encode(&want, &d), "{d:?}\n{q}");
         assert!(text.lines().count() > 1, "{d:?}\n{q}\n{text}");
     }
@@ -120,10 +120,28 @@ fn windows_a_call_after_yield_needs_are_read_as_rows() {
     assert_eq!(lowered, 1);
     assert!(matches!(&got[0].tables, Tables::Windows(_)), "{got:?}");
     assert!(matches!(&got[1].tables, Tables::Rows(_)), "{got:?}");
-    assert_eq!(encode_answers(&got, &grafana()), encode(&want, &grafana()));
+    assert_eq!(
+        encode_answers(&got, &grafana()).concat(),
+        encode(&want, &grafana())
+    );
     let text = encode(&want, &grafana());
     assert!(
         text.contains("#default,w,") && text.contains("#default,f,"),
         "{text}"
     );
+}
+
+#[test]
+fn an_answer_is_written_in_large_pieces_that_join_to_it() {
+    let m = data();
+    let q = format!(
+        "{R} |> {IN} |> aggregateWindow(every: 5s, fn: mean) |> yield(name: \"a\")\n{R} |> {OUT} |> yield(name: \"b\")"
+    );
+    let (got, _) = answers(&m, &q, true);
+    let pieces = encode_answers(&got, &grafana());
+    assert!(pieces.len() > 1, "{}", pieces.len());
+    let (last, rest) = pieces.split_last().expect("pieces");
+    assert!(rest.iter().all(|p| p.len() >= PIECE_BYTES) && !last.is_empty());
+    let rows: Vec<_> = got.into_iter().map(FluxAnswer::into_result).collect();
+    assert_eq!(pieces.concat(), encode(&rows, &grafana()));
 }

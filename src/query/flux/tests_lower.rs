@@ -147,7 +147,7 @@ pub(super) fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
     let text = match answer {
         Ok(answers) => {
             // Written from the columns of lowered windows, and from their rows: the same.
-            let text = encode_answers(&answers, &grafana());
+            let text = encode_answers(&answers, &grafana()).concat();
             let results: Vec<_> = answers.into_iter().map(|a| a.into_result()).collect();
             assert_eq!(
                 text,
