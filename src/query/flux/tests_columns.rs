@@ -77,6 +77,9 @@ fn windows_written_from_columns_answer_as_rows_in_every_dialect() {
         // The benchmark's rate: derivative and a scaling map with the window.
         "group(columns: [\"ifName\"]) |> aggregateWindow(every: 1m, fn: mean, createEmpty: true) |> derivative(unit: 1s, nonNegative: true) |> map(fn: (r) => ({r with _value: r._value * 8.0}))",
         "aggregateWindow(every: 1m, fn: max) |> derivative(unit: 10s, nonNegative: false)",
+        // The literal first: the operands are not swapped.
+        "aggregateWindow(every: 1m, fn: mean) |> derivative(unit: 1s, nonNegative: false) |> map(fn: (r) => ({r with _value: 1000.0 - r._value}))",
+        "aggregateWindow(every: 1m, fn: mean) |> derivative(unit: 1s, nonNegative: true) |> map(fn: (r) => ({r with _value: 1.0 / r._value}))",
     ] {
         for read in [IN, OUT] {
             let q = format!("{R} |> {read} |> {tail}");
