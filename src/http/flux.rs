@@ -206,22 +206,29 @@ async fn run_v2(
             .into_response();
         }
     };
-    // The answer's pieces are sent one after the other, not joined; its length is known.
-    let len: usize = body.iter().map(String::len).sum();
-    let chunks = body
-        .into_iter()
-        .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(p)));
-    let mut resp = (
-        StatusCode::OK,
-        Body::from_stream(futures_util::stream::iter(chunks)),
-    )
-        .into_response();
+    csv_response(body)
+}
+
+/// The answer: its pieces sent one after the other, not joined, with their length.
+fn csv_response(mut pieces: Vec<String>) -> Response {
+    let mut resp = if pieces.len() <= 1 {
+        (StatusCode::OK, pieces.pop().unwrap_or_default()).into_response()
+    } else {
+        let len: usize = pieces.iter().map(String::len).sum();
+        let chunks = pieces
+            .into_iter()
+            .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(p)));
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        let mut resp = (StatusCode::OK, body).into_response();
+        // A stream's length is unknown to hyper: said here, not left to chunked encoding.
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        resp
+    };
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    resp.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }
 
@@ -364,4 +371,30 @@ fn upstream_body(bytes: &[u8], json: bool, query: String) -> Vec<u8> {
         }
     }
     serde_json::Value::Object(out).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_in_pieces_is_their_bytes_in_order_with_their_length() {
+        let three = vec!["x".repeat(70_000), "yz\r\n".to_owned(), "\r\n".to_owned()];
+        for pieces in [vec![], vec!["a,b\r\n".to_owned()], three] {
+            let (want, streamed) = (pieces.concat(), pieces.len() > 1);
+            let resp = csv_response(pieces);
+            assert_eq!(resp.status(), StatusCode::OK);
+            let h = resp.headers();
+            assert_eq!(h[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+            // A whole string's length is hyper's to say; a stream's is said here.
+            let len = h
+                .get(header::CONTENT_LENGTH)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            assert_eq!(len, streamed.then(|| want.len().to_string()));
+            let got = resp.into_body().collect().await.expect("body").to_bytes();
+            assert_eq!(got, want.as_bytes());
+        }
+    }
 }
