@@ -185,14 +185,10 @@ async fn run_v2(
             max_rows: MAX_ROWS,
         };
         // Encoded here too: a large answer is written on the blocking pool (in parallel).
-        fluxq::execute(&program, &ctx).map(|results| {
-            let csv = csv::encode(&results, &dialect);
-            let cells = results
-                .iter()
-                .flat_map(|r| &r.tables)
-                .map(|t| t.rows.len() * t.cols.len())
-                .sum();
-            drop_later(results, cells);
+        fluxq::execute_answers(&program, &ctx).map(|answers| {
+            let csv = csv::encode_answers(&answers, &dialect);
+            let cells = answers.iter().map(|a| a.tables.row_cells()).sum();
+            drop_later(answers, cells);
             csv
         })
     };
@@ -210,7 +206,25 @@ async fn run_v2(
             .into_response();
         }
     };
-    let mut resp = (StatusCode::OK, body).into_response();
+    csv_response(body)
+}
+
+/// The answer: its pieces sent one after the other, not joined, with their length.
+fn csv_response(mut pieces: Vec<String>) -> Response {
+    let mut resp = if pieces.len() <= 1 {
+        (StatusCode::OK, pieces.pop().unwrap_or_default()).into_response()
+    } else {
+        let len: usize = pieces.iter().map(String::len).sum();
+        let chunks = pieces
+            .into_iter()
+            .map(|p| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(p)));
+        let body = Body::from_stream(futures_util::stream::iter(chunks));
+        let mut resp = (StatusCode::OK, body).into_response();
+        // A stream's length is unknown to hyper: said here, not left to chunked encoding.
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        resp
+    };
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
@@ -357,4 +371,30 @@ fn upstream_body(bytes: &[u8], json: bool, query: String) -> Vec<u8> {
         }
     }
     serde_json::Value::Object(out).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_in_pieces_is_their_bytes_in_order_with_their_length() {
+        let three = vec!["x".repeat(70_000), "yz\r\n".to_owned(), "\r\n".to_owned()];
+        for pieces in [vec![], vec!["a,b\r\n".to_owned()], three] {
+            let (want, streamed) = (pieces.concat(), pieces.len() > 1);
+            let resp = csv_response(pieces);
+            assert_eq!(resp.status(), StatusCode::OK);
+            let h = resp.headers();
+            assert_eq!(h[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+            // A whole string's length is hyper's to say; a stream's is said here.
+            let len = h
+                .get(header::CONTENT_LENGTH)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            assert_eq!(len, streamed.then(|| want.len().to_string()));
+            let got = resp.into_body().collect().await.expect("body").to_bytes();
+            assert_eq!(got, want.as_bytes());
+        }
+    }
 }

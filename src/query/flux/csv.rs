@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::FluxResult;
+use super::columns::{Tables, WindowTable};
 use super::table::{Col, Table};
 use super::value::Value;
+use super::{FluxAnswer, FluxResult};
 use crate::query::numfmt::{push_int, push_plain_float};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,100 +44,226 @@ impl Default for Dialect {
 /// Rows from which a result's tables are written in parallel (rayon's pool).
 const PARALLEL_ROWS: usize = 8192;
 
+/// Pieces of an answer smaller than this are joined to the one before.
+pub const PIECE_BYTES: usize = 64 * 1024;
+
 /// Encodes every result.
 pub fn encode(results: &[FluxResult], d: &Dialect) -> String {
-    let mut out = String::new();
+    let mut pieces = Vec::new();
     for r in results {
-        let before = out.len();
-        encode_result(&mut out, r, d);
-        if out.len() > before {
-            out.push_str("\r\n");
-        }
+        encode_result(&mut pieces, &r.name, &r.tables, d);
     }
-    out
+    pieces.concat()
 }
 
-fn encode_result(out: &mut String, r: &FluxResult, d: &Dialect) {
+/// Encodes every answer (a lowered window's tables from their columns), in pieces to be sent
+/// one after the other: a large answer's tables are written side by side, and joining them
+/// would copy the answer once more. A piece is at least `PIECE_BYTES` long, but the last.
+pub fn encode_answers(answers: &[FluxAnswer], d: &Dialect) -> Vec<String> {
+    let mut pieces = Vec::new();
+    for a in answers {
+        match &a.tables {
+            Tables::Rows(t) => encode_result(&mut pieces, &a.name, t, d),
+            Tables::Windows(w) => encode_result(&mut pieces, &a.name, w, d),
+        }
+    }
+    pieces
+}
+
+/// What the writer needs of a table: its schema, how many rows, the rows written out.
+trait CsvTable: Sync {
+    fn cols(&self) -> &[Col];
+    fn key(&self) -> &[(String, Value)];
+    fn len(&self) -> usize;
+    /// Every row (the cells of `prefix` first), each ending in CRLF.
+    fn write_rows(&self, out: &mut String, sep: char, prefix: &str);
+
+    fn in_key(&self, name: &str) -> bool {
+        self.key().iter().any(|(k, _)| k == name)
+    }
+}
+
+/// One result's tables, then the blank line that ends it (nothing for a result of no table),
+/// onto `pieces`.
+fn encode_result<T: CsvTable>(pieces: &mut Vec<String>, name: &str, tables: &[T], d: &Dialect) {
     let result_cell = if d.annotations.contains(&Annotation::Default) {
         ""
     } else {
-        r.name.as_str()
+        name
     };
     // Each table is written after the header block it starts, if any: a table starts one when
     // it is the first, empty, after an empty one, or of a different schema than the one before.
-    let part = |(i, t): (usize, &Table)| {
+    let part = |(i, t): (usize, &T)| {
         let prefix = row_prefix(d.delimiter, result_cell, i);
-        let prev = i.checked_sub(1).map(|p| &r.tables[p]);
+        let prev = i.checked_sub(1).map(|p| &tables[p]);
         let new_block = match prev {
             None => true,
-            Some(p) => p.rows.is_empty() || t.rows.is_empty() || !same_schema(p, t),
+            Some(p) => p.len() == 0 || t.len() == 0 || !same_schema(p, t),
         };
         let mut part = String::new();
         if new_block {
             if prev.is_some() {
                 part.push_str("\r\n");
             }
-            header(&mut part, r, t, d);
+            header(&mut part, name, t, d);
         }
-        if t.rows.is_empty() {
+        if t.len() == 0 {
             let cells: Vec<Value> = t
-                .cols
+                .cols()
                 .iter()
-                .map(|c| t.key_value(&c.name).cloned().unwrap_or(Value::Null))
+                .map(|c| {
+                    let v = t.key().iter().find(|(k, _)| *k == c.name);
+                    v.map_or(Value::Null, |(_, v)| v.clone())
+                })
                 .collect();
             row(&mut part, d.delimiter, &prefix, &cells, &mut Above::new(0));
         }
-        // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
-        // tags outside the key): a cell equal to the one above is copied, not formatted.
-        let mut above = Above::new(t.cols.len());
-        for (k, values) in t.rows.iter().enumerate() {
-            let before = part.len();
-            row(&mut part, d.delimiter, &prefix, values, &mut above);
-            if k == 0 {
-                // Rows of a table are about as long as its first.
-                part.reserve((part.len() - before + 8) * t.rows.len());
-            }
-        }
+        t.write_rows(&mut part, d.delimiter, &prefix);
         part
     };
     // A large answer's tables are written side by side on rayon's pool; a small one here (a
     // hand-off to the pool and back costs more than writing it).
-    let rows: usize = r.tables.iter().map(|t| t.rows.len()).sum();
-    let parts: Vec<String> = if rows >= PARALLEL_ROWS && r.tables.len() > 1 {
-        r.tables.par_iter().enumerate().map(part).collect()
+    let rows: usize = tables.iter().map(T::len).sum();
+    let parts: Vec<String> = if rows >= PARALLEL_ROWS && tables.len() > 1 {
+        tables.par_iter().enumerate().map(part).collect()
     } else {
-        r.tables.iter().enumerate().map(part).collect()
+        tables.iter().enumerate().map(part).collect()
     };
-    out.reserve(parts.iter().map(String::len).sum());
     for p in parts {
-        out.push_str(&p);
+        match pieces.last_mut() {
+            Some(last) if last.len() < PIECE_BYTES => last.push_str(&p),
+            _ => pieces.push(p),
+        }
+    }
+    if let Some(last) = pieces.last_mut().filter(|_| !tables.is_empty()) {
+        last.push_str("\r\n");
     }
 }
 
-fn same_schema(a: &Table, b: &Table) -> bool {
-    a.cols == b.cols
-        && a.cols
+impl CsvTable for Table {
+    fn cols(&self) -> &[Col] {
+        &self.cols
+    }
+    fn key(&self) -> &[(String, Value)] {
+        &self.key
+    }
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn write_rows(&self, out: &mut String, sep: char, prefix: &str) {
+        // Most columns hold one value down a table (its group key, and `_start`, `_stop`,
+        // tags outside the key): a cell equal to the one above is copied, not formatted.
+        let mut above = Above::new(self.cols.len());
+        for (k, values) in self.rows.iter().enumerate() {
+            let before = out.len();
+            row(out, sep, prefix, values, &mut above);
+            if k == 0 {
+                // Rows of a table are about as long as its first.
+                out.reserve((out.len() - before + 8) * self.rows.len());
+            }
+        }
+    }
+}
+
+impl CsvTable for WindowTable {
+    fn cols(&self) -> &[Col] {
+        &self.cols
+    }
+    fn key(&self) -> &[(String, Value)] {
+        &self.key
+    }
+    fn len(&self) -> usize {
+        WindowTable::len(self)
+    }
+    fn write_rows(&self, out: &mut String, sep: char, prefix: &str) {
+        // The cells after `_value` are the same in every row: written once.
+        let mut tail = String::new();
+        for v in &self.tail {
+            tail.push(sep);
+            push_cell(&mut tail, sep, v);
+        }
+        let mut times = TimeCells::default();
+        // A value equal to the one above (a steady rate) is copied, not formatted.
+        let (mut above, mut above_text): (Option<&Value>, String) = (None, String::new());
+        for (k, v) in self.value.iter().enumerate() {
+            let before = out.len();
+            out.push_str(prefix);
+            for (j, t) in [self.start.at(k), self.stop.at(k), self.time[k]]
+                .into_iter()
+                .enumerate()
+            {
+                out.push(sep);
+                out.push_str(times.text(j, t, sep));
+            }
+            out.push(sep);
+            if matches!(v, Value::Str(_)) {
+                push_cell(out, sep, v);
+            } else {
+                if !above.is_some_and(|p| same_cell(p, v)) {
+                    above_text.clear();
+                    push_cell(&mut above_text, sep, v);
+                    above = Some(v);
+                }
+                out.push_str(&above_text);
+            }
+            out.push_str(&tail);
+            out.push_str("\r\n");
+            if k == 0 {
+                out.reserve((out.len() - before + 8) * self.len());
+            }
+        }
+    }
+}
+
+/// The last cell of each time column (`_start _stop _time`) and its text. A time is often
+/// another column's, in this row or the one above (`_time` is the window's `_stop`, `_start`
+/// the `_stop` above): its text is then copied, not formatted again.
+#[derive(Default)]
+struct TimeCells {
+    times: [Option<i64>; 3],
+    texts: [String; 3],
+}
+
+impl TimeCells {
+    fn text(&mut self, j: usize, t: i64, sep: char) -> &str {
+        if self.times[j] != Some(t) {
+            let mut text = std::mem::take(&mut self.texts[j]);
+            text.clear();
+            match self.times.iter().position(|x| *x == Some(t)) {
+                Some(i) => text.push_str(&self.texts[i]),
+                None => push_cell(&mut text, sep, &Value::Time(t)),
+            }
+            self.texts[j] = text;
+            self.times[j] = Some(t);
+        }
+        &self.texts[j]
+    }
+}
+
+fn same_schema<T: CsvTable>(a: &T, b: &T) -> bool {
+    a.cols() == b.cols()
+        && a.cols()
             .iter()
             .all(|c| a.in_key(&c.name) == b.in_key(&c.name))
 }
 
-fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
+fn header<T: CsvTable>(out: &mut String, name: &str, t: &T, d: &Dialect) {
     let sep = d.delimiter;
     for a in &d.annotations {
         let cells: Vec<String> = match a {
             Annotation::Datatype => ["#datatype", "string", "long"]
                 .into_iter()
                 .map(str::to_owned)
-                .chain(t.cols.iter().map(|c| c.ty.csv_name().to_owned()))
+                .chain(t.cols().iter().map(|c| c.ty.csv_name().to_owned()))
                 .collect(),
             Annotation::Group => ["#group", "false", "false"]
                 .into_iter()
                 .map(str::to_owned)
-                .chain(t.cols.iter().map(|c: &Col| t.in_key(&c.name).to_string()))
+                .chain(t.cols().iter().map(|c: &Col| t.in_key(&c.name).to_string()))
                 .collect(),
-            Annotation::Default => ["#default".to_owned(), r.name.clone(), String::new()]
+            Annotation::Default => ["#default".to_owned(), name.to_owned(), String::new()]
                 .into_iter()
-                .chain(t.cols.iter().map(|_| String::new()))
+                .chain(t.cols().iter().map(|_| String::new()))
                 .collect(),
         };
         line(out, sep, &cells);
@@ -145,7 +272,7 @@ fn header(out: &mut String, r: &FluxResult, t: &Table, d: &Dialect) {
         let cells: Vec<String> = ["", "result", "table"]
             .into_iter()
             .map(str::to_owned)
-            .chain(t.cols.iter().map(|c| c.name.clone()))
+            .chain(t.cols().iter().map(|c| c.name.clone()))
             .collect();
         line(out, sep, &cells);
     }

@@ -11,10 +11,13 @@
 //! `table`s → `csv`. Reads that `lower` recognizes (`from |> range |> filter`, then `group`
 //! and `aggregateWindow`) run on the shared series plan (`query::plan`, `query::exec`)
 //! instead of row by row; the interpreter takes over after them, and for everything else.
+//! A lowered window's tables stay `columns` until a call needs rows: `execute_answers` keeps
+//! them so, and `csv::encode_answers` writes the answer from them.
 
 pub mod ast;
 mod builtins;
 mod check;
+pub mod columns;
 pub mod csv;
 mod interp;
 pub mod lexer;
@@ -27,6 +30,8 @@ pub mod value;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_columns;
 #[cfg(test)]
 mod tests_eval;
 #[cfg(test)]
@@ -45,6 +50,7 @@ use crate::store::ReadStore;
 
 pub use ast::Program;
 pub use check::walk;
+pub use columns::Tables;
 pub use table::Table;
 
 /// Longest query text accepted.
@@ -114,6 +120,24 @@ pub struct FluxResult {
     pub tables: Vec<Table>,
 }
 
+/// One `yield`ed result as the answer is written from it: a lowered window's tables stay
+/// columns (`columns::WindowTable`), no row built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FluxAnswer {
+    pub name: String,
+    pub tables: Tables,
+}
+
+impl FluxAnswer {
+    /// The result with its rows.
+    pub fn into_result(self) -> FluxResult {
+        FluxResult {
+            name: self.name,
+            tables: self.tables.into_rows(),
+        }
+    }
+}
+
 /// Parses and checks a query.
 pub fn compile(src: &str) -> Result<Program, FluxError> {
     if src.len() > MAX_QUERY_BYTES {
@@ -134,6 +158,15 @@ pub use check::answers_from_index;
 
 /// Runs a compiled program.
 pub fn execute(program: &Program, ctx: &FluxContext<'_>) -> Result<Vec<FluxResult>, FluxError> {
+    execute_answers(program, ctx)
+        .map(|answers| answers.into_iter().map(FluxAnswer::into_result).collect())
+}
+
+/// Runs a compiled program for its answer to be written (`csv::encode_answers`).
+pub fn execute_answers(
+    program: &Program,
+    ctx: &FluxContext<'_>,
+) -> Result<Vec<FluxAnswer>, FluxError> {
     run(program, ctx, true).0
 }
 
@@ -145,7 +178,7 @@ pub(crate) fn execute_with(
     program: &Program,
     ctx: &FluxContext<'_>,
     lower: bool,
-) -> (Result<Vec<FluxResult>, FluxError>, usize) {
+) -> (Result<Vec<FluxAnswer>, FluxError>, usize) {
     run(program, ctx, lower)
 }
 
@@ -153,7 +186,7 @@ fn run(
     program: &Program,
     ctx: &FluxContext<'_>,
     lower: bool,
-) -> (Result<Vec<FluxResult>, FluxError>, usize) {
+) -> (Result<Vec<FluxAnswer>, FluxError>, usize) {
     let rt = interp::Runtime::new(ctx, lower);
     let answer = builtins::prelude(&program.imports).and_then(|mut scope| {
         rt.block(&program.body, &mut scope)?;
@@ -166,8 +199,8 @@ fn run(
             .into_iter()
             .map(|(name, s)| {
                 let s = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
-                let tables = builtins::materialize(&rt, s, Pos::default())?;
-                Ok(FluxResult { name, tables })
+                let tables = builtins::read_tables(&rt, s, Pos::default())?;
+                Ok(FluxAnswer { name, tables })
             })
             .collect()
     });

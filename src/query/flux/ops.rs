@@ -70,6 +70,20 @@ pub fn binary(op: &str, l: Value, r: Value) -> Result<Value, String> {
     }
 }
 
+/// Arithmetic operator `op` on two floats (`None`: not one), as `binary` computes it: a caller
+/// applying one operator to many floats resolves it once.
+pub fn float_op(op: &str) -> Option<fn(f64, f64) -> f64> {
+    Some(match op {
+        "+" => |a, b| a + b,
+        "-" => |a, b| a - b,
+        "*" => |a, b| a * b,
+        "/" => |a, b| a / b,
+        "%" => |a, b| a % b,
+        "^" => f64::powf,
+        _ => return None,
+    })
+}
+
 fn arith(op: &str, l: Value, r: Value) -> Result<Value, String> {
     use Value::*;
     let mismatch = || {
@@ -106,15 +120,10 @@ fn arith(op: &str, l: Value, r: Value) -> Result<Value, String> {
                 _ => return Err(mismatch()),
             })
         }
-        (Float(a), Float(b)) => Float(match op {
-            "+" => a + b,
-            "-" => a - b,
-            "*" => a * b,
-            "/" => a / b,
-            "%" => a % b,
-            "^" => a.powf(*b),
-            _ => return Err(mismatch()),
-        }),
+        (Float(a), Float(b)) => match float_op(op) {
+            Some(f) => Float(f(*a, *b)),
+            None => return Err(mismatch()),
+        },
         (Str(a), Str(b)) if op == "+" => Str(Arc::from(format!("{a}{b}"))),
         (Duration(am, an), Duration(bm, bn)) if op == "+" || op == "-" => {
             let s = if op == "+" { 1 } else { -1 };

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::columns::WindowTable;
 use super::lexer::Pos;
 use super::value::{Function, Value};
 use crate::model::BucketName;
@@ -184,6 +185,8 @@ pub fn key_cmp(a: &[(String, Value)], b: &[(String, Value)]) -> std::cmp::Orderi
 #[derive(Clone)]
 pub enum Stream {
     Tables(Vec<Table>),
+    /// A lowered window's tables as columns (`columns`): rows are built when a call needs them.
+    Windows(Vec<WindowTable>),
     /// `from(bucket:)` not yet bounded by `range`.
     From(BucketName),
     /// `from |> range |> filter*`, then the `deferred` calls, not yet read.

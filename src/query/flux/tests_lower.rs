@@ -8,10 +8,10 @@
 //! the windows' grid) with float, string and boolean fields; a measurement with an unsigned
 //! field.
 
-use super::csv::encode;
+use super::csv::{encode, encode_answers};
 use super::tests_eval::{S, T0, grafana};
 use super::tests_post::hosts;
-use super::{FluxContext, compile, execute_with};
+use super::{FluxAnswer, FluxContext, FluxError, compile, execute_with};
 use crate::model::{BucketName, TenantId};
 use crate::query::exec::mem::MemStore;
 use crate::store::Value as SV;
@@ -25,7 +25,7 @@ type Iface = (
     Option<(i64, i64)>,
 );
 
-fn data() -> MemStore {
+pub(super) fn data() -> MemStore {
     let mut m = MemStore::new();
     let mut seed: u64 = 0x5eed;
     let mut rnd = move |n: u64| {
@@ -143,6 +143,30 @@ fn data() -> MemStore {
 }
 
 pub(super) fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
+    let (answer, lowered) = execute_on(m, q, lower);
+    let text = match answer {
+        Ok(answers) => {
+            // Written from the columns of lowered windows, and from their rows: the same.
+            let text = encode_answers(&answers, &grafana()).concat();
+            let results: Vec<_> = answers.into_iter().map(|a| a.into_result()).collect();
+            assert_eq!(
+                text,
+                encode(&results, &grafana()),
+                "columns and rows of\n{q}"
+            );
+            text
+        }
+        Err(e) => format!("error {:?}: {}", e.code, e.message),
+    };
+    (text, lowered)
+}
+
+/// `q` run over `m`, lowered (`lower: true`) or interpreted; how many reads lowered.
+pub(super) fn execute_on(
+    m: &MemStore,
+    q: &str,
+    lower: bool,
+) -> (Result<Vec<FluxAnswer>, FluxError>, usize) {
     let tenant = TenantId::new("acme").expect("id");
     let resolve = |name: &str| (name == "telegraf").then(|| BucketName::new(name).expect("name"));
     let ctx = FluxContext {
@@ -156,24 +180,19 @@ pub(super) fn run(m: &MemStore, q: &str, lower: bool) -> (String, usize) {
         max_rows: 1_000_000,
     };
     let program = compile(q).unwrap_or_else(|e| panic!("{q}: {}", e.message));
-    let (answer, lowered) = execute_with(&program, &ctx, lower);
-    let text = match answer {
-        Ok(results) => encode(&results, &grafana()),
-        Err(e) => format!("error {:?}: {}", e.code, e.message),
-    };
-    (text, lowered)
+    execute_with(&program, &ctx, lower)
 }
 
 /// `from |> range` over most of the data: starts between two points, ends on a point.
-const R: &str =
+pub(super) const R: &str =
     "from(bucket: \"telegraf\") |> range(start: 2024-06-01T10:00:07Z, stop: 2024-06-01T10:30:00Z)";
 /// Window-aligned bounds.
 pub(super) const RA: &str =
     "from(bucket: \"telegraf\") |> range(start: 2024-06-01T10:00:00Z, stop: 2024-06-01T10:30:00Z)";
 
-const IN: &str =
+pub(super) const IN: &str =
     "filter(fn: (r) => r._measurement == \"interface\" and r._field == \"ifHCInOctets\")";
-const OUT: &str =
+pub(super) const OUT: &str =
     "filter(fn: (r) => r._measurement == \"interface\" and r._field == \"ifHCOutOctets\")";
 const USER: &str = "filter(fn: (r) => r._measurement == \"cpu\" and r._field == \"usage_user\")";
 

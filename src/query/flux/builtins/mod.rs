@@ -20,6 +20,7 @@ mod window;
 use std::sync::Arc;
 
 use super::FluxError;
+use super::columns::Tables;
 use super::interp::{Runtime, Scope};
 use super::lexer::Pos;
 use super::table::{Deferred, Stream, Table};
@@ -28,7 +29,7 @@ use super::value::{Function, Record, Value};
 pub use map_fast::shape as scale_shape;
 pub use rows::new_table;
 pub use series::derivative_step;
-pub use source::materialize;
+pub use source::{materialize, read_tables};
 
 /// Universe functions of the subset.
 pub const UNIVERSE: &[&str] = &[
@@ -419,7 +420,10 @@ pub fn yield_result(
     s: Stream,
     pos: Pos,
 ) -> Result<Arc<Stream>, FluxError> {
-    let tables = Arc::new(Stream::Tables(materialize(rt, s, pos)?));
+    let tables = Arc::new(match read_tables(rt, s, pos)? {
+        Tables::Rows(t) => Stream::Tables(t),
+        Tables::Windows(w) => Stream::Windows(w),
+    });
     let mut results = rt.results.borrow_mut();
     if results.iter().any(|(n, _)| n == name) {
         return Err(FluxError::at(

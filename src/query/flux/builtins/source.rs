@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::{Call, stream};
 use crate::query::flux::FluxError;
+use crate::query::flux::columns::Tables;
 use crate::query::flux::interp::Runtime;
 use crate::query::flux::lexer::Pos;
 use crate::query::flux::table::{Col, Stream, Table, Type};
@@ -162,6 +163,12 @@ fn may_pass(
 /// Reads a lazy stream: on the shared plan when it lowers, else row by row, then its deferred
 /// calls.
 pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> {
+    Ok(read_tables(rt, s, pos)?.into_rows())
+}
+
+/// Reads a stream as `materialize` does, but a lowered window's tables stay columns when no
+/// deferred call is left to run on them.
+pub fn read_tables(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Tables, FluxError> {
     let Stream::Ranged {
         bucket,
         start,
@@ -170,13 +177,16 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
         deferred,
     } = s
     else {
-        return read(rt, s, pos);
+        return match s {
+            Stream::Windows(w) => Ok(Tables::Windows(w)),
+            s => read(rt, s, pos).map(Tables::Rows),
+        };
     };
     let read_on_plan = match rt.lower {
         true => crate::query::flux::lower::read(rt, &bucket, start, stop, &filters, &deferred),
         false => None,
     };
-    let (mut tables, done) = match read_on_plan {
+    let (tables, done) = match read_on_plan {
         Some(lowered) => {
             rt.lowered.set(rt.lowered.get() + 1);
             lowered
@@ -189,9 +199,13 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
                 filters,
                 deferred: Vec::new(),
             };
-            (read(rt, s, pos)?, 0)
+            (Tables::Rows(read(rt, s, pos)?), 0)
         }
     };
+    if done == deferred.len() {
+        return Ok(tables);
+    }
+    let mut tables = tables.into_rows();
     for d in &deferred[done..] {
         let args = super::Args {
             named: d.named.clone(),
@@ -209,13 +223,14 @@ pub fn materialize(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, 
             }
         };
     }
-    Ok(tables)
+    Ok(Tables::Rows(tables))
 }
 
 /// Reads a lazy stream row by row (its deferred calls are the caller's).
 fn read(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> {
     let (bucket, start, stop, filters) = match s {
         Stream::Tables(t) => return Ok(t),
+        Stream::Windows(w) => return Ok(Tables::Windows(w).into_rows()),
         Stream::From(b) => {
             return Err(FluxError::at(
                 pos,

@@ -1,8 +1,8 @@
 //! Lowering Flux reads onto the shared series plan (DESIGN.md decision 7): `from |> range |>
 //! filter`, optionally followed by `group(columns:)` and `aggregateWindow`, becomes one
 //! `SelectPlan` per measurement × field, run by `query::exec`; its series become the tables the
-//! interpreter would have built, byte for byte. The calls after the read run in the interpreter
-//! on those (few) tables.
+//! interpreter would have built, byte for byte (a window's kept as `columns`). The calls after
+//! the read run in the interpreter on those (few) tables.
 //!
 //! Owns: which reads lower and their plans (`read`), which `aggregateWindow` calls may be
 //! deferred onto a read (`window_lowers`). A read that does not lower answers `None` and is
@@ -33,6 +33,7 @@ use self::post::Post;
 use self::tables::{Read, SortKey};
 use crate::model::BucketName;
 use crate::query::exec::{self, Limits};
+use crate::query::flux::columns::{Tables, WindowTable};
 use crate::query::flux::interp::Runtime;
 use crate::query::flux::table::{Deferred, Table, key_cmp};
 use crate::query::flux::value::{Function, Value};
@@ -188,7 +189,7 @@ pub fn read(
     stop: i64,
     filters: &[Arc<Function>],
     deferred: &[Deferred],
-) -> Option<(Vec<Table>, usize)> {
+) -> Option<(Tables, usize)> {
     let ctx = rt.ctx;
     let store = ctx.store?;
     if stop <= start {
@@ -208,7 +209,8 @@ pub fn read(
         max_rows: usize::MAX,
     };
     let mut points = 0usize;
-    let mut out: Vec<(SortKey, Table)> = Vec::new();
+    let mut raw: Vec<(SortKey, Table)> = Vec::new();
+    let mut windows: Vec<(SortKey, WindowTable)> = Vec::new();
     for m in store.measurements(ctx.tenant, bucket) {
         let Some(schema) = store.schema(ctx.tenant, bucket, &m) else {
             continue;
@@ -293,22 +295,42 @@ pub fn read(
                 start,
                 stop,
             };
-            out.extend(match &shape.window {
-                None => read.raw(series),
-                Some(w) => read.windowed(series, w, shape.group.as_deref(), shape.post.as_ref())?,
-            });
+            match &shape.window {
+                None => raw.extend(read.raw(series)),
+                Some(w) => windows.extend(read.windowed(
+                    series,
+                    w,
+                    shape.group.as_deref(),
+                    shape.post.as_ref(),
+                )?),
+            }
         }
     }
-    if shape.group.is_some() {
-        // Groups of different plans with one key would have been one table.
-        out.sort_by(|a, b| key_cmp(&a.1.key, &b.1.key));
-        if out.windows(2).any(|p| p[0].1.key == p[1].1.key) {
+    let regrouped = shape.group.is_some();
+    let tables = match shape.window {
+        None => Tables::Rows(in_order(raw, regrouped, |t| &t.key)?),
+        Some(_) => Tables::Windows(in_order(windows, regrouped, |t| &t.key)?),
+    };
+    Some((tables, shape.done))
+}
+
+/// A read's tables in the order the interpreter leaves them: by group key after a regroup
+/// (`None` when two plans made groups with one key: they would have been one table), else by
+/// measurement, tags, field.
+fn in_order<T>(
+    mut out: Vec<(SortKey, T)>,
+    regrouped: bool,
+    key: impl Fn(&T) -> &[(String, Value)],
+) -> Option<Vec<T>> {
+    if regrouped {
+        out.sort_by(|a, b| key_cmp(key(&a.1), key(&b.1)));
+        if out.windows(2).any(|p| key(&p[0].1) == key(&p[1].1)) {
             return None;
         }
     } else {
         out.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    Some((out.into_iter().map(|(_, t)| t).collect(), shape.done))
+    Some(out.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Start of the window holding `t` (Flux's and the executor's alignment).

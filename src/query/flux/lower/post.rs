@@ -29,8 +29,25 @@ pub struct Post {
 #[derive(Debug, Clone)]
 struct Scale {
     op: &'static str,
+    /// `op` on two floats (`ops::float_op`).
+    float_op: Option<fn(f64, f64) -> f64>,
     literal: Value,
     value_first: bool,
+}
+
+impl Scale {
+    /// `ops::binary`'s answer for the value `d` (`None`: an error); a float by a float literal
+    /// without dispatching on the operator again.
+    fn apply(&self, d: Value) -> Option<Value> {
+        match (&d, &self.literal, self.float_op) {
+            (Value::Float(x), Value::Float(y), Some(f)) if self.value_first => {
+                Some(Value::Float(f(*x, *y)))
+            }
+            (Value::Float(x), Value::Float(y), Some(f)) => Some(Value::Float(f(*y, *x))),
+            _ if self.value_first => ops::binary(self.op, d, self.literal.clone()).ok(),
+            _ => ops::binary(self.op, self.literal.clone(), d).ok(),
+        }
+    }
 }
 
 /// A window's (start, stop, value): its row before the post calls.
@@ -57,7 +74,7 @@ impl Post {
     /// The rows left of a table's windows, in order, with their new values; `None` for a value
     /// the interpreter refuses (not a number, an operator error).
     pub fn apply(&self, cells: impl Iterator<Item = Cell>) -> Option<Vec<Cell>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(cells.size_hint().0);
         let mut prev: Option<(i64, f64)> = None;
         for (start, stop, v) in cells {
             if v.is_null() {
@@ -75,8 +92,7 @@ impl Post {
             prev = Some((stop, cur));
             let d = match &self.scale {
                 None => d,
-                Some(s) if s.value_first => ops::binary(s.op, d, s.literal.clone()).ok()?,
-                Some(s) => ops::binary(s.op, s.literal.clone(), d).ok()?,
+                Some(s) => s.apply(d)?,
             };
             out.push((start, stop, d));
         }
@@ -129,6 +145,7 @@ fn scale(d: &Deferred) -> Option<Scale> {
     let (op, literal, value_first) = scale_shape(f)?;
     Some(Scale {
         op,
+        float_op: ops::float_op(op),
         literal,
         value_first,
     })

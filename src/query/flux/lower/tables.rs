@@ -2,9 +2,10 @@
 //!
 //! Owns: the columns, key, column types and cell values of the tables of a lowered read: one
 //! table per series × field for a raw read (as `builtins::rows` builds them), and per group for
-//! `aggregateWindow` (as `builtins::window` reassembles them: `_time` is the window's stop
-//! clipped to the range; `_start`/`_stop` are the range's when they are in the group key and
-//! the window's otherwise; an empty window has a null value, 0 for `count`). Does not own:
+//! `aggregateWindow`, kept as columns (`columns::WindowTable`), as `builtins::window`
+//! reassembles them: `_time` is the window's stop clipped to the range; `_start`/`_stop` are the
+//! range's when they are in the group key and the window's otherwise; an empty window has a
+//! null value, 0 for `count`. Does not own:
 //! which reads lower (`lower`), the plan's computation (`query::exec`).
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::Window;
 use super::post::Post;
 use crate::lineproto::FieldType;
 use crate::query::flux::builtins::new_table;
+use crate::query::flux::columns::{Times, WindowTable};
 use crate::query::flux::table::{Col, Table, Type};
 use crate::query::flux::value::Value;
 use crate::query::plan::Func;
@@ -94,7 +96,7 @@ impl Read<'_> {
         w: &Window,
         key_cols: Option<&[String]>,
         post: Option<&Post>,
-    ) -> Option<Vec<(SortKey, Table)>> {
+    ) -> Option<Vec<(SortKey, WindowTable)>> {
         let in_key = |c: &str| key_cols.is_none_or(|k| k.iter().any(|x| x == c));
         let (start_keyed, stop_keyed) = (in_key("_start"), in_key("_stop"));
         // Series side by side on rayon's pool (one table each), kept in order.
@@ -140,29 +142,22 @@ impl Read<'_> {
                     }
                     None => (cells.collect::<Vec<_>>(), None),
                 };
-                let rows: Vec<Vec<Value>> = cells
-                    .into_iter()
-                    .map(|(ws, stop, v)| {
-                        let mut row = Vec::with_capacity(4 + named.len());
-                        row.push(Value::Time(if start_keyed {
-                            self.start
-                        } else {
-                            ws.max(self.start)
-                        }));
-                        row.push(Value::Time(if stop_keyed { self.stop } else { stop }));
-                        row.push(Value::Time(stop));
-                        row.push(v);
-                        row.extend(named.iter().map(|(_, v)| v.clone()));
-                        row
-                    })
-                    .collect();
+                let n = cells.len();
+                let (mut starts, mut time, mut value) = (
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                );
+                for (ws, stop, v) in cells {
+                    starts.push(ws.max(self.start));
+                    time.push(stop);
+                    value.push(v);
+                }
                 let value_type = post_type.unwrap_or_else(|| {
-                    rows.iter()
-                        .find_map(|r| Type::of(&r[3]))
-                        .unwrap_or(match w.func {
-                            Func::Sum | Func::Spread => flux_type(self.field_type),
-                            _ => Type::Float,
-                        })
+                    value.iter().find_map(Type::of).unwrap_or(match w.func {
+                        Func::Sum | Func::Spread => flux_type(self.field_type),
+                        _ => Type::Float,
+                    })
                 });
                 let mut cols = vec![
                     col("_start", Type::Time),
@@ -171,9 +166,24 @@ impl Read<'_> {
                     col("_value", value_type),
                 ];
                 cols.extend(named.iter().map(|(k, _)| col(k, Type::Str)));
+                let table = WindowTable {
+                    cols,
+                    key,
+                    start: match start_keyed {
+                        true => Times::Same(self.start),
+                        false => Times::Each(starts),
+                    },
+                    stop: match stop_keyed {
+                        true => Times::Same(self.stop),
+                        false => Times::Each(time.clone()),
+                    },
+                    time,
+                    value,
+                    tail: named.into_iter().map(|(_, v)| v).collect(),
+                };
                 Some((
                     (self.measurement.to_owned(), tags, self.field.to_owned()),
-                    Table { cols, key, rows },
+                    table,
                 ))
             })
             .collect()
