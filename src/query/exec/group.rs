@@ -36,6 +36,50 @@ impl Group<'_> {
             .saturating_sub(1)
     }
 
+    /// The series rank of each of `rows`: a row is most often in the run of the row before,
+    /// else found by binary search.
+    fn ranks_by_search(&self, rows: &[u32], rank: &[u32]) -> Vec<u32> {
+        let mut run = (0usize, 0usize, 0u32);
+        rows.iter()
+            .map(|&row| {
+                let r = row as usize;
+                if r < run.0 || r >= run.1 {
+                    let i = self.series_index(row);
+                    let s = &self.m.series[i];
+                    run = (s.start, s.end, rank[i]);
+                }
+                run.2
+            })
+            .collect()
+    }
+
+    /// The series rank of each of `rows`, read from a table of the ranks of the rows they
+    /// span: series merged by time take turns row by row, so the run of the row before rarely
+    /// holds the next one. `None` when the rows are too sparse in their span for a table to pay.
+    fn ranks_by_table(&self, rows: &[u32], rank: &[u32]) -> Option<Vec<u32>> {
+        let (lo, hi) = rows
+            .iter()
+            .fold((u32::MAX, 0), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        if rows.len() < 2 || hi < lo {
+            return None;
+        }
+        let (lo, hi) = (lo as usize, hi as usize);
+        let span = hi - lo + 1;
+        if span > rows.len().saturating_mul(4) {
+            return None;
+        }
+        let mut table = vec![0u32; span];
+        let mut i = self.series_index(lo as u32);
+        while let Some(s) = self.m.series.get(i).filter(|s| s.start <= hi) {
+            let (from, to) = (s.start.max(lo), s.end.min(hi + 1));
+            if from < to {
+                table[from - lo..to - lo].fill(rank[i]);
+            }
+            i += 1;
+        }
+        Some(rows.iter().map(|&r| table[r as usize - lo]).collect())
+    }
+
     fn series_of(&self, row: u32) -> &SeriesRun {
         &self.m.series[self.series_index(row)]
     }
@@ -79,21 +123,11 @@ impl Group<'_> {
     /// several series.
     fn with_reducing<T>(&self, p: &Points, f: impl FnOnce(Reducing<'_>) -> T) -> T {
         let ranks: Option<Vec<u32>> = self.rank.map(|rank| {
-            // Points come from the group's series runs: a row is most often in the run of the
-            // point before, else found by binary search.
-            let mut run = (0usize, 0usize, 0u32);
-            p.rows
-                .iter()
-                .map(|&row| {
-                    let r = row as usize;
-                    if r < run.0 || r >= run.1 {
-                        let i = self.series_index(row);
-                        let s = &self.m.series[i];
-                        run = (s.start, s.end, rank[i]);
-                    }
-                    run.2
-                })
-                .collect()
+            let Some(ranks) = self.ranks_by_table(&p.rows, rank) else {
+                return self.ranks_by_search(&p.rows, rank);
+            };
+            debug_assert_eq!(ranks, self.ranks_by_search(&p.rows, rank));
+            ranks
         });
         f(Reducing {
             dialect: self.plan.dialect,
