@@ -162,12 +162,13 @@ pub fn push_json_float(out: &mut String, f: f64) {
         return;
     }
     let abs = f.abs();
+    let plain = abs == 0.0 || (1e-6..1e21).contains(&abs);
     let mut buf = ryu::Buffer::new();
-    if (abs == 0.0 || (1e-6..1e21).contains(&abs)) && push_ryu_plain(out, f, &mut buf) {
+    if plain && push_ryu_plain(out, f, &mut buf) {
         return;
     }
     let s = Shortest::of(f, &mut buf);
-    if abs == 0.0 || (1e-6..1e21).contains(&abs) {
+    if plain {
         s.push_plain(out);
     } else {
         s.push_exponent(out);

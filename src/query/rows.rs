@@ -22,16 +22,11 @@ impl Rows {
     }
 
     /// No rows yet, of `width` cells each, with room for `rows`.
-    pub fn with_capacity(width: usize, rows: usize) -> Self {
+    fn with_capacity(width: usize, rows: usize) -> Self {
         Self {
             width,
             cells: Vec::with_capacity(width.saturating_mul(rows)),
         }
-    }
-
-    /// Cells per row.
-    pub fn width(&self) -> usize {
-        self.width
     }
 
     pub fn len(&self) -> usize {
@@ -90,20 +85,6 @@ impl Rows {
         self.cells.drain(..start * self.width);
     }
 
-    /// The rows as vectors of their own (for callers that take rows apart).
-    pub fn into_vecs(self) -> Vec<Vec<Datum>> {
-        let width = self.width.max(1);
-        let mut out = Vec::with_capacity(self.len());
-        let mut cells = self.cells.into_iter();
-        loop {
-            let row: Vec<Datum> = cells.by_ref().take(width).collect();
-            if row.is_empty() {
-                return out;
-            }
-            out.push(row);
-        }
-    }
-
     /// Rows `vecs`, each of `width` cells.
     pub fn from_vecs(width: usize, vecs: Vec<Vec<Datum>>) -> Self {
         let mut rows = Self::with_capacity(width, vecs.len());
@@ -149,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_pushed_read_paged_and_taken_apart() {
+    fn rows_are_pushed_read_and_paged() {
         let want = ints(&[&[1, 2], &[3, 4], &[5, 6]]);
         let rows = Rows::from_vecs(2, want.clone());
         assert_eq!(rows.len(), 3);
@@ -168,10 +149,8 @@ mod tests {
             r.page(offset, limit);
             assert_eq!(r, page, "offset {offset} limit {limit}");
         }
-        assert_eq!(rows.clone().into_vecs(), want);
         assert!(Rows::new(0).is_empty());
         assert_eq!(Rows::new(0).iter().count(), 0);
-        assert_eq!(Rows::new(3).into_vecs(), ints(&[]));
         let mut pairs = Rows::new(2);
         pairs.push_pair(Datum::Integer(1), Datum::Integer(2));
         pairs.push([Datum::Integer(3), Datum::Integer(4)]);
