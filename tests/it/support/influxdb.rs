@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use super::http::{self, Body, Request, Response, form_encode};
 use super::point::{FieldVal, Point, sort_points};
-use super::ports::{Wait, free_port, try_wait_until, wait_http};
+use super::ports::{Wait, free_ports, try_wait_until, wait_http};
 use super::process::{Proc, peer_binary};
 
 /// Options for [`InfluxV1::start`].
@@ -71,7 +71,7 @@ impl InfluxV1 {
             .expect("tempdir");
         // Ports are picked, then bound by influxd: retry if another process took one meanwhile.
         for attempt in 1..=3 {
-            let (http_port, rpc_port) = (free_port(), free_port());
+            let [http_port, rpc_port] = free_ports();
             let conf = dir.path().join("influxdb.conf");
             std::fs::write(&conf, config(dir.path(), http_port, rpc_port, &opts))
                 .expect("write influxdb.conf");

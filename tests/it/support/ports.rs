@@ -14,8 +14,16 @@ use super::process::Proc;
 
 /// A port on 127.0.0.1 that was free a moment ago (bind :0, read, drop).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    let [p] = free_ports();
+    p
+}
+
+/// `N` distinct ports on 127.0.0.1 that were free a moment ago: all bound at once, then
+/// dropped. Picked one at a time, the kernel may hand the same free port out twice.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"));
+    held.map(|l| l.local_addr().expect("local_addr").port())
 }
 
 /// Polls until a TCP connect to `127.0.0.1:port` succeeds. Panics with the server's stderr on
@@ -104,6 +112,14 @@ fn free_port_is_bindable() {
     let p = free_port();
     assert_ne!(p, 0);
     TcpListener::bind(("127.0.0.1", p)).expect("picked port should be free");
+}
+
+#[test]
+fn free_ports_are_distinct() {
+    for _ in 0..50 {
+        let [a, b, c] = free_ports();
+        assert!(a != b && b != c && a != c, "{a} {b} {c}");
+    }
 }
 
 #[test]

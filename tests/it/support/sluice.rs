@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use toml::{Table, Value};
 
-use super::ports::{free_port, wait_http};
+use super::ports::{free_ports, wait_http};
 use super::process::Proc;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -125,9 +125,10 @@ impl Sluice {
             .prefix("it-sluice-")
             .tempdir()
             .expect("tempdir");
-        let listen = format!("127.0.0.1:{}", free_port());
+        let [port, admin_port] = free_ports();
+        let listen = format!("127.0.0.1:{port}");
         let (toml, listen) = fill_config(config_toml, &listen, &dir.path().join("data"));
-        let (toml, admin_listen) = fill_admin(&toml, &format!("127.0.0.1:{}", free_port()));
+        let (toml, admin_listen) = fill_admin(&toml, &format!("127.0.0.1:{admin_port}"));
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, toml).expect("write sluice.toml");
         let mut args: Vec<OsString> =
