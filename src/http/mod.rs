@@ -2,14 +2,16 @@
 //!
 //! Owns: the router, the shared request state, common response headers
 //! (`X-Influxdb-Version`, `X-Influxdb-Build`) and serving with graceful shutdown.
-//! Submodules: `body` (capped reading, gzip), `error` (the one error → response mapping),
-//! `auth` (credentials → tenant), `write` (`/api/v2/write`, `/write`), `meta` (`/ping`,
-//! `/health`, `/ready`), `query` (`/query`: InfluxQL), `flux` (`/api/v2/query`: Flux), `passthrough`
-//! (fronting mode: both passed to the upstream), `serve` (connections: count, head timeout, graceful
-//! shutdown). Does not own: line semantics (`ingest`), durability (`wal`).
+//! Submodules: `body` (capped reading, gzip), `compress` (gzipped query answers), `error` (the
+//! one error → response mapping), `auth` (credentials → tenant), `write` (`/api/v2/write`,
+//! `/write`), `meta` (`/ping`, `/health`, `/ready`), `query` (`/query`: InfluxQL), `flux`
+//! (`/api/v2/query`: Flux), `passthrough` (fronting mode: both passed to the upstream), `serve`
+//! (connections: count, head timeout, graceful shutdown). Does not own: line semantics
+//! (`ingest`), durability (`wal`).
 
 pub mod auth;
 pub mod body;
+mod compress;
 pub mod error;
 pub mod flux;
 pub mod meta;
@@ -79,8 +81,16 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v2/write", post(write::write_v2))
         .route("/write", post(write::write_v1))
-        .route("/query", get(query::query_v1).post(query::query_v1))
-        .route("/api/v2/query", post(flux::query_v2))
+        .route(
+            "/query",
+            get(query::query_v1)
+                .post(query::query_v1)
+                .layer(compress::influxql()),
+        )
+        .route(
+            "/api/v2/query",
+            post(flux::query_v2).layer(compress::flux()),
+        )
         .route("/ping", get(meta::ping).head(meta::ping))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::PassError;
@@ -242,5 +242,8 @@ impl Answer {
                 }
             }
         })
+        // Fused: a reader may ask again after the end (the gzip layer's does), and an unfused
+        // `unfold` panics then.
+        .fuse()
     }
 }

@@ -111,6 +111,17 @@ fn one(st: &Stmt, influx: &str, sluice: &str, data: &[TenantData]) -> Result<(),
             1,
         ));
     }
+    // Grafana asks for gzip: InfluxDB gzips a 200 answer and nothing else.
+    if got.content_encoding != want.content_encoding {
+        return Err(fail(
+            format!(
+                "Content-Encoding: influxdb {:?}, sluice {:?}",
+                want.content_encoding, got.content_encoding
+            ),
+            vec![],
+            1,
+        ));
+    }
     if !got.content_type.starts_with("application/json") {
         return Err(fail(
             format!(

@@ -220,6 +220,12 @@ fn grafana_requests_have_grafanas_shape() {
         if stmt.check == Check::OwnDatabases {
             own_databases_only(&mut want_json, &data[stmt.tenant]);
         }
+        if got.content_encoding != want.content_encoding {
+            problems.push(format!(
+                "{}: Content-Encoding: influxdb {:?}, sluice {:?}",
+                stmt.name, want.content_encoding, got.content_encoding
+            ));
+        }
         let (m, n) = diff(&want_json, &got.json);
         if n > 0 {
             problems.push(format!(
@@ -252,6 +258,7 @@ fn shape_rules_reject_what_grafana_cannot_parse() {
     let answer = |text: &str| Answer {
         status: 200,
         content_type: "application/json".into(),
+        content_encoding: None,
         text: text.into(),
         json: serde_json::from_str(text).unwrap_or(Value::Null),
     };

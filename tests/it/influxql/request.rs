@@ -213,6 +213,8 @@ impl Stmt {
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
+    /// `Content-Encoding` (`gzip` or none); the text is decoded already.
+    pub content_encoding: Option<String>,
     pub text: String,
     /// The body as JSON, or `null` when it is not JSON.
     pub json: Value,
@@ -227,6 +229,7 @@ impl Answer {
         Ok(Answer {
             status: r.status,
             content_type: r.header("Content-Type").unwrap_or("").to_owned(),
+            content_encoding: r.header("Content-Encoding").map(str::to_owned),
             json: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
         })
