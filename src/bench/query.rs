@@ -26,9 +26,11 @@
 //! start; the row counts are the same.
 //!
 //! After its load, each system is left until it is idle (`settle`: its flushes and compactions
-//! done) before any query is timed. Each query is timed on a thread of its own with a
-//! current-thread runtime (`time_apart`), and `/ping` is timed the same way as the round-trip
-//! floor under every answer.
+//! done); all of them stay up, and are idle again, before any query is timed. Each query is
+//! timed on every system in three rounds in which the systems take turns (`time_all`), so a
+//! burst of the host's noise falls on both sides of a ratio. A round is timed on a thread of
+//! its own with a current-thread runtime (`time_apart`), and `/ping` is timed the same way as
+//! the round-trip floor under every answer.
 //!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
@@ -63,7 +65,8 @@ pub struct QueryArgs {
     pub wide_devices: u32,
     #[arg(long, default_value_t = 48)]
     pub interfaces: u32,
-    /// Timed runs per query at least (after one warm-up run); a fast query runs for 1 s.
+    /// Timed runs per query and system at least (over three rounds, each after a warm-up
+    /// run); a fast query runs for 1 s.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
     /// Concurrent writers while loading.
@@ -82,8 +85,8 @@ pub struct QueryArgs {
     /// Load and time sluice only (no InfluxDB), e.g. while working on sluice's side.
     #[arg(long)]
     pub sluice_only: bool,
-    /// After timing each system, keep it running with its data until Ctrl-C (to profile
-    /// or query it by hand); its URL is printed.
+    /// After timing, keep the systems running with their data until Ctrl-C (to profile
+    /// or query them by hand); their URLs are printed.
     #[arg(long)]
     pub hold: bool,
 }
@@ -100,6 +103,28 @@ pub struct Timing {
     pub rows: usize,
     pub bytes: usize,
     pub error: Option<String>,
+}
+
+impl Timing {
+    /// Adds the runs of another call on the same query and system; an error wins.
+    fn absorb(&mut self, other: Timing) {
+        if self.runs_ms.is_empty() && self.error.is_none() {
+            self.rows = other.rows;
+            self.bytes = other.bytes;
+        }
+        self.runs_ms.extend(other.runs_ms);
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+
+    /// `min_ms` and `median_ms` of `runs_ms`.
+    fn summarize(&mut self) {
+        let mut sorted = self.runs_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        self.min_ms = sorted.first().copied();
+        self.median_ms = sorted.get(sorted.len() / 2).copied();
+    }
 }
 
 /// Loading one system.
@@ -226,6 +251,9 @@ pub async fn run(
         queries: qs.clone(),
         flux: fluxes.clone(),
     };
+    // Every system is loaded and settled first, and stays up: the queries are then timed
+    // on all of them in alternation (`time_all`).
+    let mut up = Vec::new();
     for sys in SYSTEMS {
         if args.sluice_only && sys != System::Sluice {
             continue;
@@ -274,21 +302,42 @@ pub async fn run(
             seconds,
             settled_s,
         });
-        let flux = fluxes.iter().filter(|_| sys == System::Sluice);
-        let timed = qs
+        up.push((sys, running, tenant));
+    }
+    // The second system's load may have woken the first (page cache, timers): idle again.
+    for (_, running, _) in &up {
+        settle(running).await;
+    }
+    let timed = qs
+        .iter()
+        .map(|(l, q)| (l.clone(), q.as_str(), Lang::InfluxQl))
+        .chain(
+            fluxes
+                .iter()
+                .map(|(l, q)| (flux_label(l), q.as_str(), Lang::Flux)),
+        )
+        .chain([(FLOOR.to_owned(), "", Lang::Ping)]);
+    for (label, q, lang) in timed {
+        if *interrupt.borrow() {
+            return Err(BenchError::Interrupted);
+        }
+        // influxd has no Flux: the Flux ratios divide its InfluxQL time.
+        let targets: Vec<(System, Target)> = up
             .iter()
-            .map(|(l, q)| (l.clone(), q.as_str(), Lang::InfluxQl))
-            .chain(flux.map(|(l, q)| (flux_label(l), q.as_str(), Lang::Flux)))
-            .chain([(FLOOR.to_owned(), "", Lang::Ping)]);
-        for (label, q, lang) in timed {
-            let target = Target {
-                base: running.url.clone(),
-                token: tenant.token.clone(),
-                lang,
-            };
-            let t = time_apart(target, q.to_owned(), args.repeat).await;
+            .filter(|(sys, _, _)| lang != Lang::Flux || *sys == System::Sluice)
+            .map(|(sys, running, tenant)| {
+                let target = Target {
+                    base: running.url.clone(),
+                    token: tenant.token.clone(),
+                    lang,
+                };
+                (*sys, target)
+            })
+            .collect();
+        for (sys, t) in time_all(targets, q, args.repeat).await {
             eprintln!(
-                "   {label}: {}",
+                "   {} {label}: {}",
+                sys.label(),
                 t.error.clone().unwrap_or_else(|| format!(
                     "median {} ms, {} rows",
                     ms(t.median_ms.unwrap_or(0.0)),
@@ -297,23 +346,60 @@ pub async fn run(
             );
             report.timings.push(Timing {
                 system: sys.label().into(),
-                query: label,
+                query: label.clone(),
                 ..t
             });
         }
-        if args.hold {
+    }
+    if args.hold {
+        for (sys, running, tenant) in &up {
             eprintln!(
                 "== holding {} at {} (token {:?}) until Ctrl-C",
                 sys.label(),
                 running.url,
                 tenant.token
             );
-            let mut stop = interrupt.clone();
-            let _ = stop.wait_for(|&s| s).await;
         }
-        drop(running);
+        let mut stop = interrupt.clone();
+        let _ = stop.wait_for(|&s| s).await;
     }
+    drop(up);
     Ok(report)
+}
+
+/// Rounds in which the systems take turns on one query.
+const ROUNDS: usize = 3;
+/// How long the timed runs of one query on one system last at least, over all rounds.
+const MIN_SPAN: Duration = Duration::from_secs(1);
+
+/// Times `q` on every target, in `ROUNDS` rounds in which the targets take turns (each round
+/// with its warm-up run, `repeat / ROUNDS` runs and `MIN_SPAN / ROUNDS` at least). A burst of
+/// the host's noise then falls on every system's runs alike, not on one system's whole turn.
+async fn time_all(targets: Vec<(System, Target)>, q: &str, repeat: usize) -> Vec<(System, Timing)> {
+    let rounds = u32::try_from(ROUNDS).unwrap_or(1);
+    let mut out: Vec<(System, Timing)> = targets
+        .iter()
+        .map(|(sys, _)| (*sys, Timing::default()))
+        .collect();
+    for _ in 0..ROUNDS {
+        for ((_, target), (_, acc)) in targets.iter().zip(&mut out) {
+            if acc.error.is_some() {
+                continue;
+            }
+            let t = time_apart(
+                target.clone(),
+                q.to_owned(),
+                repeat.div_ceil(ROUNDS),
+                MIN_SPAN / rounds,
+            )
+            .await;
+            acc.absorb(t);
+        }
+    }
+    for (_, acc) in &mut out {
+        acc.summarize();
+    }
+    out
 }
 
 /// CPU seconds per second under which a system counts as idle.
@@ -557,6 +643,28 @@ mod tests {
             ),
             "{s}"
         );
+    }
+
+    #[test]
+    fn rounds_add_up_to_one_timing() {
+        let round = |runs: &[f64]| Timing {
+            runs_ms: runs.to_vec(),
+            rows: 7,
+            bytes: 70,
+            ..Timing::default()
+        };
+        let mut t = Timing::default();
+        t.absorb(round(&[5.0, 1.0]));
+        t.absorb(round(&[9.0, 2.0, 3.0]));
+        t.summarize();
+        assert_eq!((t.min_ms, t.median_ms), (Some(1.0), Some(3.0)));
+        assert_eq!((t.rows, t.bytes, t.runs_ms.len()), (7, 70, 5));
+        t.absorb(Timing {
+            error: Some("no answer".into()),
+            ..Timing::default()
+        });
+        t.absorb(round(&[4.0]));
+        assert_eq!(t.error.as_deref(), Some("no answer"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub(super) enum Lang {
 }
 
 /// Where and how a query is sent.
+#[derive(Clone)]
 pub(super) struct Target {
     pub base: String,
     pub token: String,
@@ -29,7 +30,8 @@ pub(super) struct Target {
 
 impl Target {
     /// The request as Grafana sends it: InfluxQL as GET with `epoch=ms`, Flux as a JSON POST
-    /// asking for annotated CSV.
+    /// asking for annotated CSV; but without `Accept-Encoding: gzip`, so that the answer is
+    /// timed rather than a compressor (both systems would gzip it).
     fn request(&self, authority: &str, q: &str) -> Result<Request<Full<Bytes>>, String> {
         let (method, path, body, json) = match self.lang {
             Lang::InfluxQl => {
@@ -119,7 +121,7 @@ pub(super) fn csv_rows(text: &str) -> usize {
 /// workers or a pooled client's layers. On this machine those cost ~0.1–0.2 ms per answer, for
 /// every system alike, which is most of a sub-millisecond answer's time (`/ping` took 0.1 ms
 /// through reqwest, 0.04 ms through curl).
-pub(super) async fn time_apart(target: Target, q: String, repeat: usize) -> Timing {
+pub(super) async fn time_apart(target: Target, q: String, repeat: usize, span: Duration) -> Timing {
     let failed = |e: String| Timing {
         error: Some(e),
         ..Timing::default()
@@ -131,7 +133,7 @@ pub(super) async fn time_apart(target: Target, q: String, repeat: usize) -> Timi
             .map_err(|e| e.to_string())?;
         rt.block_on(async {
             let conn = Conn::open(&target.base).await?;
-            Ok::<_, String>(time_query(conn, &target, &q, repeat).await)
+            Ok::<_, String>(time_query(conn, &target, &q, repeat, span).await)
         })
     })
     .await;
@@ -189,14 +191,20 @@ impl Conn {
     }
 }
 
-/// One warm-up, then timed runs of `q`: `repeat` of them, and more until they span `MIN_SPAN`
-/// (at most `MAX_RUNS`). A sub-millisecond answer's median is then taken over a second rather
+/// One warm-up, then timed runs of `q`: `repeat` of them, and more until they span `span`
+/// (at most `MAX_RUNS`). A sub-millisecond answer's median is then taken over many runs rather
 /// than over a few ms, in which one burst of the host's noise can move it by 2×.
-async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> Timing {
+async fn time_query(
+    mut conn: Conn,
+    target: &Target,
+    q: &str,
+    repeat: usize,
+    span: Duration,
+) -> Timing {
     let mut t = Timing::default();
     let mut spent = Duration::ZERO;
     let mut i = 0;
-    while i <= repeat.max(1) || (spent < MIN_SPAN && i <= MAX_RUNS) {
+    while i <= repeat.max(1) || (spent < span && i <= MAX_RUNS) {
         i += 1;
         let req = match target.request(&conn.authority, q) {
             Ok(r) => r,
@@ -235,15 +243,11 @@ async fn time_query(mut conn: Conn, target: &Target, q: &str, repeat: usize) -> 
         spent += took;
         t.runs_ms.push(elapsed);
     }
-    let mut sorted = t.runs_ms.clone();
-    sorted.sort_by(f64::total_cmp);
-    t.min_ms = sorted.first().copied();
-    t.median_ms = sorted.get(sorted.len() / 2).copied();
+    t.summarize();
     t
 }
 
-/// How long the timed runs of a query last at least, and how many they are at most.
-const MIN_SPAN: Duration = Duration::from_secs(1);
+/// How many timed runs one call makes at most.
 const MAX_RUNS: usize = 5000;
 
 /// How long one answer may take.
