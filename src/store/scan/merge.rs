@@ -81,32 +81,31 @@ pub(in crate::store) fn merge(
                 copy(&mut items, p, r);
             }
         } else {
-            // Row by row: a merge of the runs (each sorted by time) by time, then source
-            // order (runs[g..h] are in piece order), over a copy of their times.
+            // A merge of the runs (each sorted by time) by time, then source order (runs[g..h]
+            // are in piece order), over a copy of their times, in stretches of one run. Rows
+            // of one time in several runs come one after the other: they become one `Dup`.
             let mut local: Vec<i64> = Vec::new();
-            let mut at: Vec<(usize, usize)> = Vec::new();
             let mut heads = Vec::with_capacity(h - g);
             for (_, p, r) in &runs[g..h] {
                 heads.push(local.len()..local.len() + r.len());
                 local.extend_from_slice(&times[*p][r.clone()]);
-                at.extend(r.clone().map(|row| (*p, row)));
             }
-            let rows = merge_runs(&local, heads);
-            let mut k = 0;
-            while k < rows.len() {
-                let mut e = k + 1;
-                while e < rows.len() && rows[e].0 == rows[k].0 {
-                    e += 1;
+            let starts: Vec<usize> = heads.iter().map(|x| x.start).collect();
+            // The time of the last row written.
+            let mut last: Option<i64> = None;
+            for (k, stretch) in merge_runs(&local, heads) {
+                let (_, p, r) = &runs[g + k];
+                // Local row `i` of run `k` is this row of its piece.
+                let row = |i: usize| r.start + i - starts[k];
+                let mut from = stretch.start;
+                if last == Some(local[from]) {
+                    add_writer(&mut items, *p, row(from));
+                    from += 1;
                 }
-                if e - k > 1 {
-                    items.push(Item::Dup(
-                        rows[k..e].iter().map(|r| at[r.1 as usize]).collect(),
-                    ));
-                } else {
-                    let (p, row) = at[rows[k].1 as usize];
-                    copy(&mut items, p, row..row + 1);
+                if from < stretch.end {
+                    copy(&mut items, *p, row(from)..row(stretch.end));
                 }
-                k = e;
+                last = Some(local[stretch.end - 1]);
             }
         }
         g = h;
@@ -170,6 +169,27 @@ fn copy(items: &mut Vec<Item>, piece: usize, r: Range<usize>) {
             start: r.start,
             end: r.end,
         }),
+    }
+}
+
+/// Row `row` of piece `piece` has the series and time of the last row in `items`: that row
+/// becomes (or already is) a `Dup`, and this writer is added to it.
+fn add_writer(items: &mut Vec<Item>, piece: usize, row: usize) {
+    match items.last_mut() {
+        Some(Item::Dup(writers)) => writers.push((piece, row)),
+        Some(Item::Copy {
+            piece: p,
+            start,
+            end,
+        }) => {
+            let first = (*p, *end - 1);
+            *end -= 1;
+            if *start == *end {
+                items.pop();
+            }
+            items.push(Item::Dup(vec![first, (piece, row)]));
+        }
+        None => items.push(Item::Dup(vec![(piece, row)])),
     }
 }
 

@@ -3,13 +3,17 @@
 
 use std::ops::Range;
 
-/// `(time, row)` of every row of `heads` (row ranges into `times`, each sorted by time, in
-/// source order), ordered by time then source. A stretch of one run that comes before every
-/// other run's head is found by binary search and copied at once, so runs that overlap only
-/// at their ends (a late point in a later source) cost little more than a concatenation.
-pub(super) fn merge_runs(times: &[i64], mut heads: Vec<Range<usize>>) -> Vec<(i64, u32)> {
-    let total: usize = heads.iter().map(ExactSizeIterator::len).sum();
-    let mut rows: Vec<(i64, u32)> = Vec::with_capacity(total);
+/// The rows of `heads` (row ranges into `times`, each sorted by time, in source order),
+/// ordered by time then source, as stretches `(head, rows)`: consecutive rows of one head. A
+/// stretch of one run that comes before every other run's head is found by binary search and
+/// taken at once, so runs that overlap only at their ends (a late point in a later source)
+/// cost a few stretches, not a step per row. Rows of equal time in several heads come one
+/// after the other, in source order, each ending or starting a stretch.
+pub(super) fn merge_runs(
+    times: &[i64],
+    mut heads: Vec<Range<usize>>,
+) -> Vec<(usize, Range<usize>)> {
+    let mut out: Vec<(usize, Range<usize>)> = Vec::new();
     let key = |heads: &[Range<usize>], k: usize| (times[heads[k].start], k);
     while let Some(k) = (0..heads.len())
         .filter(|&k| !heads[k].is_empty())
@@ -25,10 +29,10 @@ pub(super) fn merge_runs(times: &[i64], mut heads: Vec<Range<usize>>) -> Vec<(i6
             None => run.len(),
             Some((t, j)) => times[run.clone()].partition_point(|&x| x < t || (x == t && k < j)),
         };
-        rows.extend((run.start..run.start + take).map(|row| (times[row], row as u32)));
+        out.push((k, run.start..run.start + take));
         heads[k].start += take;
     }
-    rows
+    out
 }
 
 #[cfg(test)]
@@ -37,7 +41,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Equal to a stable sort by time of the runs' rows in source order.
+        /// Equal to a stable sort by time of the runs' rows in source order; each stretch is
+        /// rows of the head it names.
         #[test]
         fn merged_runs_equal_a_stable_sort(
             runs in proptest::collection::vec(proptest::collection::vec(0i64..40, 0..30), 1..5)
@@ -49,12 +54,21 @@ mod tests {
                 heads.push(times.len()..times.len() + r.len());
                 times.extend(r);
             }
-            let mut want: Vec<(i64, u32)> = heads
+            let mut want: Vec<(i64, usize)> = heads
                 .iter()
-                .flat_map(|h| h.clone().map(|row| (times[row], row as u32)))
+                .flat_map(|h| h.clone().map(|row| (times[row], row)))
                 .collect();
             want.sort_by_key(|&(t, _)| t);
-            prop_assert_eq!(merge_runs(&times, heads), want);
+            let stretches = merge_runs(&times, heads.clone());
+            for (k, rows) in &stretches {
+                prop_assert!(!rows.is_empty());
+                prop_assert!(heads[*k].start <= rows.start && rows.end <= heads[*k].end);
+            }
+            let got: Vec<(i64, usize)> = stretches
+                .into_iter()
+                .flat_map(|(_, rows)| rows.map(|row| (times[row], row)))
+                .collect();
+            prop_assert_eq!(got, want);
         }
     }
 }
