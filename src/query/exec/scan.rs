@@ -8,6 +8,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Float64Array, Int64Array, StringArray,
     UInt64Array,
 };
+use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, Int32Type, TimestampNanosecondType};
 use arrow::record_batch::RecordBatch;
 
@@ -91,7 +92,8 @@ pub struct Measured {
     /// Tag keys of the measurement, sorted.
     pub tag_keys: Vec<String>,
     pub series: Vec<SeriesRun>,
-    pub times: Vec<i64>,
+    /// The scan answer's time column, shared (not copied).
+    pub times: ScalarBuffer<i64>,
     pub fields: HashMap<String, FieldCol>,
 }
 
@@ -140,7 +142,7 @@ impl Measured {
                         .ok_or(QueryError::Internal {
                             what: "time column is not nanoseconds",
                         })?;
-                    times = Some(t.values().to_vec());
+                    times = Some(t.values().clone());
                 }
                 _ => {}
             }
@@ -169,23 +171,27 @@ impl Measured {
         let mut series: Vec<SeriesRun> = Vec::new();
         let n = times.len();
         let changed = crate::store::tag_key_changes(&tag_cols, n);
+        // Only rows where a key changed can start a series (row 0 is one of them).
+        let candidates = changed
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(|(row, c)| c.then_some(row));
         let mut start = 0;
-        for row in 0..=n {
+        for row in candidates.chain((n > 0).then_some(n)) {
             let boundary = row == n
-                || (row > start
-                    && changed.get(row) == Some(&true)
-                    && (0..tag_cols.len()).any(|t| {
-                        let (a, b) = (tag_cols[t], row);
-                        // Same dictionary key (or both null) means the same value.
-                        if a.is_null(b) != a.is_null(b - 1) {
-                            return true;
-                        }
-                        if a.is_null(b) || a.keys().value(b) == a.keys().value(b - 1) {
-                            return false;
-                        }
-                        tag_at(t, b) != tag_at(t, b - 1)
-                    }));
-            if boundary && row > start {
+                || (0..tag_cols.len()).any(|t| {
+                    let (a, b) = (tag_cols[t], row);
+                    // Same dictionary key (or both null) means the same value.
+                    if a.is_null(b) != a.is_null(b - 1) {
+                        return true;
+                    }
+                    if a.is_null(b) || a.keys().value(b) == a.keys().value(b - 1) {
+                        return false;
+                    }
+                    tag_at(t, b) != tag_at(t, b - 1)
+                });
+            if boundary {
                 series.push(SeriesRun {
                     tags: (0..tag_cols.len())
                         .map(|t| tag_at(t, start).map(str::to_owned))
@@ -326,7 +332,7 @@ impl Measured {
             name: String::new(),
             tag_keys: tag_keys.to_vec(),
             series: Vec::new(),
-            times: Vec::new(),
+            times: ScalarBuffer::from(Vec::new()),
             fields: HashMap::new(),
         }
     }

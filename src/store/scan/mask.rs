@@ -7,6 +7,7 @@ use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::cmp::{gt_eq, lt_eq};
 use arrow::compute::{and, cast};
 use arrow::datatypes::{DataType, Int32Type, TimeUnit};
+use rayon::prelude::*;
 
 use super::role_of;
 use crate::store::StoreError;
@@ -126,40 +127,104 @@ pub(super) fn series_mask(batch: &RecordBatch, pred: SeriesPredicate<'_>) -> Boo
 /// `changed[r]`: row r's dictionary key, or nullness, differs from row r - 1's in some tag
 /// column (row 0 counts as changed). Equal keys are equal values; different keys may still be
 /// equal values (dictionaries of concatenated sources). One tight pass per column instead of a
-/// check of every column per row.
+/// check of every column per row; a large batch in stretches on rayon's pool.
 pub fn tag_key_changes(tags: &[&DictionaryArray<Int32Type>], rows: usize) -> Vec<bool> {
+    /// Rows from which the stretches are marked in parallel, and their length.
+    const PARALLEL_ROWS: usize = 262_144;
+    const STRETCH: usize = 65_536;
+    let stretch = if rows >= PARALLEL_ROWS { STRETCH } else { rows };
+    changes_in_stretches(tags, rows, stretch)
+}
+
+fn changes_in_stretches(
+    tags: &[&DictionaryArray<Int32Type>],
+    rows: usize,
+    stretch: usize,
+) -> Vec<bool> {
     let mut changed = vec![false; rows];
-    if let Some(c) = changed.first_mut() {
+    if stretch >= rows {
+        mark_changes(tags, 0, &mut changed);
+    } else {
+        changed
+            .par_chunks_mut(stretch.max(1))
+            .enumerate()
+            .for_each(|(i, out)| mark_changes(tags, i * stretch.max(1), out));
+    }
+    changed
+}
+
+/// [`tag_key_changes`] of rows `from..from + out.len()`, into `out`.
+fn mark_changes(tags: &[&DictionaryArray<Int32Type>], from: usize, out: &mut [bool]) {
+    // Row 0 has no row before it; every other row is compared with the one before.
+    let skip = usize::from(from == 0);
+    if let (true, Some(c)) = (from == 0, out.first_mut()) {
         *c = true;
     }
     for d in tags {
         let keys = d.keys();
         let k = keys.values();
+        let end = (from + out.len()).min(k.len());
+        let first = from + skip;
+        if first >= end {
+            continue;
+        }
+        let marks = &mut out[skip..end - from];
         match keys.nulls() {
+            // Pairs of neighbours over slices: no bounds checks, so the loop is vectorised.
             None => {
-                // Pairs of neighbours over slices: no bounds checks, so the loop is vectorised.
-                let n = rows.min(k.len());
-                if n > 1 {
-                    for ((c, a), b) in changed[1..n].iter_mut().zip(&k[1..n]).zip(&k[..n - 1]) {
-                        *c |= a != b;
-                    }
+                for ((c, a), b) in marks
+                    .iter_mut()
+                    .zip(&k[first..end])
+                    .zip(&k[first - 1..end - 1])
+                {
+                    *c |= a != b;
                 }
             }
+            // (valid, key), a null's key taken as 0: a change of either is a change.
             Some(n) => {
-                // (valid, key), a null's key taken as 0: a change of either is a change.
-                let mut cells = n
-                    .iter()
-                    .zip(k)
-                    .map(|(is, &key)| (is, if is { key } else { 0 }));
-                let Some(mut prev) = cells.next() else {
-                    continue;
+                let cell = |row: usize| {
+                    let valid = n.is_valid(row);
+                    (valid, if valid { k[row] } else { 0 })
                 };
-                for (c, cell) in changed.iter_mut().skip(1).zip(cells) {
-                    *c |= cell != prev;
-                    prev = cell;
+                for (c, row) in marks.iter_mut().zip(first..end) {
+                    *c |= cell(row) != cell(row - 1);
                 }
             }
         }
     }
-    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int32Array, StringArray};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn column(keys: &[Option<i32>]) -> DictionaryArray<Int32Type> {
+        let values = Arc::new(StringArray::from(vec!["a", "b", "c"]));
+        DictionaryArray::try_new(Int32Array::from(keys.to_vec()), values).expect("dictionary")
+    }
+
+    proptest! {
+        /// In stretches of any length, a row is marked exactly when some column's key or
+        /// nullness differs from the row before's (row 0 always).
+        #[test]
+        fn changes_match_a_row_by_row_comparison(
+            cols in proptest::collection::vec(
+                proptest::collection::vec(proptest::option::weighted(0.8, 0i32..3), 0..40),
+                1..4,
+            ),
+            stretch in 1usize..7,
+        ) {
+            let rows = cols.iter().map(Vec::len).min().unwrap_or(0);
+            let arrays: Vec<DictionaryArray<Int32Type>> = cols.iter().map(|c| column(c)).collect();
+            let tags: Vec<&DictionaryArray<Int32Type>> = arrays.iter().collect();
+            let want: Vec<bool> = (0..rows)
+                .map(|r| r == 0 || cols.iter().any(|c| c[r] != c[r - 1]))
+                .collect();
+            prop_assert_eq!(changes_in_stretches(&tags, rows, stretch), want.clone());
+            prop_assert_eq!(tag_key_changes(&tags, rows), want);
+        }
+    }
 }
