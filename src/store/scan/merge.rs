@@ -25,7 +25,7 @@ use crate::store::StoreError;
 use crate::store::batch::ROLE_FIELD;
 use crate::store::catalog::roles;
 
-/// Rows from which a merge builds its columns in parallel.
+/// Rows from which a merge ranks its pieces' series and builds its columns in parallel.
 const PARALLEL_ROWS: usize = 262_144;
 
 /// One stretch of the answer.
@@ -196,45 +196,27 @@ fn add_writer(items: &mut Vec<Item>, piece: usize, row: usize) {
 /// Every piece's runs of one series, as (rank, piece, rows): the rank of the series among all
 /// the pieces' series (tag values in column order, a null first, byte order).
 fn series_runs(pieces: &[&RecordBatch], tag_idx: &[usize]) -> Vec<(u32, usize, Range<usize>)> {
+    // Each piece's runs with their series' tag values; the pieces side by side when there
+    // are enough rows to pay for it.
+    let rows: usize = pieces.iter().map(|p| p.num_rows()).sum();
+    let per_piece: Vec<PieceRuns<'_>> = if rows >= PARALLEL_ROWS {
+        pieces
+            .par_iter()
+            .map(|batch| piece_runs(batch, tag_idx))
+            .collect()
+    } else {
+        pieces
+            .iter()
+            .map(|batch| piece_runs(batch, tag_idx))
+            .collect()
+    };
     let mut ids: HashMap<Vec<Option<&str>>, u32> = HashMap::new();
     let mut runs: Vec<(u32, usize, Range<usize>)> = Vec::new();
-    for (p, batch) in pieces.iter().enumerate() {
-        let tags: Vec<&DictionaryArray<Int32Type>> = tag_idx
-            .iter()
-            .filter_map(|&i| batch.column(i).as_dictionary_opt::<Int32Type>())
-            .collect();
-        let values: Vec<Option<&StringArray>> = tags
-            .iter()
-            .map(|d| d.values().as_string_opt::<i32>())
-            .collect();
-        let tuple = |row: usize| -> Vec<Option<&str>> {
-            tags.iter()
-                .zip(&values)
-                .map(|(d, v)| {
-                    let keys = d.keys();
-                    if keys.is_null(row) {
-                        return None;
-                    }
-                    v.map(|v| v.value(keys.value(row) as usize))
-                })
-                .collect()
-        };
-        let n = batch.num_rows();
-        let changed = tag_key_changes(&tags, n);
-        // A run ends where the next one starts, the last at the end.
-        let ends = changed
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(_, c)| **c)
-            .map(|(row, _)| row)
-            .chain((n > 0).then_some(n));
-        let mut start = 0;
-        for end in ends {
+    for (p, piece) in per_piece.into_iter().enumerate() {
+        for (rows, tuple) in piece {
             let next = ids.len() as u32;
-            let id = *ids.entry(tuple(start)).or_insert(next);
-            runs.push((id, p, start..end));
-            start = end;
+            let id = *ids.entry(tuple).or_insert(next);
+            runs.push((id, p, rows));
         }
     }
     // Ids in order of appearance → ranks in tag order.
@@ -248,4 +230,48 @@ fn series_runs(pieces: &[&RecordBatch], tag_idx: &[usize]) -> Vec<(u32, usize, R
         run.0 = rank_of_id[run.0 as usize];
     }
     runs
+}
+
+/// A piece's runs of one series, each with its tag values (a null: `None`).
+type PieceRuns<'a> = Vec<(Range<usize>, Vec<Option<&'a str>>)>;
+
+/// The runs of one series in `batch` (rows where no tag key changes), each with its tag values.
+fn piece_runs<'a>(batch: &'a RecordBatch, tag_idx: &[usize]) -> PieceRuns<'a> {
+    let tags: Vec<&DictionaryArray<Int32Type>> = tag_idx
+        .iter()
+        .filter_map(|&i| batch.column(i).as_dictionary_opt::<Int32Type>())
+        .collect();
+    let values: Vec<Option<&StringArray>> = tags
+        .iter()
+        .map(|d| d.values().as_string_opt::<i32>())
+        .collect();
+    let tuple = |row: usize| -> Vec<Option<&'a str>> {
+        tags.iter()
+            .zip(&values)
+            .map(|(d, v)| {
+                let keys = d.keys();
+                if keys.is_null(row) {
+                    return None;
+                }
+                v.map(|v| v.value(keys.value(row) as usize))
+            })
+            .collect()
+    };
+    let n = batch.num_rows();
+    let changed = tag_key_changes(&tags, n);
+    // A run ends where the next one starts, the last at the end.
+    let ends = changed
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, c)| **c)
+        .map(|(row, _)| row)
+        .chain((n > 0).then_some(n));
+    let mut start = 0;
+    let mut out = Vec::new();
+    for end in ends {
+        out.push((start..end, tuple(start)));
+        start = end;
+    }
+    out
 }
