@@ -84,10 +84,18 @@ impl MeasurementBuffer {
             next[r] += 1;
         }
         let mut rows = by_series;
+        let mut keyed: Vec<(i64, u32)> = Vec::new();
         for w in bounds.windows(2) {
             let run = &mut rows[w[0]..w[1]];
             if !run.is_sorted_by_key(|&i| self.time[i as usize]) {
-                run.sort_by_key(|&i| self.time[i as usize]);
+                // By (time, row), keys side by side: a run's rows are numbered in arrival
+                // order, so rows of equal time keep it (a stable sort by time, done unstably).
+                keyed.clear();
+                keyed.extend(run.iter().map(|&i| (self.time[i as usize], i)));
+                keyed.sort_unstable();
+                for (slot, &(_, i)) in run.iter_mut().zip(&keyed) {
+                    *slot = i;
+                }
             }
         }
         // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
