@@ -226,3 +226,32 @@ fn select_over_many_zones_matches_the_model() {
         assert_eq!(rows(&sel), want, "{lo}..={hi}");
     }
 }
+
+/// A select of more than 16 384 rows (sorted and built on rayon's pool), with series that
+/// arrived out of time order, rows written several times and fields missing, equals the model.
+#[test]
+fn a_large_select_matches_the_model() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let points: Vec<Point> = (0..30_000)
+        .map(|_| Point {
+            tags: vec![
+                [None, Some(0), Some(1), Some(2)][next(4) as usize],
+                Some(next(2) as u8),
+            ],
+            time: next(6_000) as i64,
+            f: (next(4) > 0).then(|| next(100) as f64),
+            g: (next(3) > 0).then(|| next(100) as i64),
+        })
+        .collect();
+    let sel = buffer(&points)
+        .select(i64::MIN, i64::MAX, None, None)
+        .unwrap();
+    assert!(sel.num_rows() > 16_384, "{}", sel.num_rows());
+    assert_eq!(rows(&sel), model(&points));
+}

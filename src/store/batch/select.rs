@@ -9,6 +9,7 @@ use arrow::array::{
     StringArray, TimestampNanosecondArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use rayon::prelude::*;
 
 use super::{
     FieldColumn, MeasurementBuffer, ROLE_FIELD, ROLE_TAG, ROLE_TIME, SeriesTags, TIME_COLUMN,
@@ -84,19 +85,20 @@ impl MeasurementBuffer {
             next[r] += 1;
         }
         let mut rows = by_series;
-        let mut keyed: Vec<(i64, u32)> = Vec::new();
+        let parallel = rows.len() >= PARALLEL_ROWS;
+        // Each series' rows, as its own slice.
+        let mut runs_of: Vec<&mut [u32]> = Vec::with_capacity(present.len());
+        let mut rest: &mut [u32] = &mut rows;
         for w in bounds.windows(2) {
-            let run = &mut rows[w[0]..w[1]];
-            if !run.is_sorted_by_key(|&i| self.time[i as usize]) {
-                // By (time, row), keys side by side: a run's rows are numbered in arrival
-                // order, so rows of equal time keep it (a stable sort by time, done unstably).
-                keyed.clear();
-                keyed.extend(run.iter().map(|&i| (self.time[i as usize], i)));
-                keyed.sort_unstable();
-                for (slot, &(_, i)) in run.iter_mut().zip(&keyed) {
-                    *slot = i;
-                }
-            }
+            let (run, tail) = rest.split_at_mut(w[1] - w[0]);
+            runs_of.push(run);
+            rest = tail;
+        }
+        let order = |run: &mut &mut [u32]| self.order_by_time(run);
+        if parallel {
+            runs_of.par_iter_mut().for_each(order);
+        } else {
+            runs_of.iter_mut().for_each(order);
         }
         // `starts[j]..starts[j + 1]` are the rows (in `rows`) of output row j.
         let mut starts: Vec<u32> = Vec::new();
@@ -120,70 +122,126 @@ impl MeasurementBuffer {
             .firsts()
             .map(|i| rank[self.series_of_row[i] as usize])
             .collect();
-        let mut columns: Vec<(Field, ArrayRef)> = Vec::new();
-        for key in &tag_keys {
-            // The dictionary holds the values of the series present, keyed per series.
-            let mut values: Vec<&str> = Vec::new();
-            let mut value_ids: HashMap<&str, i32> = HashMap::new();
-            let mut of_rank: Vec<Option<i32>> = vec![None; present.len()];
-            for (r, &id) in present.iter().enumerate() {
-                let s = &self.series[id as usize];
-                if let Ok(i) = s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
-                    let v = s[i].1.as_str();
-                    let next = values.len() as i32;
-                    let vid = *value_ids.entry(v).or_insert(next);
-                    if vid == next {
-                        values.push(v);
-                    }
-                    of_rank[r] = Some(vid);
+        // The output columns: each tag key's, each wanted field's, and the time; side by side
+        // on rayon's pool for a large answer.
+        let wanted: Vec<(&String, usize)> = self
+            .field_index
+            .iter()
+            .filter(|(key, _)| fields.is_none_or(|f| f.iter().any(|w| w == *key)))
+            .map(|(key, &i)| (key, i))
+            .collect();
+        let jobs: Vec<Column<'_>> = tag_keys
+            .iter()
+            .map(|k| Column::Tag(k))
+            .chain(wanted.into_iter().map(|(k, i)| Column::Field(k, i)))
+            .chain([Column::Time])
+            .collect();
+        let build = |job: &Column<'_>| -> Result<(Field, ArrayRef), StoreError> {
+            match *job {
+                Column::Tag(key) => self.tag_column(key, &tag_keys, &present, &rank_out),
+                Column::Field(key, i) => {
+                    let col = &self.columns[i];
+                    let field = Field::new(key.as_str(), col.data_type(), true)
+                        .with_metadata(role(ROLE_FIELD, Some(key)));
+                    Ok((field, col.merge(&runs)))
+                }
+                Column::Time => {
+                    let time = TimestampNanosecondArray::from(
+                        runs.firsts().map(|i| self.time[i]).collect::<Vec<i64>>(),
+                    );
+                    let field = Field::new(
+                        TIME_COLUMN,
+                        DataType::Timestamp(TimeUnit::Nanosecond, None),
+                        false,
+                    )
+                    .with_metadata(role(ROLE_TIME, None));
+                    Ok((field, Arc::new(time) as ArrayRef))
                 }
             }
-            let keys: Int32Array = if of_rank.iter().all(Option::is_some) {
-                let of_rank: Vec<i32> = of_rank.into_iter().flatten().collect();
-                rank_out
-                    .iter()
-                    .map(|&r| of_rank[r as usize])
-                    .collect::<Vec<i32>>()
-                    .into()
-            } else {
-                rank_out.iter().map(|&r| of_rank[r as usize]).collect()
-            };
-            let dict =
-                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))?;
-            let name = tag_column_name(key, &self.field_index, &tag_keys);
-            let field = Field::new(
-                name,
-                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-                true,
-            )
-            .with_metadata(role(ROLE_TAG, Some(key)));
-            columns.push((field, Arc::new(dict)));
-        }
-        for (key, &i) in &self.field_index {
-            if fields.is_some_and(|f| !f.iter().any(|w| w == key)) {
-                continue;
-            }
-            let col = &self.columns[i];
-            let field = Field::new(key.as_str(), col.data_type(), true)
-                .with_metadata(role(ROLE_FIELD, Some(key)));
-            columns.push((field, col.merge(&runs)));
-        }
-        let time = TimestampNanosecondArray::from(
-            runs.firsts().map(|i| self.time[i]).collect::<Vec<i64>>(),
-        );
-        columns.push((
-            Field::new(
-                TIME_COLUMN,
-                DataType::Timestamp(TimeUnit::Nanosecond, None),
-                false,
-            )
-            .with_metadata(role(ROLE_TIME, None)),
-            Arc::new(time),
-        ));
+        };
+        let columns: Vec<(Field, ArrayRef)> = if parallel {
+            jobs.par_iter().map(build).collect::<Result<_, _>>()?
+        } else {
+            jobs.iter().map(build).collect::<Result<_, _>>()?
+        };
         let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
 }
+
+impl MeasurementBuffer {
+    /// Orders one series' rows by time. A run's rows are numbered in arrival order, so
+    /// sorting (time, row) pairs keeps rows of equal time in it (a stable sort by time, done
+    /// unstably, keys side by side).
+    fn order_by_time(&self, run: &mut [u32]) {
+        if run.is_sorted_by_key(|&i| self.time[i as usize]) {
+            return;
+        }
+        let mut keyed: Vec<(i64, u32)> = run.iter().map(|&i| (self.time[i as usize], i)).collect();
+        keyed.sort_unstable();
+        for (slot, &(_, i)) in run.iter_mut().zip(&keyed) {
+            *slot = i;
+        }
+    }
+
+    /// The dictionary column of tag `key` for output rows whose series ranks are `rank_out`
+    /// (`present[r]`: the series of rank r).
+    fn tag_column(
+        &self,
+        key: &str,
+        tag_keys: &[&str],
+        present: &[u32],
+        rank_out: &[u32],
+    ) -> Result<(Field, ArrayRef), StoreError> {
+        // The dictionary holds the values of the series present, keyed per series.
+        let mut values: Vec<&str> = Vec::new();
+        let mut value_ids: HashMap<&str, i32> = HashMap::new();
+        let mut of_rank: Vec<Option<i32>> = vec![None; present.len()];
+        for (r, &id) in present.iter().enumerate() {
+            let s = &self.series[id as usize];
+            if let Ok(i) = s.binary_search_by(|(sk, _)| sk.as_str().cmp(key)) {
+                let v = s[i].1.as_str();
+                let next = values.len() as i32;
+                let vid = *value_ids.entry(v).or_insert(next);
+                if vid == next {
+                    values.push(v);
+                }
+                of_rank[r] = Some(vid);
+            }
+        }
+        let keys: Int32Array = if of_rank.iter().all(Option::is_some) {
+            let of_rank: Vec<i32> = of_rank.into_iter().flatten().collect();
+            rank_out
+                .iter()
+                .map(|&r| of_rank[r as usize])
+                .collect::<Vec<i32>>()
+                .into()
+        } else {
+            rank_out.iter().map(|&r| of_rank[r as usize]).collect()
+        };
+        let dict =
+            DictionaryArray::<Int32Type>::try_new(keys, Arc::new(StringArray::from(values)))?;
+        let name = tag_column_name(key, &self.field_index, tag_keys);
+        let field = Field::new(
+            name,
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        )
+        .with_metadata(role(ROLE_TAG, Some(key)));
+        Ok((field, Arc::new(dict)))
+    }
+}
+
+/// One output column of [`MeasurementBuffer::select`].
+enum Column<'a> {
+    Tag(&'a str),
+    /// A field: its key and index into `columns`.
+    Field(&'a String, usize),
+    Time,
+}
+
+/// Rows from which a select sorts its series and builds its columns on rayon's pool.
+const PARALLEL_ROWS: usize = 16_384;
 
 impl FieldColumn {
     /// One value per output row of `runs`: the last non-null of its buffer rows.
