@@ -2,8 +2,8 @@
 //! store), then the same InfluxQL timed against each, as Grafana sends it; one table of
 //! ratios from one run (issue 5's query benchmarks).
 //!
-//! Owns: the query data set (built from `generate::Fleet`), the three queries and the table;
-//! timing one query is `timing`'s. Does not own: starting systems (`compare::systems`),
+//! Owns: the query data set (built from `generate::Fleet`), the three queries, loading and
+//! settling the systems; timing a query is `timing`'s, the table and output files `table`'s. Does not own: starting systems (`compare::systems`),
 //! sending writes (`load`).
 //!
 //! Data (one bucket `bench`): a *deep* fleet, `deep_devices` × `interfaces` SNMP interfaces
@@ -36,7 +36,6 @@
 //!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -50,9 +49,13 @@ use super::generate::{Fleet, ROUND_NS};
 use super::load::{self, LoadSpec, Mode, Stop};
 use super::procstat;
 
+mod table;
 mod timing;
 
-use self::timing::{Lang, Target, time_apart};
+pub use self::table::{table, write_outputs};
+
+use self::table::ms;
+use self::timing::{Lang, Target, time_all};
 
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
@@ -105,28 +108,6 @@ pub struct Timing {
     pub rows: usize,
     pub bytes: usize,
     pub error: Option<String>,
-}
-
-impl Timing {
-    /// Adds the runs of another call on the same query and system; an error wins.
-    fn absorb(&mut self, other: Timing) {
-        if self.runs_ms.is_empty() && self.error.is_none() {
-            self.rows = other.rows;
-            self.bytes = other.bytes;
-        }
-        self.runs_ms.extend(other.runs_ms);
-        if self.error.is_none() {
-            self.error = other.error;
-        }
-    }
-
-    /// `min_ms` and `median_ms` of `runs_ms`.
-    fn summarize(&mut self) {
-        let mut sorted = self.runs_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        self.min_ms = sorted.first().copied();
-        self.median_ms = sorted.get(sorted.len() / 2).copied();
-    }
 }
 
 /// Loading one system.
@@ -369,41 +350,6 @@ pub async fn run(
     Ok(report)
 }
 
-/// Rounds in which the systems take turns on one query.
-const ROUNDS: usize = 3;
-/// How long the timed runs of one query on one system last at least, over all rounds.
-const MIN_SPAN: Duration = Duration::from_secs(1);
-
-/// Times `q` on every target, in `ROUNDS` rounds in which the targets take turns (each round
-/// with its warm-up run, `repeat / ROUNDS` runs and `MIN_SPAN / ROUNDS` at least). A burst of
-/// the host's noise then falls on every system's runs alike, not on one system's whole turn.
-async fn time_all(targets: Vec<(System, Target)>, q: &str, repeat: usize) -> Vec<(System, Timing)> {
-    let rounds = u32::try_from(ROUNDS).unwrap_or(1);
-    let mut out: Vec<(System, Timing)> = targets
-        .iter()
-        .map(|(sys, _)| (*sys, Timing::default()))
-        .collect();
-    for _ in 0..ROUNDS {
-        for ((_, target), (_, acc)) in targets.iter().zip(&mut out) {
-            if acc.error.is_some() {
-                continue;
-            }
-            let t = time_apart(
-                target.clone(),
-                q.to_owned(),
-                repeat.div_ceil(ROUNDS),
-                MIN_SPAN / rounds,
-            )
-            .await;
-            acc.absorb(t);
-        }
-    }
-    for (_, acc) in &mut out {
-        acc.summarize();
-    }
-    out
-}
-
 /// CPU seconds per second under which a system counts as idle.
 const IDLE_CPU: f64 = 0.05;
 /// Longest wait for a system to become idle after its load.
@@ -489,88 +435,6 @@ fn default_sluice() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("sluice"))
 }
 
-/// A time in ms: one decimal, two below 1 ms (where the answers of both systems are).
-fn ms(x: f64) -> String {
-    if x < 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.1}")
-    }
-}
-
-/// The markdown table: per query, each system's median and the ratio influxd / sluice.
-pub fn table(r: &QueryReport) -> String {
-    let find = |sys: System, q: &str| {
-        r.timings
-            .iter()
-            .find(|t| t.system == sys.label() && t.query == q)
-    };
-    let cell = |t: Option<&Timing>| match t {
-        Some(Timing { error: Some(e), .. }) => {
-            format!("error: {}", e.chars().take(60).collect::<String>())
-        }
-        Some(t) => format!(
-            "{} (min {}, {} rows)",
-            ms(t.median_ms.unwrap_or(0.0)),
-            ms(t.min_ms.unwrap_or(0.0)),
-            t.rows
-        ),
-        None => "–".into(),
-    };
-    let ratio = |a: Option<&Timing>, b: Option<&Timing>| match (
-        a.and_then(|t| t.median_ms),
-        b.and_then(|t| t.median_ms),
-    ) {
-        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
-        _ => "–".to_owned(),
-    };
-    let mut s = String::from(
-        "| query | influxd 1.6 ms, median | sluice ms, median | **influxd / sluice** |\n|---|---:|---:|---:|\n",
-    );
-    for (label, _) in &r.queries {
-        let (a, b) = (find(System::Influxd, label), find(System::Sluice, label));
-        let _ = writeln!(
-            s,
-            "| {label} | {} | {} | {} |",
-            cell(a),
-            cell(b),
-            ratio(a, b)
-        );
-    }
-    for (label, _) in &r.flux {
-        let a = find(System::Influxd, label);
-        let b = find(System::Sluice, &flux_label(label));
-        let (ca, cb, r) = (cell(a), cell(b), ratio(a, b));
-        let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
-    }
-    // The floor is not a target: it shows how much of a short answer's time is the trip.
-    let (a, b) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
-    let _ = writeln!(s, "| {FLOOR} | {} | {} | – |", cell(a), cell(b));
-    for l in &r.loads {
-        let _ = writeln!(
-            s,
-            "\nload {}: {} lines in {:.1} s ({:.0} lines/s), idle {:.0} s later",
-            l.system,
-            l.lines,
-            l.seconds,
-            l.lines as f64 / l.seconds.max(1e-9),
-            l.settled_s
-        );
-    }
-    s
-}
-
-/// Writes results.json and table.md into `args.out`; returns the table.
-pub fn write_outputs(args: &QueryArgs, r: &QueryReport) -> Result<String, BenchError> {
-    let io = |what: String| move |source| BenchError::Io { what, source };
-    std::fs::create_dir_all(&args.out).map_err(io(format!("creating {}", args.out.display())))?;
-    let t = table(r);
-    let json = serde_json::to_string_pretty(r).unwrap_or_default();
-    std::fs::write(args.out.join("results.json"), json).map_err(io("results.json".into()))?;
-    std::fs::write(args.out.join("table.md"), &t).map_err(io("table.md".into()))?;
-    Ok(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::timing::csv_rows;
@@ -601,72 +465,6 @@ mod tests {
         assert_eq!(q[1].0, "nnd 24h, 48 ifaces");
         assert!(q[1].1.contains("time >= -79200000ms"));
         assert_eq!(q[2].0, "show tag values, 50016 series");
-    }
-
-    #[test]
-    fn table_shows_ratio_and_errors() {
-        let t = |system: System, query: &str, ms: Option<f64>, error: Option<&str>| Timing {
-            system: system.label().into(),
-            query: query.into(),
-            median_ms: ms,
-            min_ms: ms,
-            runs_ms: ms.into_iter().collect(),
-            rows: 3,
-            bytes: 10,
-            error: error.map(str::to_owned),
-        };
-        let r = QueryReport {
-            loads: vec![],
-            queries: vec![("a".into(), "q".into()), ("b".into(), "q".into())],
-            flux: vec![("a".into(), "f".into())],
-            timings: vec![
-                t(System::Influxd, "a", Some(50.0), None),
-                t(System::Sluice, "a", Some(5.0), None),
-                t(System::Influxd, "b", Some(1.0), None),
-                t(System::Sluice, "b", None, Some("200 OK: nope")),
-                t(System::Sluice, "a [flux]", Some(2.0), None),
-                t(System::Influxd, FLOOR, Some(0.2), None),
-                t(System::Sluice, FLOOR, Some(0.1), None),
-            ],
-        };
-        let s = table(&r);
-        assert!(
-            s.contains("| a | 50.0 (min 50.0, 3 rows) | 5.0 (min 5.0, 3 rows) | **10.0×** |"),
-            "{s}"
-        );
-        assert!(s.contains("error: 200 OK: nope"), "{s}");
-        assert!(
-            s.contains("| a: sluice in Flux | 50.0 (min 50.0, 3 rows) | 2.0 (min 2.0, 3 rows) | **25.0×** |"),
-            "{s}"
-        );
-        assert!(
-            s.contains(
-                "| /ping (round-trip floor) | 0.20 (min 0.20, 3 rows) | 0.10 (min 0.10, 3 rows) | – |"
-            ),
-            "{s}"
-        );
-    }
-
-    #[test]
-    fn rounds_add_up_to_one_timing() {
-        let round = |runs: &[f64]| Timing {
-            runs_ms: runs.to_vec(),
-            rows: 7,
-            bytes: 70,
-            ..Timing::default()
-        };
-        let mut t = Timing::default();
-        t.absorb(round(&[5.0, 1.0]));
-        t.absorb(round(&[9.0, 2.0, 3.0]));
-        t.summarize();
-        assert_eq!((t.min_ms, t.median_ms), (Some(1.0), Some(3.0)));
-        assert_eq!((t.rows, t.bytes, t.runs_ms.len()), (7, 70, 5));
-        t.absorb(Timing {
-            error: Some("no answer".into()),
-            ..Timing::default()
-        });
-        t.absorb(round(&[4.0]));
-        assert_eq!(t.error.as_deref(), Some("no answer"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Timing one query against one system: the request as Grafana sends it, the check that the
-//! answer is not an error, and the runs on a thread of their own (`time_apart`).
+//! Timing one query: against one system, the request as Grafana sends it, the check that the
+//! answer is not an error, and the runs on a thread of their own (`time_apart`); against
+//! every system, rounds in which they take turns (`time_all`), added up into one `Timing`
+//! each.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use hyper::{Method, Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 
 use super::Timing;
+use crate::bench::compare::systems::System;
 
 /// Which language a timed query is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +124,7 @@ pub(super) fn csv_rows(text: &str) -> usize {
 /// workers or a pooled client's layers. On this machine those cost ~0.1–0.2 ms per answer, for
 /// every system alike, which is most of a sub-millisecond answer's time (`/ping` took 0.1 ms
 /// through reqwest, 0.04 ms through curl).
-pub(super) async fn time_apart(target: Target, q: String, repeat: usize, span: Duration) -> Timing {
+async fn time_apart(target: Target, q: String, repeat: usize, span: Duration) -> Timing {
     let failed = |e: String| Timing {
         error: Some(e),
         ..Timing::default()
@@ -243,7 +246,6 @@ async fn time_query(
         spent += took;
         t.runs_ms.push(elapsed);
     }
-    t.summarize();
     t
 }
 
@@ -261,4 +263,92 @@ fn rows(v: &serde_json::Value) -> usize {
         .flat_map(|r| r["series"].as_array().into_iter().flatten())
         .map(|s| s["values"].as_array().map_or(0, Vec::len))
         .sum()
+}
+
+/// Rounds in which the systems take turns on one query.
+const ROUNDS: usize = 3;
+/// How long the timed runs of one query on one system last at least, over all rounds.
+const MIN_SPAN: Duration = Duration::from_secs(1);
+
+/// Times `q` on every target, in `ROUNDS` rounds in which the targets take turns (each round
+/// with its warm-up run, `repeat / ROUNDS` runs and `MIN_SPAN / ROUNDS` at least). A burst of
+/// the host's noise then falls on every system's runs alike, not on one system's whole turn.
+pub(super) async fn time_all(
+    targets: Vec<(System, Target)>,
+    q: &str,
+    repeat: usize,
+) -> Vec<(System, Timing)> {
+    let rounds = u32::try_from(ROUNDS).unwrap_or(1);
+    let mut out: Vec<(System, Timing)> = targets
+        .iter()
+        .map(|(sys, _)| (*sys, Timing::default()))
+        .collect();
+    for _ in 0..ROUNDS {
+        for ((_, target), (_, acc)) in targets.iter().zip(&mut out) {
+            if acc.error.is_some() {
+                continue;
+            }
+            let t = time_apart(
+                target.clone(),
+                q.to_owned(),
+                repeat.div_ceil(ROUNDS),
+                MIN_SPAN / rounds,
+            )
+            .await;
+            acc.absorb(t);
+        }
+    }
+    for (_, acc) in &mut out {
+        acc.summarize();
+    }
+    out
+}
+
+impl Timing {
+    /// Adds the runs of another call on the same query and system; an error wins.
+    fn absorb(&mut self, other: Timing) {
+        if self.runs_ms.is_empty() && self.error.is_none() {
+            self.rows = other.rows;
+            self.bytes = other.bytes;
+        }
+        self.runs_ms.extend(other.runs_ms);
+        if self.error.is_none() {
+            self.error = other.error;
+        }
+    }
+
+    /// `min_ms` and `median_ms` of `runs_ms`.
+    fn summarize(&mut self) {
+        let mut sorted = self.runs_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        self.min_ms = sorted.first().copied();
+        self.median_ms = sorted.get(sorted.len() / 2).copied();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_add_up_to_one_timing() {
+        let round = |runs: &[f64]| Timing {
+            runs_ms: runs.to_vec(),
+            rows: 7,
+            bytes: 70,
+            ..Timing::default()
+        };
+        let mut t = Timing::default();
+        t.absorb(round(&[5.0, 1.0]));
+        t.absorb(round(&[9.0, 2.0, 3.0]));
+        t.summarize();
+        assert_eq!((t.min_ms, t.median_ms), (Some(1.0), Some(3.0)));
+        assert_eq!((t.rows, t.bytes, t.runs_ms.len()), (7, 70, 5));
+        t.absorb(Timing {
+            error: Some("no answer".into()),
+            ..Timing::default()
+        });
+        t.absorb(round(&[4.0]));
+        assert_eq!(t.error.as_deref(), Some("no answer"));
+    }
 }

@@ -167,9 +167,7 @@ impl MeasurementBuffer {
         let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
-}
 
-impl MeasurementBuffer {
     /// Orders one series' rows by time. A run's rows are numbered in arrival order, so
     /// sorting (time, row) pairs keeps rows of equal time in it (a stable sort by time, done
     /// unstably, keys side by side).

@@ -142,13 +142,14 @@ fn changes_in_stretches(
     stretch: usize,
 ) -> Vec<bool> {
     let mut changed = vec![false; rows];
+    let stretch = stretch.max(1);
     if stretch >= rows {
         mark_changes(tags, 0, &mut changed);
     } else {
         changed
-            .par_chunks_mut(stretch.max(1))
+            .par_chunks_mut(stretch)
             .enumerate()
-            .for_each(|(i, out)| mark_changes(tags, i * stretch.max(1), out));
+            .for_each(|(i, out)| mark_changes(tags, i * stretch, out));
     }
     changed
 }
@@ -157,7 +158,9 @@ fn changes_in_stretches(
 fn mark_changes(tags: &[&DictionaryArray<Int32Type>], from: usize, out: &mut [bool]) {
     // Row 0 has no row before it; every other row is compared with the one before.
     let skip = usize::from(from == 0);
-    if let (true, Some(c)) = (from == 0, out.first_mut()) {
+    if from == 0
+        && let Some(c) = out.first_mut()
+    {
         *c = true;
     }
     for d in tags {

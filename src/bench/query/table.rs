@@ -1,0 +1,139 @@
+//! `sluice-bench query`'s outputs: the markdown table of medians and ratios, and the files
+//! results.json and table.md.
+
+use std::fmt::Write as _;
+
+use super::{FLOOR, QueryArgs, QueryReport, Timing, flux_label};
+use crate::bench::BenchError;
+use crate::bench::compare::systems::System;
+
+/// A time in ms: one decimal, two below 1 ms (where the answers of both systems are).
+pub(super) fn ms(x: f64) -> String {
+    if x < 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// The markdown table: per query, each system's median and the ratio influxd / sluice.
+pub fn table(r: &QueryReport) -> String {
+    let find = |sys: System, q: &str| {
+        r.timings
+            .iter()
+            .find(|t| t.system == sys.label() && t.query == q)
+    };
+    let cell = |t: Option<&Timing>| match t {
+        Some(Timing { error: Some(e), .. }) => {
+            format!("error: {}", e.chars().take(60).collect::<String>())
+        }
+        Some(t) => format!(
+            "{} (min {}, {} rows)",
+            ms(t.median_ms.unwrap_or(0.0)),
+            ms(t.min_ms.unwrap_or(0.0)),
+            t.rows
+        ),
+        None => "–".into(),
+    };
+    let ratio = |a: Option<&Timing>, b: Option<&Timing>| match (
+        a.and_then(|t| t.median_ms),
+        b.and_then(|t| t.median_ms),
+    ) {
+        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
+        _ => "–".to_owned(),
+    };
+    let mut s = String::from(
+        "| query | influxd 1.6 ms, median | sluice ms, median | **influxd / sluice** |\n|---|---:|---:|---:|\n",
+    );
+    for (label, _) in &r.queries {
+        let (a, b) = (find(System::Influxd, label), find(System::Sluice, label));
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} |",
+            cell(a),
+            cell(b),
+            ratio(a, b)
+        );
+    }
+    for (label, _) in &r.flux {
+        let a = find(System::Influxd, label);
+        let b = find(System::Sluice, &flux_label(label));
+        let (ca, cb, r) = (cell(a), cell(b), ratio(a, b));
+        let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
+    }
+    // The floor is not a target: it shows how much of a short answer's time is the trip.
+    let (a, b) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
+    let _ = writeln!(s, "| {FLOOR} | {} | {} | – |", cell(a), cell(b));
+    for l in &r.loads {
+        let _ = writeln!(
+            s,
+            "\nload {}: {} lines in {:.1} s ({:.0} lines/s), idle {:.0} s later",
+            l.system,
+            l.lines,
+            l.seconds,
+            l.lines as f64 / l.seconds.max(1e-9),
+            l.settled_s
+        );
+    }
+    s
+}
+
+/// Writes results.json and table.md into `args.out`; returns the table.
+pub fn write_outputs(args: &QueryArgs, r: &QueryReport) -> Result<String, BenchError> {
+    let io = |what: String| move |source| BenchError::Io { what, source };
+    std::fs::create_dir_all(&args.out).map_err(io(format!("creating {}", args.out.display())))?;
+    let t = table(r);
+    let json = serde_json::to_string_pretty(r).unwrap_or_default();
+    std::fs::write(args.out.join("results.json"), json).map_err(io("results.json".into()))?;
+    std::fs::write(args.out.join("table.md"), &t).map_err(io("table.md".into()))?;
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_shows_ratio_and_errors() {
+        let t = |system: System, query: &str, ms: Option<f64>, error: Option<&str>| Timing {
+            system: system.label().into(),
+            query: query.into(),
+            median_ms: ms,
+            min_ms: ms,
+            runs_ms: ms.into_iter().collect(),
+            rows: 3,
+            bytes: 10,
+            error: error.map(str::to_owned),
+        };
+        let r = QueryReport {
+            loads: vec![],
+            queries: vec![("a".into(), "q".into()), ("b".into(), "q".into())],
+            flux: vec![("a".into(), "f".into())],
+            timings: vec![
+                t(System::Influxd, "a", Some(50.0), None),
+                t(System::Sluice, "a", Some(5.0), None),
+                t(System::Influxd, "b", Some(1.0), None),
+                t(System::Sluice, "b", None, Some("200 OK: nope")),
+                t(System::Sluice, "a [flux]", Some(2.0), None),
+                t(System::Influxd, FLOOR, Some(0.2), None),
+                t(System::Sluice, FLOOR, Some(0.1), None),
+            ],
+        };
+        let s = table(&r);
+        assert!(
+            s.contains("| a | 50.0 (min 50.0, 3 rows) | 5.0 (min 5.0, 3 rows) | **10.0×** |"),
+            "{s}"
+        );
+        assert!(s.contains("error: 200 OK: nope"), "{s}");
+        assert!(
+            s.contains("| a: sluice in Flux | 50.0 (min 50.0, 3 rows) | 2.0 (min 2.0, 3 rows) | **25.0×** |"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "| /ping (round-trip floor) | 0.20 (min 0.20, 3 rows) | 0.10 (min 0.10, 3 rows) | – |"
+            ),
+            "{s}"
+        );
+    }
+}
