@@ -34,6 +34,11 @@
 //! its own with a current-thread runtime (`time_apart`), and `/ping` is timed the same way as
 //! the round-trip floor under every answer.
 //!
+//! A second table puts each system's server CPU per request (its processes' utime + stime
+//! over its rounds of the query) and its median less its own `/ping` median side by side:
+//! both leave out the loopback round trip, which is most of a sub-millisecond answer's
+//! time and so bounds the first table's ratio for one (`SHOW TAG VALUES`).
+//!
 //! A system that answers an error is reported with the error, not timed; the run goes on.
 
 use std::path::PathBuf;
@@ -47,7 +52,6 @@ use super::batches::{self, Api, PoolSpec};
 use super::compare::systems::{self, Bins, System};
 use super::generate::{Fleet, ROUND_NS};
 use super::load::{self, LoadSpec, Mode, Stop};
-use super::procstat;
 
 mod table;
 mod timing;
@@ -55,7 +59,7 @@ mod timing;
 pub use self::table::{table, write_outputs};
 
 use self::table::ms;
-use self::timing::{Lang, Target, time_all};
+use self::timing::{Lang, Target, cpu_s, time_all};
 
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
@@ -108,6 +112,14 @@ pub struct Timing {
     pub rows: usize,
     pub bytes: usize,
     pub error: Option<String>,
+    /// CPU time of the system's processes (utime + stime) per request, in ms: over all its
+    /// requests of this query, warm-ups included (`time_all`).
+    pub cpu_ms: Option<f64>,
+    /// CPU seconds summed over the rounds, and the requests they served.
+    #[serde(skip)]
+    pub cpu_s: f64,
+    #[serde(skip)]
+    pub requests: usize,
 }
 
 /// Loading one system.
@@ -313,6 +325,7 @@ pub async fn run(
                     base: running.url.clone(),
                     token: tenant.token.clone(),
                     lang,
+                    pids: running.procs.iter().map(|p| p.pid()).collect(),
                 };
                 (*sys, target)
             })
@@ -360,14 +373,8 @@ const SETTLE_MAX: Duration = Duration::from_secs(120);
 /// dashboard's steady state), however fast it took the load. Answers the seconds waited
 /// (`SETTLE_MAX` at most).
 async fn settle(running: &systems::Running) -> f64 {
-    let cpu = || -> f64 {
-        running
-            .procs
-            .iter()
-            .filter_map(|p| procstat::sample_tree(p.pid()))
-            .map(|s| s.cpu_s)
-            .sum()
-    };
+    let pids: Vec<u32> = running.procs.iter().map(|p| p.pid()).collect();
+    let cpu = || cpu_s(&pids);
     let started = Instant::now();
     let mut last = cpu();
     while started.elapsed() < SETTLE_MAX {

@@ -62,8 +62,9 @@ pub fn table(r: &QueryReport) -> String {
         let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
     }
     // The floor is not a target: it shows how much of a short answer's time is the trip.
-    let (a, b) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
-    let _ = writeln!(s, "| {FLOOR} | {} | {} | – |", cell(a), cell(b));
+    let (fa, fb) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
+    let _ = writeln!(s, "| {FLOOR} | {} | {} | – |", cell(fa), cell(fb));
+    s.push_str(&work_table(r, &find, fa, fb));
     for l in &r.loads {
         let _ = writeln!(
             s,
@@ -75,6 +76,58 @@ pub fn table(r: &QueryReport) -> String {
             l.settled_s
         );
     }
+    s
+}
+
+/// The second table: per query, each system's server CPU per request and its median less its
+/// own `/ping` median, and their ratios influxd / sluice. Both leave out the round trip that
+/// bounds the first table's ratio for a sub-millisecond answer.
+fn work_table<'a>(
+    r: &QueryReport,
+    find: &dyn Fn(System, &str) -> Option<&'a Timing>,
+    floor_a: Option<&Timing>,
+    floor_b: Option<&Timing>,
+) -> String {
+    let ok = |t: Option<&'a Timing>| t.filter(|t| t.error.is_none());
+    let cpu = |t: Option<&Timing>| t.and_then(|t| t.cpu_ms);
+    let above =
+        |t: Option<&Timing>, floor: Option<&Timing>| Some(t?.median_ms? - floor?.median_ms?);
+    let num = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), ms);
+    let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
+        _ => "–".to_owned(),
+    };
+    let mut s = String::from(
+        "\nServer CPU per request (utime + stime of each system's processes over its requests of the query), and each median less that system's `/ping` median (the time above the round trip):\n\n| query | influxd 1.6 CPU ms | sluice CPU ms | **CPU ratio** | influxd ms above floor | sluice ms above floor | **ratio above floor** |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let rows = r
+        .queries
+        .iter()
+        .map(|(l, _)| (l.clone(), l, l.clone()))
+        .chain(
+            r.flux
+                .iter()
+                .map(|(l, _)| (format!("{l}: sluice in Flux"), l, flux_label(l))),
+        );
+    // influxd has no Flux: a Flux row's influxd side is its InfluxQL timing.
+    for (shown, influxd, sluice) in rows {
+        let a = ok(find(System::Influxd, influxd));
+        let b = ok(find(System::Sluice, &sluice));
+        let (ca, cb) = (cpu(a), cpu(b));
+        let (aa, ab) = (above(a, floor_a), above(b, floor_b));
+        let _ = writeln!(
+            s,
+            "| {shown} | {} | {} | {} | {} | {} | {} |",
+            num(ca),
+            num(cb),
+            ratio(ca, cb),
+            num(aa),
+            num(ab),
+            ratio(aa, ab)
+        );
+    }
+    let (ca, cb) = (cpu(floor_a), cpu(floor_b));
+    let _ = writeln!(s, "| {FLOOR} | {} | {} | – | – | – | – |", num(ca), num(cb));
     s
 }
 
@@ -104,6 +157,9 @@ mod tests {
             rows: 3,
             bytes: 10,
             error: error.map(str::to_owned),
+            cpu_ms: ms.map(|x| x * 2.0),
+            cpu_s: 0.0,
+            requests: 0,
         };
         let r = QueryReport {
             loads: vec![],
@@ -133,6 +189,20 @@ mod tests {
             s.contains(
                 "| /ping (round-trip floor) | 0.20 (min 0.20, 3 rows) | 0.10 (min 0.10, 3 rows) | – |"
             ),
+            "{s}"
+        );
+        // CPU 100 / 10 ms; above the floor 49.8 / 4.9 ms.
+        assert!(
+            s.contains("| a | 100.0 | 10.0 | **10.0×** | 49.8 | 4.9 | **10.2×** |"),
+            "{s}"
+        );
+        assert!(s.contains("| b | 2.0 | – | – | 0.80 | – | – |"), "{s}");
+        assert!(
+            s.contains("| a: sluice in Flux | 100.0 | 4.0 | **25.0×** | 49.8 | 1.9 | **26.2×** |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| /ping (round-trip floor) | 0.40 | 0.20 | – | – | – | – |"),
             "{s}"
         );
     }

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use super::Timing;
 use crate::bench::compare::systems::System;
+use crate::bench::procstat;
 
 /// Which language a timed query is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub(super) struct Target {
     pub base: String,
     pub token: String,
     pub lang: Lang,
+    /// The system's processes, whose CPU time is read around each round.
+    pub pids: Vec<u32>,
 }
 
 impl Target {
@@ -270,6 +273,14 @@ const ROUNDS: usize = 3;
 /// How long the timed runs of one query on one system last at least, over all rounds.
 const MIN_SPAN: Duration = Duration::from_secs(1);
 
+/// CPU seconds (utime + stime) of `pids` and their descendants so far.
+pub(super) fn cpu_s(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|&p| procstat::sample_tree(p))
+        .map(|s| s.cpu_s)
+        .sum()
+}
+
 /// Times `q` on every target, in `ROUNDS` rounds in which the targets take turns (each round
 /// with its warm-up run, `repeat / ROUNDS` runs and `MIN_SPAN / ROUNDS` at least). A burst of
 /// the host's noise then falls on every system's runs alike, not on one system's whole turn.
@@ -288,13 +299,17 @@ pub(super) async fn time_all(
             if acc.error.is_some() {
                 continue;
             }
-            let t = time_apart(
+            let before = cpu_s(&target.pids);
+            let mut t = time_apart(
                 target.clone(),
                 q.to_owned(),
                 repeat.div_ceil(ROUNDS),
                 MIN_SPAN / rounds,
             )
             .await;
+            t.cpu_s = cpu_s(&target.pids) - before;
+            // The warm-up run is served too.
+            t.requests = t.runs_ms.len() + 1;
             acc.absorb(t);
         }
     }
@@ -312,13 +327,16 @@ impl Timing {
             self.bytes = other.bytes;
         }
         self.runs_ms.extend(other.runs_ms);
+        self.cpu_s += other.cpu_s;
+        self.requests += other.requests;
         if self.error.is_none() {
             self.error = other.error;
         }
     }
 
-    /// `min_ms` and `median_ms` of `runs_ms`.
+    /// `min_ms` and `median_ms` of `runs_ms`, and `cpu_ms` per request.
     fn summarize(&mut self) {
+        self.cpu_ms = (self.requests > 0).then(|| self.cpu_s * 1000.0 / self.requests as f64);
         let mut sorted = self.runs_ms.clone();
         sorted.sort_by(f64::total_cmp);
         self.min_ms = sorted.first().copied();
@@ -332,23 +350,31 @@ mod tests {
 
     #[test]
     fn rounds_add_up_to_one_timing() {
-        let round = |runs: &[f64]| Timing {
+        let round = |runs: &[f64], cpu_s: f64| Timing {
             runs_ms: runs.to_vec(),
             rows: 7,
             bytes: 70,
+            cpu_s,
+            requests: runs.len() + 1,
             ..Timing::default()
         };
         let mut t = Timing::default();
-        t.absorb(round(&[5.0, 1.0]));
-        t.absorb(round(&[9.0, 2.0, 3.0]));
+        t.absorb(round(&[5.0, 1.0], 0.02));
+        t.absorb(round(&[9.0, 2.0, 3.0], 0.05));
         t.summarize();
         assert_eq!((t.min_ms, t.median_ms), (Some(1.0), Some(3.0)));
+        // 70 ms over 7 requests (two warm-ups).
+        assert!(
+            t.cpu_ms.is_some_and(|c| (c - 10.0).abs() < 1e-9),
+            "{:?}",
+            t.cpu_ms
+        );
         assert_eq!((t.rows, t.bytes, t.runs_ms.len()), (7, 70, 5));
         t.absorb(Timing {
             error: Some("no answer".into()),
             ..Timing::default()
         });
-        t.absorb(round(&[4.0]));
+        t.absorb(round(&[4.0], 0.0));
         assert_eq!(t.error.as_deref(), Some("no answer"));
     }
 }
