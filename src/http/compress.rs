@@ -16,7 +16,7 @@
 //! connection's task, and level 1 keeps that a few ms per MB at about a quarter of the
 //! plain size (InfluxDB uses Go's default level, 6, about three times slower).
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
@@ -34,8 +34,51 @@ pub(super) fn flux() -> CompressionLayer<impl Predicate> {
     gzip().compress_when(SizeAbove::new(FLUX_MIN_BYTES))
 }
 
+/// Whether a request's `Accept-Encoding` accepts gzip (named, and not with `q=0`).
+pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
 fn gzip() -> CompressionLayer {
     CompressionLayer::new()
         .gzip(true)
         .quality(CompressionLevel::Fastest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_accepted_when_named_without_q_zero() {
+        let accepts = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::ACCEPT_ENCODING, v.parse().expect("header value"));
+            }
+            accepts_gzip(&h)
+        };
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["deflate, GZIP;q=0.5"]));
+        assert!(accepts(&["br", "gzip"]));
+        assert!(!accepts(&[]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&["gzip;q=0", "br"]));
+        assert!(!accepts(&["x-gzip-like"]));
+    }
 }

@@ -128,7 +128,8 @@ async fn run_v2(
                 };
                 let json = !ctype.starts_with("application/vnd.flux");
                 let body = upstream_body(&bytes, json, text);
-                return super::passthrough::flux(up, &tenant, body, permit, seen).await;
+                let gzip = super::compress::accepts_gzip(&headers);
+                return super::passthrough::flux(up, &tenant, body, gzip, permit, seen).await;
             }
         }
     }

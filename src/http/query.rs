@@ -327,6 +327,8 @@ async fn pass_v1(
         chunk_size: owned("chunk_size"),
         accept,
         get: *method == Method::GET,
+        // A `SHOW DATABASES` answer is read and filtered: asked for plain.
+        gzip: checked.show_databases.is_empty() && super::compress::accepts_gzip(headers),
     };
     super::passthrough::influxql(up, tenant, query, &checked.show_databases, permit, seen).await
 }

@@ -4,7 +4,8 @@
 //! Owns: the request shapes (InfluxQL: `GET|POST {url}/query` with `q`, `db`, `rp`, `epoch`,
 //! `chunked`, `chunk_size`, Basic auth from the tenant's upstream user/password or else
 //! `Token <token>`, as the forwarder sends writes; Flux: `POST {url}/api/v2/query?org=<tenant
-//! org>` with `Token <token>` and the JSON body), the deadline (one per query, covering the
+//! org>` with `Token <token>` and the JSON body; `Accept-Encoding: gzip` when the client
+//! accepts gzip), the deadline (one per query, covering the
 //! connection, the headers and every chunk of the answer), and the byte limit of an answer.
 //! Does not own: what may be sent (`influxql`, `flux`), answering the client.
 
@@ -49,6 +50,9 @@ pub struct V1Query {
     pub accept: Option<String>,
     /// GET as the client did (InfluxDB adds a warning to write statements in a GET).
     pub get: bool,
+    /// Ask for the answer gzipped (the client accepts gzip): it is then passed on as the
+    /// upstream compressed it.
+    pub gzip: bool,
 }
 
 /// The upstream's answer: status and content type known, the body still to read.
@@ -56,6 +60,10 @@ pub struct V1Query {
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
+    /// The body's `Content-Encoding` (`gzip` when asked for and the upstream compressed it).
+    pub content_encoding: Option<String>,
+    /// The body's `Content-Length`, when the upstream sent one.
+    pub content_length: Option<u64>,
     resp: reqwest::Response,
     deadline: Instant,
     timeout: Duration,
@@ -112,11 +120,17 @@ impl Upstream {
         if let Some(a) = &query.accept {
             builder = builder.header("accept", a);
         }
-        self.send(builder).await
+        self.send(builder, query.gzip).await
     }
 
-    /// Sends a Flux query (`body`: the JSON request) in `tenant`'s upstream org, with its token.
-    pub async fn flux(&self, tenant: &Tenant, body: Vec<u8>) -> Result<Answer, PassError> {
+    /// Sends a Flux query (`body`: the JSON request) in `tenant`'s upstream org, with its token;
+    /// with `gzip`, asking for the answer gzipped.
+    pub async fn flux(
+        &self,
+        tenant: &Tenant,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> Result<Answer, PassError> {
         let mut url = endpoint(&self.settings.url, "api/v2/query");
         url.query_pairs_mut()
             .append_pair("org", tenant.upstream_org().unwrap_or_default());
@@ -128,10 +142,20 @@ impl Upstream {
         if let Some(token) = tenant.upstream_token() {
             builder = builder.header("authorization", format!("Token {}", token.expose()));
         }
-        self.send(builder).await
+        self.send(builder, gzip).await
     }
 
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Answer, PassError> {
+    /// Sends a request; with `gzip`, saying `Accept-Encoding: gzip` (reqwest is built without
+    /// decompression, so the body comes as the upstream encoded it). Without it the request
+    /// names no encoding, and InfluxDB answers plain.
+    async fn send(
+        &self,
+        mut builder: reqwest::RequestBuilder,
+        gzip: bool,
+    ) -> Result<Answer, PassError> {
+        if gzip {
+            builder = builder.header(reqwest::header::ACCEPT_ENCODING, "gzip");
+        }
         let deadline = Instant::now() + self.settings.timeout;
         let resp = match tokio::time::timeout_at(deadline, builder.send()).await {
             Err(_) => {
@@ -146,14 +170,19 @@ impl Upstream {
             }
             Ok(Ok(r)) => r,
         };
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let content_encoding = header(reqwest::header::CONTENT_ENCODING);
         Ok(Answer {
             status: resp.status().as_u16(),
             content_type,
+            content_encoding,
+            content_length: resp.content_length(),
             resp,
             deadline,
             timeout: self.settings.timeout,
@@ -200,7 +229,8 @@ impl Answer {
         }
     }
 
-    /// The body as a stream of chunks as they arrive (nothing buffered beyond one chunk),
+    /// The body as a stream of chunks as they arrive (nothing buffered beyond one chunk, and
+    /// nothing decoded: the limit counts the bytes as they came, compressed or not),
     /// holding `guard` (the tenant's query permit) until the stream ends or is dropped. Past
     /// the deadline or the byte limit the stream ends with an error, which aborts the answer.
     pub fn into_stream<G: Send + 'static>(

@@ -63,10 +63,18 @@ pub fn fronting_config(url: &str, extra: &str) -> String {
 
 /// `POST /api/v2/query?org=<org>` with Grafana's JSON body.
 pub fn flux(base: &str, org: &str, token: &str, query: &str) -> Response {
-    Request::new("POST", &format!("{base}/api/v2/query?org={org}"))
+    flux_with(base, org, token, query, false)
+}
+
+/// [`flux`], with `Accept-Encoding: gzip` if `gzip` (as influxdb-client-go sends).
+fn flux_with(base: &str, org: &str, token: &str, query: &str, gzip: bool) -> Response {
+    let mut req = Request::new("POST", &format!("{base}/api/v2/query?org={org}"))
         .header("Authorization", &format!("Token {token}"))
-        .header("Content-Type", "application/json")
-        .body(Body::Fixed(grafana_body(query).into_bytes()))
+        .header("Content-Type", "application/json");
+    if gzip {
+        req = req.header("Accept-Encoding", "gzip");
+    }
+    req.body(Body::Fixed(grafana_body(query).into_bytes()))
         .send_within(Duration::from_secs(60))
         .expect("flux query")
 }
@@ -102,18 +110,23 @@ fn flux_answers_are_identical_to_the_upstream_directly() {
     let up = upstream();
     let front = Sluice::start(&fronting_config(&up.url(), ""));
     let mut n = 0;
-    for q in queries() {
-        let got = flux(
+    // Asked for gzip too: the upstream's encoding passes on, gzipped or plain (an answer
+    // under 1400 bytes stays plain, as InfluxDB 2 leaves it).
+    let mut gzipped = (0, 0);
+    for (q, gzip) in queries().iter().flat_map(|q| [(q, false), (q, true)]) {
+        let got = flux_with(
             &front.url(),
             "whatever-org",
             ACME,
             &q.replace("\"B\"", "\"telegraf\""),
+            gzip,
         );
-        let want = flux(
+        let want = flux_with(
             &up.url(),
             "main",
             UPSTREAM_TOKEN,
             &q.replace("\"B\"", "\"acme_telegraf\""),
+            gzip,
         );
         assert_eq!(want.status, 200, "{q}: {}", want.text());
         assert_eq!(
@@ -121,9 +134,24 @@ fn flux_answers_are_identical_to_the_upstream_directly() {
             (want.status, want.header("content-type"), want.text()),
             "{q}"
         );
+        assert_eq!(
+            got.header("content-encoding"),
+            want.header("content-encoding"),
+            "{q} gzip {gzip}"
+        );
+        assert!(got.gzipped == want.gzipped, "{q}: gzip bytes differ");
         assert!(!got.text().contains(BETA_SECRET), "{q}");
-        n += 1;
+        if gzip {
+            n += 1;
+            if got.gzipped.is_some() {
+                gzipped.0 += 1;
+            } else {
+                gzipped.1 += 1;
+            }
+        }
     }
+    // The queries give answers of both kinds.
+    assert!(gzipped.0 > 0 && gzipped.1 > 0, "{gzipped:?}");
     // beta's answers come from beta_telegraf.
     let q = format!(
         "from(bucket: \"telegraf\") |> {RANGE} |> filter(fn: (r) => r._measurement == \"cpu\") |> last()"
@@ -142,7 +170,8 @@ fn flux_answers_are_identical_to_the_upstream_directly() {
     );
     assert_eq!((got.status, got.text()), (want.status, want.text()));
     report(&format!(
-        "flux: {n} answers identical to the upstream sluice"
+        "flux: {n} answers identical to the upstream sluice, plain and asked for gzip ({} came gzipped, {} plain)",
+        gzipped.0, gzipped.1
     ));
 }
 

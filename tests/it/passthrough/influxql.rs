@@ -217,6 +217,44 @@ fn influxql_answers_are_identical_to_influxdb_directly() {
     report(&format!(
         "influxql: {compared} answers identical to influxd 1.6.7"
     ));
+    // Asked for gzip, as Grafana asks: influxd's gzipped bytes pass on as they came, its
+    // per-chunk flushes included. influxd compresses at Go's default level and sluice at its
+    // fastest, so an answer sluice had decoded and compressed again would differ.
+    let gzip = |r: Request| r.header("Accept-Encoding", "gzip");
+    let mut gzipped = 0;
+    for (through, straight) in pairs() {
+        for extra in [
+            vec![("epoch", "ms")],
+            vec![("chunked", "true"), ("chunk_size", "7")],
+        ] {
+            let mut p = vec![("db", "telegraf"), ("q", through)];
+            p.extend(extra.iter().copied());
+            let got = send(&s.url(), "GET", &p, |r| {
+                gzip(r.header("Authorization", &format!("Token {ACME}")))
+            });
+            let mut p = vec![("db", "acme_telegraf"), ("q", straight)];
+            p.extend(extra.iter().copied());
+            let want = send(&db.url(), "GET", &p, |r| {
+                gzip(r.basic_auth(ADMIN_USER, ADMIN_PASSWORD))
+            });
+            assert_eq!(
+                (got.status, got.header("content-encoding"), got.text()),
+                (want.status, want.header("content-encoding"), want.text()),
+                "gzip {through} {extra:?}"
+            );
+            assert!(
+                got.gzipped == want.gzipped,
+                "gzip {through} {extra:?}: sluice's gzip bytes differ from influxd's ({:?} and {:?} bytes)",
+                got.gzipped.as_ref().map(Vec::len),
+                want.gzipped.as_ref().map(Vec::len)
+            );
+            gzipped += usize::from(got.gzipped.is_some());
+        }
+    }
+    assert!(gzipped > 0, "no answer came gzipped");
+    report(&format!(
+        "influxql: {gzipped} gzipped answers byte for byte influxd's"
+    ));
     // rp= in the URL (Grafana's retention policy selector) is passed on.
     let q =
         r#"SELECT mean("usage_idle") FROM "cpu" WHERE time >= 1717236000000ms GROUP BY time(10m)"#;
@@ -295,6 +333,16 @@ fn show_databases_is_filtered_and_names_are_mapped_back() {
     assert!(
         !t.contains("beta") && !t.contains("_internal") && !t.contains("acme_"),
         "{t}"
+    );
+    // Asked for gzip: the upstream is asked for plain JSON to filter, and sluice compresses.
+    let plain = via_sluice(&s, ACME, "GET", &[("q", "SHOW DATABASES")]);
+    let r = send(&s.url(), "GET", &[("q", "SHOW DATABASES")], |r| {
+        r.header("Authorization", &format!("Token {ACME}"))
+            .header("Accept-Encoding", "gzip")
+    });
+    assert_eq!(
+        (r.status, r.header("content-encoding"), r.text()),
+        (200, Some("gzip"), plain.text())
     );
     // An owned CREATE DATABASE goes through (InfluxDB answers an existing one with success).
     let r = via_sluice(&s, ACME, "POST", &[("q", "CREATE DATABASE telegraf")]);

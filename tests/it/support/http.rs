@@ -84,6 +84,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A gzipped body as it came, before it was gunzipped into `body`.
+    pub gzipped: Option<Vec<u8>>,
 }
 
 impl Response {
@@ -238,16 +240,18 @@ fn read_response<R: BufRead>(mut r: R) -> io::Result<Response> {
     } else if status != 204 && status != 304 {
         r.read_to_end(&mut body)?;
     }
+    let mut gzipped = None;
     if find("content-encoding").is_some_and(|v| v.eq_ignore_ascii_case("gzip")) && !body.is_empty()
     {
         let mut out = Vec::new();
         GzDecoder::new(&body[..]).read_to_end(&mut out)?;
-        body = out;
+        gzipped = Some(std::mem::replace(&mut body, out));
     }
     Ok(Response {
         status,
         headers,
         body,
+        gzipped,
     })
 }
 
