@@ -82,10 +82,8 @@ pub(super) async fn snapshot_series(
         let (l, d) = (limits.clone(), dir.clone());
         match tokio::task::spawn_blocking(move || l.write_snapshot(&d, seq)).await {
             Ok(Ok(())) => {
-                if consumer {
-                    if let Err(e) = wal.commit_cursor(SERIES_CONSUMER, seq).await {
-                        tracing::warn!(error = %e, "moving the series WAL cursor failed");
-                    }
+                if consumer && let Err(e) = wal.commit_cursor(SERIES_CONSUMER, seq).await {
+                    tracing::warn!(error = %e, "moving the series WAL cursor failed");
                 }
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "writing the series snapshot failed"),

@@ -66,7 +66,7 @@ pub fn format_size(n: u64) -> String {
         ("KB", 1_000),
     ];
     for &(name, mult) in OUT {
-        if n != 0 && n % mult == 0 {
+        if n != 0 && n.is_multiple_of(mult) {
             return format!("{}{name}", n / mult);
         }
     }

@@ -54,10 +54,10 @@ pub fn error_message(body: &[u8]) -> String {
         error: Option<String>,
         code: Option<String>,
     }
-    if let Ok(b) = serde_json::from_slice::<ErrBody>(body) {
-        if let Some(m) = b.message.or(b.error).or(b.code) {
-            return m;
-        }
+    if let Ok(b) = serde_json::from_slice::<ErrBody>(body)
+        && let Some(m) = b.message.or(b.error).or(b.code)
+    {
+        return m;
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();

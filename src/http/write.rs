@@ -151,10 +151,10 @@ async fn accept(
         Ok(g) => g,
         Err(e) => return limit_error(d, &e),
     };
-    if let Some(len) = cl {
-        if let Err(e) = state.limits.check_bytes(&target.tenant, len) {
-            return limit_error(d, &e);
-        }
+    if let Some(len) = cl
+        && let Err(e) = state.limits.check_bytes(&target.tenant, len)
+    {
+        return limit_error(d, &e);
     }
     let limit = state.settings.max_body_bytes;
     let mut charge = |n: u64| in_flight.charge(n).is_ok();

@@ -123,10 +123,11 @@ pub async fn track(State(m): State<WriteMetrics>, req: Request, next: Next) -> R
 pub(crate) fn record(m: &WriteMetrics, route: Route, status: u16, note: WriteNote, bytes: u64) {
     let tenant = note.tenant.as_ref();
     let mut refused = note.refused;
-    if refused.is_empty() && status >= 400 {
-        if let Some(reason) = Reason::of_status(status) {
-            refused.push((reason, 0));
-        }
+    if refused.is_empty()
+        && status >= 400
+        && let Some(reason) = Reason::of_status(status)
+    {
+        refused.push((reason, 0));
     }
     let outcome = if refused.is_empty() {
         if status < 400 {
@@ -141,10 +142,10 @@ pub(crate) fn record(m: &WriteMetrics, route: Route, status: u16, note: WriteNot
     };
     m.request(tenant, route, outcome);
     m.bytes(tenant, outcome, bytes);
-    if let Some(t) = tenant {
-        if note.accepted_lines > 0 {
-            m.accepted_lines(t, note.accepted_lines);
-        }
+    if let Some(t) = tenant
+        && note.accepted_lines > 0
+    {
+        m.accepted_lines(t, note.accepted_lines);
     }
     for (reason, lines) in refused {
         tracing::debug!(
@@ -174,10 +175,10 @@ impl HttpBody for Counted {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.read.fetch_add(data.len() as u64, Ordering::Relaxed);
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.read.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         polled
     }

@@ -209,7 +209,7 @@ impl MeasurementBuffer {
         self.time.push(time);
         self.series_of_row.push(series);
         match self.zones.last_mut() {
-            Some((lo, hi)) if row % ZONE_ROWS != 0 => {
+            Some((lo, hi)) if !row.is_multiple_of(ZONE_ROWS) => {
                 (*lo, *hi) = ((*lo).min(time), (*hi).max(time))
             }
             _ => self.zones.push((time, time)),

@@ -325,11 +325,11 @@ pub fn describe_file(
     let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
     if let Some(ti) = time_idx {
         for rg in pq.row_groups() {
-            if let Some(Statistics::Int64(s)) = rg.column(ti).statistics() {
-                if let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt()) {
-                    min_time = min_time.min(*lo);
-                    max_time = max_time.max(*hi);
-                }
+            if let Some(Statistics::Int64(s)) = rg.column(ti).statistics()
+                && let (Some(lo), Some(hi)) = (s.min_opt(), s.max_opt())
+            {
+                min_time = min_time.min(*lo);
+                max_time = max_time.max(*hi);
             }
         }
     }

@@ -404,20 +404,20 @@ impl Store {
         let mut tags: BTreeSet<String> = BTreeSet::new();
         let mut fields: BTreeMap<String, FieldType> = BTreeMap::new();
         let mut found = false;
-        if let Some(e) = cat.measurement(&key.0, &key.1, measurement) {
-            if e.file_count() > 0 {
-                found = true;
-                tags.extend(e.tags.iter().cloned());
-                fields.extend(e.fields.iter().map(|(k, t)| (k.clone(), *t)));
-            }
+        if let Some(e) = cat.measurement(&key.0, &key.1, measurement)
+            && e.file_count() > 0
+        {
+            found = true;
+            tags.extend(e.tags.iter().cloned());
+            fields.extend(e.fields.iter().map(|(k, t)| (k.clone(), *t)));
         }
-        if let Some(f) = &st.flushing {
-            if let Some(p) = f.parts.get(&(key.clone(), measurement.to_owned())) {
-                found = true;
-                tags.extend(p.schema.tags.iter().cloned());
-                for (k, t) in &p.schema.fields {
-                    fields.entry(k.clone()).or_insert(*t);
-                }
+        if let Some(f) = &st.flushing
+            && let Some(p) = f.parts.get(&(key.clone(), measurement.to_owned()))
+        {
+            found = true;
+            tags.extend(p.schema.tags.iter().cloned());
+            for (k, t) in &p.schema.fields {
+                fields.entry(k.clone()).or_insert(*t);
             }
         }
         if let Some(buf) = st

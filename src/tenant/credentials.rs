@@ -49,10 +49,10 @@ impl Credentials {
         query: Option<&str>,
         api: AuthApi,
     ) -> Result<Self, TenantError> {
-        if api == AuthApi::V1 {
-            if let Some(c) = from_query(query) {
-                return Ok(c);
-            }
+        if api == AuthApi::V1
+            && let Some(c) = from_query(query)
+        {
+            return Ok(c);
         }
         let Some(value) = headers.get(AUTHORIZATION) else {
             return Ok(Self::default());

@@ -67,6 +67,7 @@ impl Wal {
         let dir = cfg.dir.clone();
         fs.create_dir_all(&dir)
             .map_err(|e| WalError::io("create dir", &dir, e))?;
+        let dir_lock = lock_dir(&*fs, &dir)?;
         let replayed = replay(&*fs, &dir, true)?;
         let report = replayed.report();
         let cursors = load_cursors(&*fs, &dir)?;
@@ -125,6 +126,7 @@ impl Wal {
                 super::recent::RECENT_BYTES,
                 super::recent::RECENT_LAGGING_BYTES,
             ),
+            dir_lock: Mutex::new(Some(dir_lock)),
         });
         let (tx, rx) = mpsc::channel();
         let prepared = spawn_prepare(&shared);
@@ -348,7 +350,39 @@ impl Wal {
             return Ok(());
         }
         drop(tx);
-        rx.await.unwrap_or(Ok(()))
+        let closed = rx.await.unwrap_or(Ok(()));
+        // The writer is done: the directory is free for the next opener.
+        self.inner
+            .shared
+            .dir_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        closed
+    }
+}
+
+/// How long `open` waits for a lock held by this process's previous handle of the same
+/// directory (its threads end just after it is dropped) before taking it as another's.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes `dir`'s lock, waiting up to `LOCK_WAIT` for it to be freed.
+fn lock_dir(fs: &dyn WalFs, dir: &std::path::Path) -> Result<super::io::DirLock, WalError> {
+    let started = std::time::Instant::now();
+    loop {
+        match fs.lock_dir(dir) {
+            Ok(lock) => return Ok(lock),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(WalError::Locked {
+                        dir: dir.to_owned(),
+                        holder: e.to_string(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(WalError::io("lock", dir, e)),
+        }
     }
 }
 

@@ -23,7 +23,16 @@ pub trait WalFs: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes `dir` for this process alone, until the lock is dropped (or the process ends).
+    /// `WouldBlock` when another holds it; then the error's text names the holder's pid.
+    fn lock_dir(&self, dir: &Path) -> io::Result<DirLock>;
 }
+
+/// An open WAL directory's lock; dropping it frees the directory.
+pub type DirLock = Box<dyn Debug + Send + Sync>;
+
+/// The lock file in a WAL directory (an advisory `flock` on it; it holds the holder's pid).
+pub const LOCK_FILE: &str = "LOCK";
 
 /// One open file.
 pub trait WalFile: Send + Sync + Debug {
@@ -53,10 +62,10 @@ impl WalFs for StdFs {
         let mut names = Vec::new();
         for e in std::fs::read_dir(dir)? {
             let e = e?;
-            if e.file_type()?.is_file() {
-                if let Some(name) = e.file_name().to_str() {
-                    names.push(name.to_owned());
-                }
+            if e.file_type()?.is_file()
+                && let Some(name) = e.file_name().to_str()
+            {
+                names.push(name.to_owned());
             }
         }
         Ok(names)
@@ -90,6 +99,32 @@ impl WalFs for StdFs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+
+    fn lock_dir(&self, dir: &Path) -> io::Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        match f.try_lock() {
+            Ok(()) => {
+                // The holder's pid, for the error another process gets.
+                f.set_len(0)?;
+                f.write_all_at(std::process::id().to_string().as_bytes(), 0)?;
+                Ok(Box::new(f))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("held by pid {}", holder.trim()),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
     }
 }
 

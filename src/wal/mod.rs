@@ -27,6 +27,15 @@
 //! halves the cost of each fdatasync (no block allocation or size change to journal).
 //! Leftover `prealloc-*.tmp` files are removed at open.
 //!
+//! ## Lock
+//!
+//! An open WAL holds an exclusive `flock` on the file `LOCK` in its directory (created if
+//! missing; it holds the holder's pid, for the error another opener gets). A second open,
+//! in this process or another, waits up to 2 s for it and then fails with
+//! [`WalError::Locked`]: two writers appending to one log would overwrite each other's
+//! acknowledged records. `close` frees it, and so does the end of the process, a `kill -9`
+//! included. `sluice wal inspect` only reads, and takes no lock.
+//!
 //! ## Records
 //!
 //! All integers little-endian. Header, 20 bytes:
@@ -211,6 +220,10 @@ pub enum WalError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "wal directory {dir} is in use by another sluice process ({holder}): one WAL takes one process, or acknowledged writes could be lost"
+    )]
+    Locked { dir: PathBuf, holder: String },
     #[error("wal segment {segment} is corrupt at offset {offset}")]
     Corrupt { segment: String, offset: u64 },
     #[error("wal cursor file {name} is corrupt")]

@@ -73,6 +73,8 @@ pub struct Shared {
     pub gc_lock: Mutex<()>,
     /// The newest durable records, decoded.
     pub recent: super::recent::Recent,
+    /// The directory's lock: held while anything of this WAL lives, freed by `close`.
+    pub dir_lock: Mutex<Option<super::io::DirLock>>,
 }
 
 impl Shared {

@@ -146,6 +146,11 @@ impl WalFs for MemFs {
         self.check_alive()
     }
 
+    /// In memory there is one process: nothing to lock against.
+    fn lock_dir(&self, _dir: &Path) -> io::Result<super::io::DirLock> {
+        Ok(Box::new(()))
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         Ok(self
             .ctl()

@@ -569,3 +569,30 @@ async fn readers_never_see_a_record_before_its_fsync() {
     assert_eq!(pending.await.unwrap().unwrap(), WalSeq(1));
     assert_eq!(reader.try_next().unwrap().map(|r| r.seq), Some(WalSeq(1)));
 }
+
+/// A WAL directory opens in one handle at a time: a second open waits for the lock, then
+/// fails naming the holder; after `close` the directory opens again, with the records.
+#[tokio::test]
+async fn a_wal_directory_opens_once_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(1 << 20);
+    c.dir = dir.path().join("wal");
+    let (wal, _) = Wal::open(c.clone()).unwrap();
+    wal.append(entry(1, 100)).await.unwrap();
+    let again = c.clone();
+    let second = tokio::task::spawn_blocking(move || Wal::open(again))
+        .await
+        .unwrap();
+    match second {
+        Err(WalError::Locked { holder, .. }) => assert_eq!(
+            holder,
+            format!("held by pid {}", std::process::id()),
+            "the holder is named"
+        ),
+        other => panic!("a second open of an open WAL: {other:?}"),
+    }
+    wal.close().await.unwrap();
+    let (wal, report) = Wal::open(c).unwrap();
+    assert_eq!(report.last_seq, WalSeq(1));
+    wal.close().await.unwrap();
+}

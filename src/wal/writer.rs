@@ -93,10 +93,10 @@ impl Writer {
         let synced = self.final_sync();
         // The background preallocation must be done before `close` returns: a WAL
         // reopened on the same directory must not race with it.
-        if let Some(h) = self.prepared.take() {
-            if let Ok(Ok((path, _))) = h.join() {
-                let _ = self.shared.fs.remove(&path);
-            }
+        if let Some(h) = self.prepared.take()
+            && let Ok(Ok((path, _))) = h.join()
+        {
+            let _ = self.shared.fs.remove(&path);
         }
         self.shared.lock().closed = true;
         self.shared.notify(None);

@@ -141,10 +141,10 @@ pub async fn wait_ready(
     let client = reqwest::Client::new();
     let deadline = Instant::now() + timeout;
     loop {
-        if let Ok(r) = client.get(url).send().await {
-            if status.is_none_or(|s| r.status().as_u16() == s) {
-                return Ok(());
-            }
+        if let Ok(r) = client.get(url).send().await
+            && status.is_none_or(|s| r.status().as_u16() == s)
+        {
+            return Ok(());
         }
         if proc.exited() || Instant::now() > deadline {
             return Err(BenchError::Start {

@@ -151,15 +151,14 @@ async fn handle(
                 }
             };
         }
-        if let Some(tok) = &inner.require_auth {
-            if auth.as_deref() != Some(tok.as_str()) {
+        if let Some(tok) = &inner.require_auth
+            && auth.as_deref() != Some(tok.as_str()) {
                 return respond(
                     401,
                     None,
                     r#"{"code":"unauthorized","message":"unauthorized access"}"#.into(),
                 );
             }
-        }
         let too_many = inner.max_lines.is_some_and(|m| lines.len() > m);
         if too_many || lines.iter().any(|l| l.contains("huge")) {
             return respond(

@@ -114,10 +114,10 @@ pub(crate) fn enforce_retention_with(
         }
         match drop_partition(&p.dir, p.key.day, hook) {
             Ok((files, bytes)) => {
-                if let Some(m) = p.dir.parent() {
-                    if emptied.last().map(PathBuf::as_path) != Some(m) {
-                        emptied.push(m.to_path_buf());
-                    }
+                if let Some(m) = p.dir.parent()
+                    && emptied.last().map(PathBuf::as_path) != Some(m)
+                {
+                    emptied.push(m.to_path_buf());
                 }
                 out.removed.push(RemovedPartition {
                     key: p.key,

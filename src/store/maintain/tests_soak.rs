@@ -208,7 +208,7 @@ fn soak(wall: Duration) -> Numbers {
         clock.store(now, Ordering::SeqCst);
         w.step(&root, now);
         i += 1;
-        if i % EPOCH != 0 {
+        if !i.is_multiple_of(EPOCH) {
             continue;
         }
         // Check: maintenance paused, one last pass, then everything against the model.

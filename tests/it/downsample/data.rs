@@ -198,7 +198,7 @@ pub fn generate(shape: Shape) -> Data {
             d.batches.push(std::mem::take(&mut batch));
             d.max_ts = ts;
             // Every 25th batch is sent twice (a retry after a lost answer).
-            if d.batches.len() % 25 == 0 {
+            if d.batches.len().is_multiple_of(25) {
                 let again = d.batches[d.batches.len() - 1].clone();
                 d.batches.push(again);
             }

@@ -93,7 +93,11 @@ pub enum Dialect {
 impl Dialect {
     /// V2 for even `i`, V1 for odd: a deterministic mix.
     pub fn alternate(i: usize) -> Dialect {
-        if i % 2 == 0 { Dialect::V2 } else { Dialect::V1 }
+        if i.is_multiple_of(2) {
+            Dialect::V2
+        } else {
+            Dialect::V1
+        }
     }
 }
 

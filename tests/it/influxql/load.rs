@@ -63,7 +63,7 @@ pub fn request(target: Target<'_>, t: &TenantData, i: usize, b: &Batch) -> Reque
                 .header("User-Agent", USER_AGENT)
                 .header("Transfer-Encoding", "chunked")
         }
-        Target::Sluice(base) if i % 2 == 0 => {
+        Target::Sluice(base) if i.is_multiple_of(2) => {
             let url = format!(
                 "{base}/api/v2/write?{}",
                 form_encode(&[("bucket", &t.bucket), ("org", "org")])
