@@ -217,9 +217,9 @@ fn influxql_answers_are_identical_to_influxdb_directly() {
     report(&format!(
         "influxql: {compared} answers identical to influxd 1.6.7"
     ));
-    // Asked for gzip, as Grafana asks: influxd's gzipped bytes pass on as they came, its
-    // per-chunk flushes included. influxd compresses at Go's default level and sluice at its
-    // fastest, so an answer sluice had decoded and compressed again would differ.
+    // Asked for gzip, as Grafana asks: influxd's gzipped bytes pass on as they came, chunked
+    // answers included. influxd compresses at Go's default level and sluice at its fastest,
+    // so an answer sluice had decoded and compressed again would differ.
     let gzip = |r: Request| r.header("Accept-Encoding", "gzip");
     let mut gzipped = 0;
     for (through, straight) in pairs() {
