@@ -34,7 +34,7 @@ pub(super) fn flux() -> CompressionLayer<impl Predicate> {
     gzip().compress_when(SizeAbove::new(FLUX_MIN_BYTES))
 }
 
-/// Whether a request's `Accept-Encoding` accepts gzip (named, and not with `q=0`).
+/// Whether a request's `Accept-Encoding` accepts gzip (`gzip` or `x-gzip`, not with `q=0`).
 pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
@@ -45,12 +45,12 @@ pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
             let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
+                p.split_once('=').is_some_and(|(k, q)| {
+                    k.trim().eq_ignore_ascii_case("q")
+                        && q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
             });
-            name.eq_ignore_ascii_case("gzip") && !refused
+            (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
         })
 }
 
@@ -78,7 +78,9 @@ mod tests {
         assert!(accepts(&["br", "gzip"]));
         assert!(!accepts(&[]));
         assert!(!accepts(&["identity"]));
+        assert!(accepts(&["x-gzip"]));
         assert!(!accepts(&["gzip;q=0", "br"]));
+        assert!(!accepts(&["gzip; Q = 0"]));
         assert!(!accepts(&["x-gzip-like"]));
     }
 }
