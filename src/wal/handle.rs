@@ -221,6 +221,7 @@ impl Wal {
             .gc_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        owns_dir(shared)?;
         let start = {
             let st = shared.lock();
             if let Some(seq) = st.cursors.get(name) {
@@ -249,6 +250,7 @@ impl Wal {
                 .gc_lock
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            owns_dir(&shared)?;
             {
                 let st = shared.lock();
                 let current = *st
@@ -294,6 +296,7 @@ impl Wal {
                 .gc_lock
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            owns_dir(&shared)?;
             if !shared.lock().cursors.contains_key(&name) {
                 return Err(WalError::UnknownConsumer { name });
             }
@@ -347,19 +350,42 @@ impl Wal {
         let Some(tx) = tx else { return Ok(()) };
         let (reply, rx) = oneshot::channel();
         if tx.send(Cmd::Close(reply)).is_err() {
+            // The writer is gone already.
+            self.free_dir();
             return Ok(());
         }
         drop(tx);
         let closed = rx.await.unwrap_or(Ok(()));
-        // The writer is done: the directory is free for the next opener.
-        self.inner
-            .shared
+        self.free_dir();
+        closed
+    }
+
+    /// Frees the directory for the next opener: the writer is done, and no cursor commit or
+    /// segment deletion is under way (they hold `gc_lock`) or can start (they check
+    /// `owns_dir` under it).
+    fn free_dir(&self) {
+        let shared = self.shared();
+        let _gc = shared
+            .gc_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        shared
             .dir_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        closed
     }
+}
+
+/// `Closed` once `close` freed the directory: cursor files and segments are then the next
+/// opener's. Called with `gc_lock` held.
+fn owns_dir(shared: &Shared) -> Result<(), WalError> {
+    let held = shared
+        .dir_lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_some();
+    if held { Ok(()) } else { Err(WalError::Closed) }
 }
 
 /// How long `open` waits for a lock held by this process's previous handle of the same

@@ -111,9 +111,13 @@ impl WalFs for StdFs {
             .open(&path)?;
         match f.try_lock() {
             Ok(()) => {
-                // The holder's pid, for the error another process gets.
-                f.set_len(0)?;
-                f.write_all_at(std::process::id().to_string().as_bytes(), 0)?;
+                // Who holds it, for the error another process gets: the host too, since a
+                // pid in a container is often 1. Written before the old text is cut off, so
+                // a reader never sees it empty.
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                let holder = format!("{} on {}", std::process::id(), host.trim());
+                f.write_all_at(holder.as_bytes(), 0)?;
+                f.set_len(holder.len() as u64)?;
                 Ok(Box::new(f))
             }
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -123,7 +127,13 @@ impl WalFs for StdFs {
                     format!("held by pid {}", holder.trim()),
                 ))
             }
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
+            Err(std::fs::TryLockError::Error(e)) => Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot flock {}: {e} (the file system must support flock)",
+                    path.display()
+                ),
+            )),
         }
     }
 }
