@@ -101,6 +101,9 @@ async fn relay(
     let status = answer.status;
     let ctype = answer.content_type.clone();
     if (200..300).contains(&status) {
+        if let Err(e) = answer.check_length() {
+            return failed(d, &e, seen);
+        }
         let encoding = answer.content_encoding.clone();
         let length = answer.content_length;
         let stream = answer.into_stream(permit);

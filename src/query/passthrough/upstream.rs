@@ -204,6 +204,15 @@ fn credentials(tenant: &Tenant) -> Destination {
 }
 
 impl Answer {
+    /// `TooLarge` when the upstream's `Content-Length` already says the body passes the
+    /// query's byte limit: refused before anything is sent, rather than cut on the way.
+    pub fn check_length(&self) -> Result<(), PassError> {
+        match self.content_length {
+            Some(n) if n > self.limit => Err(PassError::TooLarge { limit: self.limit }),
+            _ => Ok(()),
+        }
+    }
+
     /// The whole body, when it fits in `max` bytes (and the query's own limit).
     pub async fn collect(mut self, max: u64) -> Result<Bytes, PassError> {
         let limit = max.min(self.limit);

@@ -286,3 +286,34 @@ fn upstream_errors_name_the_tenants_own_buckets() {
     assert_eq!(got.text(), want.text().replace("acme_fresh", "fresh"));
     assert!(!got.text().contains("acme_"), "{}", got.text());
 }
+
+/// An answer whose `Content-Length` already passes `query_max_bytes` is refused before
+/// anything is sent (a clean 413 in the request's dialect), not started and cut; one within
+/// the limit passes whole.
+#[test]
+fn an_answer_known_to_pass_the_byte_limit_is_refused_up_front() {
+    let up = upstream();
+    write_v2(
+        &up,
+        UPSTREAM_TOKEN,
+        "acme_telegraf",
+        "big,s=a v=1 0\nbig,s=b v=1 0\n",
+    );
+    let front = Sluice::start(&fronting_config(&up.url(), "query_max_bytes = \"1MiB\"\n"));
+    // Two tables of 11 520 one-minute windows: ~1.6 MB of CSV, sent with its length.
+    let q = |bucket: &str, every: &str| {
+        format!(
+            "from(bucket: \"{bucket}\") |> range(start: 1970-01-01T00:00:00Z, stop: 1970-01-09T00:00:00Z) |> filter(fn: (r) => r._measurement == \"big\") |> aggregateWindow(every: {every}, fn: count, createEmpty: true)"
+        )
+    };
+    let r = flux(&front.url(), "x", ACME, &q("telegraf", "1m"));
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": "request too large", "message": "the answer is larger than the 1048576 bytes a query may return"})
+    );
+    let got = flux(&front.url(), "x", ACME, &q("telegraf", "1h"));
+    let want = flux(&up.url(), "main", UPSTREAM_TOKEN, &q("acme_telegraf", "1h"));
+    assert_eq!((want.status, got.status), (200, 200), "{}", got.text());
+    assert_eq!(got.text(), want.text());
+}
