@@ -41,6 +41,20 @@ pub fn write_v2(s: &Sluice, token: &str, bucket: &str, body: &str) {
     assert_eq!(r.status, 204, "{}", r.text());
 }
 
+/// An upstream whose `acme_telegraf` holds two series of one point each at time 0
+/// (`big,s=a` and `big,s=b`): `aggregateWindow(createEmpty: true)` over them makes answers of
+/// any size.
+pub fn upstream_with_two_points() -> Sluice {
+    let up = upstream();
+    write_v2(
+        &up,
+        UPSTREAM_TOKEN,
+        "acme_telegraf",
+        "big,s=a v=1 0\nbig,s=b v=1 0\n",
+    );
+    up
+}
+
 /// Fronting config: `acme` and `beta` (bucket `telegraf`, prefixes `acme_`/`beta_`, org `main`,
 /// the upstream's token); `extra` goes into `[upstream]`.
 pub fn fronting_config(url: &str, extra: &str) -> String {
@@ -292,13 +306,7 @@ fn upstream_errors_name_the_tenants_own_buckets() {
 /// the limit passes whole.
 #[test]
 fn an_answer_known_to_pass_the_byte_limit_is_refused_up_front() {
-    let up = upstream();
-    write_v2(
-        &up,
-        UPSTREAM_TOKEN,
-        "acme_telegraf",
-        "big,s=a v=1 0\nbig,s=b v=1 0\n",
-    );
+    let up = upstream_with_two_points();
     let front = Sluice::start(&fronting_config(&up.url(), "query_max_bytes = \"1MiB\"\n"));
     // Two tables of 11 520 one-minute windows: ~1.6 MB of CSV, sent with its length.
     let q = |bucket: &str, every: &str| {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::flux::{UPSTREAM_TOKEN, fronting_config, upstream, write_v2};
+use super::flux::{UPSTREAM_TOKEN, fronting_config, upstream_with_two_points};
 use super::influxql::{ACME, config};
 use super::report;
 use crate::support::http::form_encode;
@@ -308,13 +308,7 @@ fn the_byte_limit_cuts_a_larger_answer() {
 /// gives two tables of 700 200 rows of annotated CSV (~100 MB) from the embedded upstream.
 #[test]
 fn a_100_mb_flux_answer_streams_with_flat_memory() {
-    let up = upstream();
-    write_v2(
-        &up,
-        UPSTREAM_TOKEN,
-        "acme_telegraf",
-        "big,s=a v=1 0\nbig,s=b v=1 0\n",
-    );
+    let up = upstream_with_two_points();
     // The embedded upstream's answer takes tens of seconds in a debug build on a busy machine:
     // the fronting timeout (60 s by default, answer included) is not what this test checks.
     let front = Sluice::start(&fronting_config(&up.url(), "query_timeout = \"300s\"\n"));
