@@ -1,5 +1,6 @@
-//! A lowered `aggregateWindow`'s tables kept column by column (`WindowTable`), and the tables
-//! a stream is read into (`Tables`: rows, or such columns).
+//! A lowered `aggregateWindow`'s tables kept column by column (`WindowTable`), a `schema.*`
+//! answer's one column of values (`ValuesTable`), and the tables a stream is read into
+//! (`Tables`: rows, or such columns).
 //!
 //! Owns: the columnar form of one table of a lowered window (`_start`, `_stop`, `_time`,
 //! `_value`, then cells that are the same in every row) and its rows as the interpreter holds
@@ -7,7 +8,9 @@
 //! from the columns (`csv`) without a row being built.
 //! Does not own: computing the windows (`lower::tables`), writing them (`csv`).
 
-use super::table::{Col, Table};
+use std::sync::Arc;
+
+use super::table::{Col, Table, Type};
 use super::value::Value;
 
 /// `_start` or `_stop` down a table: one time for every row, or one per row.
@@ -84,6 +87,43 @@ impl WindowTable {
 pub enum Tables {
     Rows(Vec<Table>),
     Windows(Vec<WindowTable>),
+    Values(Vec<ValuesTable>),
+}
+
+/// A table of one string column, `_value`, and an empty group key, as `schema.*` answer (a
+/// tag's values, measurements, field keys): the values stay one vector, shared with the
+/// series index, until a call after it needs rows (`into_table`). A variable query over
+/// 50 000 series answers from it without a row per value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValuesTable {
+    /// The one column.
+    pub cols: Vec<Col>,
+    pub values: Vec<Arc<str>>,
+}
+
+impl ValuesTable {
+    pub fn new(values: Vec<Arc<str>>) -> Self {
+        Self {
+            cols: vec![Col {
+                name: "_value".into(),
+                ty: Type::Str,
+            }],
+            values,
+        }
+    }
+
+    /// The table with its rows, as the interpreter holds it.
+    pub fn into_table(self) -> Table {
+        Table {
+            cols: self.cols,
+            key: Vec::new(),
+            rows: self
+                .values
+                .into_iter()
+                .map(|v| vec![Value::Str(v)])
+                .collect(),
+        }
+    }
 }
 
 impl Tables {
@@ -92,7 +132,7 @@ impl Tables {
     pub fn row_cells(&self) -> usize {
         match self {
             Tables::Rows(t) => t.iter().map(|t| t.rows.len() * t.cols.len()).sum(),
-            Tables::Windows(_) => 0,
+            Tables::Windows(_) | Tables::Values(_) => 0,
         }
     }
 
@@ -101,6 +141,7 @@ impl Tables {
         match self {
             Tables::Rows(t) => t,
             Tables::Windows(w) => w.into_iter().map(WindowTable::into_table).collect(),
+            Tables::Values(v) => v.into_iter().map(ValuesTable::into_table).collect(),
         }
     }
 }

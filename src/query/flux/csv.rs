@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::columns::{Tables, WindowTable};
+use super::columns::{Tables, ValuesTable, WindowTable};
 use super::table::{Col, Table};
 use super::value::Value;
 use super::{FluxAnswer, FluxResult};
@@ -65,6 +65,7 @@ pub fn encode_answers(answers: &[FluxAnswer], d: &Dialect) -> Vec<String> {
         match &a.tables {
             Tables::Rows(t) => encode_result(&mut pieces, &a.name, t, d),
             Tables::Windows(w) => encode_result(&mut pieces, &a.name, w, d),
+            Tables::Values(v) => encode_result(&mut pieces, &a.name, v, d),
         }
     }
     pieces
@@ -161,6 +162,29 @@ impl CsvTable for Table {
                 // Rows of a table are about as long as its first.
                 out.reserve((out.len() - before + 8) * self.rows.len());
             }
+        }
+    }
+}
+
+impl CsvTable for ValuesTable {
+    fn cols(&self) -> &[Col] {
+        &self.cols
+    }
+    fn key(&self) -> &[(String, Value)] {
+        &[]
+    }
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    fn write_rows(&self, out: &mut String, sep: char, prefix: &str) {
+        // A row is the prefix and one string cell, as `row` writes it.
+        let longest = self.values.iter().map(|v| v.len()).max().unwrap_or(0);
+        out.reserve(self.values.len() * (prefix.len() + 3 + longest.min(64)));
+        for v in &self.values {
+            out.push_str(prefix);
+            out.push(sep);
+            cell(out, sep, v);
+            out.push_str("\r\n");
         }
     }
 }

@@ -47,7 +47,7 @@ impl Scope {
 /// One query's evaluation state.
 pub struct Runtime<'a> {
     pub ctx: &'a FluxContext<'a>,
-    /// Each `yield`'s name and tables (a `Stream::Tables` or `Stream::Windows`), shared with the stream `yield`
+    /// Each `yield`'s name and tables (a `Stream::Tables`, `Windows` or `Values`), shared with the stream `yield`
     /// passes on: taken without a copy at the end, when nothing else holds them.
     pub results: RefCell<Vec<(String, Arc<Stream>)>>,
     /// Reads run on the shared plan when they lower (`lower`); false: always interpreted.

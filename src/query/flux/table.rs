@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::columns::WindowTable;
+use super::columns::{ValuesTable, WindowTable};
 use super::lexer::Pos;
 use super::value::{Function, Value};
 use crate::model::BucketName;
@@ -187,6 +187,8 @@ pub enum Stream {
     Tables(Vec<Table>),
     /// A lowered window's tables as columns (`columns`): rows are built when a call needs them.
     Windows(Vec<WindowTable>),
+    /// A `schema.*` answer's values (`columns`): rows are built when a call needs them.
+    Values(Vec<ValuesTable>),
     /// `from(bucket:)` not yet bounded by `range`.
     From(BucketName),
     /// `from |> range |> filter*`, then the `deferred` calls, not yet read.

@@ -148,3 +148,55 @@ fn an_answer_is_written_in_large_pieces_that_join_to_it() {
     let rows: Vec<_> = got.into_iter().map(FluxAnswer::into_result).collect();
     assert_eq!(pieces.concat(), encode(&rows, &grafana()));
 }
+
+/// A `schema.*` answer kept as its one column of values (`ValuesTable`) writes what its rows
+/// write, in every dialect: values that must be quoted (a delimiter, a quote, a leading space,
+/// CR or LF), an empty one, and no value at all; a call after it reads it as rows.
+#[test]
+fn values_written_from_their_column_answer_as_rows_in_every_dialect() {
+    use super::columns::ValuesTable;
+    use std::sync::Arc;
+    let all = [
+        "a",
+        "",
+        "b,c",
+        "q\"uote",
+        " lead",
+        "semi;colon",
+        "tab\there",
+        "cr\rlf\n",
+        "10.0.0.1",
+        "2024-06-01T10:00:00Z",
+    ];
+    for values in [&all[..], &all[..1], &[]] {
+        let values: Vec<Arc<str>> = values.iter().map(|v| Arc::from(*v)).collect();
+        let got = vec![FluxAnswer {
+            name: "_result".into(),
+            tables: Tables::Values(vec![ValuesTable::new(values.clone())]),
+        }];
+        let want: Vec<_> = got.iter().cloned().map(FluxAnswer::into_result).collect();
+        assert_eq!(want[0].tables[0].rows.len(), values.len());
+        for d in dialects() {
+            assert_eq!(
+                encode_answers(&got, &d).concat(),
+                encode(&want, &d),
+                "{d:?} {values:?}"
+            );
+        }
+    }
+    // From the engine: a tag's values as a column, and as rows once `filter` reads them.
+    let m = data();
+    let schema = "import \"influxdata/influxdb/schema\"\n";
+    let q = format!("{schema}schema.tagValues(bucket: \"telegraf\", tag: \"agent_host\")");
+    let (got, _) = answers(&m, &q, true);
+    assert!(
+        matches!(&got[0].tables, Tables::Values(v) if !v[0].values.is_empty()),
+        "{got:?}"
+    );
+    let q = format!("{q} |> filter(fn: (r) => r._value != \"\")");
+    let (got, _) = answers(&m, &q, true);
+    assert!(
+        matches!(&got[0].tables, Tables::Rows(t) if !t[0].rows.is_empty()),
+        "{got:?}"
+    );
+}

@@ -423,6 +423,7 @@ pub fn yield_result(
     let tables = Arc::new(match read_tables(rt, s, pos)? {
         Tables::Rows(t) => Stream::Tables(t),
         Tables::Windows(w) => Stream::Windows(w),
+        Tables::Values(v) => Stream::Values(v),
     });
     let mut results = rt.results.borrow_mut();
     if results.iter().any(|(n, _)| n == name) {

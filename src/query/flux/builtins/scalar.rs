@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use super::{Call, stream};
+use super::Call;
 use crate::query::flux::FluxError;
+use crate::query::flux::columns::ValuesTable;
 use crate::query::flux::interp::display;
-use crate::query::flux::table::{Col, Table, Type};
+use crate::query::flux::table::Stream;
 use crate::query::flux::value::{Record, Value};
 
 pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
@@ -244,7 +245,7 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     // set when that list is added to an empty `out`, with its length.
     let mut only_index: Option<usize> = None;
     let Some(store) = ctx.store else {
-        return Ok(stream(vec![values_table(out)]));
+        return Ok(values_stream(out));
     };
     let pass = |known: Vec<(String, Value)>| -> Result<bool, FluxError> {
         let Some(f) = &predicate else { return Ok(true) };
@@ -321,17 +322,11 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         out.sort_unstable();
         out.dedup();
     }
-    Ok(stream(vec![values_table(out)]))
+    Ok(values_stream(out))
 }
 
-/// One `_value` column of `values` (distinct and sorted).
-fn values_table(values: Vec<Arc<str>>) -> Table {
-    Table {
-        cols: vec![Col {
-            name: "_value".into(),
-            ty: Type::Str,
-        }],
-        key: Vec::new(),
-        rows: values.into_iter().map(|v| vec![Value::Str(v)]).collect(),
-    }
+/// A stream of one table, one `_value` column of `values` (distinct and sorted), kept as
+/// the vector until rows are needed (`columns::ValuesTable`).
+fn values_stream(values: Vec<Arc<str>>) -> Value {
+    Value::Stream(Arc::new(Stream::Values(vec![ValuesTable::new(values)])))
 }

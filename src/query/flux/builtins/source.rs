@@ -179,6 +179,7 @@ pub fn read_tables(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Tables, Flux
     else {
         return match s {
             Stream::Windows(w) => Ok(Tables::Windows(w)),
+            Stream::Values(v) => Ok(Tables::Values(v)),
             s => read(rt, s, pos).map(Tables::Rows),
         };
     };
@@ -231,6 +232,7 @@ fn read(rt: &Runtime<'_>, s: Stream, pos: Pos) -> Result<Vec<Table>, FluxError> 
     let (bucket, start, stop, filters) = match s {
         Stream::Tables(t) => return Ok(t),
         Stream::Windows(w) => return Ok(Tables::Windows(w).into_rows()),
+        Stream::Values(v) => return Ok(Tables::Values(v).into_rows()),
         Stream::From(b) => {
             return Err(FluxError::at(
                 pos,
