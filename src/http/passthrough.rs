@@ -16,6 +16,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::body::BodyError;
 use super::error::{ApiError, Dialect};
 use super::query::Seen;
 use crate::limits::QueryPermit;
@@ -140,23 +141,18 @@ async fn collect_plain(answer: Answer) -> Result<bytes::Bytes, PassError> {
     if !gzipped {
         return Ok(body);
     }
-    gunzip(&body, MAX_BUFFERED).map(bytes::Bytes::from)
+    gunzip(&body, MAX_BUFFERED)
 }
 
-/// `body` gunzipped, when that is at most `max` bytes.
-fn gunzip(body: &[u8], max: u64) -> Result<Vec<u8>, PassError> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .take(max + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| PassError::BadAnswer {
+/// `body` gunzipped (`http::body`'s capped decoder), when that is at most `max` bytes.
+fn gunzip(body: &[u8], max: u64) -> Result<bytes::Bytes, PassError> {
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    super::body::gunzip_capped(body, limit).map_err(|e| match e {
+        BodyError::InflatedTooLarge { .. } => PassError::TooLarge { limit: max },
+        e => PassError::BadAnswer {
             reason: format!("its gzip does not decode: {e}"),
-        })?;
-    if out.len() as u64 > max {
-        return Err(PassError::TooLarge { limit: max });
-    }
-    Ok(out)
+        },
+    })
 }
 
 fn respond(status: u16, ctype: Option<&str>, body: Body) -> Response {

@@ -217,11 +217,7 @@ impl Wal {
     pub fn register_consumer(&self, name: &str) -> Result<WalSeq, WalError> {
         validate_name(name)?;
         let shared = self.shared();
-        let _gc = shared
-            .gc_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        owns_dir(shared)?;
+        let _gc = gc_guard(shared)?;
         let start = {
             let st = shared.lock();
             if let Some(seq) = st.cursors.get(name) {
@@ -246,11 +242,7 @@ impl Wal {
         let name = name.to_owned();
         let now = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
-            let _gc = shared
-                .gc_lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            owns_dir(&shared)?;
+            let _gc = gc_guard(&shared)?;
             {
                 let st = shared.lock();
                 let current = *st
@@ -292,11 +284,7 @@ impl Wal {
         let name = name.to_owned();
         let now = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
-            let _gc = shared
-                .gc_lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            owns_dir(&shared)?;
+            let _gc = gc_guard(&shared)?;
             if !shared.lock().cursors.contains_key(&name) {
                 return Err(WalError::UnknownConsumer { name });
             }
@@ -361,8 +349,7 @@ impl Wal {
     }
 
     /// Frees the directory for the next opener: the writer is done, and no cursor commit or
-    /// segment deletion is under way (they hold `gc_lock`) or can start (they check
-    /// `owns_dir` under it).
+    /// segment deletion is under way or can start (`gc_guard`).
     fn free_dir(&self) {
         let shared = self.shared();
         let _gc = shared
@@ -377,15 +364,19 @@ impl Wal {
     }
 }
 
-/// `Closed` once `close` freed the directory: cursor files and segments are then the next
-/// opener's. Called with `gc_lock` held.
-fn owns_dir(shared: &Shared) -> Result<(), WalError> {
+/// `gc_lock`, taken for a cursor commit or a segment deletion; `Closed` once `close` freed
+/// the directory (its cursor files and segments are then the next opener's).
+fn gc_guard(shared: &Shared) -> Result<std::sync::MutexGuard<'_, ()>, WalError> {
+    let gc = shared
+        .gc_lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let held = shared
         .dir_lock
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .is_some();
-    if held { Ok(()) } else { Err(WalError::Closed) }
+    if held { Ok(gc) } else { Err(WalError::Closed) }
 }
 
 /// How long `open` waits for a lock held by this process's previous handle of the same

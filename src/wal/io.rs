@@ -24,14 +24,15 @@ pub trait WalFs: Send + Sync + Debug {
     /// Makes creations, renames and removals in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Takes `dir` for this process alone, until the lock is dropped (or the process ends).
-    /// `WouldBlock` when another holds it; then the error's text names the holder's pid.
+    /// `WouldBlock` when another holds it; then the error's text names the holder.
     fn lock_dir(&self, dir: &Path) -> io::Result<DirLock>;
 }
 
 /// An open WAL directory's lock; dropping it frees the directory.
 pub type DirLock = Box<dyn Debug + Send + Sync>;
 
-/// The lock file in a WAL directory (an advisory `flock` on it; it holds the holder's pid).
+/// The lock file in a WAL directory (an advisory `flock` on it; it holds the holder's pid and
+/// host).
 pub const LOCK_FILE: &str = "LOCK";
 
 /// One open file.

@@ -140,6 +140,8 @@ mod testfs;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_lock;
+#[cfg(test)]
 mod tests_model;
 
 use std::path::PathBuf;

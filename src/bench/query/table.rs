@@ -35,31 +35,17 @@ pub fn table(r: &QueryReport) -> String {
         ),
         None => "–".into(),
     };
-    let ratio = |a: Option<&Timing>, b: Option<&Timing>| match (
-        a.and_then(|t| t.median_ms),
-        b.and_then(|t| t.median_ms),
-    ) {
-        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
-        _ => "–".to_owned(),
-    };
+    let median = |t: Option<&Timing>| t.and_then(|t| t.median_ms);
     let mut s = String::from(
         "| query | influxd 1.6 ms, median | sluice ms, median | **influxd / sluice** |\n|---|---:|---:|---:|\n",
     );
-    for (label, _) in &r.queries {
-        let (a, b) = (find(System::Influxd, label), find(System::Sluice, label));
-        let _ = writeln!(
-            s,
-            "| {label} | {} | {} | {} |",
-            cell(a),
-            cell(b),
-            ratio(a, b)
+    for (shown, influxd, sluice) in rows(r) {
+        let (a, b) = (
+            find(System::Influxd, influxd),
+            find(System::Sluice, &sluice),
         );
-    }
-    for (label, _) in &r.flux {
-        let a = find(System::Influxd, label);
-        let b = find(System::Sluice, &flux_label(label));
-        let (ca, cb, r) = (cell(a), cell(b), ratio(a, b));
-        let _ = writeln!(s, "| {label}: sluice in Flux | {ca} | {cb} | {r} |");
+        let (ca, cb, r) = (cell(a), cell(b), ratio(median(a), median(b)));
+        let _ = writeln!(s, "| {shown} | {ca} | {cb} | {r} |");
     }
     // The floor is not a target: it shows how much of a short answer's time is the trip.
     let (fa, fb) = (find(System::Influxd, FLOOR), find(System::Sluice, FLOOR));
@@ -93,24 +79,10 @@ fn work_table<'a>(
     let above =
         |t: Option<&Timing>, floor: Option<&Timing>| Some(t?.median_ms? - floor?.median_ms?);
     let num = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), ms);
-    let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
-        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
-        _ => "–".to_owned(),
-    };
     let mut s = String::from(
         "\nServer CPU per request (utime + stime of each system's processes over its requests of the query), and each median less that system's `/ping` median (the time above the round trip):\n\n| query | influxd 1.6 CPU ms | sluice CPU ms | **CPU ratio** | influxd ms above floor | sluice ms above floor | **ratio above floor** |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    let rows = r
-        .queries
-        .iter()
-        .map(|(l, _)| (l.clone(), l, l.clone()))
-        .chain(
-            r.flux
-                .iter()
-                .map(|(l, _)| (format!("{l}: sluice in Flux"), l, flux_label(l))),
-        );
-    // influxd has no Flux: a Flux row's influxd side is its InfluxQL timing.
-    for (shown, influxd, sluice) in rows {
+    for (shown, influxd, sluice) in rows(r) {
         let a = ok(find(System::Influxd, influxd));
         let b = ok(find(System::Sluice, &sluice));
         let (ca, cb) = (cpu(a), cpu(b));
@@ -129,6 +101,29 @@ fn work_table<'a>(
     let (ca, cb) = (cpu(floor_a), cpu(floor_b));
     let _ = writeln!(s, "| {FLOOR} | {} | {} | – | – | – | – |", num(ca), num(cb));
     s
+}
+
+/// The rows of both tables: (label shown, influxd's timing label, sluice's), the InfluxQL
+/// queries then their Flux equivalents. influxd has no Flux: a Flux row's influxd side is its
+/// InfluxQL timing.
+fn rows(r: &QueryReport) -> impl Iterator<Item = (String, &str, String)> {
+    let influxql = r
+        .queries
+        .iter()
+        .map(|(l, _)| (l.clone(), l.as_str(), l.clone()));
+    let flux = r
+        .flux
+        .iter()
+        .map(|(l, _)| (format!("{l}: sluice in Flux"), l.as_str(), flux_label(l)));
+    influxql.chain(flux)
+}
+
+/// `**x/y×**`, or `–` when either is missing (or `y` is 0).
+fn ratio(x: Option<f64>, y: Option<f64>) -> String {
+    match (x, y) {
+        (Some(x), Some(y)) if y > 0.0 => format!("**{:.1}×**", x / y),
+        _ => "–".to_owned(),
+    }
 }
 
 /// Writes results.json and table.md into `args.out`; returns the table.

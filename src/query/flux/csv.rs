@@ -178,8 +178,8 @@ impl CsvTable for ValuesTable {
     }
     fn write_rows(&self, out: &mut String, sep: char, prefix: &str) {
         // A row is the prefix and one string cell, as `row` writes it.
-        let longest = self.values.iter().map(|v| v.len()).max().unwrap_or(0);
-        out.reserve(self.values.len() * (prefix.len() + 3 + longest.min(64)));
+        let cells: usize = self.values.iter().map(|v| v.len()).sum();
+        out.reserve(cells + self.values.len() * (prefix.len() + 3));
         for v in &self.values {
             out.push_str(prefix);
             out.push(sep);
