@@ -32,9 +32,11 @@
 //! When the rows would exceed `max_bytes` (estimated Arrow memory), `scan` fails with
 //! `StoreError::ScanTooLarge` rather than returning a truncated answer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use arrow::array::BooleanBufferBuilder;
+use arrow::buffer::BooleanBuffer;
 use arrow::record_batch::RecordBatch;
 
 use super::StoreError;
@@ -54,11 +56,15 @@ pub struct MeasurementSchema {
 }
 
 /// Every series of one measurement, sorted, and (built on first use) the distinct values of
-/// each tag key: what `SHOW TAG VALUES` and the other SHOW statements read.
+/// each tag key and the series holding each value: what `SHOW TAG VALUES` and the other SHOW
+/// statements read.
 #[derive(Debug, Default)]
 pub struct SeriesIndex {
     series: Vec<SeriesKey>,
     values: OnceLock<BTreeMap<String, Vec<Arc<str>>>>,
+    /// Tag key → for each of its values (in `values`' order), the positions in `series` of
+    /// the series holding it, ascending.
+    postings: OnceLock<BTreeMap<String, Vec<Vec<u32>>>>,
 }
 
 impl SeriesIndex {
@@ -69,6 +75,7 @@ impl SeriesIndex {
         Self {
             series,
             values: OnceLock::new(),
+            postings: OnceLock::new(),
         }
     }
 
@@ -92,6 +99,54 @@ impl SeriesIndex {
                     vs.sort_unstable();
                     vs.dedup();
                     (k.to_owned(), vs.into_iter().map(Arc::from).collect())
+                })
+                .collect()
+        })
+    }
+
+    /// The series whose value of tag `key` (`""` for a series without it) passes `test`, as a
+    /// bitmap over positions in [`series`](Self::series). `test` runs once per distinct value
+    /// (and on `""`), not once per series.
+    pub fn select(&self, key: &str, test: impl Fn(&str) -> bool) -> BooleanBuffer {
+        let n = self.series.len();
+        let absent = test("");
+        let mut out = BooleanBufferBuilder::new(n);
+        // Every series as if it lacked the key, then the holders of each value that decides
+        // otherwise: each holder is in exactly one of the key's lists.
+        out.append_n(n, absent);
+        let values = self.tag_values().get(key);
+        let lists = self.postings().get(key);
+        for (v, list) in values
+            .into_iter()
+            .flatten()
+            .zip(lists.into_iter().flatten())
+        {
+            if test(v) != absent {
+                for &i in list {
+                    out.set_bit(i as usize, !absent);
+                }
+            }
+        }
+        out.finish()
+    }
+
+    fn postings(&self) -> &BTreeMap<String, Vec<Vec<u32>>> {
+        self.postings.get_or_init(|| {
+            // Positions fit in u32: an index of 4 G series is far past any memory bound.
+            self.tag_values()
+                .iter()
+                .map(|(key, values)| {
+                    let at: HashMap<&str, usize> =
+                        values.iter().enumerate().map(|(j, v)| (&**v, j)).collect();
+                    let mut lists = vec![Vec::new(); values.len()];
+                    for (i, s) in (0u32..).zip(&self.series) {
+                        if let Some((_, v)) = s.iter().find(|(k, _)| k == key)
+                            && let Some(&j) = at.get(v.as_str())
+                        {
+                            lists[j].push(i);
+                        }
+                    }
+                    (key.clone(), lists)
                 })
                 .collect()
         })

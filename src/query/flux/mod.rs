@@ -39,6 +39,8 @@ mod tests_lower;
 #[cfg(test)]
 mod tests_post;
 #[cfg(test)]
+mod tests_predicate;
+#[cfg(test)]
 mod tests_shape;
 
 use std::sync::Arc;

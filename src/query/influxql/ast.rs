@@ -335,22 +335,37 @@ pub struct DurationLit {
 }
 
 /// A regex literal: the pattern between the slashes, with `\/` unescaped to `/` (other
-/// escapes are the regex's own and kept as written). Its syntax is checked by the parser
-/// with the `regex` crate (the one the engine runs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// escapes are the regex's own and kept as written), compiled once when the query is parsed
+/// with the `regex` crate (the one the engine runs). Equal when the patterns are.
+#[derive(Debug, Clone)]
 pub struct RegexLit {
     pub pattern: String,
+    regex: regex::Regex,
 }
 
 impl RegexLit {
-    /// Compiles the pattern as the parser checked it (the `regex` crate's syntax, a compiled
-    /// size of at most `parser::MAX_REGEX_SIZE`). Unanchored, like InfluxDB's `=~`.
-    pub fn compile(&self) -> Result<regex::Regex, regex::Error> {
-        regex::RegexBuilder::new(&self.pattern)
+    /// Compiles `pattern` (the `regex` crate's syntax, a compiled size of at most
+    /// `parser::MAX_REGEX_SIZE`). Unanchored, like InfluxDB's `=~`.
+    pub fn new(pattern: String) -> Result<Self, regex::Error> {
+        let regex = regex::RegexBuilder::new(&pattern)
             .size_limit(super::parser::MAX_REGEX_SIZE)
-            .build()
+            .build()?;
+        Ok(Self { pattern, regex })
+    }
+
+    /// The compiled pattern (sharing its program: a clone is cheap).
+    pub fn regex(&self) -> &regex::Regex {
+        &self.regex
     }
 }
+
+impl PartialEq for RegexLit {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl Eq for RegexLit {}
 
 /// `SHOW MEASUREMENTS [ON db] [WITH MEASUREMENT (= m | =~ /re/)] [WHERE …]
 /// [ORDER BY time] [LIMIT n] [OFFSET n]`.

@@ -15,8 +15,6 @@ pub(crate) use cond::tag_hints;
 
 use std::collections::BTreeSet;
 
-use regex::Regex;
-
 use super::ast::{self, BinaryOp, DataType, Dimension, Expr, MeasurementName, WildcardKind};
 use crate::lineproto::FieldType;
 use crate::query::exec::{self, Limits, QueryError};
@@ -142,7 +140,7 @@ pub fn lower_select(
                 group_by.extend(all_tags.iter().cloned());
             }
             Dimension::Regex(re) => {
-                let re = regex(&re.pattern)?;
+                let re = re.regex();
                 group_by.extend(all_tags.iter().filter(|t| re.is_match(t)).cloned());
             }
             Dimension::Other(Expr::VarRef { name, .. }) if name.eq_ignore_ascii_case("time") => {
@@ -180,7 +178,7 @@ pub fn lower_select(
                 }
             }
             Expr::Regex(re) => {
-                let re = regex(&re.pattern)?;
+                let re = re.regex();
                 for (name, is_field) in expand(&all_fields, &all_tags, &group_by, dim_wildcard) {
                     if re.is_match(&name) {
                         fields.push((None, name.clone(), typed_var(&name, is_field)));
@@ -194,7 +192,7 @@ pub fn lower_select(
                 ) =>
             {
                 let re = match args.first().map(strip) {
-                    Some(Expr::Regex(r)) => Some(regex(&r.pattern)?),
+                    Some(Expr::Regex(r)) => Some(r.regex()),
                     _ => None,
                 };
                 let base = f.alias.clone().unwrap_or_else(|| name.clone());
@@ -297,12 +295,6 @@ fn invalid(message: &str) -> QueryError {
     }
 }
 
-fn regex(p: &str) -> Result<Regex, QueryError> {
-    Regex::new(p).map_err(|e| QueryError::Invalid {
-        message: format!("invalid regex /{p}/: {e}"),
-    })
-}
-
 fn strip(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(i) => strip(i),
@@ -336,7 +328,7 @@ fn resolve_sources(
                 measurement: n.clone(),
             }),
             MeasurementName::Regex(re) => {
-                let re = regex(&re.pattern)?;
+                let re = re.regex();
                 for n in store.measurements(ctx.tenant, &bucket) {
                     if re.is_match(&n) {
                         out.push(Source {

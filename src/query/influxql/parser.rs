@@ -343,8 +343,7 @@ impl<'a> Parser<'a> {
             Tok::BadRegex => return Err(self.error_at("bad regex: ".to_owned(), t.at)),
             _ => return Err(self.unexpected(&t, &["regex"])),
         }
-        let lit = RegexLit { pattern: t.lit };
-        if let Err(e) = lit.compile() {
+        RegexLit::new(t.lit.clone()).map(Some).map_err(|e| {
             let reason = match &e {
                 regex::Error::Syntax(s) => {
                     let last = s.lines().last().unwrap_or_default();
@@ -352,9 +351,8 @@ impl<'a> Parser<'a> {
                 }
                 other => other.to_string(),
             };
-            let message = format!("error parsing regexp: {reason}: `{}`", lit.pattern);
-            return Err(self.error_at(message, t.at));
-        }
-        Ok(Some(lit))
+            let message = format!("error parsing regexp: {reason}: `{}`", t.lit);
+            self.error_at(message, t.at)
+        })
     }
 }

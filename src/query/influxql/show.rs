@@ -15,12 +15,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
 use crate::model::BucketName;
 use crate::query::{Datum, QueryContext, Rows, Series};
-use crate::store::{ReadStore, SeriesKey};
+use crate::store::{ReadStore, SeriesIndex, SeriesKey};
 
 /// Why a SHOW statement has no answer; messages are InfluxDB's statement errors.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -31,8 +32,6 @@ pub enum ShowError {
     DatabaseNotFound { db: String },
     #[error("retention policy not found: {rp}")]
     RetentionPolicyNotFound { rp: String },
-    #[error("{0}")]
-    BadRegex(String),
     #[error("SHOW MEASUREMENTS doesn't support time in WHERE clause")]
     MeasurementsTimeCondition,
     #[error("SHOW {what} does not support {feature}")]
@@ -99,23 +98,20 @@ pub fn run(
             if st.condition.as_ref().is_some_and(mentions_time) {
                 return Err(ShowError::MeasurementsTimeCondition);
             }
-            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let cond = st.condition.as_ref().map(TagCond::new);
             let filter = st
                 .with_measurement
                 .as_ref()
-                .map(|m| NameFilter::new(&m.name))
-                .transpose()?;
+                .map(|m| NameFilter::new(&m.name));
             let mut names: Vec<Vec<Datum>> = store
                 .measurements(ctx.tenant, &b)
                 .into_iter()
                 .filter(|m| filter.as_ref().is_none_or(|f| f.matches(m)))
                 .filter(|m| {
                     cond.as_ref().is_none_or(|c| {
-                        store
-                            .series_index(ctx.tenant, &b, m)
-                            .series()
-                            .iter()
-                            .any(|k| c.eval(k))
+                        c.select(&store.series_index(ctx.tenant, &b, m))
+                            .count_set_bits()
+                            > 0
                     })
                 })
                 .map(|m| vec![Datum::String(m.into())])
@@ -125,7 +121,7 @@ pub fn run(
         }
         Statement::ShowTagKeys(st) => {
             let db = database(ctx, st.database.as_deref())?;
-            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let cond = st.condition.as_ref().map(TagCond::new);
             let mut out = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
                 let mut keys: Vec<String> = match &cond {
@@ -134,11 +130,9 @@ pub fn run(
                         .map(|s| s.tags)
                         .unwrap_or_default(),
                     Some(c) => {
-                        let mut keys: Vec<String> = store
-                            .series_index(ctx.tenant, &b, &m)
-                            .series()
-                            .iter()
-                            .filter(|k| c.eval(k))
+                        let index = store.series_index(ctx.tenant, &b, &m);
+                        let mut keys: Vec<String> = c
+                            .series(&index)
                             .flat_map(|k| k.iter().map(|(t, _)| t.clone()))
                             .collect();
                         keys.sort();
@@ -160,8 +154,8 @@ pub fn run(
         }
         Statement::ShowTagValues(st) => {
             let db = database(ctx, st.database.as_deref())?;
-            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
-            let keys = KeyFilter::new(&st.key)?;
+            let cond = st.condition.as_ref().map(TagCond::new);
+            let keys = KeyFilter::new(&st.key);
             let mut out = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
                 let index = store.series_index(ctx.tenant, &b, &m);
@@ -197,10 +191,8 @@ pub fn run(
                         }
                     }
                     Some(c) => {
-                        let mut pairs: Vec<(&str, &str)> = index
-                            .series()
-                            .iter()
-                            .filter(|k| c.eval(k))
+                        let mut pairs: Vec<(&str, &str)> = c
+                            .series(&index)
                             .flat_map(|k| {
                                 k.iter()
                                     .filter(|(t, _)| keys.matches(t))
@@ -241,13 +233,13 @@ pub fn run(
         }
         Statement::ShowSeries(st) => {
             let db = database(ctx, st.database.as_deref())?;
-            let cond = st.condition.as_ref().map(TagCond::new).transpose()?;
+            let cond = st.condition.as_ref().map(TagCond::new);
             let mut keys = Vec::new();
             for (b, m) in sources(ctx, store, db, &st.sources)? {
-                for k in store.series_index(ctx.tenant, &b, &m).series() {
-                    if cond.as_ref().is_none_or(|c| c.eval(k)) {
-                        keys.push(series_key(&m, k));
-                    }
+                let index = store.series_index(ctx.tenant, &b, &m);
+                match &cond {
+                    None => keys.extend(index.series().iter().map(|k| series_key(&m, k))),
+                    Some(c) => keys.extend(c.series(&index).map(|k| series_key(&m, k))),
                 }
             }
             // InfluxDB orders series by their escaped key.
@@ -417,7 +409,7 @@ fn sources(
         };
         let db = database.as_deref().unwrap_or(db);
         let b = bucket(ctx, db, retention_policy.as_deref())?;
-        let filter = NameFilter::new(name)?;
+        let filter = NameFilter::new(name);
         for m in store.measurements(ctx.tenant, &b) {
             if filter.matches(&m) {
                 out.push((b.clone(), m));
@@ -452,10 +444,6 @@ fn escape(s: &str, special: &[char]) -> String {
     out
 }
 
-fn regex(pattern: &str) -> Result<Regex, ShowError> {
-    Regex::new(pattern).map_err(|e| ShowError::BadRegex(e.to_string()))
-}
-
 /// A measurement name or regex from `FROM` / `WITH MEASUREMENT`.
 enum NameFilter {
     Exact(String),
@@ -463,11 +451,11 @@ enum NameFilter {
 }
 
 impl NameFilter {
-    fn new(name: &MeasurementName) -> Result<Self, ShowError> {
-        Ok(match name {
+    fn new(name: &MeasurementName) -> Self {
+        match name {
             MeasurementName::Name(n) => Self::Exact(n.clone()),
-            MeasurementName::Regex(r) => Self::Regex(regex(&r.pattern)?),
-        })
+            MeasurementName::Regex(r) => Self::Regex(r.regex().clone()),
+        }
     }
 
     fn matches(&self, m: &str) -> bool {
@@ -487,14 +475,14 @@ enum KeyFilter {
 }
 
 impl KeyFilter {
-    fn new(f: &TagKeyFilter) -> Result<Self, ShowError> {
-        Ok(match f {
+    fn new(f: &TagKeyFilter) -> Self {
+        match f {
             TagKeyFilter::Eq(k) => Self::Eq(k.clone()),
             TagKeyFilter::Neq(k) => Self::Neq(k.clone()),
-            TagKeyFilter::EqRegex(r) => Self::Regex(regex(&r.pattern)?, true),
-            TagKeyFilter::NeqRegex(r) => Self::Regex(regex(&r.pattern)?, false),
+            TagKeyFilter::EqRegex(r) => Self::Regex(r.regex().clone(), true),
+            TagKeyFilter::NeqRegex(r) => Self::Regex(r.regex().clone(), false),
             TagKeyFilter::In(ks) => Self::In(ks.clone()),
-        })
+        }
     }
 
     fn matches(&self, key: &str) -> bool {
@@ -518,47 +506,51 @@ enum TagCond {
 }
 
 impl TagCond {
-    fn new(e: &Expr) -> Result<Self, ShowError> {
-        Ok(match e {
-            Expr::Paren(inner) => Self::new(inner)?,
+    fn new(e: &Expr) -> Self {
+        match e {
+            Expr::Paren(inner) => Self::new(inner),
             Expr::Binary { op, lhs, rhs } => match op {
-                BinaryOp::And => Self::And(Box::new(Self::new(lhs)?), Box::new(Self::new(rhs)?)),
-                BinaryOp::Or => Self::Or(Box::new(Self::new(lhs)?), Box::new(Self::new(rhs)?)),
+                BinaryOp::And => Self::And(Box::new(Self::new(lhs)), Box::new(Self::new(rhs))),
+                BinaryOp::Or => Self::Or(Box::new(Self::new(lhs)), Box::new(Self::new(rhs))),
                 BinaryOp::Eq | BinaryOp::Neq | BinaryOp::EqRegex | BinaryOp::NeqRegex => {
                     let (key, lit) = match (&**lhs, &**rhs) {
                         (Expr::VarRef { name, .. }, lit) | (lit, Expr::VarRef { name, .. }) => {
                             (name, lit)
                         }
-                        _ => return Ok(Self::True),
+                        _ => return Self::True,
                     };
                     if key == "time" {
-                        return Ok(Self::True);
+                        return Self::True;
                     }
                     let positive = matches!(op, BinaryOp::Eq | BinaryOp::EqRegex);
                     match lit {
                         Expr::String(v) => Self::Eq(key.clone(), v.clone(), positive),
-                        Expr::Regex(r) => Self::Regex(key.clone(), regex(&r.pattern)?, positive),
+                        Expr::Regex(r) => Self::Regex(key.clone(), r.regex().clone(), positive),
                         _ => Self::True,
                     }
                 }
                 _ => Self::True,
             },
             _ => Self::True,
-        })
+        }
     }
 
-    fn eval(&self, tags: &SeriesKey) -> bool {
-        let value = |key: &str| {
-            tags.iter()
-                .find(|(k, _)| k == key)
-                .map_or("", |(_, v)| v.as_str())
-        };
+    /// The series of `index` that pass, as a bitmap over its positions: each comparison is
+    /// decided once per distinct value of its tag.
+    fn select(&self, index: &SeriesIndex) -> BooleanBuffer {
         match self {
-            Self::And(a, b) => a.eval(tags) && b.eval(tags),
-            Self::Or(a, b) => a.eval(tags) || b.eval(tags),
-            Self::Eq(k, v, positive) => (value(k) == v) == *positive,
-            Self::Regex(k, r, positive) => r.is_match(value(k)) == *positive,
-            Self::True => true,
+            Self::And(a, b) => &a.select(index) & &b.select(index),
+            Self::Or(a, b) => &a.select(index) | &b.select(index),
+            Self::Eq(k, v, positive) => index.select(k, |x| (x == v) == *positive),
+            Self::Regex(k, r, positive) => index.select(k, |x| r.is_match(x) == *positive),
+            Self::True => BooleanBuffer::new_set(index.series().len()),
         }
+    }
+
+    /// The series of `index` that pass, in order.
+    fn series<'a>(&self, index: &'a SeriesIndex) -> impl Iterator<Item = &'a SeriesKey> {
+        let all = index.series();
+        let hits: Vec<usize> = self.select(index).set_indices().collect();
+        hits.into_iter().map(move |i| &all[i])
     }
 }

@@ -431,3 +431,114 @@ fn retention_policies_show_the_store_retention_as_influxdb_prints_it() {
         );
     }
 }
+
+/// A tag condition of SHOW's WHERE, with its meaning written out: a tag a series lacks reads
+/// as `""`.
+#[derive(Debug, Clone)]
+enum Model {
+    Eq(&'static str, &'static str, bool),
+    Regex(&'static str, &'static str, bool),
+    And(Box<Model>, Box<Model>),
+    Or(Box<Model>, Box<Model>),
+}
+
+impl Model {
+    fn text(&self) -> String {
+        match self {
+            Self::Eq(k, v, pos) => format!("\"{k}\" {} '{v}'", if *pos { "=" } else { "!=" }),
+            Self::Regex(k, re, pos) => format!("\"{k}\" {} /{re}/", if *pos { "=~" } else { "!~" }),
+            Self::And(a, b) => format!("({} AND {})", a.text(), b.text()),
+            Self::Or(a, b) => format!("({} OR {})", a.text(), b.text()),
+        }
+    }
+
+    fn holds(&self, tags: &[(&str, &str)]) -> bool {
+        let value = |k: &str| tags.iter().find(|(t, _)| *t == k).map_or("", |(_, v)| *v);
+        match self {
+            Self::Eq(k, v, pos) => (value(k) == *v) == *pos,
+            Self::Regex(k, re, pos) => regex::Regex::new(re).unwrap().is_match(value(k)) == *pos,
+            Self::And(a, b) => a.holds(tags) && b.holds(tags),
+            Self::Or(a, b) => a.holds(tags) || b.holds(tags),
+        }
+    }
+}
+
+fn model() -> impl proptest::strategy::Strategy<Value = Model> {
+    use proptest::prelude::*;
+    let key = prop::sample::select(vec!["a", "b", "c", "d"]);
+    let leaf = prop_oneof![
+        (
+            key.clone(),
+            prop::sample::select(vec!["x", "y", "z", ""]),
+            any::<bool>()
+        )
+            .prop_map(|(k, v, pos)| Model::Eq(k, v, pos)),
+        (
+            key,
+            prop::sample::select(vec!["x", "^$", "y|z", ".*", "^x$"]),
+            any::<bool>()
+        )
+            .prop_map(|(k, re, pos)| Model::Regex(k, re, pos)),
+    ];
+    leaf.prop_recursive(3, 12, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Model::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner).prop_map(|(a, b)| Model::Or(Box::new(a), Box::new(b))),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// WHERE is decided by the index of values (`TagCond::select`): SHOW SERIES and SHOW TAG
+    /// VALUES list what the condition's meaning, applied series by series, lets through.
+    #[test]
+    fn tag_conditions_select_the_series_they_hold_for(cond in model()) {
+        let series: [&[(&str, &str)]; 7] = [
+            &[("a", "x"), ("b", "x")],
+            &[("a", "x"), ("b", "z"), ("c", "x")],
+            &[("a", "y")],
+            &[("b", "z")],
+            &[("c", "y")],
+            &[],
+            &[("a", "z"), ("b", "y"), ("c", "x")],
+        ];
+        let mut store = Catalog::default();
+        for tags in series {
+            store.add("acme", "db1", "m", tags, &[("f", FieldType::Float)]);
+        }
+        let passing: Vec<_> = series.iter().filter(|t| cond.holds(t)).collect();
+        let where_ = cond.text();
+
+        let out = show_in(&store, &format!("SHOW SERIES FROM m WHERE {where_}"), "db1").unwrap();
+        let mut want: Vec<Vec<String>> = passing
+            .iter()
+            .map(|tags| {
+                let mut key = "m".to_owned();
+                for (k, v) in tags.iter() {
+                    key.push_str(&format!(",{k}={v}"));
+                }
+                vec![key]
+            })
+            .collect();
+        want.sort();
+        let got = table(&out).into_iter().flat_map(|(_, r)| r).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(got, want, "{}", where_);
+
+        let q = format!("SHOW TAG VALUES FROM m WITH KEY IN (\"a\", \"c\") WHERE {where_}");
+        let out = show_in(&store, &q, "db1").unwrap();
+        let mut want: Vec<Vec<String>> = passing
+            .iter()
+            .flat_map(|tags| tags.iter().filter(|(k, _)| *k != "b"))
+            .map(|(k, v)| vec![(*k).to_owned(), (*v).to_owned()])
+            .collect();
+        want.sort();
+        want.dedup();
+        let got = table(&out).into_iter().flat_map(|(_, r)| r).collect::<Vec<_>>();
+        proptest::prop_assert_eq!(got, want, "{}", q);
+
+        let out = show_in(&store, &format!("SHOW MEASUREMENTS WHERE {where_}"), "db1").unwrap();
+        proptest::prop_assert_eq!(out.is_empty(), passing.is_empty(), "{}", where_);
+    }
+}

@@ -52,9 +52,7 @@ fn dur(text: &str, nanos: i64) -> DurationLit {
 }
 
 fn re(p: &str) -> RegexLit {
-    RegexLit {
-        pattern: p.to_owned(),
-    }
+    RegexLit::new(p.to_owned()).expect("valid")
 }
 
 const GRAFANA: &[&str] = &[

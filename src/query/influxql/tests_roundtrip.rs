@@ -36,9 +36,7 @@ fn regex_lit() -> impl Strategy<Value = RegexLit> {
         "a b",
         "é+",
     ])
-    .prop_map(|p| RegexLit {
-        pattern: p.to_owned(),
-    })
+    .prop_map(|p| RegexLit::new(p.to_owned()).expect("valid"))
 }
 
 fn duration(allow_negative: bool) -> impl Strategy<Value = DurationLit> {

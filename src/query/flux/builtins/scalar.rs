@@ -7,11 +7,16 @@
 use std::sync::Arc;
 
 use super::Call;
+use crate::lineproto::FieldType;
 use crate::query::flux::FluxError;
 use crate::query::flux::columns::ValuesTable;
 use crate::query::flux::interp::display;
+use crate::query::flux::lower::filter::{self, Node};
 use crate::query::flux::table::Stream;
+use crate::query::flux::value::Function;
 use crate::query::flux::value::{Record, Value};
+use crate::store::{MeasurementSchema, SeriesIndex};
+use arrow::buffer::BooleanBuffer;
 
 pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     let v = |c: &Call<'_, '_>| c.req("v").cloned();
@@ -239,6 +244,10 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         }
         None => None,
     };
+    let lowered = predicate
+        .as_ref()
+        .filter(|_| c.rt.lower)
+        .and_then(|f| filter::parse(std::slice::from_ref(f)));
     // Collected, then sorted and deduplicated once (the index's values come sorted already).
     let mut out: Vec<Arc<str>> = Vec::new();
     // Whether `out` is one index's list of a tag's values (sorted and distinct) and nothing else:
@@ -301,14 +310,28 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     only_index = empty.then_some(out.len());
                     continue;
                 }
-                for series in index.series() {
-                    let Some((_, v)) = series.iter().find(|(k, _)| k == tag) else {
-                        continue;
-                    };
-                    let mut known = vec![mv.clone()];
-                    known.extend(series.iter().map(|(k, v)| (k.clone(), Value::str(v))));
-                    if pass(known)? {
-                        out.push(Arc::from(v.as_str()));
+                // A predicate `filter` would push down is decided by the index, once per
+                // distinct value of each tag it compares, not called once per series.
+                if let Some(hits) = lowered
+                    .as_ref()
+                    .and_then(|n| index_hits(n, &m, &sch, &index))
+                {
+                    c.rt.lowered.set(c.rt.lowered.get() + 1);
+                    let series = index.series();
+                    out.extend(hits.set_indices().filter_map(|i| {
+                        let (_, v) = series[i].iter().find(|(k, _)| k == tag)?;
+                        Some(Arc::from(v.as_str()))
+                    }));
+                    continue;
+                }
+                if let Some(f) = &predicate {
+                    for series in index.series() {
+                        let Some((_, v)) = series.iter().find(|(k, _)| k == tag) else {
+                            continue;
+                        };
+                        if series_passes(c, f, &m, series, &sch.fields)? {
+                            out.push(Arc::from(v.as_str()));
+                        }
                     }
                 }
             }
@@ -323,6 +346,64 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
         out.dedup();
     }
     Ok(values_stream(out))
+}
+
+/// The series of `index` (of measurement `m`) for which some row could pass the lowered
+/// predicate `nodes`, as [`series_passes`] decides it; `None` when a condition does not
+/// select on the index.
+fn index_hits(
+    nodes: &[Node],
+    m: &str,
+    schema: &MeasurementSchema,
+    index: &SeriesIndex,
+) -> Option<BooleanBuffer> {
+    if !filter::reads(nodes, "_field") {
+        return filter::select(&filter::condition(nodes, m, None), index);
+    }
+    let mut hits = BooleanBuffer::new_unset(index.series().len());
+    for (f, _) in &schema.fields {
+        hits = &hits | &filter::select(&filter::condition(nodes, m, Some(f)), index)?;
+    }
+    Some(hits)
+}
+
+/// Whether some row of one series could pass a `schema.*` predicate, as `filter` would pass
+/// it: the predicate sees the series' measurement and tags (a tag the series lacks is null)
+/// and one of the measurement's fields as `_field`; `_value`, `_time`, `_start` and `_stop`,
+/// which vary by row, are unknown, and a result that depends on them counts as passing.
+fn series_passes(
+    c: &Call<'_, '_>,
+    f: &Function,
+    m: &str,
+    series: &[(String, String)],
+    fields: &[(String, FieldType)],
+) -> Result<bool, FluxError> {
+    let call = |field: Value| {
+        let mut known = Vec::with_capacity(series.len() + 6);
+        known.push(("_measurement".to_owned(), Value::str(m)));
+        known.extend(series.iter().map(|(k, v)| (k.clone(), Value::str(v))));
+        known.push(("_field".to_owned(), field));
+        known
+            .extend(["_value", "_time", "_start", "_stop"].map(|k| (k.to_owned(), Value::Unknown)));
+        let rec = Record {
+            fields: known,
+            open: false,
+        };
+        c.rt.call_row(f, rec, c.args.pos)
+    };
+    let passes = |v: &Value| !matches!(v, Value::Bool(false) | Value::Null);
+    // Decided without `_field` when the predicate does not depend on it; else field by field.
+    match call(Value::Unknown)? {
+        Value::Unknown => {
+            for (field, _) in fields {
+                if passes(&call(Value::str(field))?) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        v => Ok(passes(&v)),
+    }
 }
 
 /// A stream of one table, one `_value` column of `values` (distinct and sorted), kept as

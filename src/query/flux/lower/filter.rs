@@ -14,11 +14,13 @@
 
 use std::sync::Arc;
 
+use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use crate::query::flux::ast::{Expr, ExprKind, FuncBody, StrPart};
 use crate::query::flux::value::Function;
 use crate::query::plan::{CmpOp, Cond, Expr as PExpr, VarKind, VarRef};
+use crate::store::SeriesIndex;
 
 /// One lowerable filter function.
 #[derive(Debug, Clone)]
@@ -140,15 +142,31 @@ impl Want {
     }
 }
 
+/// Whether any of `nodes` reads column `col`.
+pub fn reads(nodes: &[Node], col: &str) -> bool {
+    nodes.iter().any(|n| n.reads(col))
+}
+
+impl Node {
+    fn reads(&self, col: &str) -> bool {
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => a.reads(col) || b.reads(col),
+            Self::Not(x) => x.reads(col),
+            Self::Equals { col: c, .. } | Self::Matches { col: c, .. } => c == col,
+        }
+    }
+}
+
 /// The condition on a series of `measurement` under which every filter passes for `field`
-/// (`Cond::True`, `Cond::False` when decided without the tags).
-pub fn condition(nodes: &[Node], measurement: &str, field: &str) -> Cond {
+/// (`Cond::True`, `Cond::False` when decided without the tags). `field` may be `None` when
+/// no node [`reads`] `_field`.
+pub fn condition(nodes: &[Node], measurement: &str, field: Option<&str>) -> Cond {
     nodes.iter().fold(Cond::True, |acc, n| {
         and(acc, lower(n, Want::True, measurement, field))
     })
 }
 
-fn lower(n: &Node, want: Want, m: &str, f: &str) -> Cond {
+fn lower(n: &Node, want: Want, m: &str, f: Option<&str>) -> Cond {
     match n {
         // `and` / `or` answer a bool (null counts as false): false is "not true".
         Node::And(a, b) | Node::Or(a, b) => {
@@ -208,13 +226,13 @@ fn leaf(
     want: Want,
     negated: bool,
     m: &str,
-    f: &str,
+    f: Option<&str>,
     holds: impl Fn(&str) -> bool,
     cond: impl Fn(VarRef, bool) -> Cond,
 ) -> Cond {
     let known = match col {
         "_measurement" => Some(m),
-        "_field" => Some(f),
+        "_field" => f,
         _ => None,
     };
     let (sense, absent) = match want {
@@ -238,6 +256,28 @@ fn leaf(
     } else {
         and(empty(CmpOp::Neq), cond(var(), positive))
     }
+}
+
+/// The series of `index` a [`condition`] passes, as a bitmap over its positions, each
+/// comparison decided once per distinct value of its tag. `None` for a condition of another
+/// shape than `condition` makes.
+pub fn select(cond: &Cond, index: &SeriesIndex) -> Option<BooleanBuffer> {
+    Some(match cond {
+        Cond::True => BooleanBuffer::new_set(index.series().len()),
+        Cond::False => BooleanBuffer::new_unset(index.series().len()),
+        Cond::And(a, b) => &select(a, index)? & &select(b, index)?,
+        Cond::Or(a, b) => &select(a, index)? | &select(b, index)?,
+        Cond::Cmp(PExpr::Var(var), op @ (CmpOp::Eq | CmpOp::Neq), PExpr::String(value))
+            if var.kind == VarKind::Tag =>
+        {
+            let eq = *op == CmpOp::Eq;
+            index.select(&var.name, |v| (v == value) == eq)
+        }
+        Cond::Regex { var, re, negated } if var.kind == VarKind::Tag => {
+            index.select(&var.name, |v| re.is_match(v) != *negated)
+        }
+        _ => return None,
+    })
 }
 
 fn constant(b: bool) -> Cond {

@@ -22,7 +22,7 @@
 //! - a `group` not followed by `aggregateWindow`: the read lowers, `group` is interpreted;
 //! - after `aggregateWindow`, `derivative` and a `map` scaling `_value` by a literal: see `post`.
 
-mod filter;
+pub(super) mod filter;
 mod post;
 mod tables;
 
@@ -216,7 +216,7 @@ pub fn read(
             continue;
         };
         for (f, field_type) in &schema.fields {
-            let condition = match filter::condition(&nodes, &m, f) {
+            let condition = match filter::condition(&nodes, &m, Some(f)) {
                 crate::query::plan::Cond::False => continue,
                 crate::query::plan::Cond::True => None,
                 c => Some(c),

@@ -2,8 +2,6 @@
 //! any depth of `AND`/`OR`, narrows one range), the remaining row filter, and the tag pruning
 //! hints the store may use.
 
-use regex::Regex;
-
 use super::{lower_value, var_ref};
 use crate::query::exec::QueryError;
 use crate::query::influxql::ast::{BinaryOp, Expr};
@@ -90,12 +88,9 @@ fn comparison(op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Result<Cond, QueryError> 
                 what: format!("regex condition {lhs} {} {rhs}", op.as_str()),
             });
         };
-        let re = Regex::new(&re.pattern).map_err(|e| QueryError::Invalid {
-            message: format!("invalid regex /{}/: {e}", re.pattern),
-        })?;
         return Ok(Cond::Regex {
             var,
-            re,
+            re: re.regex().clone(),
             negated: op == BinaryOp::NeqRegex,
         });
     }
