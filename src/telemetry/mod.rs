@@ -14,17 +14,34 @@ pub enum LogFormat {
 }
 
 /// Installs the global tracing subscriber (logs to stderr). Safe to call more than once.
+///
+/// `RUST_LOG` is read as per-target levels (`info`, `warn,sluice=debug`), without
+/// `EnvFilter`'s span-field regexes: that feature builds the regex engine's full DFAs into
+/// the binary, which then makes every regex the query front-ends compile several times slower
+/// to compile.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish()
+            .with(filter)
             .try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_ansi(false)
+            .finish()
+            .with(filter)
+            .try_init(),
     };
 }
