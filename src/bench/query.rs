@@ -2,7 +2,7 @@
 //! store), then the same InfluxQL timed against each, as Grafana sends it; one table of
 //! ratios from one run (issue 5's query benchmarks).
 //!
-//! Owns: the query data set (built from `generate::Fleet`), the three queries, loading and
+//! Owns: the query data set (built from `generate::Fleet`), the queries, loading and
 //! settling the systems; timing a query is `timing`'s, the table and output files `table`'s. Does not own: starting systems (`compare::systems`),
 //! sending writes (`load`).
 //!
@@ -17,12 +17,16 @@
 //! - `nnd 24h, 48 ifaces`: `non_negative_derivative(mean("ifHCInOctets"), 1s)` over `hours`,
 //!   `GROUP BY time(1m), "ifName"` for device 0's 48 interfaces.
 //! - `show tag values, 50k series`: `SHOW TAG VALUES FROM "interface" WITH KEY = "agent_host"`.
+//! - `chained variable, 50k series`: `SHOW TAG VALUES FROM "interface" WITH KEY = "ifName"
+//!   WHERE "agent_host" =~ /^(10\.0\.2\.9)$/`, a Grafana variable that depends on another
+//!   (wire.md §2.11), for one device of the wide fleet: 48 values.
 //!
 //! sluice also answers the Flux equivalent of each query (issue 6's Flux benchmarks; the ratio
 //! is InfluxDB's InfluxQL time over sluice's Flux time, InfluxDB 1.6.7 having no Flux):
 //! `aggregateWindow(every: 10s, fn: mean)` after `group()`; `aggregateWindow(every: 1m, fn:
 //! mean)` per `ifName`, `derivative(unit: 1s, nonNegative: true)` and `map` × 8;
-//! `schema.measurementTagValues`. Flux stamps windows with their stop, InfluxQL with their
+//! `schema.measurementTagValues`; `schema.tagValues` with a predicate on `_measurement` and
+//! `agent_host`. Flux stamps windows with their stop, InfluxQL with their
 //! start; the row counts are the same, but for one case: when the range's end falls on a whole
 //! minute, Flux's last 1m window, `[end, end + 1 ns)`, holds no point and `derivative` skips
 //! its null, so the Flux nnd has one row fewer per interface (69 072 instead of 69 120).
@@ -153,7 +157,7 @@ fn flux_label(label: &str) -> String {
 /// The systems compared, InfluxDB first (the reference).
 const SYSTEMS: [System; 2] = [System::Influxd, System::Sluice];
 
-/// `(label, InfluxQL)` of the three queries, for data ending at `end_ns`.
+/// `(label, InfluxQL)` of the queries, for data ending at `end_ns`.
 pub fn queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
     let ms = |ns: i64| ns / 1_000_000;
     let hour = 3_600_000_000_000;
@@ -185,7 +189,24 @@ pub fn queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
             ),
             "SHOW TAG VALUES FROM \"interface\" WITH KEY = \"agent_host\"".into(),
         ),
+        (
+            format!(
+                "chained variable, {} series",
+                u64::from(args.wide_devices.max(args.deep_devices)) * u64::from(args.interfaces)
+            ),
+            format!(
+                "SHOW TAG VALUES FROM \"interface\" WITH KEY = \"ifName\" WHERE \"agent_host\" =~ /^({})$/",
+                chained_agent(args).replace('.', "\\.")
+            ),
+        ),
     ]
+}
+
+/// The `agent_host` the chained variable query selects: a device in the middle of the wide
+/// fleet (`generate::Fleet`'s address scheme, tenant 0).
+fn chained_agent(args: &QueryArgs) -> String {
+    let d = args.wide_devices / 2;
+    format!("10.0.{}.{}", d / 256 % 256, d % 256)
 }
 
 /// `(label, Flux)` equivalents of `queries`, same labels and order.
@@ -209,6 +230,10 @@ pub fn flux_queries(args: &QueryArgs, end_ns: i64) -> Vec<(String, String)> {
             t(end_ns + 1)
         ),
         "import \"influxdata/influxdb/schema\"\nschema.measurementTagValues(bucket: \"bench\", measurement: \"interface\", tag: \"agent_host\")".to_owned(),
+        format!(
+            "import \"influxdata/influxdb/schema\"\nschema.tagValues(bucket: \"bench\", tag: \"ifName\", predicate: (r) => r._measurement == \"interface\" and r.agent_host =~ /^({})$/)",
+            chained_agent(args).replace('.', "\\.")
+        ),
     ];
     labels
         .into_iter()
@@ -472,12 +497,19 @@ mod tests {
         assert_eq!(q[1].0, "nnd 24h, 48 ifaces");
         assert!(q[1].1.contains("time >= -79200000ms"));
         assert_eq!(q[2].0, "show tag values, 50016 series");
+        assert_eq!(q[3].0, "chained variable, 50016 series");
+        assert!(
+            q[3].1
+                .ends_with("WHERE \"agent_host\" =~ /^(10\\.0\\.2\\.9)$/"),
+            "{}",
+            q[3].1
+        );
     }
 
     #[test]
     fn flux_equivalents_keep_the_labels_and_span() {
         let q = flux_queries(&args(), 7_200_000_000_000);
-        assert_eq!(q.len(), 3);
+        assert_eq!(q.len(), 4);
         assert_eq!(q[0].0, "mean 1h/10s, 100 series");
         assert!(
             q[0].1.contains(
@@ -488,6 +520,11 @@ mod tests {
         );
         assert!(q[1].1.contains("derivative(unit: 1s, nonNegative: true)"));
         assert!(q[2].1.contains("schema.measurementTagValues"));
+        assert!(
+            q[3].1.contains("r.agent_host =~ /^(10\\.0\\.2\\.9)$/)"),
+            "{}",
+            q[3].1
+        );
         let csv =
             "#datatype,string,long\r\n,result,table,_value\r\n,_result,0,a\r\n,_result,0,b\r\n\r\n";
         assert_eq!(csv_rows(csv), 2);
