@@ -38,8 +38,8 @@ fn query_bench_runs_end_to_end() {
     let timings = v["timings"].as_array().expect("timings");
     assert_eq!(
         timings.len(),
-        11,
-        "3 queries × 2 systems, sluice in Flux, and each system's /ping floor: {stderr}"
+        14,
+        "4 queries × 2 systems, sluice in Flux, and each system's /ping floor: {stderr}"
     );
     let floor = "/ping (round-trip floor)";
     for sys in ["influxd 1.6", "sluice"] {
@@ -73,6 +73,10 @@ fn query_bench_runs_end_to_end() {
     }
     let table = std::fs::read_to_string(out_dir.path().join("table.md")).expect("table.md");
     assert!(table.contains("| mean 1h/10s, 20 series |"), "{table}");
+    assert!(
+        table.contains("| chained variable, 160 series | ") && table.contains(", 8 rows) |"),
+        "{table}"
+    );
     assert!(
         table.contains("| nnd 1h, 8 ifaces: sluice in Flux |"),
         "{table}"
