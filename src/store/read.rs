@@ -62,9 +62,8 @@ pub struct MeasurementSchema {
 pub struct SeriesIndex {
     series: Vec<SeriesKey>,
     values: OnceLock<BTreeMap<String, Vec<Arc<str>>>>,
-    /// Tag key → for each of its values (in `values`' order), the positions in `series` of
-    /// the series holding it, ascending.
-    postings: OnceLock<BTreeMap<String, Vec<Vec<u32>>>>,
+    /// Tag key → which series hold each of its values.
+    postings: OnceLock<BTreeMap<String, Postings>>,
 }
 
 impl SeriesIndex {
@@ -106,31 +105,40 @@ impl SeriesIndex {
 
     /// The series whose value of tag `key` (`""` for a series without it) passes `test`, as a
     /// bitmap over positions in [`series`](Self::series). `test` runs once per distinct value
-    /// (and on `""`), not once per series.
+    /// (and on `""`), not once per series, and only the holders of the values on the smaller
+    /// side (passing or failing) are visited: `key != ""` costs no series at all.
     pub fn select(&self, key: &str, test: impl Fn(&str) -> bool) -> BooleanBuffer {
         let n = self.series.len();
         let absent = test("");
-        let mut out = BooleanBufferBuilder::new(n);
-        // Every series as if it lacked the key, then the holders of each value that decides
-        // otherwise: each holder is in exactly one of the key's lists.
-        out.append_n(n, absent);
-        let values = self.tag_values().get(key);
-        let lists = self.postings().get(key);
-        for (v, list) in values
-            .into_iter()
-            .flatten()
-            .zip(lists.into_iter().flatten())
-        {
-            if test(v) != absent {
+        let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings().get(key)) else {
+            return if absent {
+                BooleanBuffer::new_set(n)
+            } else {
+                BooleanBuffer::new_unset(n)
+            };
+        };
+        let pass: Vec<bool> = values.iter().map(|v| test(v)).collect();
+        let (mut passing, mut failing) = (0usize, 0usize);
+        for (ok, list) in pass.iter().zip(&p.lists) {
+            *(if *ok { &mut passing } else { &mut failing }) += list.len();
+        }
+        // The holders of the values on the smaller side, then the holders that pass.
+        let visit = passing <= failing;
+        let mut side = BooleanBufferBuilder::new(n);
+        side.append_n(n, false);
+        for (ok, list) in pass.iter().zip(&p.lists) {
+            if *ok == visit {
                 for &i in list {
-                    out.set_bit(i as usize, !absent);
+                    side.set_bit(i as usize, true);
                 }
             }
         }
-        out.finish()
+        let side = side.finish();
+        let held = if visit { side } else { &p.holders & &!&side };
+        if absent { &held | &!&p.holders } else { held }
     }
 
-    fn postings(&self) -> &BTreeMap<String, Vec<Vec<u32>>> {
+    fn postings(&self) -> &BTreeMap<String, Postings> {
         self.postings.get_or_init(|| {
             // Positions fit in u32: an index of 4 G series is far past any memory bound.
             self.tag_values()
@@ -139,18 +147,33 @@ impl SeriesIndex {
                     let at: HashMap<&str, usize> =
                         values.iter().enumerate().map(|(j, v)| (&**v, j)).collect();
                     let mut lists = vec![Vec::new(); values.len()];
+                    let mut holders = BooleanBufferBuilder::new(self.series.len());
                     for (i, s) in (0u32..).zip(&self.series) {
-                        if let Some((_, v)) = s.iter().find(|(k, _)| k == key)
-                            && let Some(&j) = at.get(v.as_str())
-                        {
+                        let j = s
+                            .iter()
+                            .find(|(k, _)| k == key)
+                            .and_then(|(_, v)| at.get(v.as_str()));
+                        holders.append(j.is_some());
+                        if let Some(&j) = j {
                             lists[j].push(i);
                         }
                     }
-                    (key.clone(), lists)
+                    let holders = holders.finish();
+                    (key.clone(), Postings { lists, holders })
                 })
                 .collect()
         })
     }
+}
+
+/// Which series of a [`SeriesIndex`] hold one tag key's values.
+#[derive(Debug)]
+struct Postings {
+    /// For each value (in `tag_values`' order), the positions in `series` of the series
+    /// holding it, ascending.
+    lists: Vec<Vec<u32>>,
+    /// The series holding any value of the key.
+    holders: BooleanBuffer,
 }
 
 /// A predicate over one series' tags (sorted by key, absent tags omitted): whether the query
