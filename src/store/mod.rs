@@ -54,6 +54,8 @@ mod series_cache;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_index;
+#[cfg(test)]
 mod tests_model;
 #[cfg(test)]
 mod tests_runtime;

@@ -62,8 +62,8 @@ pub struct MeasurementSchema {
 pub struct SeriesIndex {
     series: Vec<SeriesKey>,
     values: OnceLock<BTreeMap<String, Vec<Arc<str>>>>,
-    /// Tag key → which series hold each of its values.
-    postings: OnceLock<BTreeMap<String, Postings>>,
+    /// Tag key → which series hold each of its values, each key built on its first use.
+    postings: OnceLock<BTreeMap<String, OnceLock<Postings>>>,
 }
 
 impl SeriesIndex {
@@ -110,7 +110,7 @@ impl SeriesIndex {
     pub fn select(&self, key: &str, test: impl Fn(&str) -> bool) -> BooleanBuffer {
         let n = self.series.len();
         let absent = test("");
-        let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings().get(key)) else {
+        let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings(key)) else {
             return if absent {
                 BooleanBuffer::new_set(n)
             } else {
@@ -119,16 +119,16 @@ impl SeriesIndex {
         };
         let pass: Vec<bool> = values.iter().map(|v| test(v)).collect();
         let (mut passing, mut failing) = (0usize, 0usize);
-        for (ok, list) in pass.iter().zip(&p.lists) {
-            *(if *ok { &mut passing } else { &mut failing }) += list.len();
+        for (j, ok) in pass.iter().enumerate() {
+            *(if *ok { &mut passing } else { &mut failing }) += p.holding(j).len();
         }
         // The holders of the values on the smaller side, then the holders that pass.
         let visit = passing <= failing;
         let mut side = BooleanBufferBuilder::new(n);
         side.append_n(n, false);
-        for (ok, list) in pass.iter().zip(&p.lists) {
+        for (j, ok) in pass.iter().enumerate() {
             if *ok == visit {
-                for &i in list {
+                for &i in p.holding(j) {
                     side.set_bit(i as usize, true);
                 }
             }
@@ -138,42 +138,90 @@ impl SeriesIndex {
         if absent { &held | &!&p.holders } else { held }
     }
 
-    fn postings(&self) -> &BTreeMap<String, Postings> {
-        self.postings.get_or_init(|| {
-            // Positions fit in u32: an index of 4 G series is far past any memory bound.
+    /// The values of tag `key` that some series in `series` (a bitmap over
+    /// [`series`](Self::series)) holds, sorted and distinct.
+    pub fn values_held(&self, key: &str, series: &BooleanBuffer) -> Vec<Arc<str>> {
+        let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings(key)) else {
+            return Vec::new();
+        };
+        values
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| p.holding(*j).iter().any(|&i| series.value(i as usize)))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The postings of one tag key (`None` when no series holds it), built on first use.
+    fn postings(&self, key: &str) -> Option<&Postings> {
+        let by_key = self.postings.get_or_init(|| {
             self.tag_values()
-                .iter()
-                .map(|(key, values)| {
-                    let at: HashMap<&str, usize> =
-                        values.iter().enumerate().map(|(j, v)| (&**v, j)).collect();
-                    let mut lists = vec![Vec::new(); values.len()];
-                    let mut holders = BooleanBufferBuilder::new(self.series.len());
-                    for (i, s) in (0u32..).zip(&self.series) {
-                        let j = s
-                            .iter()
-                            .find(|(k, _)| k == key)
-                            .and_then(|(_, v)| at.get(v.as_str()));
-                        holders.append(j.is_some());
-                        if let Some(&j) = j {
-                            lists[j].push(i);
-                        }
-                    }
-                    let holders = holders.finish();
-                    (key.clone(), Postings { lists, holders })
-                })
+                .keys()
+                .map(|k| (k.clone(), OnceLock::new()))
                 .collect()
-        })
+        });
+        let values = self.tag_values().get(key)?;
+        Some(
+            by_key
+                .get(key)?
+                .get_or_init(|| Postings::new(&self.series, key, values)),
+        )
     }
 }
 
-/// Which series of a [`SeriesIndex`] hold one tag key's values.
+/// Which series of a [`SeriesIndex`] hold one tag key's values: for value `j` (in
+/// `tag_values`' order), `positions[offsets[j]..offsets[j + 1]]`, ascending positions in
+/// `series`. Positions fit in u32: an index of 4 G series is far past any memory bound.
 #[derive(Debug)]
 struct Postings {
-    /// For each value (in `tag_values`' order), the positions in `series` of the series
-    /// holding it, ascending.
-    lists: Vec<Vec<u32>>,
+    offsets: Vec<u32>,
+    positions: Vec<u32>,
     /// The series holding any value of the key.
     holders: BooleanBuffer,
+}
+
+impl Postings {
+    fn new(series: &[SeriesKey], key: &str, values: &[Arc<str>]) -> Self {
+        let at: HashMap<&str, u32> = (0u32..).zip(values).map(|(j, v)| (&**v, j)).collect();
+        // Each series' value (or none), then a counting sort of the positions by value.
+        let mut holders = BooleanBufferBuilder::new(series.len());
+        let mut counts = vec![0u32; values.len() + 1];
+        let which: Vec<Option<u32>> = series
+            .iter()
+            .map(|s| {
+                let j = s
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .and_then(|(_, v)| at.get(v.as_str()).copied());
+                holders.append(j.is_some());
+                if let Some(j) = j {
+                    counts[j as usize + 1] += 1;
+                }
+                j
+            })
+            .collect();
+        for j in 1..counts.len() {
+            counts[j] += counts[j - 1];
+        }
+        let offsets = counts.clone();
+        let mut positions = vec![0u32; counts[values.len()] as usize];
+        for (i, j) in (0u32..).zip(which) {
+            if let Some(j) = j {
+                positions[counts[j as usize] as usize] = i;
+                counts[j as usize] += 1;
+            }
+        }
+        Self {
+            offsets,
+            positions,
+            holders: holders.finish(),
+        }
+    }
+
+    /// The positions of the series holding value `j`.
+    fn holding(&self, j: usize) -> &[u32] {
+        &self.positions[self.offsets[j] as usize..self.offsets[j + 1] as usize]
+    }
 }
 
 /// A predicate over one series' tags (sorted by key, absent tags omitted): whether the query

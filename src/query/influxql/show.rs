@@ -190,19 +190,22 @@ pub fn run(
                             }
                         }
                     }
+                    // With WHERE: each key's values that a passing series holds, walked in
+                    // the index's (key, value) order, so already sorted and distinct.
                     Some(c) => {
-                        let mut pairs: Vec<(&str, &str)> = c
-                            .series(&index)
+                        let hits = c.select(&index);
+                        let pairs = index
+                            .tag_values()
+                            .keys()
+                            .filter(|k| keys.matches(k))
                             .flat_map(|k| {
-                                k.iter()
-                                    .filter(|(t, _)| keys.matches(t))
-                                    .map(|(t, v)| (t.as_str(), v.as_str()))
-                            })
-                            .collect();
-                        pairs.sort_unstable();
-                        pairs.dedup();
-                        for (k, v) in pairs.into_iter().skip(skip).take(take) {
-                            values.push(row(k, Arc::from(v)));
+                                index
+                                    .values_held(k, &hits)
+                                    .into_iter()
+                                    .map(move |v| (k.as_str(), v))
+                            });
+                        for (k, v) in pairs.skip(skip).take(take) {
+                            values.push(row(k, v));
                         }
                     }
                 }

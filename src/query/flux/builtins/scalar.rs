@@ -317,11 +317,7 @@ pub fn schema(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
                     .and_then(|n| index_hits(n, &m, &sch, &index))
                 {
                     c.rt.lowered.set(c.rt.lowered.get() + 1);
-                    let series = index.series();
-                    out.extend(hits.set_indices().filter_map(|i| {
-                        let (_, v) = series[i].iter().find(|(k, _)| k == tag)?;
-                        Some(Arc::from(v.as_str()))
-                    }));
+                    out.extend(index.values_held(tag, &hits));
                     continue;
                 }
                 if let Some(f) = &predicate {
