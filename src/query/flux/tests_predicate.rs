@@ -1,7 +1,7 @@
 //! `schema.*` predicates decided by the series index (`lower::filter::select`) answer what the
 //! interpreter answers when it calls the predicate once per series: random predicates over
 //! tags that some series lack, `_measurement` and `_field`, with `and`, `or`, `not`, `==`,
-//! `!=`, `=~` and `!~`, run both ways.
+//! `!=`, `=~` and `!~`, run both ways, and against what `filter(fn:)` keeps of the rows.
 
 use proptest::prelude::*;
 
@@ -79,6 +79,20 @@ fn predicate() -> impl Strategy<Value = String> {
     })
 }
 
+/// The non-empty last cells of an annotated CSV's data rows, sorted and distinct.
+fn values(csv: &str) -> Vec<String> {
+    let mut out: Vec<String> = csv
+        .split("\r\n")
+        .filter(|l| !l.starts_with('#') && !l.starts_with(",result,"))
+        .filter_map(|l| l.rsplit(',').next())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -99,5 +113,14 @@ proptest! {
         // is one row with an empty `_value`.)
         let listed = interpreted.split("\r\n").any(|l| l.len() > 4 && l.starts_with(",,0,"));
         prop_assert!(reads > 0 || !listed, "not decided by the index: {}", q);
+
+        // And what `filter` keeps of the rows themselves.
+        let rows = format!(
+            "from(bucket: \"telegraf\") |> range(start: 0) |> filter(fn: (r) => {p}) \
+             |> filter(fn: (r) => exists r.{tag}) |> keep(columns: [\"{tag}\"]) |> group() \
+             |> distinct(column: \"{tag}\")"
+        );
+        let (filtered, _) = run(&m, &rows, false);
+        prop_assert_eq!(values(&lowered), values(&filtered), "{}\n{}", q, filtered);
     }
 }
