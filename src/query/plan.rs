@@ -28,9 +28,11 @@
 
 use std::fmt;
 
+use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use crate::model::BucketName;
+use crate::store::SeriesIndex;
 
 /// "No lower time bound" (InfluxDB's `influxql.MinTime`).
 pub const MIN_TIME: i64 = i64::MIN + 2;
@@ -355,6 +357,28 @@ impl Cond {
             }
             Self::Regex { var, .. } => out.push(var),
         }
+    }
+
+    /// The series of `index` the condition passes, as a bitmap over its positions, each
+    /// comparison decided once per distinct value of its tag (`SeriesIndex::select`). `None`
+    /// when a part of it is not `==` / `!=` of a tag with a string, or a regex match of a tag.
+    pub fn select_series(&self, index: &SeriesIndex) -> Option<BooleanBuffer> {
+        Some(match self {
+            Self::True => BooleanBuffer::new_set(index.series().len()),
+            Self::False => BooleanBuffer::new_unset(index.series().len()),
+            Self::And(a, b) => &a.select_series(index)? & &b.select_series(index)?,
+            Self::Or(a, b) => &a.select_series(index)? | &b.select_series(index)?,
+            Self::Cmp(Expr::Var(var), op @ (CmpOp::Eq | CmpOp::Neq), Expr::String(value))
+                if var.kind == VarKind::Tag =>
+            {
+                let eq = *op == CmpOp::Eq;
+                index.select(&var.name, |v| (v == value) == eq)
+            }
+            Self::Regex { var, re, negated } if var.kind == VarKind::Tag => {
+                index.select(&var.name, |v| re.is_match(v) != *negated)
+            }
+            _ => return None,
+        })
     }
 }
 

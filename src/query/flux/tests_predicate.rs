@@ -1,4 +1,4 @@
-//! `schema.*` predicates decided by the series index (`lower::filter::select`) answer what the
+//! `schema.*` predicates decided by the series index (`plan::Cond::select_series`) answer what the
 //! interpreter answers when it calls the predicate once per series: random predicates over
 //! tags that some series lack, `_measurement` and `_field`, with `and`, `or`, `not`, `==`,
 //! `!=`, `=~` and `!~`, run both ways, and against what `filter(fn:)` keeps of the rows.

@@ -20,6 +20,7 @@ use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
 use crate::model::BucketName;
+use crate::query::plan::{CmpOp, Cond, Expr as PExpr, VarKind, VarRef};
 use crate::query::{Datum, QueryContext, Rows, Series};
 use crate::store::{ReadStore, SeriesIndex, SeriesKey};
 
@@ -498,56 +499,65 @@ impl KeyFilter {
     }
 }
 
-/// A WHERE condition compiled for evaluation against one series' tags.
-enum TagCond {
-    And(Box<TagCond>, Box<TagCond>),
-    Or(Box<TagCond>, Box<TagCond>),
-    Eq(String, String, bool),
-    Regex(String, Regex, bool),
-    /// Conditions on time or fields: series are not filtered by them.
-    True,
-}
+/// A WHERE condition on tags, as the plan's condition: `=`, `!=`, `=~`, `!~` of a tag with a
+/// string or regex; anything else (time, fields) does not filter series.
+struct TagCond(Cond);
 
 impl TagCond {
     fn new(e: &Expr) -> Self {
-        match e {
-            Expr::Paren(inner) => Self::new(inner),
-            Expr::Binary { op, lhs, rhs } => match op {
-                BinaryOp::And => Self::And(Box::new(Self::new(lhs)), Box::new(Self::new(rhs))),
-                BinaryOp::Or => Self::Or(Box::new(Self::new(lhs)), Box::new(Self::new(rhs))),
-                BinaryOp::Eq | BinaryOp::Neq | BinaryOp::EqRegex | BinaryOp::NeqRegex => {
-                    let (key, lit) = match (&**lhs, &**rhs) {
-                        (Expr::VarRef { name, .. }, lit) | (lit, Expr::VarRef { name, .. }) => {
-                            (name, lit)
-                        }
-                        _ => return Self::True,
-                    };
-                    if key == "time" {
-                        return Self::True;
+        Self(Self::lower(e))
+    }
+
+    fn lower(e: &Expr) -> Cond {
+        let Expr::Binary { op, lhs, rhs } = e else {
+            return match e {
+                Expr::Paren(inner) => Self::lower(inner),
+                _ => Cond::True,
+            };
+        };
+        match op {
+            BinaryOp::And => Cond::And(Box::new(Self::lower(lhs)), Box::new(Self::lower(rhs))),
+            BinaryOp::Or => Cond::Or(Box::new(Self::lower(lhs)), Box::new(Self::lower(rhs))),
+            BinaryOp::Eq | BinaryOp::Neq | BinaryOp::EqRegex | BinaryOp::NeqRegex => {
+                let (key, lit) = match (&**lhs, &**rhs) {
+                    (Expr::VarRef { name, .. }, lit) | (lit, Expr::VarRef { name, .. }) => {
+                        (name, lit)
                     }
-                    let positive = matches!(op, BinaryOp::Eq | BinaryOp::EqRegex);
-                    match lit {
-                        Expr::String(v) => Self::Eq(key.clone(), v.clone(), positive),
-                        Expr::Regex(r) => Self::Regex(key.clone(), r.regex().clone(), positive),
-                        _ => Self::True,
-                    }
+                    _ => return Cond::True,
+                };
+                if key == "time" {
+                    return Cond::True;
                 }
-                _ => Self::True,
-            },
-            _ => Self::True,
+                let var = VarRef {
+                    name: key.clone(),
+                    kind: VarKind::Tag,
+                };
+                let positive = matches!(op, BinaryOp::Eq | BinaryOp::EqRegex);
+                match lit {
+                    Expr::String(v) => Cond::Cmp(
+                        PExpr::Var(var),
+                        if positive { CmpOp::Eq } else { CmpOp::Neq },
+                        PExpr::String(v.clone()),
+                    ),
+                    Expr::Regex(r) => Cond::Regex {
+                        var,
+                        re: r.regex().clone(),
+                        negated: !positive,
+                    },
+                    _ => Cond::True,
+                }
+            }
+            _ => Cond::True,
         }
     }
 
     /// The series of `index` that pass, as a bitmap over its positions: each comparison is
-    /// decided once per distinct value of its tag.
+    /// decided once per distinct value of its tag. (`lower` makes only conditions
+    /// `select_series` decides; were one not, it would filter nothing, like a time condition.)
     fn select(&self, index: &SeriesIndex) -> BooleanBuffer {
-        match self {
-            Self::And(a, b) => &a.select(index) & &b.select(index),
-            Self::Or(a, b) => &a.select(index) | &b.select(index),
-            Self::Eq(k, v, positive) => index.select(k, |x| (x == v) == *positive),
-            Self::Regex(k, r, positive) => index.select(k, |x| r.is_match(x) == *positive),
-            Self::True => BooleanBuffer::new_set(index.series().len()),
-        }
+        self.0
+            .select_series(index)
+            .unwrap_or_else(|| BooleanBuffer::new_set(index.series().len()))
     }
 
     /// The series of `index` that pass, in order.

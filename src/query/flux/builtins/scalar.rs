@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use arrow::buffer::BooleanBuffer;
+
 use super::Call;
 use crate::lineproto::FieldType;
 use crate::query::flux::FluxError;
@@ -13,10 +15,8 @@ use crate::query::flux::columns::ValuesTable;
 use crate::query::flux::interp::display;
 use crate::query::flux::lower::filter::{self, Node};
 use crate::query::flux::table::Stream;
-use crate::query::flux::value::Function;
-use crate::query::flux::value::{Record, Value};
+use crate::query::flux::value::{Function, Record, Value};
 use crate::store::{MeasurementSchema, SeriesIndex};
-use arrow::buffer::BooleanBuffer;
 
 pub fn call(c: &mut Call<'_, '_>) -> Result<Value, FluxError> {
     let v = |c: &Call<'_, '_>| c.req("v").cloned();
@@ -354,11 +354,11 @@ fn index_hits(
     index: &SeriesIndex,
 ) -> Option<BooleanBuffer> {
     if !filter::reads(nodes, "_field") {
-        return filter::select(&filter::condition(nodes, m, None), index);
+        return filter::condition(nodes, m, None).select_series(index);
     }
     let mut hits = BooleanBuffer::new_unset(index.series().len());
     for (f, _) in &schema.fields {
-        hits = &hits | &filter::select(&filter::condition(nodes, m, Some(f)), index)?;
+        hits = &hits | &filter::condition(nodes, m, Some(f)).select_series(index)?;
     }
     Some(hits)
 }

@@ -14,13 +14,11 @@
 
 use std::sync::Arc;
 
-use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use crate::query::flux::ast::{Expr, ExprKind, FuncBody, StrPart};
 use crate::query::flux::value::Function;
 use crate::query::plan::{CmpOp, Cond, Expr as PExpr, VarKind, VarRef};
-use crate::store::SeriesIndex;
 
 /// One lowerable filter function.
 #[derive(Debug, Clone)]
@@ -256,28 +254,6 @@ fn leaf(
     } else {
         and(empty(CmpOp::Neq), cond(var(), positive))
     }
-}
-
-/// The series of `index` a [`condition`] passes, as a bitmap over its positions, each
-/// comparison decided once per distinct value of its tag. `None` for a condition of another
-/// shape than `condition` makes.
-pub fn select(cond: &Cond, index: &SeriesIndex) -> Option<BooleanBuffer> {
-    Some(match cond {
-        Cond::True => BooleanBuffer::new_set(index.series().len()),
-        Cond::False => BooleanBuffer::new_unset(index.series().len()),
-        Cond::And(a, b) => &select(a, index)? & &select(b, index)?,
-        Cond::Or(a, b) => &select(a, index)? | &select(b, index)?,
-        Cond::Cmp(PExpr::Var(var), op @ (CmpOp::Eq | CmpOp::Neq), PExpr::String(value))
-            if var.kind == VarKind::Tag =>
-        {
-            let eq = *op == CmpOp::Eq;
-            index.select(&var.name, |v| (v == value) == eq)
-        }
-        Cond::Regex { var, re, negated } if var.kind == VarKind::Tag => {
-            index.select(&var.name, |v| re.is_match(v) != *negated)
-        }
-        _ => return None,
-    })
 }
 
 fn constant(b: bool) -> Cond {
