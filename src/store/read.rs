@@ -141,9 +141,40 @@ impl SeriesIndex {
     /// The values of tag `key` that some series in `series` (a bitmap over
     /// [`series`](Self::series)) holds, sorted and distinct.
     pub fn values_held(&self, key: &str, series: &BooleanBuffer) -> Vec<Arc<str>> {
+        // With k of n series passing, spread over v values, a value's holders are walked until
+        // one passes, about n / k of them: v·n/k in all; walking the passing series costs k
+        // (and a pass over the bitmap's words). The smaller one is taken.
+        let k = series.count_set_bits() as u64;
+        let v = self.tag_values().get(key).map_or(0, Vec::len) as u64;
+        let by_series = k * k <= v * self.series.len() as u64;
+        self.values_held_by(key, series, by_series)
+    }
+
+    /// [`values_held`](Self::values_held), walking either each passing series (`by_series`:
+    /// its value is held) or each value (held when one of its holders passes).
+    pub(super) fn values_held_by(
+        &self,
+        key: &str,
+        series: &BooleanBuffer,
+        by_series: bool,
+    ) -> Vec<Arc<str>> {
         let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings(key)) else {
             return Vec::new();
         };
+        if by_series {
+            let mut held = vec![false; values.len()];
+            for i in series.set_indices() {
+                if let Some(j) = p.value_of(i) {
+                    held[j] = true;
+                }
+            }
+            return values
+                .iter()
+                .zip(held)
+                .filter(|(_, h)| *h)
+                .map(|(v, _)| v.clone())
+                .collect();
+        }
         values
             .iter()
             .enumerate()
@@ -171,11 +202,13 @@ impl SeriesIndex {
 
 /// Which series of a [`SeriesIndex`] hold one tag key's values: for value `j` (in
 /// `tag_values`' order), `positions[offsets[j]..offsets[j + 1]]`, ascending positions in
-/// `series`. Positions fit in u32: an index of 4 G series is far past any memory bound.
+/// `series`; and series `i`'s value, `values[i]` (`NONE` when it lacks the key). Positions
+/// fit in u32: an index of 4 G series is far past any memory bound.
 #[derive(Debug)]
 struct Postings {
     offsets: Vec<u32>,
     positions: Vec<u32>,
+    values: Vec<u32>,
     /// The series holding any value of the key.
     holders: BooleanBuffer,
 }
@@ -186,7 +219,7 @@ impl Postings {
         // Each series' value (or none), then a counting sort of the positions by value.
         let mut holders = BooleanBufferBuilder::new(series.len());
         let mut counts = vec![0u32; values.len() + 1];
-        let which: Vec<Option<u32>> = series
+        let which: Vec<u32> = series
             .iter()
             .map(|s| {
                 let j = s
@@ -197,7 +230,7 @@ impl Postings {
                 if let Some(j) = j {
                     counts[j as usize + 1] += 1;
                 }
-                j
+                j.unwrap_or(Self::NONE)
             })
             .collect();
         for j in 1..counts.len() {
@@ -205,8 +238,8 @@ impl Postings {
         }
         let offsets = counts.clone();
         let mut positions = vec![0u32; counts[values.len()] as usize];
-        for (i, j) in (0u32..).zip(which) {
-            if let Some(j) = j {
+        for (i, &j) in (0u32..).zip(&which) {
+            if j != Self::NONE {
                 positions[counts[j as usize] as usize] = i;
                 counts[j as usize] += 1;
             }
@@ -214,8 +247,18 @@ impl Postings {
         Self {
             offsets,
             positions,
+            values: which,
             holders: holders.finish(),
         }
+    }
+
+    /// A series without the key, in `values`.
+    const NONE: u32 = u32::MAX;
+
+    /// The value (its index in `tag_values`' list) series `i` holds, if any.
+    fn value_of(&self, i: usize) -> Option<usize> {
+        let j = self.values[i];
+        (j != Self::NONE).then_some(j as usize)
     }
 
     /// The positions of the series holding value `j`.
