@@ -12,6 +12,7 @@ pub mod flux;
 pub mod influxql;
 pub mod numfmt;
 pub mod passthrough;
+pub mod pattern;
 pub mod plan;
 pub mod result;
 pub mod rows;

@@ -353,17 +353,12 @@ fn member(o: Value, name: &str, e: &Expr) -> Result<Value, FluxError> {
 
 /// Regexes are bounded: a pattern whose compiled program would be large is refused.
 pub fn compile_regex(src: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(src)
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .nest_limit(64)
-        .build()
-        .map_err(|e| match e {
-            regex::Error::CompiledTooBig(n) => {
-                format!("regular expression too large (compiled size over {n} bytes)")
-            }
-            other => format!("invalid regular expression: {other}"),
-        })
+    crate::query::pattern::compile(src).map_err(|e| match e {
+        regex::Error::CompiledTooBig(n) => {
+            format!("regular expression too large (compiled size over {n} bytes)")
+        }
+        other => format!("invalid regular expression: {other}"),
+    })
 }
 
 /// How a value appears inside an interpolated string and from `string()`.

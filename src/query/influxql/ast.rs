@@ -344,12 +344,10 @@ pub struct RegexLit {
 }
 
 impl RegexLit {
-    /// Compiles `pattern` (the `regex` crate's syntax, a compiled size of at most
-    /// `parser::MAX_REGEX_SIZE`). Unanchored, like InfluxDB's `=~`.
+    /// Compiles `pattern` (the `regex` crate's syntax, under `query::pattern`'s bounds).
+    /// Unanchored, like InfluxDB's `=~`.
     pub fn new(pattern: String) -> Result<Self, regex::Error> {
-        let regex = regex::RegexBuilder::new(&pattern)
-            .size_limit(super::parser::MAX_REGEX_SIZE)
-            .build()?;
+        let regex = crate::query::pattern::compile(&pattern)?;
         Ok(Self { pattern, regex })
     }
 

@@ -24,8 +24,6 @@ pub const DEFAULT_MAX_QUERY_LEN: usize = 1 << 20;
 pub const MAX_NESTING: usize = 100;
 /// An expression tree is at most this deep (counting every binary operator level).
 pub const MAX_EXPR_DEPTH: usize = 1000;
-/// Regexes compile to at most this many bytes (the `regex` crate's size limit).
-pub const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// Why a query does not parse. `Display` is InfluxDB's text; the HTTP layer prefixes it with
 /// `error parsing query: `.
