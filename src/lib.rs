@@ -19,6 +19,7 @@
 //! - `lineproto`: zero-copy line-protocol scanner with InfluxDB's verdicts.
 //! - `limits`: per-tenant write rates, series cardinality, query limits, global overload guards.
 //! - `ingest`: one write body → accepted lines + InfluxDB's v1/v2 answer (partial writes).
+//! - `dirlock`: the one-process lock on a directory (the WAL's, the store's).
 //! - `wal`: segmented write-ahead log: record format, group commit, replay, cursors, quota.
 //! - `store`: the embedded store: WAL consumer, Arrow buffers, durable Parquet partitions, catalog, scans, retention and compaction.
 //! - `query`: InfluxQL and Flux front-ends, logical plan, execution over the store, answer encoders, the fronting-mode passthrough.
@@ -37,6 +38,7 @@ pub mod app;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod dirlock;
 pub mod downsample;
 pub mod error;
 pub mod forward;

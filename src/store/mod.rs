@@ -13,6 +13,12 @@
 //! Does not own: parsing (see `lineproto`), the ingest verdicts (see `ingest`), what queries
 //! compute (`query`).
 //!
+//! An open store holds the lock on its root (`dirlock`, the file `LOCK`): a second open, in
+//! this process or another, waits up to 2 s and then fails with `StoreError::Locked`. Opening
+//! sweeps away what a crashed writer left half-made, which would be another live process's
+//! files if two shared a root (the WAL's own lock does not cover a store root configured apart
+//! from it). `store inspect` only reads, and takes no lock.
+//!
 //! # Arrow schema of a measurement batch
 //!
 //! One column per tag key, one per field key, and `time`, in that order:
@@ -55,6 +61,8 @@ mod series_cache;
 mod tests;
 #[cfg(test)]
 mod tests_index;
+#[cfg(test)]
+mod tests_lock;
 #[cfg(test)]
 mod tests_model;
 #[cfg(test)]
@@ -116,6 +124,10 @@ pub enum StoreError {
     ScanTooLarge { limit: usize },
     #[error("the store has applied the WAL up to {applied}, not yet {seq}")]
     NotApplied { seq: u64, applied: u64 },
+    #[error(
+        "store directory {dir} is in use by another sluice process ({holder}): one store takes one process, or its start-up sweep could delete the other's files"
+    )]
+    Locked { dir: String, holder: String },
     #[error("{op} {path:?}: {source}")]
     Io {
         op: &'static str,
@@ -139,6 +151,7 @@ impl HasErrorCode for StoreError {
             | Self::NoTimeColumn
             | Self::Arrow(_)
             | Self::Parquet(_)
+            | Self::Locked { .. }
             | Self::Io { .. } => ErrorCode::Internal,
         }
     }

@@ -115,6 +115,9 @@ pub struct StoreStats {
 /// The embedded store. Shared as `Arc<Store>`; see the module docs.
 #[derive(Debug)]
 pub struct Store {
+    /// The root's `dirlock`, held while the store is open: the start-up sweep deletes the
+    /// files a writer left half-made, so two processes on one root would delete each other's.
+    _dir_lock: std::fs::File,
     pub(super) opts: StoreOptions,
     pub(super) state: Mutex<State>,
     pub(super) catalog: RwLock<Catalog>,
@@ -138,11 +141,32 @@ pub struct Store {
     pub(super) series_cache: Mutex<SeriesCache>,
 }
 
+/// Takes the lock on the store's `root` (creating it), waiting up to `dirlock::WAIT` for this
+/// process's previous store on it to be dropped.
+fn lock_root(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let io = |op| {
+        let path = root.display().to_string();
+        move |source| StoreError::Io { op, path, source }
+    };
+    std::fs::create_dir_all(root).map_err(io("create dir"))?;
+    crate::dirlock::waiting(|| crate::dirlock::try_lock(root)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            StoreError::Locked {
+                dir: root.display().to_string(),
+                holder: e.to_string(),
+            }
+        } else {
+            io("lock")(e)
+        }
+    })
+}
+
 impl Store {
     /// Loads the catalog from `opts.dir` (blocking: reads every footer and tag column). The
     /// store holds nothing of the WAL yet: call [`Store::apply`] for the records after
     /// `committed` (start-up replay), then run the consumer.
     pub fn open(opts: StoreOptions, committed: WalSeq) -> Result<(Self, LoadReport), StoreError> {
+        let dir_lock = lock_root(&opts.dir)?;
         // What crashes left (tmp files, superseded files, interrupted retention drops).
         let swept = super::maintain::startup_sweep(&opts.dir)?;
         let (catalog, mut report) = Catalog::load(&opts.dir)?;
@@ -158,6 +182,7 @@ impl Store {
         }
         let (applied, _) = watch::channel(committed.0);
         let store = Self {
+            _dir_lock: dir_lock,
             opts,
             state: Mutex::new(State {
                 last: committed,

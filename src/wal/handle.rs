@@ -379,28 +379,19 @@ fn gc_guard(shared: &Shared) -> Result<std::sync::MutexGuard<'_, ()>, WalError> 
     if held { Ok(gc) } else { Err(WalError::Closed) }
 }
 
-/// How long `open` waits for a lock held by this process's previous handle of the same
-/// directory (its threads end just after it is dropped) before taking it as another's.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Takes `dir`'s lock, waiting up to `LOCK_WAIT` for it to be freed.
+/// Takes `dir`'s lock, waiting up to `dirlock::WAIT` for this process's previous handle of the
+/// same directory to free it.
 fn lock_dir(fs: &dyn WalFs, dir: &std::path::Path) -> Result<super::io::DirLock, WalError> {
-    let started = std::time::Instant::now();
-    loop {
-        match fs.lock_dir(dir) {
-            Ok(lock) => return Ok(lock),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if started.elapsed() >= LOCK_WAIT {
-                    return Err(WalError::Locked {
-                        dir: dir.to_owned(),
-                        holder: e.to_string(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+    crate::dirlock::waiting(|| fs.lock_dir(dir)).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            WalError::Locked {
+                dir: dir.to_owned(),
+                holder: e.to_string(),
             }
-            Err(e) => return Err(WalError::io("lock", dir, e)),
+        } else {
+            WalError::io("lock", dir, e)
         }
-    }
+    })
 }
 
 /// Removes zero-filled files a previous process prepared and never used.

@@ -31,10 +31,6 @@ pub trait WalFs: Send + Sync + Debug {
 /// An open WAL directory's lock; dropping it frees the directory.
 pub type DirLock = Box<dyn Debug + Send + Sync>;
 
-/// The lock file in a WAL directory (an advisory `flock` on it; it holds the holder's pid and
-/// host).
-pub const LOCK_FILE: &str = "LOCK";
-
 /// One open file.
 pub trait WalFile: Send + Sync + Debug {
     /// Writes all of `buf` at `offset` (extending the file if needed).
@@ -103,39 +99,7 @@ impl WalFs for StdFs {
     }
 
     fn lock_dir(&self, dir: &Path) -> io::Result<DirLock> {
-        let path = dir.join(LOCK_FILE);
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)?;
-        match f.try_lock() {
-            Ok(()) => {
-                // Who holds it, for the error another process gets: the host too, since a
-                // pid in a container is often 1. Written before the old text is cut off, so
-                // a reader never sees it empty.
-                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-                let holder = format!("{} on {}", std::process::id(), host.trim());
-                f.write_all_at(holder.as_bytes(), 0)?;
-                f.set_len(holder.len() as u64)?;
-                Ok(Box::new(f))
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!("held by pid {}", holder.trim()),
-                ))
-            }
-            Err(std::fs::TryLockError::Error(e)) => Err(io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot flock {}: {e} (the file system must support flock)",
-                    path.display()
-                ),
-            )),
-        }
+        Ok(Box::new(crate::dirlock::try_lock(dir)?))
     }
 }
 

@@ -88,7 +88,11 @@ fn subdirs(dir: &Path, strays: &mut Vec<PathBuf>) -> Result<Vec<(String, PathBuf
 /// Every partition under `root` (a missing root has none).
 pub fn walk(root: &Path) -> Result<Walk, StoreError> {
     let mut w = Walk::default();
-    for (t, tdir) in subdirs(root, &mut w.strays)? {
+    let tenants = subdirs(root, &mut w.strays)?;
+    // The open store's lock file is not a stray.
+    let lock = root.join(crate::dirlock::LOCK_FILE);
+    w.strays.retain(|p| *p != lock);
+    for (t, tdir) in tenants {
         let Some(tenant) = decode_name(&t).and_then(|s| TenantId::new(&s).ok()) else {
             w.strays.push(tdir);
             continue;
