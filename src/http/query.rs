@@ -191,6 +191,7 @@ async fn run_v1(
             store,
             owned_dbs: &owned,
             read_only,
+            series_json: !chunked,
         };
         // Encoded here too: a large answer is written on the blocking pool (in parallel).
         let results = runner.run(&parsed);

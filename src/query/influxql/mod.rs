@@ -28,3 +28,5 @@ mod tests_errors;
 mod tests_parse;
 #[cfg(test)]
 mod tests_roundtrip;
+#[cfg(test)]
+mod tests_show_json;

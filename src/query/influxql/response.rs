@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -51,6 +52,9 @@ pub struct StatementResult {
     pub partial: bool,
     /// The statement's `tz()`: RFC3339 times are written in that zone's offset.
     pub tz: Option<chrono_tz::Tz>,
+    /// The series already written as JSON, comma-separated (`show::tag_values_json`); when
+    /// set, `series` is empty and this is written in its place.
+    pub series_json: Option<String>,
 }
 
 impl StatementResult {
@@ -169,6 +173,36 @@ fn push_quoted(out: &mut String, s: &str) {
     }
 }
 
+/// A `SHOW TAG VALUES` series as `write_series` writes it: `name`, columns `key` and `value`,
+/// and a row per value of each `(key, values)` page, without building the rows.
+pub(crate) fn write_key_values(out: &mut String, name: &str, pages: &[(&str, &[Arc<str>])]) {
+    out.push('{');
+    if !name.is_empty() {
+        out.push_str("\"name\":");
+        push_quoted(out, name);
+        out.push(',');
+    }
+    out.push_str("\"columns\":[\"key\",\"value\"],\"values\":[");
+    let mut first = true;
+    for (key, values) in pages {
+        let mut quoted_key = String::new();
+        push_quoted(&mut quoted_key, key);
+        out.reserve(values.iter().map(|v| v.len() + quoted_key.len() + 6).sum());
+        for v in *values {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push('[');
+            out.push_str(&quoted_key);
+            out.push(',');
+            push_quoted(out, v);
+            out.push(']');
+        }
+    }
+    out.push_str("]}");
+}
+
 /// Rows from which a statement's series are written in parallel (rayon's pool).
 const PARALLEL_ROWS: usize = 8192;
 
@@ -235,7 +269,11 @@ fn write_series(out: &mut String, s: &Series, epoch: Epoch, tz: Option<chrono_tz
 
 fn write_result(out: &mut String, r: &StatementResult, epoch: Epoch) {
     let _ = write!(out, "{{\"statement_id\":{}", r.statement_id);
-    if !r.series.is_empty() {
+    if let Some(json) = r.series_json.as_deref().filter(|j| !j.is_empty()) {
+        out.push_str(",\"series\":[");
+        out.push_str(json);
+        out.push(']');
+    } else if !r.series.is_empty() {
         out.push_str(",\"series\":[");
         let rows: usize = r.series.iter().map(|s| s.values.len()).sum();
         if rows >= PARALLEL_ROWS && r.series.len() > 1 {
@@ -310,6 +348,11 @@ pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usi
     let chunk_size = chunk_size.max(1);
     let mut docs = Vec::new();
     for r in results {
+        if r.series_json.is_some() {
+            // Written already, and not cut (callers ask for it only unchunked).
+            docs.push(encode(std::slice::from_ref(r), epoch));
+            continue;
+        }
         let mut pieces: Vec<Series> = Vec::new();
         for s in &r.series {
             if s.values.len() <= chunk_size {
@@ -341,6 +384,7 @@ pub fn encode_chunked(results: &[StatementResult], epoch: Epoch, chunk_size: usi
                 error: if last { r.error.clone() } else { None },
                 partial: !last,
                 tz: r.tz,
+                series_json: None,
             };
             docs.push(encode(&[part], epoch));
         }

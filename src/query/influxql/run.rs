@@ -21,6 +21,9 @@ pub struct Runner<'a> {
     pub owned_dbs: &'a [String],
     /// The request was a GET (InfluxDB warns about write statements in a read-only context).
     pub read_only: bool,
+    /// `SHOW TAG VALUES` may be answered as JSON written straight from the index
+    /// (`StatementResult::series_json`): not for a chunked answer, which cuts series.
+    pub series_json: bool,
 }
 
 impl Runner<'_> {
@@ -63,6 +66,17 @@ impl Runner<'_> {
                         "sluice answers SELECT and SHOW only from its embedded store, which is off",
                     );
                 };
+                if self.series_json
+                    && let Some(json) = show::tag_values_json(stmt, &self.ctx, store)
+                {
+                    return match json {
+                        Ok(json) => StatementResult {
+                            series_json: Some(json),
+                            ..StatementResult::ok(id, Vec::new())
+                        },
+                        Err(e) => StatementResult::error(id, e.to_string()),
+                    };
+                }
                 let answer = match stmt {
                     Statement::Select(sel) => super::lower::execute_select(sel, &self.ctx, store)
                         .map_err(|e| e.to_string()),

@@ -19,6 +19,7 @@ use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
+use super::response::write_key_values;
 use crate::model::BucketName;
 use crate::query::plan::{CmpOp, Cond, Expr as PExpr, VarKind, VarRef};
 use crate::query::{Datum, QueryContext, Rows, Series};
@@ -175,16 +176,8 @@ pub fn run(
                     // Without WHERE: straight from the index of values per key (sorted), a
                     // key's page as one slice.
                     None => {
-                        let (mut skip, mut take) = (skip, take);
-                        for (k, vs) in index.tag_values().iter().filter(|(k, _)| keys.matches(k)) {
-                            if take == 0 {
-                                break;
-                            }
-                            let from = skip.min(vs.len());
-                            let page = &vs[from..from.saturating_add(take).min(vs.len())];
-                            skip -= from;
-                            take -= page.len();
-                            let key = Datum::String(Arc::from(k.as_str()));
+                        for (k, page) in value_pages(&index, &keys, skip, take) {
+                            let key = Datum::String(Arc::from(k));
                             values.reserve(page.len());
                             for v in page {
                                 values.push_pair(key.clone(), Datum::String(v.clone()));
@@ -255,6 +248,63 @@ pub fn run(
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// `SHOW TAG VALUES` without `WHERE`, its series written as the JSON of `run`'s answer would
+/// be (`response::write_key_values`), straight from the index's values: no row is built. `None`
+/// for a statement with a `WHERE`, which `run` answers.
+pub fn tag_values_json(
+    stmt: &Statement,
+    ctx: &QueryContext<'_>,
+    store: &dyn ReadStore,
+) -> Option<Result<String, ShowError>> {
+    let Statement::ShowTagValues(st) = stmt else {
+        return None;
+    };
+    if st.condition.is_some() {
+        return None;
+    }
+    let json = || {
+        let db = database(ctx, st.database.as_deref())?;
+        let keys = KeyFilter::new(&st.key);
+        let (skip, take) = bounds(st.limit, st.offset);
+        let mut out = String::new();
+        for (b, m) in sources(ctx, store, db, &st.sources)? {
+            let index = store.series_index(ctx.tenant, &b, &m);
+            let pages = value_pages(&index, &keys, skip, take);
+            if pages.iter().any(|(_, page)| !page.is_empty()) {
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                write_key_values(&mut out, &m, &pages);
+            }
+        }
+        Ok(out)
+    };
+    Some(json())
+}
+
+/// Each key's page of values (in key order, each key's values sorted), for keys `keys`
+/// matches: `take` values in all after skipping `skip` (InfluxDB pages a measurement's
+/// (key, value) rows).
+fn value_pages<'i>(
+    index: &'i SeriesIndex,
+    keys: &KeyFilter,
+    mut skip: usize,
+    mut take: usize,
+) -> Vec<(&'i str, &'i [Arc<str>])> {
+    let mut out = Vec::new();
+    for (k, vs) in index.tag_values().iter().filter(|(k, _)| keys.matches(k)) {
+        if take == 0 {
+            break;
+        }
+        let from = skip.min(vs.len());
+        let page = &vs[from..from.saturating_add(take).min(vs.len())];
+        skip -= from;
+        take -= page.len();
+        out.push((k.as_str(), page));
+    }
+    out
 }
 
 /// InfluxDB 1.x's shard group duration for a retention (`0`: forever): a week for forever or

@@ -20,13 +20,13 @@ type Entry = (Vec<SeriesKey>, Vec<(String, FieldType)>);
 
 /// Catalog only: (tenant, bucket) → measurement → (series, fields).
 #[derive(Default)]
-struct Catalog {
+pub(super) struct Catalog {
     data: BTreeMap<(String, String), BTreeMap<String, Entry>>,
     retention: Option<Duration>,
 }
 
 impl Catalog {
-    fn add(
+    pub(super) fn add(
         &mut self,
         tenant: &str,
         bucket: &str,
@@ -151,20 +151,29 @@ fn show(q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
 
 fn show_in(store: &Catalog, q: &str, db: &str) -> Result<Vec<Series>, ShowError> {
     let tenant = TenantId::new("acme").unwrap();
-    let resolve = |db: &str, rp: Option<&str>| -> Option<BucketName> {
+    let query = parse_query(q).unwrap();
+    run(
+        &query.statements[0],
+        &ctx(&tenant, db),
+        store,
+        &["db1".to_owned()],
+    )
+}
+
+/// Tenant `tenant` (acme) asking with `db`; it owns `db1` alone (rp `autogen`).
+pub(super) fn ctx<'a>(tenant: &'a TenantId, db: &'a str) -> QueryContext<'a> {
+    fn db1(db: &str, rp: Option<&str>) -> Option<BucketName> {
         (db == "db1" && rp.is_none_or(|r| r == "autogen")).then(|| BucketName::new("db1").unwrap())
-    };
-    let ctx = QueryContext {
-        tenant: &tenant,
+    }
+    QueryContext {
+        tenant,
         db,
         rp: None,
-        resolve: &resolve,
+        resolve: &db1,
         now_ns: 0,
         max_scan_bytes: usize::MAX,
         max_rows: usize::MAX,
-    };
-    let query = parse_query(q).unwrap();
-    run(&query.statements[0], &ctx, store, &["db1".to_owned()])
+    }
 }
 
 /// `[(name, [[cells as text]])]`, for compact expectations.
