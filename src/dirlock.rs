@@ -1,8 +1,8 @@
 //! An exclusive, advisory lock on a directory that one process alone may write: the WAL's
 //! directory and the store's root.
 //!
-//! Owns: the lock file (`LOCK`, an `flock` on it; it holds the holder's pid and host, for the
-//! error another opener gets), and waiting briefly for a lock this process is about to free.
+//! Owns: the lock file (an `flock` on it; it holds the holder's pid and host, for the error
+//! another opener gets), and waiting briefly for a lock this process is about to free.
 //! Does not own: what the directory holds, or what a caller answers when it is held.
 //!
 //! `flock` is freed when the file is closed: by dropping the lock, or by the end of the
@@ -16,17 +16,20 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The lock file in a locked directory.
-pub const LOCK_FILE: &str = "LOCK";
+/// The WAL directory's lock file.
+pub const WAL_LOCK: &str = "LOCK";
+/// The store root's lock file: a leading `.` is never a tenant's directory (`encode_name`
+/// escapes it), and the name differs from the WAL's, for a `[store] dir` that is the WAL's.
+pub const STORE_LOCK: &str = ".lock";
 
 /// How long [`waiting`] retries a held lock: this process's previous handle of the directory
 /// frees it just after it is dropped (its threads end then).
 pub const WAIT: Duration = Duration::from_secs(2);
 
-/// Takes `dir`'s lock now (creating `dir/LOCK` if missing). `WouldBlock` when another open
-/// file holds it; the error's text then names the holder (`held by pid <pid> on <host>`).
-pub fn try_lock(dir: &Path) -> io::Result<File> {
-    let path = dir.join(LOCK_FILE);
+/// Takes the lock `dir/name` now (creating the file if missing). `WouldBlock` when another
+/// open file holds it; the error's text then names the holder (`held by pid <pid> on <host>`).
+pub fn try_lock(dir: &Path, name: &str) -> io::Result<File> {
+    let path = dir.join(name);
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)

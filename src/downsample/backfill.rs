@@ -84,7 +84,14 @@ pub async fn backfill(
             source: std::io::Error::other(e),
         })??;
     let cursor = wal.register_consumer(STORE_CONSUMER)?;
-    let (store, _) = Store::open(StoreOptions::new(config.store.dir.clone()), cursor)?;
+    let opts = StoreOptions::new(config.store.dir.clone());
+    let (store, _) = tokio::task::spawn_blocking(move || Store::open(opts, cursor))
+        .await
+        .map_err(|e| StoreError::Io {
+            op: "open",
+            path: config.store.dir.display().to_string(),
+            source: std::io::Error::other(e),
+        })??;
     // Rows not yet in Parquet files are in the WAL after the store's cursor.
     let mut reader = wal.reader(cursor);
     while let Some(rec) = reader.try_next()? {

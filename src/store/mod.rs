@@ -13,7 +13,7 @@
 //! Does not own: parsing (see `lineproto`), the ingest verdicts (see `ingest`), what queries
 //! compute (`query`).
 //!
-//! An open store holds the lock on its root (`dirlock`, the file `LOCK`): a second open, in
+//! An open store holds the lock on its root (`dirlock`, the file `.lock`): a second open, in
 //! this process or another, waits up to 2 s and then fails with `StoreError::Locked`. Opening
 //! sweeps away what a crashed writer left half-made, which would be another live process's
 //! files if two shared a root (the WAL's own lock does not cover a store root configured apart

@@ -139,47 +139,31 @@ impl SeriesIndex {
     }
 
     /// The values of tag `key` that some series in `series` (a bitmap over
-    /// [`series`](Self::series)) holds, sorted and distinct.
+    /// [`series`](Self::series)) holds, sorted and distinct. Walks the passing series (each
+    /// one's value), and stops once every value is held: at most one step per passing series,
+    /// however they fall over the values.
     pub fn values_held(&self, key: &str, series: &BooleanBuffer) -> Vec<Arc<str>> {
-        // With k of n series passing, spread over v values, a value's holders are walked until
-        // one passes, about n / k of them: v·n/k in all; walking the passing series costs k
-        // (and a pass over the bitmap's words). The smaller one is taken.
-        let k = series.count_set_bits() as u64;
-        let v = self.tag_values().get(key).map_or(0, Vec::len) as u64;
-        let by_series = k * k <= v * self.series.len() as u64;
-        self.values_held_by(key, series, by_series)
-    }
-
-    /// [`values_held`](Self::values_held), walking either each passing series (`by_series`:
-    /// its value is held) or each value (held when one of its holders passes).
-    pub(super) fn values_held_by(
-        &self,
-        key: &str,
-        series: &BooleanBuffer,
-        by_series: bool,
-    ) -> Vec<Arc<str>> {
         let (Some(values), Some(p)) = (self.tag_values().get(key), self.postings(key)) else {
             return Vec::new();
         };
-        if by_series {
-            let mut held = vec![false; values.len()];
-            for i in series.set_indices() {
-                if let Some(j) = p.value_of(i) {
-                    held[j] = true;
-                }
+        let mut held = vec![false; values.len()];
+        let mut left = values.len();
+        for i in series.set_indices() {
+            if left == 0 {
+                break;
             }
-            return values
-                .iter()
-                .zip(held)
-                .filter(|(_, h)| *h)
-                .map(|(v, _)| v.clone())
-                .collect();
+            if let Some(j) = p.value_of(i)
+                && !held[j]
+            {
+                held[j] = true;
+                left -= 1;
+            }
         }
         values
             .iter()
-            .enumerate()
-            .filter(|(j, _)| p.holding(*j).iter().any(|&i| series.value(i as usize)))
-            .map(|(_, v)| v.clone())
+            .zip(held)
+            .filter(|(_, h)| *h)
+            .map(|(v, _)| v.clone())
             .collect()
     }
 

@@ -149,16 +149,18 @@ fn lock_root(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
         move |source| StoreError::Io { op, path, source }
     };
     std::fs::create_dir_all(root).map_err(io("create dir"))?;
-    crate::dirlock::waiting(|| crate::dirlock::try_lock(root)).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            StoreError::Locked {
-                dir: root.display().to_string(),
-                holder: e.to_string(),
+    crate::dirlock::waiting(|| crate::dirlock::try_lock(root, crate::dirlock::STORE_LOCK)).map_err(
+        |e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                StoreError::Locked {
+                    dir: root.display().to_string(),
+                    holder: e.to_string(),
+                }
+            } else {
+                io("lock")(e)
             }
-        } else {
-            io("lock")(e)
-        }
-    })
+        },
+    )
 }
 
 impl Store {

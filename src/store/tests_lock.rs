@@ -23,3 +23,13 @@ fn a_store_root_opens_once_at_a_time() {
     drop(store);
     let (_again, _) = Store::open(StoreOptions::new(&root), WalSeq(0)).unwrap();
 }
+
+/// A `[store] dir` that is the WAL's directory still opens: the two locks are different files.
+#[test]
+fn a_store_opens_in_the_wal_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = crate::wal::WalConfig::new(dir.path().to_owned(), 1 << 30);
+    cfg.preallocate = false;
+    let (_wal, _) = crate::wal::Wal::open(cfg).unwrap();
+    let (_store, _) = Store::open(StoreOptions::new(dir.path()), WalSeq(0)).unwrap();
+}

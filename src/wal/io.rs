@@ -99,7 +99,10 @@ impl WalFs for StdFs {
     }
 
     fn lock_dir(&self, dir: &Path) -> io::Result<DirLock> {
-        Ok(Box::new(crate::dirlock::try_lock(dir)?))
+        Ok(Box::new(crate::dirlock::try_lock(
+            dir,
+            crate::dirlock::WAL_LOCK,
+        )?))
     }
 }
 

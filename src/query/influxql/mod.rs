@@ -16,6 +16,7 @@ pub mod print;
 pub mod response;
 pub mod run;
 pub mod show;
+mod show_values;
 pub mod token;
 
 pub use parser::{ParseError, parse_expr, parse_query, parse_query_limited};

@@ -52,8 +52,8 @@ pub struct StatementResult {
     pub partial: bool,
     /// The statement's `tz()`: RFC3339 times are written in that zone's offset.
     pub tz: Option<chrono_tz::Tz>,
-    /// The series already written as JSON, comma-separated (`show::tag_values_json`); when
-    /// set, `series` is empty and this is written in its place.
+    /// The series already written as JSON, comma-separated (`show_values::tag_values_json`);
+    /// when set, `series` is empty and this is written in its place.
     pub series_json: Option<String>,
 }
 
@@ -173,9 +173,17 @@ fn push_quoted(out: &mut String, s: &str) {
     }
 }
 
-/// A `SHOW TAG VALUES` series as `write_series` writes it: `name`, columns `key` and `value`,
-/// and a row per value of each `(key, values)` page, without building the rows.
-pub(crate) fn write_key_values(out: &mut String, name: &str, pages: &[(&str, &[Arc<str>])]) {
+/// Appends to `out` (series separated by commas) a `SHOW TAG VALUES` series as
+/// `write_series` writes it: `name`, columns `key` and `value`, and a row per value of each
+/// `(key, values)` page, without building the rows. Nothing when the pages hold no value,
+/// as a series without rows is left out.
+pub(crate) fn push_key_values(out: &mut String, name: &str, pages: &[(&str, &[Arc<str>])]) {
+    if pages.iter().all(|(_, values)| values.is_empty()) {
+        return;
+    }
+    if !out.is_empty() {
+        out.push(',');
+    }
     out.push('{');
     if !name.is_empty() {
         out.push_str("\"name\":");

@@ -1,6 +1,7 @@
 //! Runs the statements of one `/query` request, in order, into their results.
 //!
-//! Owns: statement dispatch (SELECT to the engine, SHOW to `show`, `CREATE DATABASE` for an owned
+//! Owns: statement dispatch (SELECT to the engine, SHOW to `show`, a plain `SHOW TAG VALUES`
+//! to `show_values` as ready JSON when the answer is not chunked, `CREATE DATABASE` for an owned
 //! bucket, everything else refused by name), InfluxDB's rule that the first failing statement
 //! ends the request (later statements are not run), and the read-only-context warning a GET
 //! with `CREATE DATABASE` gets. Does not own: who may do what before running (the HTTP layer
@@ -8,7 +9,7 @@
 
 use super::ast::{Query, Statement};
 use super::response::StatementResult;
-use super::show;
+use super::{show, show_values};
 use crate::query::QueryContext;
 use crate::store::ReadStore;
 
@@ -67,7 +68,7 @@ impl Runner<'_> {
                     );
                 };
                 if self.series_json
-                    && let Some(json) = show::tag_values_json(stmt, &self.ctx, store)
+                    && let Some(json) = show_values::tag_values_json(stmt, &self.ctx, store)
                 {
                     return match json {
                         Ok(json) => StatementResult {

@@ -19,7 +19,7 @@ use arrow::buffer::BooleanBuffer;
 use regex::Regex;
 
 use super::ast::{BinaryOp, Expr, Measurement, MeasurementName, Source, Statement, TagKeyFilter};
-use super::response::write_key_values;
+use super::show_values::value_pages;
 use crate::model::BucketName;
 use crate::query::plan::{CmpOp, Cond, Expr as PExpr, VarKind, VarRef};
 use crate::query::{Datum, QueryContext, Rows, Series};
@@ -250,63 +250,6 @@ pub fn run(
     }
 }
 
-/// `SHOW TAG VALUES` without `WHERE`, its series written as the JSON of `run`'s answer would
-/// be (`response::write_key_values`), straight from the index's values: no row is built. `None`
-/// for a statement with a `WHERE`, which `run` answers.
-pub fn tag_values_json(
-    stmt: &Statement,
-    ctx: &QueryContext<'_>,
-    store: &dyn ReadStore,
-) -> Option<Result<String, ShowError>> {
-    let Statement::ShowTagValues(st) = stmt else {
-        return None;
-    };
-    if st.condition.is_some() {
-        return None;
-    }
-    let json = || {
-        let db = database(ctx, st.database.as_deref())?;
-        let keys = KeyFilter::new(&st.key);
-        let (skip, take) = bounds(st.limit, st.offset);
-        let mut out = String::new();
-        for (b, m) in sources(ctx, store, db, &st.sources)? {
-            let index = store.series_index(ctx.tenant, &b, &m);
-            let pages = value_pages(&index, &keys, skip, take);
-            if pages.iter().any(|(_, page)| !page.is_empty()) {
-                if !out.is_empty() {
-                    out.push(',');
-                }
-                write_key_values(&mut out, &m, &pages);
-            }
-        }
-        Ok(out)
-    };
-    Some(json())
-}
-
-/// Each key's page of values (in key order, each key's values sorted), for keys `keys`
-/// matches: `take` values in all after skipping `skip` (InfluxDB pages a measurement's
-/// (key, value) rows).
-fn value_pages<'i>(
-    index: &'i SeriesIndex,
-    keys: &KeyFilter,
-    mut skip: usize,
-    mut take: usize,
-) -> Vec<(&'i str, &'i [Arc<str>])> {
-    let mut out = Vec::new();
-    for (k, vs) in index.tag_values().iter().filter(|(k, _)| keys.matches(k)) {
-        if take == 0 {
-            break;
-        }
-        let from = skip.min(vs.len());
-        let page = &vs[from..from.saturating_add(take).min(vs.len())];
-        skip -= from;
-        take -= page.len();
-        out.push((k.as_str(), page));
-    }
-    out
-}
-
 /// InfluxDB 1.x's shard group duration for a retention (`0`: forever): a week for forever or
 /// 180 days and more, a day from 2 days, else an hour.
 fn shard_group_duration(retention: Duration) -> Duration {
@@ -386,13 +329,16 @@ fn page<T>(items: &mut Vec<T>, limit: Option<u64>, offset: Option<u64>) {
 }
 
 /// Items skipped and then kept for `OFFSET` and `LIMIT` (0 = no limit).
-fn bounds(limit: Option<u64>, offset: Option<u64>) -> (usize, usize) {
+pub(super) fn bounds(limit: Option<u64>, offset: Option<u64>) -> (usize, usize) {
     let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
     let take = limit.filter(|l| *l > 0).map_or(usize::MAX, n);
     (n(offset.unwrap_or(0)), take)
 }
 
-fn database<'a>(ctx: &'a QueryContext<'_>, on: Option<&'a str>) -> Result<&'a str, ShowError> {
+pub(super) fn database<'a>(
+    ctx: &'a QueryContext<'_>,
+    on: Option<&'a str>,
+) -> Result<&'a str, ShowError> {
     let db = on.unwrap_or(ctx.db);
     if db.is_empty() {
         return Err(ShowError::DatabaseRequired);
@@ -435,7 +381,7 @@ fn owned_dbs_rps(store: &dyn ReadStore, ctx: &QueryContext<'_>, db: &str) -> Vec
 
 /// (bucket, measurement) pairs a FROM list names, in measurement order; every measurement of
 /// the statement's database when the list is empty.
-fn sources(
+pub(super) fn sources(
     ctx: &QueryContext<'_>,
     store: &dyn ReadStore,
     db: &str,
@@ -521,7 +467,7 @@ impl NameFilter {
 }
 
 /// `WITH KEY …` of SHOW TAG VALUES.
-enum KeyFilter {
+pub(super) enum KeyFilter {
     Eq(String),
     Neq(String),
     Regex(Regex, bool),
@@ -529,7 +475,7 @@ enum KeyFilter {
 }
 
 impl KeyFilter {
-    fn new(f: &TagKeyFilter) -> Self {
+    pub(super) fn new(f: &TagKeyFilter) -> Self {
         match f {
             TagKeyFilter::Eq(k) => Self::Eq(k.clone()),
             TagKeyFilter::Neq(k) => Self::Neq(k.clone()),
@@ -539,7 +485,7 @@ impl KeyFilter {
         }
     }
 
-    fn matches(&self, key: &str) -> bool {
+    pub(super) fn matches(&self, key: &str) -> bool {
         match self {
             Self::Eq(k) => k == key,
             Self::Neq(k) => k != key,

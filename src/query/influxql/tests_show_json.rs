@@ -33,16 +33,18 @@ fn answer(store: &Catalog, q: &str, db: &str, series_json: bool) -> String {
     )
 }
 
+/// Per key: absent, or one of `VALUES`.
+fn tags() -> impl Strategy<Value = Vec<Option<usize>>> {
+    prop::collection::vec(prop::option::of(0..VALUES.len()), KEYS.len())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn tag_values_from_the_index_are_the_rows_json(
         // Per series: measurement, and per key absent or a value.
-        series in prop::collection::vec(
-            (0..MEASUREMENTS.len(), prop::collection::vec(prop::option::of(0..VALUES.len()), KEYS.len())),
-            0..40,
-        ),
+        series in prop::collection::vec((0..MEASUREMENTS.len(), tags()), 0..40),
         with_key in prop::sample::select(vec![
             "= \"host\"", "= \"k\\\\q\"", "IN (\"host\", \"cpu\")", "=~ /o|q/", "!= \"cpu\"",
             "!~ /^h/", "= \"absent\"",

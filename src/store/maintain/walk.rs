@@ -90,7 +90,7 @@ pub fn walk(root: &Path) -> Result<Walk, StoreError> {
     let mut w = Walk::default();
     let tenants = subdirs(root, &mut w.strays)?;
     // The open store's lock file is not a stray.
-    let lock = root.join(crate::dirlock::LOCK_FILE);
+    let lock = root.join(crate::dirlock::STORE_LOCK);
     w.strays.retain(|p| *p != lock);
     for (t, tdir) in tenants {
         let Some(tenant) = decode_name(&t).and_then(|s| TenantId::new(&s).ok()) else {
