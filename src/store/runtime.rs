@@ -144,11 +144,8 @@ pub struct Store {
 /// Takes the lock on the store's `root` (creating it), waiting up to `dirlock::WAIT` for this
 /// process's previous store on it to be dropped.
 fn lock_root(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
-    let io = |op| {
-        let path = root.display().to_string();
-        move |source| StoreError::Io { op, path, source }
-    };
-    std::fs::create_dir_all(root).map_err(io("create dir"))?;
+    use super::maintain::walk::io_err;
+    std::fs::create_dir_all(root).map_err(io_err("create dir", root))?;
     crate::dirlock::waiting(|| crate::dirlock::try_lock(root, crate::dirlock::STORE_LOCK)).map_err(
         |e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -157,7 +154,7 @@ fn lock_root(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
                     holder: e.to_string(),
                 }
             } else {
-                io("lock")(e)
+                io_err("lock", root)(e)
             }
         },
     )
